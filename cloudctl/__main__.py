@@ -1,0 +1,3 @@
+from cloudctl.cli.app import main
+
+main()

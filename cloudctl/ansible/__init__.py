@@ -1,0 +1,1 @@
+"""The one adapter around ansible-runner that baseline and migrate share."""

@@ -1,0 +1,141 @@
+"""The ``cloudctl`` command: joins the areas and turns errors into ``file:line: message``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cloudctl import __version__
+from cloudctl.cli.common import Session
+from cloudctl.core.errors import CloudctlError
+from cloudctl.core.output import Lang
+
+AREAS = {
+    "ipam": "Address plan: zones, prefixes, allocation, validation, export / 地址规划",
+    "tenant": "Department tenants on OpenStack: plan, apply, drift / 租户开通",
+    "baseline": "MLPS level-3 host baseline: check, remediate, report / 等保三级基线",
+    "migrate": "Migration waves: validate, plan, run, resume, report / 应用迁移",
+    "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
+    "audit": "The audit trail of changing commands / 审计记录",
+}
+
+
+class ReportedError(click.ClickException):
+    """Carries a CloudctlError out through click so it prints without a traceback."""
+
+    def __init__(self, err: CloudctlError):
+        super().__init__(err.message)
+        self.err = err
+        self.exit_code = err.exit_code
+
+    def show(self, file=None) -> None:
+        out = sys.stderr
+        probs = self.err.problems
+        for p in probs:
+            out.write(f"{p}\n")
+        if len(probs) > 1:
+            out.write(f"cloudctl: {self.err.message}\n")
+
+
+class InternalError(click.ClickException):
+    exit_code = 3
+
+    def show(self, file=None) -> None:
+        sys.stderr.write(f"cloudctl: internal error: {self.message} (--debug shows more)\n")
+
+
+class CloudctlGroup(TyperGroup):
+    """Root group: every subcommand runs inside this ``invoke``, so one handler covers all."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CloudctlError as e:
+            if _debug(ctx):
+                traceback.print_exc()
+            raise ReportedError(e) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("cloudctl: interrupted\n")
+            raise click.exceptions.Exit(130) from None
+        except Exception as e:
+            if _debug(ctx):
+                traceback.print_exc()
+            raise InternalError(f"{type(e).__name__}: {e}") from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool(getattr(obj, "debug", False)) or os.environ.get("CLOUDCTL_DEBUG") == "1"
+
+
+app = typer.Typer(
+    cls=CloudctlGroup,
+    name="cloudctl",
+    help="Operations toolkit of the e-government cloud center / 政务云中心运维工具",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cloudctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    center: Annotated[
+        Path | None,
+        typer.Option(
+            "--center",
+            "-C",
+            envvar="CLOUDCTL_CENTER",
+            help="The center directory (holds cloudctl.yaml). Default: search upwards.",
+        ),
+    ] = None,
+    lang: Annotated[
+        Lang, typer.Option("--lang", envvar="CLOUDCTL_LANG", help="zh or en for text for people.")
+    ] = Lang.zh,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.obj = Session(center_path=center, debug=debug, lang=lang)
+
+
+def _register() -> None:
+    for area, help_text in AREAS.items():
+        try:
+            mod = importlib.import_module(f"cloudctl.cli.{area}")
+        except ModuleNotFoundError as e:
+            if e.name == f"cloudctl.cli.{area}":
+                continue
+            raise
+        app.add_typer(mod.app, name=area, help=help_text)
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="cloudctl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Options and helpers every command module shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cloudctl.core import audit
+from cloudctl.core.center import Center, load_center
+from cloudctl.core.output import Lang, OutputFormat
+
+OutputOpt = Annotated[
+    OutputFormat,
+    typer.Option("--output", "-o", help="table, json or yaml.", case_sensitive=False),
+]
+LangOpt = Annotated[
+    Lang | None,
+    typer.Option("--lang", help="Language of text for people: zh (default) or en."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+]
+
+
+@dataclass
+class Session:
+    """Global options, and the center loaded lazily (``--help`` needs no center)."""
+
+    center_path: Path | None = None
+    debug: bool = False
+    lang: Lang = Lang.zh
+    _center: Center | None = field(default=None, repr=False)
+
+    @property
+    def center(self) -> Center:
+        if self._center is None:
+            self._center = load_center(self.center_path)
+        return self._center
+
+    def language(self, override: Lang | None = None) -> Lang:
+        return override or self.lang
+
+    def audit(self, action: str, changes: Any = None, result: str = "ok", **extra: Any) -> None:
+        audit.record(self.center.audit_log, action, changes, result, **extra)
+
+
+def session(ctx: typer.Context) -> Session:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Session):
+        root.obj = Session()
+    return root.obj

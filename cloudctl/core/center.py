@@ -1,0 +1,116 @@
+"""A center is a directory with ``cloudctl.yaml`` at its root (like a git repo).
+
+cloudctl finds it from the working directory upwards; ``--center PATH`` or the
+``CLOUDCTL_CENTER`` environment variable override the search.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloudctl.core.errors import InputError, Location
+from cloudctl.core.yamlio import load_yaml
+
+CONFIG_NAME = "cloudctl.yaml"
+ENV_VAR = "CLOUDCTL_CENTER"
+
+_PATH_KEYS = {
+    "address_plan": "inventory/ipam",
+    "departments": "inventory/departments.yaml",
+    "tenants": "inventory/tenants",
+    "hosts_inventory": "inventory/hosts.yml",
+    "evidence": "inventory/evidence",
+    "policies": "policies",
+    "playbooks": "playbooks",
+    "migration_plans": "migration_plans",
+    "state": ".cloudctl",
+}
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Center:
+    """Where everything of one cloud center lives. Paths are absolute."""
+
+    root: Path
+    name: str
+    address_plan: Path
+    departments: Path
+    tenants: Path
+    hosts_inventory: Path
+    evidence: Path
+    policies: Path
+    playbooks: Path
+    migration_plans: Path
+    state: Path
+    lab_hosts: tuple[LabHost, ...] = field(default_factory=tuple)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def audit_log(self) -> Path:
+        return self.state / "audit.log"
+
+    @property
+    def state_db(self) -> Path:
+        return self.state / "cloudctl.db"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.state / "artifacts"
+
+
+def find_center_root(start: Path | None = None) -> Path | None:
+    cur = (start or Path.cwd()).resolve()
+    for d in (cur, *cur.parents):
+        if (d / CONFIG_NAME).is_file():
+            return d
+    return None
+
+
+def load_center(explicit: str | Path | None = None) -> Center:
+    """Locate and read the center; ``explicit`` wins over the env var over the search."""
+    chosen = explicit or os.environ.get(ENV_VAR)
+    if chosen:
+        root = Path(chosen).expanduser().resolve()
+        if root.is_file():
+            root = root.parent
+        if not (root / CONFIG_NAME).is_file():
+            raise InputError(f"no {CONFIG_NAME} here: not a cloudctl center", Location(str(root)))
+    else:
+        found = find_center_root()
+        if found is None:
+            raise InputError(
+                f"no {CONFIG_NAME} in {Path.cwd()} or any parent: run inside a center, "
+                f"or pass --center PATH (or set {ENV_VAR})"
+            )
+        root = found
+    cfg_path = root / CONFIG_NAME
+    raw = load_yaml(cfg_path) or {}
+    if not isinstance(raw, dict):
+        raise InputError("the center config must be a mapping", Location(str(cfg_path), 1))
+    paths = {}
+    for key, default in _PATH_KEYS.items():
+        val = raw.get(key, default)
+        if not isinstance(val, str):
+            line = raw.loc(key).line if hasattr(raw, "loc") else None
+            raise InputError(f"{key}: expected a path", Location(str(cfg_path), line))
+        paths[key] = (root / val).resolve()
+    lab_hosts = []
+    for h in (raw.get("lab") or {}).get("hosts") or []:
+        lab_hosts.append(LabHost(name=str(h["name"]), groups=tuple(h.get("groups") or ())))
+    known = set(_PATH_KEYS) | {"name", "lab"}
+    settings = {k: v for k, v in raw.items() if k not in known}
+    return Center(
+        root=root,
+        name=str(raw.get("name", root.name)),
+        lab_hosts=tuple(lab_hosts),
+        settings=settings,
+        **paths,
+    )

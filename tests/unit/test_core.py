@@ -1,0 +1,160 @@
+"""Foundation: locations in YAML, atomic writes, locks, audit, center discovery, errors."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cloudctl.core import audit
+from cloudctl.core.center import load_center
+from cloudctl.core.errors import ConflictError, InputError, Location, Problem, ValidationFailed
+from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.output import to_json, to_yaml
+from cloudctl.core.yamlio import load_yaml, load_yaml_text
+
+
+def test_yaml_keeps_lines_of_keys_and_items():
+    doc = load_yaml_text("a: 1\nitems:\n  - name: x\n    v: 2\n  - name: y\n", "f.yaml")
+    assert doc.loc("items") == Location("f.yaml", 2)
+    assert doc["items"].loc(1) == Location("f.yaml", 5)
+    assert doc["items"][0].loc("v") == Location("f.yaml", 4)
+
+
+def test_malformed_yaml_names_file_and_line():
+    with pytest.raises(InputError) as e:
+        load_yaml_text("a: 1\nb: [1, 2\nc: 3\n", "bad.yaml")
+    assert str(e.value).startswith("bad.yaml:")
+    assert "malformed YAML" in str(e.value)
+
+
+def test_duplicate_key_is_an_error_with_its_line():
+    with pytest.raises(InputError) as e:
+        load_yaml_text("a: 1\nb: 2\na: 3\n", "d.yaml")
+    assert str(e.value) == "d.yaml:3: duplicate key 'a'"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_yaml(tmp_path / "nope.yaml")
+
+
+def test_validation_failed_sorts_problems():
+    err = ValidationFailed([Problem(Location("b", 2), "y"), Problem(Location("a", 9), "x")])
+    assert [str(p) for p in err.problems] == ["a:9: x", "b:2: y"]
+
+
+def test_atomic_write_keeps_mode_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "plan.yaml"
+    p.write_text("old")
+    os.chmod(p, 0o600)
+    atomic_write(p, "new")
+    assert p.read_text() == "new"
+    assert (p.stat().st_mode & 0o777) == 0o600
+    assert [x.name for x in tmp_path.iterdir()] == ["plan.yaml"]
+
+
+def _hold_lock(path, seconds, ready):
+    with file_lock(path):
+        ready.set()
+        time.sleep(seconds)
+
+
+def test_file_lock_excludes_a_second_holder(tmp_path):
+    target = tmp_path / "plan.yaml"
+    ready = multiprocessing.Event()
+    proc = multiprocessing.Process(target=_hold_lock, args=(target, 2, ready))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        with (
+            pytest.raises(ConflictError, match="locked by another cloudctl"),
+            file_lock(target, timeout=0.3),
+        ):
+            pass
+    finally:
+        proc.join()
+    with file_lock(target, timeout=1):  # free again once the holder is gone
+        pass
+
+
+def test_audit_record_masks_secrets(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["cloudctl", "tenant", "apply", "--password", "hunter2"])
+    log = tmp_path / "audit.log"
+    audit.record(log, "tenant.apply", {"user": "u1", "password": "hunter2"})
+    text = log.read_text()
+    assert "hunter2" not in text
+    rec = json.loads(text)
+    assert rec["action"] == "tenant.apply" and rec["user"] and rec["time"]
+    assert rec["changes"]["password"] == "***"
+
+
+def test_center_found_upwards_and_overridden(tmp_path, monkeypatch):
+    (tmp_path / "cloudctl.yaml").write_text("name: c1\nstate: st\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    monkeypatch.delenv("CLOUDCTL_CENTER", raising=False)
+    c = load_center()
+    assert c.root == tmp_path.resolve() and c.name == "c1"
+    assert c.audit_log == tmp_path.resolve() / "st" / "audit.log"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cloudctl.yaml").write_text("name: c2\n")
+    monkeypatch.setenv("CLOUDCTL_CENTER", str(other))
+    assert load_center().name == "c2"
+    assert load_center(tmp_path).name == "c1"
+
+
+def test_no_center_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLOUDCTL_CENTER", raising=False)
+    with pytest.raises(InputError, match=r"no cloudctl\.yaml"):
+        load_center()
+
+
+def test_renderers_keep_chinese():
+    data = [{"name": "市财政局", "n": 1}]
+    assert "市财政局" in to_json(data)
+    assert "市财政局" in to_yaml(data)
+
+
+def test_cli_help_lists_areas(cli):
+    r = cli("--help")
+    assert r.exit_code == 0
+    assert "audit" in r.output
+
+
+def test_cli_version_as_subprocess():
+    r = subprocess.run(
+        [sys.executable, "-m", "cloudctl", "--version"], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0 and r.stdout.startswith("cloudctl ")
+
+
+def test_cli_error_without_center_is_exit_2_no_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "CLOUDCTL_CENTER"}
+    r = subprocess.run(
+        [sys.executable, "-m", "cloudctl", "audit", "log"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "no cloudctl.yaml" in r.stderr
+
+
+def test_audit_log_command_reads_records(cli, center: Path):
+    audit.record(center / ".cloudctl" / "audit.log", "ipam.allocate", {"name": "x"})
+    r = cli("--center", str(center), "audit", "log", "-o", "json")
+    assert r.exit_code == 0
+    assert json.loads(r.output)[0]["action"] == "ipam.allocate"
