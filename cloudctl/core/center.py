@@ -20,7 +20,7 @@ _PATH_KEYS = {
     "address_plan": "inventory/ipam",
     "departments": "inventory/departments.yaml",
     "tenants": "inventory/tenants",
-    "hosts_inventory": "inventory/hosts.yml",
+    "hosts_inventory": "inventory/hosts",
     "evidence": "inventory/evidence",
     "policies": "policies",
     "playbooks": "playbooks",
