@@ -30,3 +30,50 @@ class LabInfo:
     inventory: Path  # Ansible inventory (YAML) of the hosts, with connection vars
     hosts: dict[str, LabHostInfo] = field(default_factory=dict)
     services: dict[str, int] = field(default_factory=dict)  # name -> port (keystone: 5000 ...)
+    center_inventory: Path | None = None  # <center>/inventory/hosts/lab.yml when a center is known
+
+    def env(self) -> dict[str, str]:
+        """Environment for openstacksdk / the openstack CLI to use the lab's admin cloud."""
+        return {"OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml), "OS_CLOUD": self.cloud}
+
+
+def ensure_lab(
+    center: Path | str | None = None,
+    hosts: int | None = None,
+    without: tuple[str, ...] | list[str] = (),
+    reporter=None,
+) -> LabInfo:
+    """Start what is missing (idempotent ``lab up``) and describe the running lab.
+
+    ``center``: a center directory (or a loaded Center): its ``lab.hosts`` name the hosts
+    and the inventory is also written to its ``inventory/hosts/lab.yml``. ``hosts``: how
+    many (None: as many as are running, else 3). ``without``: optional services to leave
+    out ("nova", "cinder").
+    """
+    from cloudctl.core.center import Center, load_center
+    from cloudctl.lab import manager
+    from cloudctl.lab.model import parse_without
+
+    loaded = center if isinstance(center, Center) or center is None else load_center(center)
+    return manager.ensure(loaded, hosts, sorted(parse_without(without)), reporter)
+
+
+def lab_info() -> LabInfo | None:
+    """The lab as recorded by the last ``lab up`` (None when down); no side effects."""
+    from cloudctl.lab import manager
+
+    return manager.info()
+
+
+def reset_host(name: str) -> None:
+    """Throw away everything done to host ``name``: a pristine copy in a few seconds."""
+    from cloudctl.lab import manager
+
+    manager.reset_host(name)
+
+
+def lab_down(purge: bool = False) -> None:
+    """Stop the lab's processes and unmount its mounts; ``purge`` deletes its data too."""
+    from cloudctl.lab import manager
+
+    manager.down(purge)

@@ -1,0 +1,256 @@
+"""The control catalog: a profile file plus one YAML file per clause family.
+
+Loading validates everything at once (``file:line: message``), so a broken catalog never
+half-runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloudctl.core.errors import Location, Problem, ValidationFailed
+from cloudctl.core.yamlio import load_yaml, loc_of, to_plain
+
+SEVERITIES = ("low", "medium", "high")
+KINDS = ("automated", "manual")
+CHECK_TYPES = {
+    "accounts",
+    "all_of",
+    "any_of",
+    "audit_immutable",
+    "audit_regex",
+    "audit_watch",
+    "file_mode",
+    "file_regex",
+    "keyval",
+    "log_retention",
+    "mac",
+    "package_signatures",
+    "packages",
+    "pam_module",
+    "pam_option",
+    "ports",
+    "services",
+    "shell_umask",
+    "shell_var",
+    "special_files",
+    "sshd",
+    "sshd_any",
+    "sudoers",
+    "sysctl",
+    "time_server",
+    "updates",
+}
+REMEDIATION_KEYS = {
+    "tasks",
+    "sshd",
+    "keyval",
+    "sysctl",
+    "packages_absent",
+    "packages_absent_var",
+    "packages_present",
+    "file_mode",
+    "audit_rules",
+    "advice",
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    clause: str
+    item: str
+    unit: str
+    title: dict[str, str]
+    rationale: dict[str, str]
+    severity: str
+    kind: str = "automated"
+    high_risk: str | None = None
+    check: dict = field(default_factory=dict)
+    remediation: dict = field(default_factory=dict)
+    references: dict = field(default_factory=dict)
+    applies_to: tuple[str, ...] = ("debian", "redhat")
+    container: dict | None = None  # reason why a container cannot show it
+    evidence: dict | None = None  # manual controls: evidence file and method
+    source: str = ""
+
+    @property
+    def clause_item(self) -> str:
+        return f"{self.clause} {self.item}"
+
+    @property
+    def remediable(self) -> bool:
+        return any(k != "advice" for k in self.remediation)
+
+    def text(self, lang: str, what: str = "title") -> str:
+        d = getattr(self, what) or {}
+        return d.get(lang) or d.get("zh") or d.get("en") or ""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: Any
+    doc: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    title: dict[str, str]
+    standard: str
+    variables: dict[str, Variable]
+    controls: tuple[Control, ...]
+    clause_titles: dict[str, dict[str, str]]
+    path: Path
+
+    def control(self, cid: str) -> Control | None:
+        return next((c for c in self.controls if c.id == cid), None)
+
+    @property
+    def automated(self) -> list[Control]:
+        return [c for c in self.controls if c.kind == "automated"]
+
+    @property
+    def manual(self) -> list[Control]:
+        return [c for c in self.controls if c.kind == "manual"]
+
+    def defaults(self) -> dict[str, Any]:
+        return {n: v.default for n, v in self.variables.items()}
+
+    def resolve_vars(self, host_vars: dict[str, Any] | None) -> dict[str, Any]:
+        """Profile defaults overridden by a host's ``baseline_<name>`` inventory variables."""
+        out = self.defaults()
+        for k, v in (host_vars or {}).items():
+            name = k[len("baseline_") :] if k.startswith("baseline_") else k
+            if name in out:
+                out[name] = v
+        return out
+
+
+CLAUSE_TITLES = {
+    "8.1.4.1": {"zh": "身份鉴别", "en": "Identification and authentication"},
+    "8.1.4.2": {"zh": "访问控制", "en": "Access control"},
+    "8.1.4.3": {"zh": "安全审计", "en": "Security audit"},
+    "8.1.4.4": {"zh": "入侵防范", "en": "Intrusion prevention"},
+    "8.1.4.5": {"zh": "恶意代码防范", "en": "Malicious code prevention"},
+    "8.1.4.6": {"zh": "可信验证", "en": "Trusted verification"},
+    "8.1.4.7": {"zh": "数据完整性", "en": "Data integrity"},
+    "8.1.4.8": {"zh": "数据保密性", "en": "Data confidentiality"},
+    "8.1.4.9": {"zh": "数据备份恢复", "en": "Data backup and recovery"},
+    "8.1.4.10": {"zh": "剩余信息保护", "en": "Residual information protection"},
+    "8.1.4.11": {"zh": "个人信息保护", "en": "Personal information protection"},
+}
+
+
+def profile_path(policies_dir: Path, profile: str) -> Path:
+    return Path(policies_dir) / profile / "profile.yaml"
+
+
+def _check_check(chk: Any, where: Location | None, problems: list[Problem]) -> None:
+    if not isinstance(chk, dict) or "type" not in chk:
+        problems.append(Problem(where, "check: expected a mapping with a 'type'"))
+        return
+    if chk["type"] not in CHECK_TYPES:
+        problems.append(
+            Problem(loc_of(chk, "type", where), f"unknown check type {chk['type']!r}")
+        )
+    for sub in chk.get("checks") or []:
+        _check_check(sub, loc_of(chk, "checks", where), problems)
+
+
+def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
+    path = profile_path(Path(policies_dir), profile)
+    raw = load_yaml(path)
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        raise ValidationFailed([Problem(Location(str(path), 1), "profile must be a mapping")])
+    variables: dict[str, Variable] = {}
+    for name, spec in (raw.get("variables") or {}).items():
+        if not isinstance(spec, dict) or "default" not in spec:
+            problems.append(Problem(loc_of(raw.get("variables"), name), f"variable {name}: needs a default"))
+            continue
+        variables[name] = Variable(name, to_plain(spec["default"]), str(spec.get("doc", "")))
+    controls: list[Control] = []
+    seen: dict[str, Location | None] = {}
+    for fname in raw.get("include") or []:
+        fpath = path.parent / str(fname)
+        if not fpath.is_file():
+            problems.append(Problem(loc_of(raw, "include"), f"catalog file not found: {fname}"))
+            continue
+        doc = load_yaml(fpath)
+        family_clause = str(doc.get("clause", ""))
+        for i, c in enumerate(doc.get("controls") or []):
+            where = loc_of(doc.get("controls"), i)
+            if not isinstance(c, dict):
+                problems.append(Problem(where, "control must be a mapping"))
+                continue
+            missing = [k for k in ("id", "item", "unit", "title", "severity") if k not in c]
+            if missing:
+                problems.append(Problem(where, f"control misses {', '.join(missing)}"))
+                continue
+            cid = str(c["id"])
+            if cid in seen:
+                problems.append(Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})"))
+            seen[cid] = where
+            kind = str(c.get("kind", "automated"))
+            if kind not in KINDS:
+                problems.append(Problem(loc_of(c, "kind", where), f"kind must be one of {KINDS}"))
+            if c["severity"] not in SEVERITIES:
+                problems.append(Problem(loc_of(c, "severity", where), f"severity must be one of {SEVERITIES}"))
+            if kind == "automated":
+                _check_check(c.get("check"), loc_of(c, "check", where), problems)
+            elif not isinstance(c.get("evidence"), dict) or "file" not in c["evidence"]:
+                problems.append(Problem(where, f"{cid}: a manual control needs evidence.file"))
+            rem = c.get("remediation") or {}
+            bad = set(rem) - REMEDIATION_KEYS if isinstance(rem, dict) else {"?"}
+            if bad:
+                problems.append(Problem(loc_of(c, "remediation", where), f"unknown remediation keys: {sorted(bad)}"))
+            for var in _vars_used(c.get("check") or {}):
+                if var not in variables:
+                    problems.append(Problem(loc_of(c, "check", where), f"{cid}: unknown variable {var!r}"))
+            clause = str(c.get("clause") or family_clause)
+            controls.append(
+                Control(
+                    id=cid,
+                    clause=clause,
+                    item=str(c["item"]),
+                    unit=str(c["unit"]),
+                    title=dict(c["title"]),
+                    rationale=dict(c.get("rationale") or {}),
+                    severity=str(c["severity"]),
+                    kind=kind,
+                    high_risk=str(c["high_risk"]) if c.get("high_risk") else None,
+                    check=to_plain(c.get("check") or {}),
+                    remediation=to_plain(rem),
+                    references=to_plain(c.get("references") or {}),
+                    applies_to=tuple(c.get("applies_to") or ("debian", "redhat")),
+                    container=to_plain(c["container"]) if c.get("container") else None,
+                    evidence=to_plain(c["evidence"]) if c.get("evidence") else None,
+                    source=str(where) if where else str(fpath),
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems, f"catalog {profile}: {len(problems)} problem(s)")
+    return Profile(
+        id=str(raw.get("id", profile)),
+        title=dict(raw.get("title") or {}),
+        standard=str(raw.get("standard", "")),
+        variables=variables,
+        controls=tuple(controls),
+        clause_titles=CLAUSE_TITLES,
+        path=path,
+    )
+
+
+def _vars_used(chk: dict) -> list[str]:
+    out = [
+        str(chk[k])
+        for k in ("var", "allow_var", "closed_var", "allowed_var", "absent_var", "present_any_var")
+        if chk.get(k)
+    ]
+    for sub in chk.get("checks") or []:
+        out += _vars_used(sub)
+    return out

@@ -1,0 +1,112 @@
+"""Reading the files a run needs: waivers, manual evidence, evidence files. Every problem
+is reported at once as ``file:line: message``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from cloudctl.baseline.catalog import Profile
+from cloudctl.baseline.engine import HostEvidence, ManualEvidence, Waiver
+from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.yamlio import display_path, load_yaml, loc_of
+
+EVIDENCE_SCHEMA = "cloudctl.baseline.evidence/1"
+
+
+def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
+    if not path.exists():
+        return []
+    raw = load_yaml(path) or {}
+    items = raw.get("waivers") or [] if isinstance(raw, dict) else None
+    if items is None:
+        raise InputError("expected a mapping with 'waivers:'", Location(display_path(path), 1))
+    out, problems = [], []
+    for i, w in enumerate(items):
+        where = loc_of(items, i)
+        if not isinstance(w, dict):
+            problems.append(Problem(where, "waiver must be a mapping"))
+            continue
+        missing = [k for k in ("hosts", "control", "justification", "approver", "expires") if not w.get(k)]
+        if missing:
+            problems.append(Problem(where, f"waiver misses {', '.join(missing)}"))
+            continue
+        if profile.control(str(w["control"])) is None:
+            problems.append(Problem(loc_of(w, "control", where), f"unknown control {w['control']!r}"))
+            continue
+        exp = w["expires"]
+        if isinstance(exp, str):
+            try:
+                exp = dt.date.fromisoformat(exp)
+            except ValueError:
+                problems.append(Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD"))
+                continue
+        if not isinstance(exp, dt.date):
+            problems.append(Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD"))
+            continue
+        out.append(Waiver(str(w["hosts"]), str(w["control"]), str(w["justification"]),
+                          str(w["approver"]), exp, str(where)))
+    if problems:
+        raise ValidationFailed(problems)
+    return out
+
+
+def load_manual_evidence(evidence_dir: Path, profile: Profile) -> dict[str, list[ManualEvidence]]:
+    """inventory/evidence/<file>.yaml named by each manual control's evidence.file; one file
+    may hold one record or a list (e.g. per host pattern)."""
+    out: dict[str, list[ManualEvidence]] = {}
+    problems = []
+    for c in profile.manual:
+        fname = (c.evidence or {}).get("file")
+        path = Path(evidence_dir) / str(fname)
+        if not path.is_file():
+            continue
+        raw = load_yaml(path)
+        records = raw if isinstance(raw, list) else [raw]
+        for i, r in enumerate(records):
+            where = loc_of(records, i) if isinstance(raw, list) else loc_of(r)
+            if not isinstance(r, dict):
+                problems.append(Problem(where, "evidence record must be a mapping"))
+                continue
+            if r.get("control") and r["control"] != c.id and c.id not in (r.get("controls") or []):
+                continue
+            if r.get("result") not in ("pass", "fail", "not_applicable"):
+                problems.append(Problem(loc_of(r, "result", where), "result: pass, fail or not_applicable"))
+                continue
+            out.setdefault(c.id, []).append(
+                ManualEvidence(
+                    control=c.id,
+                    result=str(r["result"]),
+                    method=str(r.get("method", "")),
+                    summary=str(r.get("summary", "")),
+                    documents=[str(d) for d in r.get("documents") or []],
+                    assessed_by=str(r.get("assessed_by", "")),
+                    date=str(r.get("date", "")),
+                    hosts=str(r.get("hosts", "*")),
+                    source=str(where or display_path(path)),
+                )
+            )
+    if problems:
+        raise ValidationFailed(problems)
+    return out
+
+
+def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
+    """The file check.yml writes: {schema, generated_at, hosts: {name: {status, evidence, error}}}."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("evidence file not found", Location(display_path(Path(path)))) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON: {e.msg}", Location(display_path(Path(path)), e.lineno)) from None
+    if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
+        raise InputError(f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)",
+                         Location(display_path(Path(path)), 1))
+    hosts = []
+    for name, h in sorted((raw.get("hosts") or {}).items()):
+        ev = h.get("evidence")
+        status = h.get("status") or ("ok" if ev else "unreachable")
+        hosts.append(HostEvidence(name, status if ev or status != "ok" else "failed", ev,
+                                  str(h.get("error") or "")[:500]))
+    return raw, hosts

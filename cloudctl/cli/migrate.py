@@ -1,0 +1,555 @@
+"""``cloudctl migrate``: plans, waves, resumable runs with rollback, and reports."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.core.errors import InputError, Location, ValidationFailed
+from cloudctl.core.fileio import atomic_write
+from cloudctl.core.output import Column, OutputFormat, pick, render
+from cloudctl.core.yamlio import display_path
+from cloudctl.migrate import report as reports
+from cloudctl.migrate import service
+from cloudctl.migrate.durations import format_duration
+from cloudctl.migrate.executor import ProgressSink
+from cloudctl.migrate.journal import Journal
+from cloudctl.migrate.model import Step
+
+app = typer.Typer(no_args_is_help=True, help="Migration waves / 应用迁移")
+
+PlanArg = Annotated[
+    str | None,
+    typer.Argument(help="Plan file or name under migration_plans/ (default: the only one)."),
+]
+JournalOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--journal",
+        help="SQLite journal file (default: the center's state DB). Share one path for one team.",
+    ),
+]
+InventoryOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--inventory",
+        "-i",
+        help="Ansible inventory (default: the center's inventory/hosts/). Repeatable.",
+    ),
+]
+ApproveOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--approve", help="Approve an approval step: SYSTEM:STEP, STEP, or 'all'. Repeatable."
+    ),
+]
+
+STATUS_STYLE = {
+    "done": "green",
+    "rolled_back": "bold red",
+    "rollback_failed": "bold white on red",
+    "blocked": "yellow",
+    "cancelled": "yellow",
+    "waiting_approval": "cyan",
+    "failed": "bold red",
+}
+
+
+def _journal(ctx: typer.Context, path: Path | None) -> Journal:
+    return Journal(path or service.default_journal(session(ctx).center))
+
+
+class RichProgress(ProgressSink):
+    """A bar per system with its current step (and Ansible task), lines for what ended."""
+
+    def __init__(self, progress: Progress, lang: str, names: dict[str, str]):
+        self.p = progress
+        self.lang = lang
+        self.names = names
+        self.tasks: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.t0: dict[tuple[str, int, str], float] = {}
+
+    def _task(self, sid: str, total: int | None = None) -> int:
+        if sid not in self.tasks:
+            self.tasks[sid] = self.p.add_task(
+                f"{sid}", total=total or 1, current="", name=self.names.get(sid, "")
+            )
+        return self.tasks[sid]
+
+    def system_begin(self, sid, total, done):
+        with self.lock:
+            t = self._task(sid, total)
+            self.p.update(t, total=max(total, 1), completed=done)
+
+    def step_begin(self, sid, index, step: Step, phase, attempt):
+        with self.lock:
+            self.t0[(sid, index, phase)] = time.monotonic()
+            tag = pick(self.lang, "回退 ", "rollback ") if phase == "rollback" else ""
+            retry = pick(self.lang, f" 第{attempt}次", f" try {attempt}") if attempt > 1 else ""
+            self.p.update(self._task(sid), current=f"{tag}{step.name}{retry}")
+
+    def step_end(self, sid, index, step: Step, phase, status, message):
+        with self.lock:
+            took = time.monotonic() - self.t0.pop((sid, index, phase), time.monotonic())
+            mark = {"ok": "[green]✓[/]", "waiting": "[cyan]…[/]"}.get(status, "[red]✗[/]")
+            tag = pick(self.lang, "回退 ", "rollback ") if phase == "rollback" else ""
+            line = f"{mark} {sid} {tag}{step.name} ({took:.1f}s)"
+            if status not in ("ok",) and message:
+                line += f": {message}"
+            self.p.console.print(line, markup=True, highlight=False)
+            if phase == "forward" and status == "ok":
+                self.p.advance(self._task(sid))
+
+    def task(self, sid, text):
+        with self.lock:
+            t = self._task(sid)
+            cur = self.p.tasks[[x.id for x in self.p.tasks].index(t)].fields.get("current", "")
+            base = cur.split(" › ")[0]
+            self.p.update(t, current=f"{base} › {text}" if text else base)
+
+    def system_end(self, sid, status, message):
+        with self.lock:
+            t = self._task(sid)
+            self.p.update(t, current=reports.status_text(status, self.lang))
+            if status == "rollback_failed":
+                self.p.console.print(
+                    f"[bold white on red] {sid}: {pick(self.lang, '回退失败，需要人工处理', 'ROLLBACK FAILED, needs a person')} [/] {message or ''}"
+                )
+            elif status in ("rolled_back", "blocked", "cancelled", "failed"):
+                self.p.console.print(
+                    f"[bold red]{sid}: {reports.status_text(status, self.lang)}[/] {message or ''}"
+                )
+
+
+def _progress(lang: str, names: dict[str, str]) -> tuple[Progress, RichProgress]:
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[current]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        refresh_per_second=4,
+    )
+    return progress, RichProgress(progress, lang, names)
+
+
+def _print_result(res: service.RunResult, output: OutputFormat, lang: str, title: str) -> None:
+    rows = [{"system": k, "status": v} for k, v in res.systems.items()]
+    data = {"run_id": res.run_id, "status": res.status, "systems": rows}
+    if output is OutputFormat.table:
+        con = Console()
+        for r in rows:
+            style = STATUS_STYLE.get(r["status"], "")
+            con.print(
+                f"  {r['system']:<24} [{style}]{reports.status_text(r['status'], lang)}[/]"
+                if style
+                else f"  {r['system']:<24} {r['status']}"
+            )
+        con.print(
+            f"{title} {res.run_id}: [bold]{reports.status_text(res.status, lang) if res.status != 'paused' else pick(lang, '已暂停（待审批）', 'paused (waiting for approval)')}[/]"
+        )
+        if res.status != "done":
+            con.print(
+                pick(
+                    lang,
+                    f"查看详情: cloudctl migrate status {res.run_id}",
+                    f"details: cloudctl migrate status {res.run_id}",
+                )
+            )
+    else:
+        render(data, output)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    plan: PlanArg = None,
+    inventory: Annotated[
+        Path | None, typer.Option("--inventory", "-i", help="Inventory for host names.")
+    ] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Check plans: references, cycles, wave order, rollbacks, durations (exit 2 on problems)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    files = [service.resolve_plan(s.center, plan)] if plan else service.plan_files(s.center)
+    if not files:
+        raise InputError("no plans to validate", Location(display_path(s.center.migration_plans)))
+    plans, problems = service.validate_all(s.center, files, inventory)
+    if problems:
+        raise ValidationFailed(
+            problems, pick(lg, f"{len(problems)} 个问题", f"{len(problems)} problem(s) found")
+        )
+    for p in plans:
+        typer.echo(
+            pick(
+                lg,
+                f"{display_path(Path(p.path))}: 通过（{len(p.systems)} 个系统，{len(p.waves)} 个批次）",
+                f"{display_path(Path(p.path))}: ok ({len(p.systems)} systems, {len(p.waves)} waves)",
+            )
+        )
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    plan: PlanArg = None,
+    auto_waves: Annotated[
+        bool,
+        typer.Option("--auto-waves", help="Compute waves from dependencies and classification."),
+    ] = False,
+    max_per_wave: Annotated[
+        int | None,
+        typer.Option(
+            "--max-per-wave", min=1, help="With --auto-waves: at most N systems per wave."
+        ),
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", min=1, help="Systems at once, for the estimate.")
+    ] = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Waves with their systems, estimated duration and critical path."""
+    s = session(ctx)
+    lg = s.language(lang)
+    path = service.resolve_plan(s.center, plan)
+    p = service.load_checked(s.center, path)
+    data = service.wave_table(p, auto_waves, max_per_wave, parallel)
+
+    def table(con: Console) -> None:
+        from rich.table import Table
+
+        t = Table(
+            title=pick(
+                lg,
+                f"{p.title_zh or p.name} 迁移批次（并行 {data['parallel']}）",
+                f"{p.title_en or p.name}: waves (parallel {data['parallel']})",
+            ),
+            header_style="bold",
+        )
+        for h in (
+            pick(lg, "批次", "wave"),
+            pick(lg, "系统", "systems"),
+            pick(lg, "预计耗时", "estimate"),
+            pick(lg, "关键路径", "critical path"),
+        ):
+            t.add_column(h)
+        for w in data["waves"]:
+            names = ", ".join(
+                f"{x['name_zh'] if lg != 'en' else (x['name_en'] or x['id'])}" for x in w["systems"]
+            )
+            crit = " → ".join(w["critical_path"]) + f" ({format_duration(w['critical_path_s'])})"
+            t.add_row(
+                f"{w['id']}\n{w['name_en'] if lg == 'en' else w['name_zh']}",
+                f"[{w['count']}] {names}",
+                format_duration(w["estimate_s"]),
+                crit,
+            )
+        con.print(t)
+        con.print(
+            pick(
+                lg,
+                f"合计预计 {format_duration(data['total_estimate_s'])}",
+                f"total estimate {format_duration(data['total_estimate_s'])}",
+            )
+        )
+        if data["unscheduled"]:
+            con.print(
+                pick(lg, "未排入批次: ", "not in any wave: ") + ", ".join(data["unscheduled"])
+            )
+
+    render(data, output, table=table)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan file or name.")],
+    wave: Annotated[str, typer.Option("--wave", "-w", help="The wave to run.")],
+    systems: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--systems", help="Only these systems of the wave (comma-separated or repeated)."
+        ),
+    ] = None,
+    parallel: Annotated[int, typer.Option("--parallel", "-p", min=1, help="Systems at once.")] = 4,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no new system after one fails.")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    inventory: InventoryOpt = None,
+    journal: JournalOpt = None,
+    approve: ApproveOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Run a wave: systems in parallel, steps in order, rollback on failure, all journaled."""
+    s = session(ctx)
+    lg = s.language(lang)
+    path = service.resolve_plan(s.center, plan)
+    chosen = [x for item in systems or [] for x in item.split(",") if x]
+    j = _journal(ctx, journal) if not dry_run else None
+    if dry_run:
+        res = service.start_run(
+            s.center,
+            path,
+            wave,
+            journal=None,
+            systems=chosen,
+            parallel=parallel,
+            dry_run=True,  # type: ignore[arg-type]
+            inventory=inventory,
+        )
+        if output is not OutputFormat.table:
+            render({"wave": wave, "systems": res.schedule}, output)
+            return
+        con = Console()
+        con.print(
+            pick(
+                lg,
+                f"[bold]预演[/]（不执行）: 批次 {wave}, 并行 {parallel}",
+                f"[bold]dry run[/] (nothing runs): wave {wave}, parallel {parallel}",
+            )
+        )
+        for sysd in res.schedule:
+            deps = f" ← {', '.join(sysd['depends_on'])}" if sysd["depends_on"] else ""
+            con.print(
+                f"[bold]{sysd['id']}[/] {sysd['name_zh'] if lg != 'en' else sysd['name_en']}{deps}"
+            )
+            for i, st in enumerate(sysd["steps"], 1):
+                what = st.get("playbook") or st.get("command") or st.get("duration") or ""
+                rb = st.get("rollback")
+                rbt = f"  ↩ {rb['name']}" if isinstance(rb, dict) else ""
+                con.print(f"  {i:>2}. {st['name']:<22} {st['kind']:<9} {what}{rbt}")
+        return
+    names = {}
+    p, sink = _progress(lg, names)
+    try:
+        with p:
+            res = service.start_run(
+                s.center,
+                path,
+                wave,
+                journal=j,
+                systems=chosen,
+                parallel=parallel,  # type: ignore[arg-type]
+                fail_fast=fail_fast,
+                inventory=inventory,
+                approvals=approve or (),
+                progress=sink,
+            )
+    except BaseException as e:
+        s.audit(
+            "migrate.run",
+            {"plan": str(path), "wave": wave, "systems": chosen},
+            result=f"error: {e}",
+        )
+        raise
+    s.audit(
+        "migrate.run",
+        service.audit_changes(res, {"plan": str(path), "wave": wave}),
+        result=res.status,
+    )
+    _print_result(res, output, lg, pick(lg, "运行", "run"))
+    if res.status != "done":
+        raise typer.Exit(1)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run to go on with (see `migrate history`).")],
+    journal: JournalOpt = None,
+    approve: ApproveOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Take over a run whose runner was on another host.")
+    ] = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Go on after a crash, a kill or an approval: finished steps are never run again."""
+    s = session(ctx)
+    lg = s.language(lang)
+    j = _journal(ctx, journal)
+    p, sink = _progress(lg, {})
+    try:
+        with p:
+            res = service.resume_run(
+                s.center, run_id, journal=j, approvals=approve or (), force=force, progress=sink
+            )
+    except BaseException as e:
+        s.audit("migrate.resume", {"run_id": run_id}, result=f"error: {e}")
+        raise
+    s.audit("migrate.resume", service.audit_changes(res), result=res.status)
+    _print_result(res, output, lg, pick(lg, "运行", "run"))
+    if res.status != "done":
+        raise typer.Exit(1)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    system: Annotated[str, typer.Argument(help="System id.")],
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="Roll back what this run did (default: the latest run of the system)."
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    journal: JournalOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Undo a system's migration: the rollbacks of its completed steps, newest first."""
+    s = session(ctx)
+    lg = s.language(lang)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError(
+                pick(
+                    lg,
+                    "回退会改动主机：加 --yes 确认",
+                    "rollback changes hosts: add --yes to confirm",
+                ),
+                Location(system),
+            )
+        typer.confirm(pick(lg, f"回退系统 {system}？", f"Roll back system {system}?"), abort=True)
+    j = _journal(ctx, journal)
+    p, sink = _progress(lg, {})
+    try:
+        with p:
+            res = service.rollback_system(s.center, system, journal=j, run_id=run_id, progress=sink)
+    except BaseException as e:
+        s.audit("migrate.rollback", {"system": system, "run": run_id}, result=f"error: {e}")
+        raise
+    s.audit("migrate.rollback", service.audit_changes(res, {"system": system}), result=res.status)
+    _print_result(res, output, lg, pick(lg, "回退", "rollback"))
+    if res.status != "done":
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    journal: JournalOpt = None,
+    steps: Annotated[bool, typer.Option("--steps", help="Every step attempt too.")] = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """A run's systems and steps, from the journal."""
+    s = session(ctx)
+    lg = s.language(lang)
+    data = service.run_status(_journal(ctx, journal), run_id)
+
+    def table(con: Console) -> None:
+        con.print(
+            f"[bold]{data['run_id']}[/] {data['kind']} {data['plan']} / {data['wave']}: "
+            f"{reports.status_text(data['status'], lg)} — {data['operator']}@{data['host']} pid {data['pid']}, "
+            f"{data['started']} → {data['ended'] or '…'}"
+        )
+        cols = [
+            Column("id", pick(lg, "系统", "system")),
+            Column("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
+            Column("steps_done", pick(lg, "完成步骤", "steps done"), justify="right"),
+            Column("steps_total", "/", justify="right"),
+            Column("current", pick(lg, "最近步骤", "last step")),
+            Column("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
+            Column("message", pick(lg, "说明", "note")),
+        ]
+        from cloudctl.core.output import table_of
+
+        con.print(table_of(data["systems"], cols))
+        if steps:
+            scol = [
+                Column("system_id", "system"),
+                Column("phase", "phase"),
+                Column("step_index", "#"),
+                Column("step_name", "step"),
+                Column("attempt", "try"),
+                Column("status", "status"),
+                Column("started", "started"),
+                Column("ended", "ended"),
+                Column("operator", "who"),
+                Column("message", "message"),
+            ]
+            con.print(table_of(data["steps"], scol))
+
+    render(data, output, table=table)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Only runs of this plan (its name).")
+    ] = None,
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs.")] = 20,
+    journal: JournalOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Past runs, newest first."""
+    lg = session(ctx).language(lang)
+    rows = service.history(_journal(ctx, journal), plan, last)
+    cols = [
+        Column("run_id", "run"),
+        Column("kind", pick(lg, "类型", "kind")),
+        Column("plan", pick(lg, "计划", "plan")),
+        Column("wave", pick(lg, "批次", "wave")),
+        Column("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
+        Column("operator", pick(lg, "操作人", "operator")),
+        Column("started", pick(lg, "开始", "started")),
+        Column("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
+        Column("systems", pick(lg, "系统", "systems")),
+    ]
+    render(rows, output, columns=cols, title=pick(lg, "迁移运行记录", "migration runs"))
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    plan: PlanArg = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="markdown, html, json or yaml.")
+    ] = "markdown",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+    journal: JournalOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Progress per wave and overall (done, rolled back, pending, time) for the leadership."""
+    s = session(ctx)
+    lg = str(s.language(lang))
+    path = service.resolve_plan(s.center, plan)
+    from cloudctl.migrate.model import load_plan
+
+    data = service.report_data(load_plan(path), _journal(ctx, journal))
+    if fmt in ("json", "yaml"):
+        render(data, fmt)
+        return
+    if fmt not in ("markdown", "md", "html"):
+        raise InputError(
+            f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
+        )
+    text = reports.html_report(data, lg) if fmt == "html" else reports.markdown(data, lg)
+    if out:
+        atomic_write(out, text)
+        typer.echo(pick(lg, f"已写入 {out}", f"written: {out}"), err=True)
+    else:
+        sys.stdout.write(text)

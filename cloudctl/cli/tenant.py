@@ -1,0 +1,390 @@
+"""``cloudctl tenant``: department tenants on OpenStack — validate, plan, apply, drift, destroy."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.core.errors import CloudctlError, InputError, ValidationFailed
+from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
+from cloudctl.tenant import service
+from cloudctl.tenant.apply import ApplyResult, execute
+from cloudctl.tenant.desired import TenantSettings
+from cloudctl.tenant.diff import Plan, drift_items
+from cloudctl.tenant.render import print_drift, print_plan
+
+app = typer.Typer(no_args_is_help=True)
+
+NamesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Tenant codes (department codes, e.g. czj rsj). Default: all.", show_default=False
+    ),
+]
+CloudOpt = Annotated[
+    str | None,
+    typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud name in clouds.yaml (or OS_CLOUD)."),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--os-config-file",
+        envvar="OS_CLIENT_CONFIG_FILE",
+        help="clouds.yaml to use (or OS_CLIENT_CONFIG_FILE). Default: the standard places.",
+    ),
+]
+PruneOpt = Annotated[
+    bool, typer.Option("--prune", help="Also delete managed resources no longer desired.")
+]
+
+
+def _problems_or_raise(plan: Plan) -> None:
+    if plan.problems:
+        raise ValidationFailed(
+            plan.problems, f"{len(plan.problems)} conflict(s): nothing was changed"
+        )
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    names: NamesArg = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Check tenant files, the address plan references and SG templates (no cloud call)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    desired = service.load_desired(s.center, names or ())
+    rows = [
+        {
+            "tenant": t.code,
+            "name": t.name_zh,
+            "networks": len(t.networks),
+            "subnets": ", ".join(sn.allocation for sn in t.subnets),
+            "security_groups": ", ".join(g.template for g in t.security_groups),
+            "users": len(t.users),
+            "file": t.file,
+        }
+        for t in desired.tenants.values()
+    ]
+    if output is not OutputFormat.table:
+        render({"valid": True, "tenants": rows}, output)
+        return
+    stdout().print(
+        pick(
+            lg,
+            f"[green]✓[/] {len(rows)} 个租户文件有效（地址引用、安全组模板、配额均已校验）",
+            f"[green]✓[/] {len(rows)} tenant file(s) valid (address plan, SG templates, quotas checked)",
+        )
+    )
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    names: NamesArg = None,
+    prune: PruneOpt = False,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    compact: Annotated[bool, typer.Option("--compact", help="One line per change.")] = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Compare desired and actual state (exit 0: no changes, 1: changes, 2: error)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    only = names or ()
+    desired = service.load_desired(s.center, only)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    t0 = time.perf_counter()
+    plan, _actual = service.plan_tenants(cloud, desired, only, prune)
+    _problems_or_raise(plan)
+    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    if output is not OutputFormat.table:
+        render({**plan.as_dict(), "requests": stats}, output)
+    else:
+        con = stdout()
+        print_plan(plan, con, lg, details=not compact)
+        stderr().print(
+            f"[dim]{stats['requests']} API requests ({stats['writes']} writes), "
+            f"{stats['seconds']} s[/]"
+        )
+    raise typer.Exit(0 if plan.empty else 1)
+
+
+def _progress(total: int):
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResult:
+    total = len(plan.changes)
+    with _progress(total) as prog:
+        task = prog.add_task(action, total=total)
+        result = execute(
+            plan,
+            cloud.adapter,
+            actual,
+            service.password_store(s.center),
+            parallel=parallel,
+            on_change=lambda r: prog.advance(task),
+        )
+    return result
+
+
+def _report(result: ApplyResult, plan: Plan, s, lg, output: OutputFormat, stats: dict) -> None:
+    if output is not OutputFormat.table:
+        render({**result.as_dict(), "requests": stats}, output)
+        return
+    con = stdout()
+    for t in result.tenants:
+        if t.failed:
+            f = t.failed
+            con.print(
+                f"[bold red]✗ {t.tenant}[/]: {f.change.action} {f.change.kind} {f.change.name}: "
+                f"{f.error}"
+            )
+            skipped = [r for r in t.results if r.skipped]
+            con.print(
+                pick(
+                    lg,
+                    f"    已完成 {t.done} 项，未执行 {len(skipped)} 项；修复后再次 apply 即可收敛",
+                    f"    {t.done} done, {len(skipped)} not run; apply again to converge",
+                )
+            )
+    c = result.counts()
+    msg = pick(
+        lg,
+        f"完成 {c['done']} 项变更，{c['failed_tenants']} 个租户失败",
+        f"Applied {c['done']} change(s); {c['failed_tenants']} tenant(s) failed",
+    )
+    con.print(("[bold green]" if result.ok else "[bold red]") + msg + "[/]")
+    stderr().print(
+        f"[dim]{stats['requests']} API requests ({stats['writes']} writes), {stats['seconds']} s[/]"
+    )
+
+
+def _confirm(auto_approve: bool, lg, question_zh: str, question_en: str) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(
+            pick(
+                lg,
+                "非交互方式运行：确认执行请加 --auto-approve（destroy 用 --yes）",
+                "not interactive: pass --auto-approve (--yes for destroy) to go ahead",
+            )
+        )
+    if not typer.confirm(pick(lg, question_zh, question_en), default=False):
+        stdout().print(pick(lg, "已取消，未做任何变更。", "Cancelled; nothing changed."))
+        raise typer.Exit(1)
+
+
+@app.command("apply")
+def apply_cmd(
+    ctx: typer.Context,
+    names: NamesArg = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", "-y", help="Do not ask before applying.")
+    ] = False,
+    prune: PruneOpt = False,
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-p", min=1, max=32, help="Tenants worked on at once.")
+    ] = 4,
+    dry_run: DryRunOpt = False,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Show the plan, ask, then create/update (and with --prune delete) in dependency order."""
+    s = session(ctx)
+    lg = s.language(lang)
+    only = names or ()
+    desired = service.load_desired(s.center, only)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    t0 = time.perf_counter()
+    plan, actual = service.plan_tenants(cloud, desired, only, prune)
+    _problems_or_raise(plan)
+    if output is OutputFormat.table:
+        print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
+    if plan.empty:
+        if output is not OutputFormat.table:
+            stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+            render({**plan.as_dict(), "applied": None, "requests": stats}, output)
+        return
+    if dry_run:
+        if output is not OutputFormat.table:
+            render({**plan.as_dict(), "dry_run": True}, output)
+        raise typer.Exit(1)
+    _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
+    result = _run(plan, s, cloud, actual, parallel, "apply")
+    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    s.audit(
+        "tenant.apply",
+        changes=[
+            {
+                "tenant": r.change.tenant,
+                "change": f"{r.change.action} {r.change.kind} {r.change.name}",
+                "ok": r.ok,
+                **({"error": r.error} if r.error else {}),
+            }
+            for t in result.tenants
+            for r in t.results
+            if not r.skipped
+        ],
+        result="ok" if result.ok else "partial",
+        requests=stats,
+        prune=prune,
+    )
+    _report(result, plan, s, lg, output, stats)
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+@app.command("drift")
+def drift_cmd(
+    ctx: typer.Context,
+    names: NamesArg = None,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Read-only: out-of-band changes on managed resources; wide-open rules flagged (exit 1)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    only = names or ()
+    desired = service.load_desired(s.center, only)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    plan, actual = service.plan_tenants(cloud, desired, only, prune=False)
+    _problems_or_raise(plan)
+    items = drift_items(plan, actual, desired)
+    stats = cloud.counter.summary()
+    if stats["writes"]:
+        raise CloudctlError(f"internal: drift made {stats['writes']} write call(s)")
+    if output is not OutputFormat.table:
+        render({"drift": [i.as_dict() for i in items], "requests": stats}, output)
+    else:
+        print_drift(items, stdout(), lg)
+    raise typer.Exit(1 if items else 0)
+
+
+@app.command("destroy")
+def destroy_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tenant code (department code).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    dry_run: DryRunOpt = False,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Delete what cloudctl owns of one tenant, in reverse order (default SG and quotas too)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    settings = TenantSettings.from_center_settings(s.center.settings)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    t0 = time.perf_counter()
+    plan, actual, _kept = service.destroy_plan(cloud, settings, name)
+    if output is OutputFormat.table:
+        print_plan(plan, stdout(), lg, details=False)
+    if dry_run:
+        if output is not OutputFormat.table:
+            render({**plan.as_dict(), "dry_run": True}, output)
+        raise typer.Exit(0 if plan.empty else 1)
+    _confirm(
+        yes,
+        lg,
+        f"删除租户 {name} 的以上资源？此操作不可恢复",
+        f"Destroy these resources of tenant {name}? This cannot be undone",
+    )
+    result = _run(plan, s, cloud, actual, 1, "destroy")
+    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    s.audit(
+        "tenant.destroy",
+        changes=[
+            f"{r.change.action} {r.change.kind} {r.change.name}"
+            for t in result.tenants
+            for r in t.results
+            if r.ok
+        ],
+        result="ok" if result.ok else "partial",
+        tenant=name,
+        requests=stats,
+    )
+    _report(result, plan, s, lg, output, stats)
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+def ipam_drift_command(
+    ctx: typer.Context,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list subnets that match.")] = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Subnets in the cloud unknown to the address plan, or differing from it (exit 1)."""
+    from cloudctl.core.output import Column
+    from cloudctl.tenant.desired import plan_view_from_center
+    from cloudctl.tenant.ipam_drift import ipam_drift
+
+    s = session(ctx)
+    lg = s.language(lang)
+    view = plan_view_from_center(s.center)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    actual = cloud.adapter.read_subnets()
+    findings = ipam_drift(view, actual)
+    bad = [f for f in findings if f.status != "ok"]
+    shown = findings if show_all else bad
+    if output is not OutputFormat.table:
+        render(
+            {
+                "subnets": len(findings),
+                "drift": len(bad),
+                "findings": [f.as_dict() for f in shown],
+                "requests": cloud.counter.summary(),
+            },
+            output,
+        )
+    else:
+        style = {"ok": "green", "unknown": "bold red", "mismatch": "yellow"}
+        cols = [
+            Column("project", pick(lg, "项目", "project")),
+            Column("subnet", pick(lg, "子网", "subnet")),
+            Column("cidr", "CIDR"),
+            Column(
+                "status",
+                pick(lg, "状态", "status"),
+                fmt=lambda v: f"[{style.get(v, '')}]{v}[/]",
+            ),
+            Column("allocation", pick(lg, "地址规划分配", "allocation")),
+            Column("message", pick(lg, "说明", "detail")),
+        ]
+        rows = [f.as_dict() for f in shown]
+        if rows:
+            render(rows, output, columns=cols)
+        stdout().print(
+            pick(
+                lg,
+                f"云上子网 {len(findings)} 个，与地址规划不一致 {len(bad)} 个",
+                f"{len(findings)} subnet(s) in the cloud, {len(bad)} differ from the address plan",
+            )
+        )
+    raise typer.Exit(1 if bad else 0)

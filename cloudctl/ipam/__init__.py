@@ -1,0 +1,1 @@
+"""The address plan: zones, VRFs, prefixes; validation, allocation, import/export."""

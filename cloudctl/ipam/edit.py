@@ -1,0 +1,179 @@
+"""Edit a plan file in place without disturbing anything else in it.
+
+The common layout (``prefixes:`` as a block sequence) is edited as text: the new entry is
+rendered by ruamel.yaml and spliced after the last item; a released entry's own lines are
+cut out. Every other byte — comments, blank lines, quoting, key order — stays as it was,
+and a 10k-entry file is edited in milliseconds (a full ruamel round trip of it takes
+seconds). Any other layout (flow style, an empty list, no ``prefixes:`` key yet) goes
+through a ruamel.yaml round trip, which keeps comments and order too.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from cloudctl.core.errors import InputError, Location
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+_ITEM = re.compile(r"^(\s*)-(\s|$)")
+_PREFIXES = re.compile(r"^prefixes\s*:\s*(#.*)?$")
+
+
+def _ruamel() -> YAML:
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def render_entry(entry: dict, indent: int) -> str:
+    """One sequence item as block YAML at ``indent`` (the column of its dash)."""
+    m = CommentedMap()
+    for k, v in entry.items():
+        if isinstance(v, list):
+            seq = CommentedSeq(v)
+            seq.fa.set_flow_style()
+            m[k] = seq
+        else:
+            m[k] = v
+    y = YAML()
+    y.width = 4096
+    y.indent(mapping=2, sequence=2, offset=0)
+    buf = io.StringIO()
+    y.dump([m], buf)
+    block = "".join(" " * indent + line + "\n" for line in buf.getvalue().splitlines())
+    if yaml.safe_load(block) != [entry]:  # the rendering must mean exactly the entry
+        raise InputError(f"cannot render {entry.get('name')!r} as YAML faithfully")
+    return block
+
+
+def _layout(lines: list[str]) -> tuple[int, int, list[int], int] | None:
+    """(prefixes key index, region end, item start indexes, dash column) or None when the
+    file is not in the plain block layout."""
+    key = next((i for i, ln in enumerate(lines) if _PREFIXES.match(ln)), None)
+    if key is None:
+        return None
+    end = next(
+        (i for i in range(key + 1, len(lines)) if _TOP_KEY.match(lines[i])), len(lines)
+    )
+    items = []
+    col = None
+    for i in range(key + 1, end):
+        m = _ITEM.match(lines[i])
+        if not m:
+            continue
+        c = len(m.group(1))
+        if col is None:
+            col = c
+        if c == col:
+            items.append(i)
+    if col is None:
+        return None
+    return key, end, items, col
+
+
+def _is_content(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and not s.startswith("#")
+
+
+def _last_content(lines: list[str], start: int, end: int) -> int:
+    last = start
+    for i in range(start, end):
+        if _is_content(lines[i]):
+            last = i
+    return last
+
+
+def insert_entry(text: str, entry: dict, header: str = "") -> str:
+    """``text`` with ``entry`` appended to its ``prefixes:`` list."""
+    if not text.strip():
+        return header + "prefixes:\n" + render_entry(entry, 2)
+    lines = text.splitlines(keepends=True)
+    layout = _layout(lines)
+    if layout is None:
+        return _roundtrip_insert(text, entry)
+    _key, end, items, col = layout
+    at = _last_content(lines, items[-1], end) + 1
+    if not lines[at - 1].endswith("\n"):
+        lines[at - 1] += "\n"
+    lines.insert(at, render_entry(entry, col))
+    return "".join(lines)
+
+
+def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
+    """``text`` without the ``prefixes:`` items called ``names`` (comments around stay)."""
+    wanted = set(names)
+    lines = text.splitlines(keepends=True)
+    layout = _layout(lines)
+    if layout is None:
+        return _roundtrip_remove(text, wanted, filename)
+    _key, end, items, col = layout
+    bounds = [*items[1:], end]
+    cut: list[tuple[int, int]] = []
+    found = set()
+    name_key = re.compile(r"^\s{%d}(?:-\s+|\s\s)name\s*:\s*(.*?)\s*$" % col)
+    for start, stop in zip(items, bounds, strict=True):
+        name = None
+        for i in range(start, stop):
+            m = name_key.match(lines[i])
+            if m:
+                try:
+                    name = yaml.safe_load(m.group(1))
+                except yaml.YAMLError:
+                    return _roundtrip_remove(text, wanted, filename)
+                break
+        if name in wanted:
+            cut.append((start, _last_content(lines, start, stop) + 1))
+            found.add(name)
+    missing = wanted - found
+    if missing:
+        raise InputError(f"not found in this file: {', '.join(sorted(missing))}", Location(filename))
+    for start, stop in reversed(cut):
+        del lines[start:stop]
+    return "".join(lines)
+
+
+def _roundtrip_insert(text: str, entry: dict) -> str:
+    y = _ruamel()
+    doc = y.load(text) or CommentedMap()
+    seq = doc.get("prefixes")
+    if not isinstance(seq, list):
+        seq = CommentedSeq()
+        doc["prefixes"] = seq
+    m = CommentedMap()
+    for k, v in entry.items():
+        if isinstance(v, list):
+            s = CommentedSeq(v)
+            s.fa.set_flow_style()
+            m[k] = s
+        else:
+            m[k] = v
+    seq.append(m)
+    buf = io.StringIO()
+    y.dump(doc, buf)
+    return buf.getvalue()
+
+
+def _roundtrip_remove(text: str, wanted: set[str], filename: str) -> str:
+    y = _ruamel()
+    doc = y.load(text)
+    seq = doc.get("prefixes") if isinstance(doc, dict) else None
+    if not isinstance(seq, list):
+        raise InputError("no prefixes: list in this file", Location(filename))
+    keep = [i for i, item in enumerate(seq) if not (isinstance(item, dict) and item.get("name") in wanted)]
+    if len(keep) == len(seq):
+        raise InputError(f"not found in this file: {', '.join(sorted(wanted))}", Location(filename))
+    for i in reversed(range(len(seq))):
+        if i not in keep:
+            del seq[i]
+    buf = io.StringIO()
+    y.dump(doc, buf)
+    return buf.getvalue()

@@ -1,0 +1,676 @@
+"""The address plan as typed objects: VRFs, security zones, prefixes, departments.
+
+Loading never stops at the first mistake: every structural problem is collected as a
+``Problem`` (file:line: message) on ``AddressPlan.problems`` so ``ipam validate`` can report
+them all at once. Addresses are kept as integers next to their text, because the 100k-prefix
+checks sort and sweep integers; netaddr is used where set algebra or CIDR math is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import re
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import netaddr
+
+from cloudctl.core.errors import CloudctlError, Location, Problem
+from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, load_yaml_text
+
+STATUSES = ("active", "container", "reserved", "deprecated")
+PREFIX_KEYS = {
+    "name",
+    "prefix",
+    "zone",
+    "tenant",
+    "vrf",
+    "vlan",
+    "purpose",
+    "status",
+    "gateway",
+    "pools",
+    "dns",
+    "reserved",
+    "description",
+}
+ZONE_KEYS = {"name", "name_zh", "name_en", "vrf", "supernets", "vlans", "purpose", "dns"}
+VRF_KEYS = {"name", "rd", "name_zh", "description"}
+DEPARTMENT_KINDS = ("department", "county")
+
+
+
+class AddressError(ValueError):
+    """A text that is not a valid address or prefix; the message says why."""
+
+
+def parse_ip(text: Any) -> tuple[int, int]:
+    """``(version, int)`` of one address; strict (no leading zeros, no short forms)."""
+    s = text.strip() if isinstance(text, str) else str(text).strip()
+    try:
+        packed = socket.inet_aton(s)
+        if socket.inet_ntoa(packed) == s:  # canonical dotted quad only
+            return 4, int.from_bytes(packed)
+    except OSError:
+        pass
+    try:
+        a = netaddr.IPAddress(s, flags=netaddr.INET_PTON)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise AddressError(f"{s!r} is not an IP address") from None
+    return a.version, int(a)
+
+
+def parse_cidr(text: Any) -> tuple[int, int, int]:
+    """``(version, network int, prefixlen)``; refuses host bits and bad lengths."""
+    s = str(text).strip()
+    addr, sep, plen = s.partition("/")
+    if not sep or not plen.isdigit() or (len(plen) > 1 and plen[0] == "0"):
+        raise AddressError(f"{s!r} is not a prefix: expected ADDRESS/LENGTH, e.g. 10.20.0.0/24")
+    version, value = parse_ip(addr)
+    length = int(plen)
+    bits = 32 if version == 4 else 128
+    if length > bits:
+        raise AddressError(f"{s!r}: prefix length /{length} is longer than /{bits}")
+    host_mask = (1 << (bits - length)) - 1
+    if value & host_mask:
+        net = netaddr.IPNetwork(f"{addr}/{length}").cidr
+        raise AddressError(f"{s!r} has host bits set: did you mean {net}?")
+    return version, value, length
+
+
+def ip_text(version: int, value: int) -> str:
+    if version == 4:
+        return socket.inet_ntoa(value.to_bytes(4))
+    return str(netaddr.IPAddress(value, 6))
+
+
+def parse_range(text: Any) -> tuple[str, str]:
+    """``"A-B"`` (or a 2-item list/mapping with start/end) → ``(A, B)`` as text."""
+    if isinstance(text, dict) and "start" in text and "end" in text:
+        return str(text["start"]).strip(), str(text["end"]).strip()
+    if isinstance(text, (list, tuple)) and len(text) == 2:
+        return str(text[0]).strip(), str(text[1]).strip()
+    s = str(text)
+    start, sep, end = s.partition("-")
+    if not sep:
+        raise AddressError(f"{s!r} is not a range: expected FIRST-LAST, e.g. 10.20.0.10-10.20.0.254")
+    return start.strip(), end.strip()
+
+
+@dataclass(frozen=True)
+class Vrf:
+    name: str
+    rd: str | None = None
+    name_zh: str = ""
+    description: str = ""
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    name_zh: str
+    name_en: str
+    vrf: str
+    supernets: tuple[str, ...]
+    vlan_range: tuple[int, int] | None
+    purpose: str
+    dns_nameservers: tuple[str, ...] = ()
+    location: Location | None = None
+
+    @property
+    def vlans(self) -> tuple[int, int] | None:
+        return self.vlan_range
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Addresses inside a subnet kept for infrastructure (VRRP, firewalls, DNS...)."""
+
+    start: str
+    end: str
+    purpose: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class Prefix:
+    name: str
+    cidr: str
+    zone: str
+    tenant: str | None
+    vrf: str
+    vlan: int | None
+    purpose: str
+    status: str
+    gateway: str | None
+    allocation_pools: list[tuple[str, str]]
+    dns_nameservers: list[str]
+    reserved: list[Reservation]
+    description: str
+    location: Location
+    source: Path | None = None  # the file it lives in (absolute), for in-place edits
+    version: int = 4
+    first: int = 0
+    prefixlen: int = 0
+    last: int = 0
+    parent: str | None = None  # filled by validation: the smallest enclosing prefix
+    valid: bool = True  # False when the prefix text itself is broken
+
+    @property
+    def bits(self) -> int:
+        return 32 if self.version == 4 else 128
+
+    @property
+    def size(self) -> int:
+        return 1 << (self.bits - self.prefixlen)
+
+    @property
+    def role(self) -> str | None:
+        """``app`` for ``czj-app``: the part after ``<tenant>-`` by the naming convention."""
+        if self.tenant and self.name.startswith(self.tenant + "-"):
+            return self.name[len(self.tenant) + 1 :]
+        return None
+
+    def network(self) -> netaddr.IPNetwork:
+        return netaddr.IPNetwork(self.cidr)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "prefix": self.cidr,
+            "zone": self.zone,
+            "vrf": self.vrf,
+            "tenant": self.tenant,
+            "vlan": self.vlan,
+            "status": self.status,
+            "purpose": self.purpose,
+            "gateway": self.gateway,
+            "pools": [f"{a}-{b}" for a, b in self.allocation_pools],
+            "dns": list(self.dns_nameservers),
+            "reserved": [
+                {"range": f"{r.start}-{r.end}", "purpose": r.purpose} for r in self.reserved
+            ],
+            "parent": self.parent,
+            "location": str(self.location),
+        }
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    contacts: tuple[dict, ...] = ()
+    systems: tuple[str, ...] = ()
+    location: Location | None = None
+
+
+@dataclass
+class AddressPlan:
+    """Everything under the center's ``address_plan`` directory."""
+
+    root: Path
+    vrfs: dict[str, Vrf] = field(default_factory=dict)
+    zones: dict[str, Zone] = field(default_factory=dict)
+    prefixes: list[Prefix] = field(default_factory=list)
+    dns_nameservers: tuple[str, ...] = ()
+    files: list[Path] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    _by_name: dict[str, Prefix] | None = field(default=None, repr=False)
+
+    # -- the read API other areas use -------------------------------------------------
+    def prefix(self, name: str) -> Prefix | None:
+        if self._by_name is None:
+            self._by_name = {}
+            for p in self.prefixes:
+                self._by_name.setdefault(p.name, p)
+        return self._by_name.get(name)
+
+    def prefixes_of(self, tenant: str) -> list[Prefix]:
+        return [p for p in self.prefixes if p.tenant == tenant]
+
+    def zone(self, name: str) -> Zone | None:
+        return self.zones.get(name)
+
+    def in_zone(self, zone: str, vrf: str | None = None) -> list[Prefix]:
+        return [p for p in self.prefixes if p.zone == zone and (vrf is None or p.vrf == vrf)]
+
+    def invalidate(self) -> None:
+        self._by_name = None
+
+
+# ---------------------------------------------------------------------------------------
+# loading
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class _FilePart:
+    """What one file contributes; cached by content so a 100k-prefix plan reloads fast."""
+
+    vrfs: list[Vrf] = field(default_factory=list)
+    zones: list[Zone] = field(default_factory=list)
+    prefixes: list[Prefix] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    dns: tuple[str, ...] | None = None
+
+
+def plan_files(root: Path) -> list[Path]:
+    """Every YAML file of the plan, in a stable order (vrfs, zones, then the rest)."""
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    files = sorted(
+        p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
+    )
+    first = {"vrfs.yaml": 0, "zones.yaml": 1}
+    return sorted(files, key=lambda p: (first.get(p.name, 2) if p.parent == root else 2, str(p)))
+
+
+def load_plan(
+    path: str | Path, cache_dir: str | Path | None = None, texts: dict[Path, str] | None = None
+) -> AddressPlan:
+    """Read the plan; never raises for bad content (see ``AddressPlan.problems``).
+
+    ``cache_dir``: keep each file's parsed form there, keyed by its content (YAML parsing
+    is the slow part of a big plan). ``texts``: in-memory replacements of some files'
+    content (an edit checked before it is written).
+    """
+    root = Path(path).resolve()
+    plan = AddressPlan(root=root)
+    if not root.exists():
+        plan.problems.append(Problem(Location(display_path(root)), "address plan not found"))
+        return plan
+    files = plan_files(root)
+    for extra in texts or {}:
+        if extra not in files:
+            files.append(extra)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    for f in files:
+        plan.files.append(f)
+        text = (texts or {}).get(f)
+        part = _load_file(f, text, cache)
+        _merge(plan, part)
+    return plan
+
+
+def _load_file(path: Path, text: str | None, cache: Path | None) -> _FilePart:
+    name = display_path(path)
+    try:
+        raw = text.encode("utf-8") if text is not None else path.read_bytes()
+    except OSError as e:
+        return _FilePart(problems=[Problem(Location(name), f"cannot read: {e.strerror}")])
+    cache_file = None
+    if cache is not None:
+        digest = hashlib.sha256(raw + b"\0" + name.encode() + b"\0%d" % CACHE_VERSION).hexdigest()
+        cache_file = cache / f"{digest}.marshal"
+        try:
+            return _part_from_rows(marshal.loads(cache_file.read_bytes()), path, name)
+        except (OSError, ValueError, EOFError, TypeError, IndexError):
+            pass
+    part = _FilePart()
+    try:
+        doc = load_yaml_text(raw.decode("utf-8"), name)
+    except UnicodeDecodeError as e:
+        part.problems.append(Problem(Location(name), f"not UTF-8 text ({e.reason})"))
+        return part
+    except CloudctlError as e:
+        part.problems.extend(e.problems)
+        return part
+    if doc is not None and not isinstance(doc, LDict):
+        part.problems.append(
+            Problem(Location(name, 1), "expected a mapping (vrfs:, zones:, prefixes:)")
+        )
+    elif doc is not None:
+        _load_doc(part, path, doc)
+    if cache_file is not None:
+        with contextlib.suppress(OSError):
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps(_part_to_rows(part)))
+            os.replace(tmp, cache_file)
+    return part
+
+
+def _merge(plan: AddressPlan, part: _FilePart) -> None:
+    plan.problems.extend(part.problems)
+    if part.dns is not None:
+        plan.dns_nameservers = part.dns
+    for v in part.vrfs:
+        if v.name in plan.vrfs:
+            plan.problems.append(
+                Problem(v.location, f"duplicate VRF {v.name!r} (first at {plan.vrfs[v.name].location})")
+            )
+        else:
+            plan.vrfs[v.name] = v
+    for z in part.zones:
+        if z.name in plan.zones:
+            plan.problems.append(
+                Problem(z.location, f"duplicate zone {z.name!r} (first at {plan.zones[z.name].location})")
+            )
+        else:
+            plan.zones[z.name] = z
+    plan.prefixes.extend(part.prefixes)
+
+
+def _loc_row(loc: Location | None) -> int:
+    return (loc.line or 0) if loc else 0
+
+
+def _part_to_rows(part: _FilePart) -> tuple:
+    return (
+        [(v.name, v.rd, v.name_zh, v.description, _loc_row(v.location)) for v in part.vrfs],
+        [
+            (z.name, z.name_zh, z.name_en, z.vrf, z.supernets, z.vlan_range, z.purpose,
+             z.dns_nameservers, _loc_row(z.location))
+            for z in part.zones
+        ],
+        [
+            (p.name, p.cidr, p.zone, p.tenant, p.vrf, p.vlan, p.purpose, p.status, p.gateway,
+             tuple(p.allocation_pools), tuple(p.dns_nameservers),
+             tuple((r.start, r.end, r.purpose) for r in p.reserved), p.description,
+             p.location.line or 0, p.version, p.first, p.prefixlen, p.last, p.valid)
+            for p in part.prefixes
+        ],
+        [(pr.location.file if pr.location else None, _loc_row(pr.location), pr.message)
+         for pr in part.problems],
+        part.dns,
+    )
+
+
+def _part_from_rows(rows: tuple, path: Path, name: str) -> _FilePart:
+    vrfs, zones, prefixes, problems, dns = rows
+    part = _FilePart(dns=dns)
+    part.vrfs = [Vrf(n, rd, zh, d, Location(name, ln or None)) for n, rd, zh, d, ln in vrfs]
+    part.zones = [
+        Zone(n, zh, en, vrf, tuple(sup), tuple(vl) if vl else None, pur, tuple(dn),
+             Location(name, ln or None))
+        for n, zh, en, vrf, sup, vl, pur, dn, ln in zones
+    ]
+    out = part.prefixes
+    for r in prefixes:
+        p = Prefix(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+            list(r[9]), list(r[10]), [Reservation(*x) for x in r[11]], r[12],
+            Location(name, r[13] or None), path, r[14], r[15], r[16], r[17], None, r[18],
+        )
+        out.append(p)
+    part.problems = [
+        Problem(Location(f, ln or None) if f is not None else None, m) for f, ln, m in problems
+    ]
+    return part
+
+
+def _load_doc(part: _FilePart, path: Path, doc: LDict) -> None:
+    probs = part.problems
+    for key in doc:
+        if key not in ("vrfs", "zones", "prefixes", "dns", "zone"):
+            probs.append(
+                Problem(doc.loc(key), f"unknown key {key!r} (expected vrfs, zones, prefixes, dns, zone)")
+            )
+    if "dns" in doc:
+        dns = _str_list(doc, "dns", probs)
+        for i, d in enumerate(dns):
+            _check_ip(d, doc["dns"], i, probs, "DNS server")
+        part.dns = tuple(dns)
+    for i, item in enumerate(_seq(doc, "vrfs", probs)):
+        if not _is_map(item, doc["vrfs"], i, probs, "VRF"):
+            continue
+        _unknown_keys(item, VRF_KEYS, probs)
+        name = _req_str(item, "name", probs)
+        if name is None:
+            continue
+        rd = item.get("rd")
+        part.vrfs.append(
+            Vrf(
+                name,
+                None if rd is None else str(rd),
+                str(item.get("name_zh") or ""),
+                str(item.get("description") or ""),
+                item.loc(),
+            )
+        )
+    for i, item in enumerate(_seq(doc, "zones", probs)):
+        if not _is_map(item, doc["zones"], i, probs, "zone"):
+            continue
+        _unknown_keys(item, ZONE_KEYS, probs)
+        zone = _load_zone(item, probs)
+        if zone is not None:
+            part.zones.append(zone)
+    file_zone = doc.get("zone")
+    if file_zone is not None and not isinstance(file_zone, str):
+        probs.append(Problem(doc.loc("zone"), "zone: expected a zone name"))
+        file_zone = None
+    for i, item in enumerate(_seq(doc, "prefixes", probs)):
+        if not _is_map(item, doc["prefixes"], i, probs, "prefix"):
+            continue
+        p = _load_prefix(item, file_zone, probs)
+        if p is not None:
+            p.source = path
+            part.prefixes.append(p)
+
+
+def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
+    name = _req_str(item, "name", probs)
+    if name is None:
+        return None
+    supernets = _str_list(item, "supernets", probs)
+    if not supernets:
+        probs.append(Problem(item.loc("supernets" if "supernets" in item else None), f"zone {name!r}: supernets: at least one prefix is required"))
+    good = []
+    for i, s in enumerate(supernets):
+        try:
+            parse_cidr(s)
+            good.append(s)
+        except AddressError as e:
+            probs.append(Problem(_item_loc(item["supernets"], i, item), f"zone {name!r}: {e}"))
+    vlan_range = None
+    if item.get("vlans") is not None:
+        raw = str(item["vlans"])
+        lo, sep, hi = raw.partition("-")
+        try:
+            lo_i = int(lo)
+            hi_i = int(hi) if sep else lo_i
+            if not (1 <= lo_i <= hi_i <= 4094):
+                raise ValueError
+            vlan_range = (lo_i, hi_i)
+        except ValueError:
+            probs.append(Problem(item.loc("vlans"), f"zone {name!r}: vlans: {raw!r} is not a VLAN range like 1500-1999 (1-4094)"))
+    dns = _str_list(item, "dns", probs)
+    for i, d in enumerate(dns):
+        _check_ip(d, item["dns"], i, probs, "DNS server")
+    return Zone(
+        name=name,
+        name_zh=str(item.get("name_zh") or ""),
+        name_en=str(item.get("name_en") or ""),
+        vrf=str(item.get("vrf") or "gov"),
+        supernets=tuple(good),
+        vlan_range=vlan_range,
+        purpose=str(item.get("purpose") or ""),
+        dns_nameservers=tuple(dns),
+        location=item.loc(),
+    )
+
+
+def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Prefix | None:
+    for key in item:
+        if key not in PREFIX_KEYS:
+            probs.append(Problem(item.loc(key), f"unknown key {key!r} in prefix"))
+    name = _req_str(item, "name", probs)
+    raw = item.get("prefix")
+    if raw is None:
+        probs.append(Problem(item.loc(), f"prefix {name or '?'}: 'prefix' is required"))
+        return None
+    if name is None:
+        name = f"<unnamed {raw}>"
+    p = Prefix(
+        name=name,
+        cidr=str(raw).strip(),
+        zone=str(item.get("zone") or file_zone or ""),
+        tenant=None if item.get("tenant") is None else str(item["tenant"]),
+        vrf=str(item["vrf"]) if item.get("vrf") is not None else "",
+        vlan=None,
+        purpose=str(item.get("purpose") or ""),
+        status=str(item.get("status") or "active"),
+        gateway=None if item.get("gateway") is None else str(item["gateway"]).strip(),
+        allocation_pools=[],
+        dns_nameservers=[],
+        reserved=[],
+        description=str(item.get("description") or ""),
+        location=item.loc(),
+    )
+    try:
+        p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
+        p.last = p.first + (1 << ((32 if p.version == 4 else 128) - p.prefixlen)) - 1
+    except AddressError as e:
+        probs.append(Problem(item.loc("prefix"), f"prefix {name}: {e}"))
+        p.valid = False
+    if not p.zone:
+        probs.append(Problem(item.loc(), f"prefix {name}: no zone (set zone: here or at the top of the file)"))
+    if p.status not in STATUSES:
+        probs.append(Problem(item.loc("status"), f"prefix {name}: status {p.status!r} is not one of {', '.join(STATUSES)}"))
+    vlan = item.get("vlan")
+    if vlan is not None:
+        if isinstance(vlan, bool) or not isinstance(vlan, int) or not 1 <= vlan <= 4094:
+            probs.append(Problem(item.loc("vlan"), f"prefix {name}: VLAN {vlan!r} is not an integer in 1-4094"))
+        else:
+            p.vlan = vlan
+    for i, r in enumerate(_seq(item, "pools", probs)):
+        try:
+            p.allocation_pools.append(parse_range(r))
+        except AddressError as e:
+            probs.append(Problem(_item_loc(item["pools"], i, item), f"prefix {name}: pool {e}"))
+    p.dns_nameservers = _str_list(item, "dns", probs)
+    for i, r in enumerate(_seq(item, "reserved", probs)):
+        try:
+            if isinstance(r, dict):
+                start, end = parse_range(r.get("range", r))
+                p.reserved.append(Reservation(start, end, str(r.get("purpose") or "")))
+            else:
+                start, end = parse_range(r)
+                p.reserved.append(Reservation(start, end))
+        except AddressError as e:
+            probs.append(Problem(_item_loc(item["reserved"], i, item), f"prefix {name}: reserved {e}"))
+    return p
+
+
+def _seq(obj: LDict, key: str, probs: list[Problem]) -> list:
+    val = obj.get(key)
+    if val is None:
+        return []
+    if not isinstance(val, list):
+        probs.append(Problem(obj.loc(key), f"{key}: expected a list"))
+        return []
+    return val
+
+
+def _str_list(obj: LDict, key: str, probs: list[Problem]) -> list[str]:
+    val = obj.get(key)
+    if val is None:
+        return []
+    if isinstance(val, str):
+        return [val]
+    if not isinstance(val, list):
+        probs.append(Problem(obj.loc(key), f"{key}: expected a list"))
+        return []
+    return [str(v).strip() for v in val]
+
+
+def _req_str(obj: LDict, key: str, probs: list[Problem]) -> str | None:
+    val = obj.get(key)
+    if val is None or (isinstance(val, str) and not val.strip()):
+        probs.append(Problem(obj.loc(), f"'{key}' is required"))
+        return None
+    if not isinstance(val, (str, int)) or isinstance(val, bool):
+        probs.append(Problem(obj.loc(key), f"{key}: expected text"))
+        return None
+    return str(val).strip()
+
+
+def _is_map(item: Any, parent: LList, i: int, probs: list[Problem], what: str) -> bool:
+    if isinstance(item, LDict):
+        return True
+    probs.append(Problem(parent.loc(i), f"each {what} must be a mapping (key: value lines)"))
+    return False
+
+
+def _unknown_keys(item: LDict, allowed: set[str], probs: list[Problem]) -> None:
+    for key in item:
+        if key not in allowed:
+            probs.append(Problem(item.loc(key), f"unknown key {key!r}"))
+
+
+def _item_loc(seq: Any, i: int, owner: LDict) -> Location:
+    if isinstance(seq, LList):
+        return seq.loc(i)
+    return owner.loc()
+
+
+def _check_ip(text: str, seq: Any, i: int, probs: list[Problem], what: str) -> None:
+    try:
+        parse_ip(text)
+    except AddressError as e:
+        loc = seq.loc(i) if isinstance(seq, LList) else None
+        probs.append(Problem(loc, f"{what}: {e}"))
+
+
+# ---------------------------------------------------------------------------------------
+# departments
+
+
+def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]:
+    """Departments and counties; problems are returned, not raised."""
+    probs: list[Problem] = []
+    try:
+        doc = load_yaml(path)
+    except CloudctlError as e:
+        return [], e.problems
+    items = doc.get("departments") if isinstance(doc, dict) else None
+    if not isinstance(items, LList):
+        where = doc.loc() if isinstance(doc, LDict) else Location(display_path(Path(path)), 1)
+        return [], [Problem(where, "expected 'departments:' with a list")]
+    out: list[Department] = []
+    seen: dict[str, Department] = {}
+    for i, item in enumerate(items):
+        if not _is_map(item, items, i, probs, "department"):
+            continue
+        code = _req_str(item, "code", probs)
+        if code is None:
+            continue
+        if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", code):
+            probs.append(Problem(item.loc("code"), f"code {code!r}: use 2-16 lowercase ASCII letters/digits"))
+        if code in seen:
+            probs.append(Problem(item.loc("code"), f"duplicate code {code!r} (first at {seen[code].location})"))
+            continue
+        kind = str(item.get("kind") or "department")
+        if kind not in DEPARTMENT_KINDS:
+            probs.append(Problem(item.loc("kind"), f"kind {kind!r}: expected department or county"))
+        dep = Department(
+            code=code,
+            name_zh=str(item.get("name_zh") or ""),
+            name_en=str(item.get("name_en") or ""),
+            kind=kind,
+            contacts=tuple(dict(c) for c in item.get("contacts") or () if isinstance(c, dict)),
+            systems=tuple(str(s) for s in item.get("systems") or ()),
+            location=item.loc(),
+        )
+        seen[code] = dep
+        out.append(dep)
+    return out, probs
+
+
+def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
+    def key(p: Problem):
+        loc = p.location or Location("")
+        return (loc.file, loc.line or 0, p.message)
+
+    return sorted(problems, key=key)

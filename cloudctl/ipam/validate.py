@@ -1,0 +1,275 @@
+"""Every rule of the address plan, checked in one pass, all problems reported together.
+
+Overlap and nesting are found with one sort by ``(vrf, version, first address, prefix
+length)`` and a sweep that keeps the chain of enclosing prefixes on a stack: O(n log n),
+never pairwise. CIDR blocks either nest or are disjoint, so "overlap" means a prefix that is
+not a container holds another one (or the same block is listed twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cloudctl.core.errors import Location, Problem
+from cloudctl.ipam.model import (
+    AddressError,
+    AddressPlan,
+    Prefix,
+    parse_cidr,
+    parse_ip,
+    sorted_problems,
+)
+
+
+def validate_plan(plan: AddressPlan, tenants: Iterable[str] | None = None) -> list[Problem]:
+    """All problems of ``plan`` (loading problems included), sorted by file and line.
+
+    ``tenants``: the known tenant codes (departments.yaml); ``None`` skips that check.
+    Side effect: fills ``Prefix.vrf`` defaults and ``Prefix.parent`` (the hierarchy).
+    """
+    probs: list[Problem] = list(plan.problems)
+    known_tenants = None if tenants is None else set(tenants)
+    _check_zones(plan, probs)
+    _check_prefixes(plan, known_tenants, probs)
+    _sweep(plan, probs)
+    plan.invalidate()
+    return sorted_problems(probs)
+
+
+def _check_zones(plan: AddressPlan, probs: list[Problem]) -> None:
+    spans = []
+    for z in plan.zones.values():
+        if z.vrf not in plan.vrfs:
+            probs.append(Problem(z.location, f"zone {z.name}: unknown VRF {z.vrf!r}{_known(plan.vrfs)}"))
+        for s in z.supernets:
+            version, first, plen = parse_cidr(s)
+            last = first + (1 << ((32 if version == 4 else 128) - plen)) - 1
+            spans.append((z.vrf, version, first, last, z, s))
+    spans.sort(key=lambda t: (t[0], t[1], t[2]))
+    for a, b in zip(spans, spans[1:], strict=False):
+        if a[0] == b[0] and a[1] == b[1] and b[2] <= a[3] and a[4] is not b[4]:
+            probs.append(
+                Problem(
+                    b[4].location,
+                    f"zone {b[4].name}: supernet {b[5]} overlaps {a[5]} of zone {a[4].name} "
+                    f"in VRF {a[0]} (zones may share space only across VRFs)",
+                )
+            )
+
+
+def _known(names: Iterable[str]) -> str:
+    names = sorted(names)
+    if not names:
+        return ""
+    shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
+    return f" (known: {shown})"
+
+
+def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Problem]) -> None:
+    zone_spans: dict[str, list[tuple[int, int, int]]] = {}
+    for z in plan.zones.values():
+        spans = []
+        for s in z.supernets:
+            v, f, pl = parse_cidr(s)
+            spans.append((v, f, f + (1 << ((32 if v == 4 else 128) - pl)) - 1))
+        zone_spans[z.name] = spans
+    first_by_name: dict[str, Prefix] = {}
+    vlan_owner: dict[tuple[str, str, int], Prefix] = {}
+    zones, vrfs = plan.zones, plan.vrfs
+    for p in plan.prefixes:
+        loc = p.location
+        other = first_by_name.get(p.name)
+        if other is None:
+            first_by_name[p.name] = p
+        else:
+            probs.append(Problem(loc, f"duplicate name {p.name!r} (first at {other.location})"))
+        zone = zones.get(p.zone)
+        if zone is None:
+            if p.zone:
+                probs.append(Problem(loc, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}"))
+            if not p.vrf:
+                p.vrf = "?"
+        else:
+            if not p.vrf:
+                p.vrf = zone.vrf
+            elif p.vrf not in vrfs:
+                probs.append(Problem(loc, f"prefix {p.name}: unknown VRF {p.vrf!r}{_known(vrfs)}"))
+        if tenants is not None and p.tenant is not None and p.tenant not in tenants:
+            probs.append(
+                Problem(loc, f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)")
+            )
+        if p.vlan is not None and zone is not None:
+            if zone.vlan_range and not zone.vlan_range[0] <= p.vlan <= zone.vlan_range[1]:
+                lo, hi = zone.vlan_range
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: VLAN {p.vlan} is outside zone {zone.name}'s range {lo}-{hi}")
+                )
+            key = (zone.name, p.vrf, p.vlan)
+            owner = vlan_owner.get(key)
+            if owner is None:
+                vlan_owner[key] = p
+            else:
+                probs.append(
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: VLAN {p.vlan} is already used in zone {zone.name} "
+                        f"by {owner.name} ({owner.location})",
+                    )
+                )
+        if not p.valid:
+            continue
+        if zone is not None and zone_spans.get(zone.name):
+            inside = any(
+                v == p.version and f <= p.first and p.last <= last
+                for v, f, last in zone_spans[zone.name]
+            )
+            if not inside:
+                probs.append(
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: {p.cidr} is outside its zone {zone.name} "
+                        f"(supernets {', '.join(zone.supernets)})",
+                    )
+                )
+        if p.gateway is not None or p.allocation_pools or p.reserved or p.dns_nameservers:
+            _check_addresses(p, probs)
+
+
+def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
+    loc = p.location
+    v4_hosts = p.version == 4 and p.prefixlen < 31
+    gw = None
+    if p.gateway is not None:
+        try:
+            gv, gw = parse_ip(p.gateway)
+        except AddressError as e:
+            probs.append(Problem(loc, f"prefix {p.name}: gateway {e}"))
+        else:
+            if gv != p.version or not p.first <= gw <= p.last:
+                probs.append(Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}"))
+                gw = None
+            elif v4_hosts and gw == p.first:
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}")
+                )
+            elif v4_hosts and gw == p.last:
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is the broadcast address of {p.cidr}")
+                )
+    pools: list[tuple[int, int, str]] = []
+    for start, end in p.allocation_pools:
+        text = f"{start}-{end}"
+        span = _span(p, start, end, "pool", probs)
+        if span is None:
+            continue
+        a, b = span
+        if a < p.first or b > p.last:
+            probs.append(Problem(loc, f"prefix {p.name}: pool {text} is outside {p.cidr}"))
+            continue
+        if v4_hosts and (a == p.first or b == p.last):
+            probs.append(
+                Problem(loc, f"prefix {p.name}: pool {text} includes the network or broadcast address")
+            )
+        if gw is not None and a <= gw <= b:
+            probs.append(Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}"))
+        pools.append((a, b, text))
+    pools.sort()
+    for x, y in zip(pools, pools[1:], strict=False):
+        if y[0] <= x[1]:
+            probs.append(Problem(loc, f"prefix {p.name}: pools {x[2]} and {y[2]} overlap"))
+    for r in p.reserved:
+        text = f"{r.start}-{r.end}"
+        span = _span(p, r.start, r.end, "reserved range", probs)
+        if span is None:
+            continue
+        a, b = span
+        if a < p.first or b > p.last:
+            probs.append(Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}"))
+            continue
+        for pa, pb, ptext in pools:
+            if a <= pb and pa <= b:
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: reserved range {text} overlaps pool {ptext}")
+                )
+    for d in p.dns_nameservers:
+        try:
+            parse_ip(d)
+        except AddressError as e:
+            probs.append(Problem(loc, f"prefix {p.name}: DNS server {e}"))
+
+
+def _span(p: Prefix, start: str, end: str, what: str, probs: list[Problem]) -> tuple[int, int] | None:
+    try:
+        va, a = parse_ip(start)
+        vb, b = parse_ip(end)
+    except AddressError as e:
+        probs.append(Problem(p.location, f"prefix {p.name}: {what} {e}"))
+        return None
+    if va != p.version or vb != p.version:
+        probs.append(Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}"))
+        return None
+    if a > b:
+        probs.append(Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts"))
+        return None
+    return a, b
+
+
+def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
+    """Nesting and overlap per VRF in O(n log n); sets ``parent`` on every prefix."""
+    rows = [
+        (p.vrf, p.version, p.first, p.prefixlen, p.last, p)
+        for p in plan.prefixes
+        if p.valid
+    ]
+    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    stack: list[tuple] = []
+    domain = None
+    for row in rows:
+        vrf, version, first, plen, last, p = row
+        p.parent = None
+        if (vrf, version) != domain:
+            domain = (vrf, version)
+            stack = []
+        while stack and stack[-1][4] < first:
+            stack.pop()
+        if stack:
+            top = stack[-1]
+            q = top[5]
+            if top[2] == first and top[3] == plen:
+                probs.append(
+                    Problem(
+                        p.location,
+                        f"prefix {p.name}: {p.cidr} is listed twice in VRF {vrf} "
+                        f"(also {q.name} at {q.location})",
+                    )
+                )
+                continue
+            if q.status != "container":
+                probs.append(
+                    Problem(
+                        p.location,
+                        f"prefix {p.name}: {p.cidr} overlaps {q.name} {q.cidr} ({q.location}) in "
+                        f"VRF {vrf}; only a prefix with status container may hold others",
+                    )
+                )
+            elif q.zone != p.zone and q.zone and p.zone:
+                probs.append(
+                    Problem(
+                        p.location,
+                        f"prefix {p.name}: {p.cidr} of zone {p.zone} sits inside {q.name} "
+                        f"of zone {q.zone} ({q.location})",
+                    )
+                )
+            p.parent = q.name
+        stack.append(row)
+
+
+def summary(plan: AddressPlan, tenants: int | None = None) -> str:
+    t = f", {tenants} tenants" if tenants is not None else ""
+    return (
+        f"{len(plan.zones)} zones, {len(plan.vrfs)} VRFs, {len(plan.prefixes)} prefixes{t}"
+        f" in {len(plan.files)} files"
+    )
+
+
+__all__ = ["Location", "summary", "validate_plan"]

@@ -1,0 +1,599 @@
+"""The migration plan: systems, their runbooks (ordered steps), and waves.
+
+A plan is a YAML file with a version stamp. Systems either list their steps or name a
+step template from ``<plans>/templates/`` with parameters (``${name}`` in the template is
+replaced at load time; Ansible's own ``{{ }}`` is left for Ansible). Loading never stops
+at the first problem: every problem found is collected with its ``file:line``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloudctl.core.errors import Location, Problem
+from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
+from cloudctl.migrate.durations import parse_duration, parse_size
+
+PLAN_VERSION = 1
+STEP_KINDS = ("playbook", "command", "check", "approval", "wait")
+STRATEGIES = ("rehost", "replatform", "refactor", "retire", "retain", "repurchase")
+IMPORTANCE = ("general", "important", "core")  # pilots first, core last
+COMPLEXITY = ("low", "medium", "high")
+# Strategies that change running systems: every changing step must say how to undo it.
+NEEDS_ROLLBACK = frozenset({"rehost", "replatform", "refactor", "repurchase"})
+# Rough time a step takes when the plan does not say (used by `migrate plan`).
+DEFAULT_ESTIMATE = {"playbook": 120.0, "command": 60.0, "check": 30.0, "approval": 0.0, "wait": 0.0}
+SYSTEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_PARAM = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class Step:
+    name: str
+    kind: str
+    playbook: str | None = None
+    command: str | list[str] | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    hosts: str | None = None  # --limit pattern for playbook steps
+    timeout: float | None = None
+    retries: int = 0
+    retry_delay: float = 5.0
+    estimate: float = 0.0
+    duration: float | None = None  # wait steps
+    read_only: bool = False
+    rollback: Step | None = None
+    rollback_none: bool = False  # `rollback: none`: nothing to undo, said on purpose
+    loc: Location | None = None
+
+    @property
+    def changes(self) -> bool:
+        return self.kind in ("playbook", "command") and not self.read_only
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        for key in ("playbook", "command", "hosts", "timeout", "duration"):
+            val = getattr(self, key)
+            if val is not None:
+                d[key] = val
+        if self.vars:
+            d["vars"] = self.vars
+        d["retries"] = self.retries
+        d["retry_delay"] = self.retry_delay
+        d["estimate"] = self.estimate
+        if self.read_only:
+            d["read_only"] = True
+        if self.rollback is not None:
+            d["rollback"] = self.rollback.to_dict()
+        elif self.rollback_none:
+            d["rollback"] = "none"
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Step:
+        """Inverse of to_dict (the journal keeps each run's resolved steps this way)."""
+        rb = d.get("rollback")
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            playbook=d.get("playbook"),
+            command=d.get("command"),
+            vars=dict(d.get("vars") or {}),
+            hosts=d.get("hosts"),
+            timeout=d.get("timeout"),
+            retries=int(d.get("retries", 0)),
+            retry_delay=float(d.get("retry_delay", 5.0)),
+            estimate=float(d.get("estimate", 0.0)),
+            duration=d.get("duration"),
+            read_only=bool(d.get("read_only", False)),
+            rollback=cls.from_dict(rb) if isinstance(rb, dict) else None,
+            rollback_none=rb == "none",
+        )
+
+
+@dataclass
+class System:
+    id: str
+    name_zh: str = ""
+    name_en: str = ""
+    department: str = ""
+    importance: str = "general"
+    complexity: str = "medium"
+    strategy: str = "rehost"
+    source_hosts: list[str] = field(default_factory=list)
+    target_tenant: str = ""
+    target_network: str = ""
+    target_hosts: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    data_size: int | None = None
+    sync_method: str | None = None
+    downtime_window: str | None = None
+    downtime_max: float | None = None
+    template: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    loc: Location | None = None
+    locs: dict[str, Location] = field(default_factory=dict)
+    dep_locs: list[Location | None] = field(default_factory=list)
+
+    def where(self, key: str) -> Location | None:
+        return self.locs.get(key, self.loc)
+
+    @property
+    def estimate(self) -> float:
+        return sum(s.estimate for s in self.steps)
+
+    def name(self, lang: str = "zh") -> str:
+        return (self.name_en if lang == "en" else self.name_zh) or self.name_zh or self.id
+
+
+@dataclass
+class Wave:
+    id: str
+    name_zh: str = ""
+    name_en: str = ""
+    systems: list[str] = field(default_factory=list)
+    loc: Location | None = None
+    item_locs: list[Location | None] = field(default_factory=list)
+
+    def name(self, lang: str = "zh") -> str:
+        return (self.name_en if lang == "en" else self.name_zh) or self.id
+
+
+@dataclass
+class Plan:
+    name: str
+    path: str
+    version: int = PLAN_VERSION
+    title_zh: str = ""
+    title_en: str = ""
+    parallel: int = 4
+    systems: dict[str, System] = field(default_factory=dict)
+    waves: list[Wave] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # found while loading
+
+    def wave(self, wave_id: str) -> Wave | None:
+        for w in self.waves:
+            if w.id == wave_id:
+                return w
+        return None
+
+    def wave_of(self) -> dict[str, int]:
+        """System id -> index of the (first) wave listing it."""
+        out: dict[str, int] = {}
+        for i, w in enumerate(self.waves):
+            for sid in w.systems:
+                out.setdefault(sid, i)
+        return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, loc: Location | None, msg: str) -> None:
+        self.problems.append(Problem(loc, msg))
+
+
+def _text(d: dict, key: str, p: _Collector, *, required: bool = False, default: str = "") -> str:
+    val = d.get(key)
+    if val is None:
+        if required:
+            p.add(loc_of(d), f"missing `{key}`")
+        return default
+    if not isinstance(val, (str, int, float)) or isinstance(val, bool):
+        p.add(loc_of(d, key), f"`{key}` must be text")
+        return default
+    return str(val)
+
+
+def _choice(d: dict, key: str, choices: tuple[str, ...], default: str, p: _Collector) -> str:
+    val = d.get(key, default)
+    if val not in choices:
+        p.add(loc_of(d, key), f"`{key}` is {val!r}; expected one of: {', '.join(choices)}")
+        return default
+    return str(val)
+
+
+def _names(d: dict, key: str, p: _Collector) -> tuple[list[str], list[Location | None]]:
+    val = d.get(key)
+    if val is None:
+        return [], []
+    if isinstance(val, str):
+        return [val], [loc_of(d, key)]
+    if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
+        p.add(loc_of(d, key), f"`{key}` must be a list of names")
+        return [], []
+    return list(val), [loc_of(val, i, loc_of(d, key)) for i in range(len(val))]
+
+
+def _duration(d: dict, key: str, p: _Collector, *, what: str | None = None) -> float | None:
+    if key not in d or d[key] is None:
+        return None
+    try:
+        secs = parse_duration(d[key])
+    except ValueError as e:
+        p.add(loc_of(d, key), f"bad duration in `{what or key}`: {e}")
+        return None
+    if secs <= 0 and key != "retry_delay":
+        p.add(loc_of(d, key), f"bad duration in `{what or key}`: must be more than zero")
+        return None
+    return secs
+
+
+def substitute(value: Any, params: dict[str, Any], missing: set[str]) -> Any:
+    """Replace ``${name}`` in every string of a template (a lone ``${x}`` keeps x's type)."""
+    if isinstance(value, str):
+        whole = _PARAM.fullmatch(value)
+        if whole:
+            key = whole.group(1)
+            if key in params:
+                return copy.deepcopy(params[key])
+            missing.add(key)
+            return value
+
+        def repl(m: re.Match) -> str:
+            if m.group(1) in params:
+                v = params[m.group(1)]
+                return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+            missing.add(m.group(1))
+            return m.group(0)
+
+        return _PARAM.sub(repl, value)
+    if isinstance(value, LDict):
+        out = LDict((k, substitute(v, params, missing)) for k, v in value.items())
+        out.file, out.line, out.key_lines = value.file, value.line, value.key_lines
+        return out
+    if isinstance(value, dict):
+        return {k: substitute(v, params, missing) for k, v in value.items()}
+    if isinstance(value, LList):
+        out_l = LList(substitute(v, params, missing) for v in value)
+        out_l.file, out_l.line, out_l.item_lines = value.file, value.line, value.item_lines
+        return out_l
+    if isinstance(value, list):
+        return [substitute(v, params, missing) for v in value]
+    return value
+
+
+def parse_step(
+    raw: Any, p: _Collector, *, where: Location | None, is_rollback: bool = False
+) -> Step | None:
+    if not isinstance(raw, dict):
+        p.add(where, "a step must be a mapping with at least `name` and `kind`")
+        return None
+    name = _text(raw, "name", p, required=True, default="?")
+    kind = raw.get("kind", "playbook")
+    if kind not in STEP_KINDS:
+        p.add(
+            loc_of(raw, "kind"),
+            f"step {name!r}: kind {kind!r}; expected one of: {', '.join(STEP_KINDS)}",
+        )
+        kind = "command"
+    vars_ = raw.get("vars") or {}
+    if not isinstance(vars_, dict):
+        p.add(loc_of(raw, "vars"), f"step {name!r}: `vars` must be a mapping")
+        vars_ = {}
+    step = Step(name=name, kind=kind, vars=dict(vars_), loc=loc_of(raw))
+    step.playbook = raw.get("playbook")
+    step.command = raw.get("command")
+    step.hosts = raw.get("hosts")
+    if step.hosts is not None and not isinstance(step.hosts, str):
+        step.hosts = ",".join(map(str, step.hosts)) if isinstance(step.hosts, list) else None
+    if kind == "playbook" and not step.playbook:
+        p.add(loc_of(raw), f"step {name!r}: a playbook step needs `playbook`")
+    if kind == "command" and not step.command:
+        p.add(loc_of(raw), f"step {name!r}: a command step needs `command`")
+    if kind == "check" and not (step.playbook or step.command):
+        p.add(loc_of(raw), f"step {name!r}: a check step needs `playbook` or `command`")
+    if step.playbook is not None and not isinstance(step.playbook, str):
+        p.add(loc_of(raw, "playbook"), f"step {name!r}: `playbook` must be a path")
+        step.playbook = None
+    step.timeout = _duration(raw, "timeout", p, what=f"{name}.timeout")
+    step.duration = _duration(raw, "duration", p, what=f"{name}.duration")
+    if kind == "wait" and step.duration is None and "duration" not in raw:
+        p.add(loc_of(raw), f"step {name!r}: a wait step needs `duration`")
+    delay = _duration(raw, "retry_delay", p, what=f"{name}.retry_delay")
+    if delay is not None:
+        step.retry_delay = delay
+    retries = raw.get("retries", 0)
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 20:
+        p.add(loc_of(raw, "retries"), f"step {name!r}: `retries` must be a whole number 0..20")
+    else:
+        step.retries = retries
+    est = _duration(raw, "estimate", p, what=f"{name}.estimate")
+    step.estimate = est if est is not None else (step.duration or DEFAULT_ESTIMATE[kind])
+    if step.timeout is not None and step.duration is not None and step.duration > step.timeout:
+        p.add(loc_of(raw, "duration"), f"step {name!r}: waits longer than its own timeout")
+    step.read_only = bool(raw.get("read_only", kind in ("check", "approval", "wait")))
+    rb = raw.get("rollback")
+    if rb == "none":
+        step.rollback_none = True
+    elif rb is not None:
+        if is_rollback:
+            p.add(
+                loc_of(raw, "rollback"),
+                f"step {name!r}: a rollback step cannot have its own rollback",
+            )
+        else:
+            step.rollback = parse_step(rb, p, where=loc_of(raw, "rollback"), is_rollback=True)
+    unknown = set(raw) - {
+        "name",
+        "kind",
+        "playbook",
+        "command",
+        "vars",
+        "hosts",
+        "timeout",
+        "retries",
+        "retry_delay",
+        "estimate",
+        "duration",
+        "read_only",
+        "rollback",
+        "description",
+    }
+    for key in sorted(unknown, key=str):
+        p.add(loc_of(raw, key), f"step {name!r}: unknown field `{key}`")
+    return step
+
+
+@dataclass
+class Template:
+    name: str
+    params: dict[str, Any]  # name -> default (REQUIRED when none)
+    steps: Any  # raw LList of step mappings, substituted per system
+    loc: Location | None
+
+
+REQUIRED = object()
+
+
+def load_template(path: Path, p: _Collector) -> Template | None:
+    try:
+        raw = load_yaml(path)
+    except Exception as e:  # InputError with location
+        p.add(getattr(e, "location", None), getattr(e, "message", str(e)))
+        return None
+    if not isinstance(raw, dict):
+        p.add(Location(display_path(path), 1), "a step template must be a mapping")
+        return None
+    if raw.get("version") != PLAN_VERSION:
+        p.add(
+            loc_of(raw, "version"),
+            f"template version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION}",
+        )
+    params: dict[str, Any] = {}
+    for key, spec in (raw.get("params") or {}).items():
+        if isinstance(spec, dict):
+            params[key] = spec["default"] if "default" in spec else REQUIRED
+        else:
+            params[key] = spec
+    if not isinstance(raw.get("steps"), list) or not raw.get("steps"):
+        p.add(loc_of(raw), "a step template needs a non-empty `steps` list")
+        return None
+    return Template(
+        name=str(raw.get("name", path.stem)), params=params, steps=raw["steps"], loc=loc_of(raw)
+    )
+
+
+def _builtin_params(s: System) -> dict[str, Any]:
+    return {
+        "system": s.id,
+        "source": s.source_hosts[0] if s.source_hosts else "",
+        "sources": list(s.source_hosts),
+        "target": s.target_hosts[0] if s.target_hosts else "",
+        "targets": list(s.target_hosts),
+        "tenant": s.target_tenant,
+        "network": s.target_network,
+        "department": s.department,
+    }
+
+
+def parse_system(
+    raw: Any,
+    p: _Collector,
+    templates: dict[str, Template | None],
+    templates_dir: Path,
+    where: Location | None,
+) -> System | None:
+    if not isinstance(raw, dict):
+        p.add(where, "a system must be a mapping")
+        return None
+    sid = _text(raw, "id", p, required=True)
+    if not sid:
+        return None
+    if not SYSTEM_ID.match(sid):
+        p.add(loc_of(raw, "id"), f"system id {sid!r}: use lowercase letters, digits and '-'")
+    s = System(id=sid, loc=loc_of(raw), locs={k: loc_of(raw, k) for k in raw})  # type: ignore[misc]
+    s.name_zh = _text(raw, "name_zh", p, required=True)
+    s.name_en = _text(raw, "name_en", p)
+    s.department = _text(raw, "department", p, required=True)
+    cls = raw.get("classification") or {}
+    if not isinstance(cls, dict):
+        p.add(
+            loc_of(raw, "classification"),
+            "`classification` must be a mapping (importance, complexity)",
+        )
+        cls = {}
+    s.importance = _choice(cls, "importance", IMPORTANCE, "general", p) if cls else "general"
+    s.complexity = _choice(cls, "complexity", COMPLEXITY, "medium", p) if cls else "medium"
+    if cls:
+        s.locs["importance"] = loc_of(cls, "importance") or s.where("classification")
+    s.strategy = _choice(raw, "strategy", STRATEGIES, "rehost", p)
+    s.source_hosts, _ = _names(raw, "source_hosts", p)
+    tgt = raw.get("target") or {}
+    if not isinstance(tgt, dict):
+        p.add(loc_of(raw, "target"), "`target` must be a mapping (tenant, network, hosts)")
+        tgt = {}
+    s.target_tenant = _text(tgt, "tenant", p)
+    s.target_network = _text(tgt, "network", p)
+    s.target_hosts, _ = _names(tgt, "hosts", p)
+    for key in ("tenant", "network", "hosts"):
+        if key in tgt:
+            s.locs[f"target.{key}"] = loc_of(tgt, key)  # type: ignore[assignment]
+    if s.strategy not in ("retire", "retain") and not (s.target_tenant and s.target_network):
+        p.add(
+            s.where("target"),
+            f"system {sid}: a {s.strategy} needs `target.tenant` and `target.network`",
+        )
+    s.depends_on, s.dep_locs = _names(raw, "depends_on", p)
+    data = raw.get("data") or {}
+    if isinstance(data, dict):
+        if "size" in data:
+            try:
+                s.data_size = parse_size(data["size"])
+            except ValueError as e:
+                p.add(loc_of(data, "size"), str(e))
+        s.sync_method = data.get("sync")
+    else:
+        p.add(loc_of(raw, "data"), "`data` must be a mapping (size, sync)")
+    down = raw.get("downtime") or {}
+    if isinstance(down, dict):
+        s.downtime_window = down.get("window")
+        s.downtime_max = _duration(down, "max", p, what="downtime.max")
+    else:
+        p.add(loc_of(raw, "downtime"), "`downtime` must be a mapping (window, max)")
+
+    steps_raw: list[tuple[Any, Location | None]] = []
+    tname = raw.get("template")
+    if tname is not None:
+        s.template = str(tname)
+        if s.template not in templates:
+            tpath = templates_dir / f"{s.template}.yaml"
+            templates[s.template] = load_template(tpath, p) if tpath.is_file() else None
+        tpl = templates[s.template]
+        if tpl is None:
+            if not (templates_dir / f"{s.template}.yaml").is_file():
+                p.add(
+                    loc_of(raw, "template"),
+                    f"unknown step template {s.template!r} (no {display_path(templates_dir / (s.template + '.yaml'))})",
+                )
+        else:
+            given = raw.get("params") or {}
+            if not isinstance(given, dict):
+                p.add(loc_of(raw, "params"), "`params` must be a mapping")
+                given = {}
+            params = {
+                **_builtin_params(s),
+                **{k: v for k, v in tpl.params.items() if v is not REQUIRED},
+                **given,
+            }
+            for k in given:
+                if k not in tpl.params:
+                    p.add(
+                        loc_of(given, k),
+                        f"system {sid}: template {tpl.name!r} has no parameter `{k}`",
+                    )
+            missing_req = [k for k, v in tpl.params.items() if v is REQUIRED and k not in given]
+            for k in missing_req:
+                p.add(
+                    loc_of(raw, "template"),
+                    f"system {sid}: template {tpl.name!r} needs parameter `{k}`",
+                )
+            missing: set[str] = set()
+            expanded = substitute(tpl.steps, params, missing)
+            for k in sorted(missing - set(missing_req)):
+                p.add(
+                    tpl.loc,
+                    f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor built in",
+                )
+            steps_raw += [(st, loc_of(expanded, i)) for i, st in enumerate(expanded)]
+    own = raw.get("steps")
+    if own is not None:
+        if not isinstance(own, list):
+            p.add(loc_of(raw, "steps"), "`steps` must be a list")
+        else:
+            steps_raw += [(st, loc_of(own, i)) for i, st in enumerate(own)]
+    seen: set[str] = set()
+    for st_raw, st_loc in steps_raw:
+        st = parse_step(st_raw, p, where=st_loc)
+        if st is None:
+            continue
+        if st.name in seen:
+            p.add(st.loc, f"system {sid}: two steps named {st.name!r}")
+        seen.add(st.name)
+        s.steps.append(st)
+    if not s.steps and s.strategy not in ("retain", "retire"):
+        p.add(s.loc, f"system {sid}: no steps (give `template` or `steps`)")
+    return s
+
+
+def load_plan(path: str | Path, templates_dir: Path | None = None) -> Plan:
+    """Read a plan file; problems go to ``plan.problems`` (a malformed file raises InputError)."""
+    path = Path(path)
+    raw = load_yaml(path)
+    name = display_path(path)
+    p = _Collector()
+    plan = Plan(name=path.stem, path=str(path))
+    if not isinstance(raw, dict):
+        plan.problems.append(Problem(Location(name, 1), "a migration plan must be a mapping"))
+        return plan
+    if raw.get("version") != PLAN_VERSION:
+        p.add(
+            loc_of(raw, "version") or loc_of(raw),
+            f"plan version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION} (add `version: {PLAN_VERSION}`)",
+        )
+    plan.name = str(raw.get("name") or path.stem)
+    plan.title_zh = _text(raw, "title_zh", p)
+    plan.title_en = _text(raw, "title_en", p)
+    par = (
+        (raw.get("defaults") or {}).get("parallel", 4)
+        if isinstance(raw.get("defaults"), dict)
+        else 4
+    )
+    plan.parallel = par if isinstance(par, int) and par > 0 else 4
+    tdir = templates_dir or path.parent / "templates"
+    templates: dict[str, Template | None] = {}
+    systems = raw.get("systems")
+    if not isinstance(systems, list):
+        p.add(loc_of(raw), "missing `systems` (a list)")
+        systems = []
+    for i, sraw in enumerate(systems):
+        s = parse_system(sraw, p, templates, tdir, loc_of(systems, i))
+        if s is None:
+            continue
+        if s.id in plan.systems:
+            p.add(
+                s.where("id"), f"system {s.id} is defined twice (first at {plan.systems[s.id].loc})"
+            )
+            continue
+        plan.systems[s.id] = s
+    waves = raw.get("waves") or []
+    if not isinstance(waves, list):
+        p.add(loc_of(raw, "waves"), "`waves` must be a list")
+        waves = []
+    for i, wraw in enumerate(waves):
+        if not isinstance(wraw, dict) or "id" not in wraw:
+            p.add(loc_of(waves, i), "a wave needs `id` and `systems`")
+            continue
+        w = Wave(id=str(wraw["id"]), loc=loc_of(wraw))
+        w.name_zh = _text(wraw, "name_zh", p)
+        w.name_en = _text(wraw, "name_en", p)
+        w.systems, w.item_locs = _names(wraw, "systems", p)
+        if plan.wave(w.id):
+            p.add(w.loc, f"wave {w.id} is defined twice")
+            continue
+        plan.waves.append(w)
+    for key in sorted(
+        set(raw)
+        - {
+            "version",
+            "kind",
+            "name",
+            "title_zh",
+            "title_en",
+            "description",
+            "defaults",
+            "systems",
+            "waves",
+        },
+        key=str,
+    ):
+        p.add(loc_of(raw, key), f"unknown top-level field `{key}`")
+    plan.problems = p.problems
+    return plan

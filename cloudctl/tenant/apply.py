@@ -1,0 +1,309 @@
+"""Execute a Plan: each tenant in dependency order, independent tenants in parallel.
+
+Stateless on purpose: there is no state file to go stale. A failure stops that tenant's
+remaining changes (later ones may depend on it), other tenants carry on, and what was done
+is reported; the next ``apply`` re-reads the cloud and converges from wherever it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cloudctl.core.errors import CloudctlError
+from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.tenant.diff import Change, Plan
+from cloudctl.tenant.model import ActualState, RuleSpec
+
+
+class PasswordStore:
+    """Initial passwords of tenant users: from the env var a user names, else a file readable
+    by root only (generated once, kept so the operator can hand it over). Never printed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, str]:
+        if not self.path.is_file():
+            return {}
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def password_for(self, user: str, env_var: str | None = None) -> str:
+        if env_var and os.environ.get(env_var):
+            return os.environ[env_var]
+        with self._lock, file_lock(self.path, what="the tenant secrets file"):
+            known = self._read()
+            if user in known:
+                return known[user]
+            known[user] = secrets.token_urlsafe(18)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            text = "# initial passwords of tenant users (cloudctl tenant apply); keep secret\n"
+            text += yaml.safe_dump(known, sort_keys=True)
+            if not self.path.exists():
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+            atomic_write(self.path, text)
+            os.chmod(self.path, 0o600)
+            return known[user]
+
+
+@dataclass
+class ChangeResult:
+    change: Change
+    ok: bool
+    error: str = ""
+    skipped: bool = False
+
+
+@dataclass
+class TenantResult:
+    tenant: str
+    results: list[ChangeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> ChangeResult | None:
+        return next((r for r in self.results if not r.ok and not r.skipped), None)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for r in self.results if r.ok)
+
+
+@dataclass
+class ApplyResult:
+    tenants: list[TenantResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(t.failed is None for t in self.tenants)
+
+    def counts(self) -> dict[str, int]:
+        done = sum(t.done for t in self.tenants)
+        failed = sum(1 for t in self.tenants if t.failed)
+        not_run = sum(1 for t in self.tenants for r in t.results if r.skipped)
+        return {"done": done, "failed_tenants": failed, "not_run": not_run}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "summary": self.counts(),
+            "tenants": [
+                {
+                    "tenant": t.tenant,
+                    "done": t.done,
+                    "failed": (
+                        {
+                            "change": f"{t.failed.change.action} {t.failed.change.kind} "
+                            f"{t.failed.change.name}",
+                            "error": t.failed.error,
+                        }
+                        if t.failed
+                        else None
+                    ),
+                    "not_run": [
+                        f"{r.change.action} {r.change.kind} {r.change.name}"
+                        for r in t.results
+                        if r.skipped
+                    ],
+                }
+                for t in self.tenants
+            ],
+        }
+
+
+class _Ids:
+    """Name → ID per kind for one tenant, seeded from the cloud, grown by creates."""
+
+    def __init__(self, actual: ActualState, project: str | None):
+        self.map: dict[tuple[str, str], str] = {}
+        proj = next((p for p in actual.projects if p.name == project), None)
+        pid = proj.id if proj else None
+        if proj:
+            self.map[("project", proj.name)] = proj.id
+        for kind, items in (
+            ("network", actual.networks),
+            ("subnet", actual.subnets),
+            ("router", actual.routers),
+            ("security_group", actual.security_groups),
+        ):
+            for it in items:
+                if pid and it.project_id == pid:
+                    self.map.setdefault((kind, it.name), it.id)
+        for u in actual.users:
+            self.map[("user", u.name)] = u.id
+        for rid, name in actual.roles.items():
+            self.map[("role", name)] = rid
+        self.rule_keys: dict[str, set[tuple]] = {}  # SG name -> keys present after create
+
+    def get(self, kind: str, name: str) -> str:
+        try:
+            return self.map[(kind, name)]
+        except KeyError:
+            raise CloudctlError(f"{kind} {name!r} is not known (a previous step failed?)") from None
+
+
+def execute(
+    plan: Plan,
+    adapter: Any,
+    actual: ActualState,
+    passwords: PasswordStore,
+    *,
+    parallel: int = 4,
+    on_change: Callable[[ChangeResult], None] | None = None,
+) -> ApplyResult:
+    by_tenant = plan.by_tenant()
+    projects = {t: _project_name(cs) for t, cs in by_tenant.items()}
+
+    def run(tenant: str) -> TenantResult:
+        res = TenantResult(tenant)
+        ids = _Ids(actual, projects.get(tenant))
+        failed = False
+        for ch in by_tenant[tenant]:
+            if failed:
+                r = ChangeResult(ch, ok=False, skipped=True)
+            else:
+                try:
+                    _apply_one(ch, adapter, ids, passwords)
+                    r = ChangeResult(ch, ok=True)
+                except CloudctlError as e:
+                    r = ChangeResult(ch, ok=False, error=e.message)
+                    failed = True
+                except Exception as e:  # the cloud failed in a way we did not foresee
+                    r = ChangeResult(ch, ok=False, error=f"{type(e).__name__}: {e}")
+                    failed = True
+            res.results.append(r)
+            if on_change:
+                on_change(r)
+        return res
+
+    tenants = list(by_tenant)
+    if parallel <= 1 or len(tenants) <= 1:
+        results = [run(t) for t in tenants]
+    else:
+        with ThreadPoolExecutor(max_workers=parallel) as ex:
+            results = list(ex.map(run, tenants))
+    return ApplyResult(results)
+
+
+def _project_name(changes: list[Change]) -> str | None:
+    for c in changes:
+        ref = c.params.get("project_ref")
+        if ref:
+            return ref
+        if c.kind == "project":
+            return c.name
+    return None
+
+
+def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None:
+    p = ch.params
+    kind, action = ch.kind, ch.action
+    body = dict(p.get("body") or {})
+    pid = None
+    if "project_ref" in p and action == "create":
+        pid = ids.get("project", p["project_ref"])
+    if kind == "project":
+        if action == "create":
+            ids.map[("project", ch.name)] = ad.create_project(body)
+        elif action == "update":
+            ad.update_project(ch.id, body)
+        else:
+            ad.delete_project(ch.id)
+        return
+    if kind in ("network", "subnet", "router", "security_group"):
+        if action == "create":
+            body["project_id"] = pid
+            if kind == "subnet":
+                body["network_id"] = ids.get("network", p["network_ref"])
+            obj = ad.create(kind, body)
+            ids.map[(kind, ch.name)] = obj["id"]
+            if kind == "security_group":
+                _settle_default_rules(ch, obj, ad, ids)
+        elif action == "update":
+            ad.update(kind, ch.id, body)
+        else:
+            ad.delete(kind, ch.id)
+        return
+    if kind == "router_interface":
+        if action == "create":
+            ad.add_interface(ids.get("router", p["router_ref"]), ids.get("subnet", p["subnet_ref"]))
+        else:
+            ad.remove_interface(p["router_id"], p["port_id"])
+        return
+    if kind == "security_group_rule":
+        if action == "delete":
+            ad.delete("security_group_rule", ch.id)
+            return
+        sg_name = p["security_group_ref"]
+        key = tuple(p["key"])
+        if key in ids.rule_keys.get(sg_name, set()):
+            return  # Neutron already made it with the group (default egress)
+        body["security_group_id"] = ids.get("security_group", sg_name)
+        if p.get("remote_group_ref"):
+            body["remote_group_id"] = ids.get("security_group", p["remote_group_ref"])
+        ad.create("security_group_rule", body)
+        return
+    if kind == "quota":
+        svc = p["service"]
+        if action == "delete":
+            ad.delete_quota(svc, p["project_id"])
+        else:
+            ad.set_quota(svc, ids.get("project", p["project_ref"]), body)
+        return
+    if kind == "user":
+        if action == "create":
+            body["default_project_id"] = pid
+            body["password"] = passwords.password_for(ch.name, p.get("password_env"))
+            ids.map[("user", ch.name)] = ad.create_user(body)
+        elif action == "update":
+            if p.get("default_project_ref"):
+                body["default_project_id"] = ids.get("project", p["default_project_ref"])
+            ad.update_user(ch.id, body)
+        else:
+            ad.delete_user(ch.id)
+        return
+    if kind == "role_assignment":
+        pid = ids.get("project", p["project_ref"])
+        uid = ids.get("user", p["user_ref"])
+        rid = ids.get("role", p["role_ref"])
+        if action == "create":
+            ad.grant_role(pid, uid, rid)
+        else:
+            ad.revoke_role(pid, uid, rid)
+        return
+    raise CloudctlError(f"cannot {action} a {kind}")
+
+
+def _settle_default_rules(ch: Change, sg: dict, ad: Any, ids: _Ids) -> None:
+    """Neutron gives every new group allow-all egress rules: keep them if the template wants
+    them (then the rule creates are skipped), delete them otherwise."""
+    from cloudctl.tenant.openstack_adapter import rule_from_api
+
+    wanted = {tuple(k) for k in ch.params.get("rule_keys", [])}
+    present: set[tuple] = set()
+    for raw in sg.get("security_group_rules") or []:
+        r = rule_from_api(raw)
+        key = RuleSpec(
+            direction=r.direction,
+            ethertype=r.ethertype,
+            protocol=r.protocol,
+            port_min=r.port_min,
+            port_max=r.port_max,
+            remote_ip_prefix=r.remote_ip_prefix,
+            remote_group=ch.name if r.remote_group_id == sg["id"] else r.remote_group_id,
+        ).key()
+        if key in wanted:
+            present.add(key)
+        else:
+            ad.delete("security_group_rule", r.id)
+    ids.rule_keys[ch.name] = present

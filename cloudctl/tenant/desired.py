@@ -1,0 +1,944 @@
+"""Desired state of tenants: tenant files + the address plan + security-group templates.
+
+Pure: takes already-loaded YAML documents (with their lines) and an :class:`AddressPlanView`,
+returns a :class:`DesiredState` or raises :class:`ValidationFailed` with every problem at
+``file:line``. Nothing here talks to a cloud, so ``tenant validate`` needs no credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import netaddr
+
+from cloudctl.core.errors import CloudctlError, Location, Problem, ValidationFailed
+from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
+from cloudctl.tenant.model import (
+    ALLOWED_ROLES,
+    MANAGED_NOTE,
+    QUOTA_KEYS,
+    DesiredState,
+    NetworkSpec,
+    RouterSpec,
+    RuleSpec,
+    SecurityGroupSpec,
+    SubnetSpec,
+    TenantSpec,
+    UserSpec,
+)
+
+FILE_VERSION = 1
+CODE_RE = re.compile(r"^[a-z][a-z0-9]{1,23}$")
+SHORT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+# Ports that must never be open to the whole world (SSH, RDP, databases, admin consoles).
+ADMIN_PORTS = {22, 23, 135, 139, 445, 1433, 1521, 2375, 3306, 3389, 5432, 5900, 6379, 9200, 27017}
+PROTOCOLS = {"tcp", "udp", "icmp", "sctp", "ipv6-icmp", "any"}
+
+
+# --------------------------------------------------------------------------- inputs
+@dataclass(frozen=True)
+class Allocation:
+    """What the tenant layer needs of one address-plan allocation."""
+
+    name: str
+    cidr: str
+    gateway: str | None
+    pools: tuple[tuple[str, str], ...]
+    dns: tuple[str, ...]
+    zone: str | None = None
+    tenant: str | None = None
+    status: str = "active"
+    location: Location | None = None
+    vrf: str | None = None
+
+
+@dataclass(frozen=True)
+class AddressPlanView:
+    """The slice of the address plan tenants depend on (filled from ``cloudctl.ipam.api``)."""
+
+    allocations: Mapping[str, Allocation]
+    zones: Mapping[str, tuple[str, ...]]  # zone name -> supernets
+    departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # code -> info
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    """``tenant:`` section of cloudctl.yaml (tests use a prefix and their own scope)."""
+
+    name_prefix: str = ""
+    scope: str = "main"
+    domain: str = "default"
+
+    @classmethod
+    def from_center_settings(cls, settings: Mapping[str, Any]) -> TenantSettings:
+        raw = settings.get("tenant") or {}
+        return cls(
+            name_prefix=str(raw.get("name_prefix", "")),
+            scope=str(raw.get("scope", "main")),
+            domain=str(raw.get("domain", "default")),
+        )
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, where: Location | None, message: str) -> None:
+        self.items.append(Problem(where, message))
+
+
+# --------------------------------------------------------------------------- helpers
+def _unknown_keys(doc: Any, allowed: Iterable[str], probs: _Problems, what: str) -> None:
+    if not isinstance(doc, dict):
+        return
+    allowed = set(allowed)
+    for k in doc:
+        if k not in allowed:
+            probs.add(
+                loc_of(doc, k),
+                f"{what}: unknown key {k!r} (expected one of: {', '.join(sorted(allowed))})",
+            )
+
+
+def _as_list(doc: Any, key: str, probs: _Problems, fallback: Location) -> list:
+    val = doc.get(key) if isinstance(doc, dict) else None
+    if val is None:
+        return []
+    if not isinstance(val, list):
+        probs.add(loc_of(doc, key, fallback), f"{key}: expected a list")
+        return []
+    return val
+
+
+def _item_loc(seq: Any, i: int, fallback: Location) -> Location:
+    return loc_of(seq, i, fallback) or fallback
+
+
+def parse_range(text: str) -> tuple[str, str]:
+    """``10.0.0.10-10.0.0.20`` → (start, end); raises ValueError."""
+    start, sep, end = str(text).partition("-")
+    if not sep:
+        raise ValueError(f"{text!r} is not a range (start-end)")
+    a, b = netaddr.IPAddress(start.strip()), netaddr.IPAddress(end.strip())
+    if a > b:
+        raise ValueError(f"range {text!r} ends before it starts")
+    return str(a), str(b)
+
+
+def parse_ports(val: Any) -> tuple[int | None, int | None]:
+    if val is None:
+        return None, None
+    if isinstance(val, bool):
+        raise ValueError("port must be a number or a range like 8000-8080")
+    if isinstance(val, int):
+        lo = hi = val
+    else:
+        a, sep, b = str(val).partition("-")
+        if not a.strip().isdigit() or (sep and not b.strip().isdigit()):
+            raise ValueError(f"port {val!r} must be a number or a range like 8000-8080")
+        lo, hi = int(a), int(b) if sep else int(a)
+    if not (1 <= lo <= hi <= 65535):
+        raise ValueError(f"port range {val!r} is outside 1-65535")
+    return lo, hi
+
+
+def is_wide_open(rule: RuleSpec) -> bool:
+    """An ingress rule reaching an admin port (or everything) from the whole Internet."""
+    d, _eth, proto, pmin, pmax, prefix, group = rule.key()
+    if d != "ingress" or group or prefix not in ("0.0.0.0/0", "::/0"):
+        return False
+    if proto is None or (proto in ("tcp", "udp", "sctp") and pmin is None):
+        return True
+    if proto in ("tcp", "udp") and pmin is not None and pmax is not None:
+        return any(pmin <= p <= pmax for p in ADMIN_PORTS)
+    return False
+
+
+# --------------------------------------------------------------------------- templates
+@dataclass(frozen=True)
+class RuleTemplate:
+    direction: str
+    protocol: str | None
+    ports: tuple[int | None, int | None]
+    ethertype: str | None
+    remote_kind: str  # zone | allocation | group | cidr | any
+    remote_value: str | None
+    description: str
+    location: Location | None
+
+
+@dataclass(frozen=True)
+class SecurityGroupTemplate:
+    name: str
+    description: str
+    default_egress: bool
+    rules: tuple[RuleTemplate, ...]
+    location: Location | None
+
+
+TEMPLATE_KEYS = {"version", "name", "description", "description_zh", "egress", "rules"}
+RULE_KEYS = {
+    "direction",
+    "protocol",
+    "port",
+    "ethertype",
+    "remote_zone",
+    "remote_allocation",
+    "remote_group",
+    "remote_cidr",
+    "description",
+}
+
+
+def load_templates(
+    docs: Mapping[str, Any], plan: AddressPlanView
+) -> dict[str, SecurityGroupTemplate]:
+    """``docs``: template name (file stem) → loaded YAML. Raises ValidationFailed."""
+    probs = _Problems()
+    out = _parse_templates(docs, plan, probs)
+    if probs.items:
+        raise ValidationFailed(probs.items)
+    return out
+
+
+def _parse_templates(
+    docs: Mapping[str, Any], plan: AddressPlanView, probs: _Problems
+) -> dict[str, SecurityGroupTemplate]:
+    out: dict[str, SecurityGroupTemplate] = {}
+    for stem, doc in sorted(docs.items()):
+        top = loc_of(doc) or Location(stem)
+        if not isinstance(doc, dict):
+            probs.add(top, "a security-group template must be a mapping")
+            continue
+        _unknown_keys(doc, TEMPLATE_KEYS, probs, "security-group template")
+        name = doc.get("name", stem)
+        if name != stem:
+            probs.add(doc.loc("name"), f"name {name!r} must equal the file name {stem!r}")
+        egress = doc.get("egress", "default")
+        if egress not in ("default", "none"):
+            probs.add(doc.loc("egress"), "egress: expected 'default' (allow all out) or 'none'")
+        rules: list[RuleTemplate] = []
+        raw_rules = _as_list(doc, "rules", probs, top)
+        for i, r in enumerate(raw_rules):
+            rl = _item_loc(raw_rules, i, top)
+            if not isinstance(r, dict):
+                probs.add(rl, "a rule must be a mapping")
+                continue
+            _unknown_keys(r, RULE_KEYS, probs, "rule")
+            rule = _parse_rule_template(r, rl, plan, probs)
+            if rule is not None:
+                rules.append(rule)
+        out[stem] = SecurityGroupTemplate(
+            name=stem,
+            description=str(doc.get("description", "")),
+            default_egress=egress != "none",
+            rules=tuple(rules),
+            location=top,
+        )
+    return out
+
+
+def _parse_rule_template(
+    r: LDict, rl: Location, plan: AddressPlanView, probs: _Problems
+) -> RuleTemplate | None:
+    direction = r.get("direction", "ingress")
+    if direction not in ("ingress", "egress"):
+        probs.add(loc_of(r, "direction", rl), "direction: expected ingress or egress")
+        return None
+    proto = str(r.get("protocol", "any")).lower()
+    if proto not in PROTOCOLS:
+        probs.add(
+            loc_of(r, "protocol", rl),
+            f"protocol {proto!r}: expected one of {', '.join(sorted(PROTOCOLS))}",
+        )
+        return None
+    try:
+        ports = parse_ports(r.get("port"))
+    except ValueError as e:
+        probs.add(loc_of(r, "port", rl), str(e))
+        return None
+    if ports[0] is not None and proto not in ("tcp", "udp", "sctp"):
+        probs.add(loc_of(r, "port", rl), f"port given for protocol {proto}: only tcp/udp/sctp")
+        return None
+    if proto in ("tcp", "udp", "sctp") and ports[0] is None and direction == "ingress":
+        probs.add(
+            loc_of(r, "protocol", rl), f"{proto} ingress rule without a port opens every port"
+        )
+    ethertype = r.get("ethertype")
+    if ethertype not in (None, "IPv4", "IPv6"):
+        probs.add(loc_of(r, "ethertype", rl), "ethertype: expected IPv4 or IPv6")
+        return None
+    remotes = [
+        k for k in ("remote_zone", "remote_allocation", "remote_group", "remote_cidr") if k in r
+    ]
+    if len(remotes) > 1:
+        probs.add(rl, f"a rule takes one remote, not {', '.join(remotes)}")
+        return None
+    kind, value = "any", None
+    if remotes:
+        kind, value = remotes[0].removeprefix("remote_"), str(r[remotes[0]])
+    rloc = loc_of(r, remotes[0], rl) if remotes else rl
+    if kind == "zone" and value not in plan.zones:
+        known = ", ".join(sorted(plan.zones)) or "none"
+        probs.add(rloc, f"unknown zone {value!r} in the address plan (known: {known})")
+        return None
+    if kind == "allocation" and "{code}" not in (value or "") and value not in plan.allocations:
+        probs.add(rloc, f"unknown allocation {value!r} in the address plan")
+        return None
+    if kind == "cidr":
+        try:
+            value = str(netaddr.IPNetwork(value).cidr)
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            probs.add(rloc, f"remote_cidr {value!r} is not a CIDR")
+            return None
+    rule = RuleTemplate(
+        direction=direction,
+        protocol=None if proto == "any" else proto,
+        ports=ports,
+        ethertype=ethertype,
+        remote_kind=kind,
+        remote_value=value,
+        description=str(r.get("description", "")),
+        location=rl,
+    )
+    if kind in ("any", "cidr") and direction == "ingress":
+        probe = RuleSpec(
+            direction="ingress",
+            ethertype="IPv6" if value and ":" in value else "IPv4",
+            protocol=rule.protocol,
+            port_min=ports[0],
+            port_max=ports[1],
+            remote_ip_prefix=value,
+        )
+        if is_wide_open(probe):
+            probs.add(rloc, f"wide-open rule: {probe.label()} (等保: 管理端口不得对全网开放)")
+            return None
+    return rule
+
+
+# --------------------------------------------------------------------------- tenants
+TENANT_KEYS = {
+    "version",
+    "code",
+    "name_zh",
+    "name_en",
+    "description",
+    "enabled",
+    "contacts",
+    "networks",
+    "router",
+    "security_groups",
+    "quotas",
+    "users",
+}
+NETWORK_KEYS = {"name", "description", "mtu", "subnets"}
+SUBNET_KEYS = {"allocation", "pools", "dhcp", "description"}
+ROUTER_KEYS = {"name", "description", "external_network", "enable_snat", "interfaces"}
+SG_KEYS = {"template", "name", "description"}
+USER_KEYS = {"name", "roles", "email", "description", "enabled", "password_env"}
+DEFAULTS_KEYS = {"version", "quota_classes", "quotas"}
+
+
+def _quota_block(
+    raw: Any, where: Location, probs: _Problems, services: Iterable[str] = QUOTA_KEYS
+) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    if not isinstance(raw, dict):
+        probs.add(where, "quotas: expected a mapping of service → {key: value}")
+        return out
+    for svc, vals in raw.items():
+        sloc = loc_of(raw, svc, where)
+        if svc == "class":
+            continue
+        if svc not in services:
+            probs.add(sloc, f"quotas: unknown service {svc!r} (network, compute, volume)")
+            continue
+        if not isinstance(vals, dict):
+            probs.add(sloc, f"quotas.{svc}: expected a mapping")
+            continue
+        for k, v in vals.items():
+            kloc = loc_of(vals, k, sloc)
+            if k not in QUOTA_KEYS[svc]:
+                probs.add(
+                    kloc,
+                    f"quotas.{svc}: unknown quota {k!r} (known: {', '.join(QUOTA_KEYS[svc])})",
+                )
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                probs.add(kloc, f"quotas.{svc}.{k}: expected a whole number (-1 = unlimited)")
+                continue
+            if v < -1:
+                probs.add(kloc, f"quotas.{svc}.{k}: negative quota {v} (use -1 for unlimited)")
+                continue
+            out.setdefault(svc, {})[k] = v
+    return out
+
+
+def _merge_quotas(*blocks: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for b in blocks:
+        for svc, vals in b.items():
+            out.setdefault(svc, {}).update(vals)
+    return out
+
+
+@dataclass(frozen=True)
+class TenantDefaults:
+    quota_classes: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)
+    default_class: str | None = None
+
+
+def parse_defaults(doc: Any, probs: _Problems, where: Location) -> TenantDefaults:
+    if doc is None:
+        return TenantDefaults()
+    if not isinstance(doc, dict):
+        probs.add(where, "expected a mapping")
+        return TenantDefaults()
+    _unknown_keys(doc, DEFAULTS_KEYS, probs, "tenant defaults")
+    classes: dict[str, dict[str, dict[str, int]]] = {}
+    raw_classes = doc.get("quota_classes") or {}
+    for cname, block in raw_classes.items() if isinstance(raw_classes, dict) else []:
+        classes[cname] = _quota_block(block, loc_of(raw_classes, cname, where), probs)
+    quotas = doc.get("quotas") or {}
+    default_class = quotas.get("class") if isinstance(quotas, dict) else None
+    if default_class is not None and default_class not in classes:
+        probs.add(loc_of(quotas, "class", where), f"unknown quota class {default_class!r}")
+    return TenantDefaults(
+        quota_classes=classes,
+        quotas=_quota_block(quotas, loc_of(doc, "quotas", where), probs),
+        default_class=default_class,
+    )
+
+
+def build_desired(
+    tenant_docs: Mapping[str, Any],
+    plan: AddressPlanView,
+    template_docs: Mapping[str, Any],
+    settings: TenantSettings = TenantSettings(),
+    defaults_doc: Any = None,
+    defaults_where: Location | None = None,
+) -> DesiredState:
+    """Validate everything and resolve references; all problems are raised together.
+
+    ``tenant_docs``: file stem → loaded YAML (file stem must equal the tenant's code).
+    """
+    probs = _Problems()
+    templates = _parse_templates(template_docs, plan, probs)
+    defaults = parse_defaults(defaults_doc, probs, defaults_where or Location("_defaults.yaml"))
+    tenants: dict[str, TenantSpec] = {}
+    used_allocations: dict[str, Location] = {}
+    for stem, doc in sorted(tenant_docs.items()):
+        t = _parse_tenant(stem, doc, plan, templates, defaults, settings, used_allocations, probs)
+        if t is not None:
+            tenants[t.code] = t
+    if probs.items:
+        raise ValidationFailed(probs.items)
+    return DesiredState(
+        tenants=tenants,
+        scope=settings.scope,
+        name_prefix=settings.name_prefix,
+        domain=settings.domain,
+    )
+
+
+def _parse_tenant(
+    stem: str,
+    doc: Any,
+    plan: AddressPlanView,
+    templates: Mapping[str, SecurityGroupTemplate],
+    defaults: TenantDefaults,
+    settings: TenantSettings,
+    used_allocations: dict[str, Location],
+    probs: _Problems,
+) -> TenantSpec | None:
+    top = loc_of(doc) or Location(stem)
+    if not isinstance(doc, dict):
+        probs.add(top, "a tenant file must be a mapping")
+        return None
+    n_before = len(probs.items)
+    _unknown_keys(doc, TENANT_KEYS, probs, "tenant")
+    version = doc.get("version", FILE_VERSION)
+    if version != FILE_VERSION:
+        probs.add(
+            doc.loc("version"), f"version {version!r} is not supported (expected {FILE_VERSION})"
+        )
+    code = doc.get("code")
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        probs.add(doc.loc("code"), f"code {code!r}: expected lowercase letters/digits (e.g. czj)")
+        return None
+    if code != stem:
+        probs.add(doc.loc("code"), f"code {code!r} must equal the file name ({stem}.yaml)")
+    dept = plan.departments.get(code) if plan.departments else None
+    if plan.departments and dept is None:
+        probs.add(doc.loc("code"), f"no department {code!r} in the departments list")
+    dept = dept or {}
+    p = settings.name_prefix
+    project = f"{p}{code}"
+    name_zh = str(doc.get("name_zh") or dept.get("name_zh") or code)
+    name_en = str(doc.get("name_en") or dept.get("name_en") or code)
+
+    # networks and subnets -------------------------------------------------------------
+    networks: list[NetworkSpec] = []
+    subnet_names: dict[str, Location] = {}
+    raw_nets = _as_list(doc, "networks", probs, top)
+    seen_nets: set[str] = set()
+    for i, n in enumerate(raw_nets):
+        nl = _item_loc(raw_nets, i, top)
+        if not isinstance(n, dict):
+            probs.add(nl, "a network must be a mapping")
+            continue
+        _unknown_keys(n, NETWORK_KEYS, probs, "network")
+        short = n.get("name")
+        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
+            probs.add(loc_of(n, "name", nl), f"network name {short!r}: expected e.g. app, db, web")
+            continue
+        if short in seen_nets:
+            probs.add(loc_of(n, "name", nl), f"network {short!r} defined twice")
+            continue
+        seen_nets.add(short)
+        mtu = n.get("mtu")
+        if mtu is not None and (not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68):
+            probs.add(loc_of(n, "mtu", nl), f"mtu {mtu!r}: expected a number ≥ 68")
+            mtu = None
+        subnets: list[SubnetSpec] = []
+        raw_subs = _as_list(n, "subnets", probs, nl)
+        if not raw_subs:
+            probs.add(nl, f"network {short!r} has no subnets")
+        for j, s in enumerate(raw_subs):
+            sl = _item_loc(raw_subs, j, nl)
+            if isinstance(s, str):
+                s = {"allocation": s}
+            if not isinstance(s, dict):
+                probs.add(sl, "a subnet must be an allocation name or a mapping")
+                continue
+            _unknown_keys(s, SUBNET_KEYS, probs, "subnet")
+            sub = _parse_subnet(s, sl, code, p, plan, used_allocations, probs)
+            if sub is not None:
+                subnets.append(sub)
+                subnet_names[sub.allocation] = sl
+        networks.append(
+            NetworkSpec(
+                name=f"{p}{code}-{short}",
+                description=_described(n.get("description") or f"{name_zh} {short}"),
+                subnets=tuple(subnets),
+                mtu=mtu,
+                location=nl,
+            )
+        )
+
+    # router ----------------------------------------------------------------------------
+    router = None
+    raw_router = doc.get("router")
+    if raw_router is not None:
+        rl = doc.loc("router")
+        if raw_router is True:
+            raw_router = LDict()
+            raw_router.file, raw_router.line, raw_router.key_lines = rl.file, rl.line, {}
+        if not isinstance(raw_router, dict):
+            probs.add(rl, "router: expected a mapping (or true)")
+        else:
+            _unknown_keys(raw_router, ROUTER_KEYS, probs, "router")
+            ifaces = raw_router.get("interfaces")
+            if ifaces is None:
+                iface_allocs = list(subnet_names)
+            elif isinstance(ifaces, list):
+                iface_allocs = []
+                for k, a in enumerate(ifaces):
+                    if a not in subnet_names:
+                        probs.add(
+                            loc_of(ifaces, k, rl),
+                            f"router interface {a!r}: no subnet of this tenant uses that allocation",
+                        )
+                    else:
+                        iface_allocs.append(a)
+            else:
+                probs.add(loc_of(raw_router, "interfaces", rl), "interfaces: expected a list")
+                iface_allocs = []
+            ext = raw_router.get("external_network")
+            snat = raw_router.get("enable_snat")
+            if snat is not None and not isinstance(snat, bool):
+                probs.add(loc_of(raw_router, "enable_snat", rl), "enable_snat: expected true/false")
+            if snat is not None and ext is None:
+                probs.add(
+                    loc_of(raw_router, "enable_snat", rl), "enable_snat needs external_network"
+                )
+            rname = raw_router.get("name") or "router"
+            router = RouterSpec(
+                name=f"{p}{code}-{rname}",
+                description=_described(raw_router.get("description") or f"{name_zh} router"),
+                interfaces=tuple(f"{p}{a}" for a in iface_allocs),
+                external_network=str(ext) if ext is not None else None,
+                enable_snat=snat if ext is not None else None,
+                location=rl,
+            )
+
+    # security groups --------------------------------------------------------------------
+    raw_sgs = _as_list(doc, "security_groups", probs, top)
+    sg_entries: list[tuple[str, SecurityGroupTemplate, Any, Location]] = []
+    seen_sg: set[str] = set()
+    for i, g in enumerate(raw_sgs):
+        gl = _item_loc(raw_sgs, i, top)
+        if isinstance(g, str):
+            g = {"template": g}
+        if not isinstance(g, dict):
+            probs.add(gl, "a security group must be a template name or a mapping")
+            continue
+        _unknown_keys(g, SG_KEYS, probs, "security group")
+        tname = g.get("template")
+        if tname not in templates:
+            known = ", ".join(sorted(templates)) or "none"
+            probs.add(
+                loc_of(g, "template", gl),
+                f"unknown security-group template {tname!r} (known: {known})",
+            )
+            continue
+        short = g.get("name", tname)
+        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
+            probs.add(loc_of(g, "name", gl), f"security group name {short!r} is not valid")
+            continue
+        if short in seen_sg:
+            probs.add(gl, f"security group {short!r} defined twice")
+            continue
+        seen_sg.add(short)
+        sg_entries.append((short, templates[tname], g, gl))
+    by_template = {}
+    for short, tpl, _g, _gl in sg_entries:
+        by_template.setdefault(tpl.name, f"{p}{code}-{short}")
+    sgs: list[SecurityGroupSpec] = []
+    for short, tpl, g, gl in sg_entries:
+        rules = _resolve_rules(tpl, code, p, plan, by_template, gl, probs)
+        sgs.append(
+            SecurityGroupSpec(
+                name=f"{p}{code}-{short}",
+                template=tpl.name,
+                description=_described(g.get("description") or tpl.description or tpl.name),
+                rules=tuple(rules),
+                location=gl,
+            )
+        )
+
+    # quotas -----------------------------------------------------------------------------
+    raw_q = doc.get("quotas")
+    qloc = doc.loc("quotas") if "quotas" in doc else top
+    cls = defaults.default_class
+    if isinstance(raw_q, dict) and "class" in raw_q:
+        cls = raw_q.get("class")
+        if cls not in defaults.quota_classes:
+            known = ", ".join(sorted(defaults.quota_classes)) or "none"
+            probs.add(loc_of(raw_q, "class", qloc), f"unknown quota class {cls!r} (known: {known})")
+            cls = None
+    own = _quota_block(raw_q, qloc, probs) if raw_q is not None else {}
+    quotas = _merge_quotas(defaults.quotas, defaults.quota_classes.get(cls or "", {}), own)
+
+    # users ------------------------------------------------------------------------------
+    users: list[UserSpec] = []
+    raw_users = _as_list(doc, "users", probs, top)
+    seen_users: set[str] = set()
+    for i, u in enumerate(raw_users):
+        ul = _item_loc(raw_users, i, top)
+        if not isinstance(u, dict):
+            probs.add(ul, "a user must be a mapping")
+            continue
+        _unknown_keys(u, USER_KEYS, probs, "user")
+        if "password" in u:
+            probs.add(loc_of(u, "password", ul), "never put a password in a tenant file")
+        short = u.get("name")
+        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
+            probs.add(loc_of(u, "name", ul), f"user name {short!r}: expected e.g. ops, audit")
+            continue
+        if short in seen_users:
+            probs.add(loc_of(u, "name", ul), f"user {short!r} defined twice")
+            continue
+        seen_users.add(short)
+        roles = u.get("roles") or []
+        if not isinstance(roles, list) or not roles:
+            probs.add(loc_of(u, "roles", ul), "roles: expected a non-empty list (member, reader)")
+            roles = []
+        for k, role in enumerate(roles):
+            if role not in ALLOWED_ROLES:
+                probs.add(
+                    loc_of(roles, k, ul),
+                    f"role {role!r} is not allowed for tenant users ({', '.join(ALLOWED_ROLES)})",
+                )
+        pw_env = u.get("password_env")
+        if pw_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(pw_env)):
+            probs.add(loc_of(u, "password_env", ul), "password_env: expected an env var name")
+        users.append(
+            UserSpec(
+                name=f"{p}{code}-{short}",
+                roles=tuple(sorted(set(roles) & set(ALLOWED_ROLES))),
+                email=u.get("email"),
+                description=_described(u.get("description") or f"{name_zh} {short}"),
+                password_env=pw_env,
+                enabled=bool(u.get("enabled", True)),
+                location=ul,
+            )
+        )
+
+    contacts = doc.get("contacts", dept.get("contacts") or [])
+    if len(probs.items) > n_before:
+        return None
+    return TenantSpec(
+        code=code,
+        project=project,
+        name_zh=name_zh,
+        name_en=name_en,
+        description=_described(str(doc.get("description") or f"{name_zh} {name_en}")),
+        contacts=tuple(dict(c) for c in contacts if isinstance(c, dict)),
+        networks=tuple(networks),
+        router=router,
+        security_groups=tuple(sgs),
+        quotas=quotas,
+        users=tuple(users),
+        enabled=bool(doc.get("enabled", True)),
+        file=top.file,
+        location=top,
+    )
+
+
+def _described(text: str) -> str:
+    text = str(text).strip()
+    return text if MANAGED_NOTE in text else f"{text} {MANAGED_NOTE}".strip()
+
+
+def _parse_subnet(
+    s: LDict,
+    sl: Location,
+    code: str,
+    prefix: str,
+    plan: AddressPlanView,
+    used: dict[str, Location],
+    probs: _Problems,
+) -> SubnetSpec | None:
+    alloc_name = s.get("allocation")
+    aloc = loc_of(s, "allocation", sl)
+    alloc = plan.allocations.get(alloc_name) if isinstance(alloc_name, str) else None
+    if alloc is None:
+        probs.add(aloc, f"unknown allocation {alloc_name!r} in the address plan")
+        return None
+    if alloc.tenant and alloc.tenant != code:
+        probs.add(
+            aloc, f"allocation {alloc_name!r} belongs to tenant {alloc.tenant!r}, not {code!r}"
+        )
+        return None
+    if alloc.status not in ("active", "allocated"):
+        probs.add(aloc, f"allocation {alloc_name!r} is {alloc.status}: not usable as a subnet")
+        return None
+    if alloc_name in used:
+        probs.add(aloc, f"allocation {alloc_name!r} is already used by {used[alloc_name]}")
+        return None
+    used[alloc_name] = aloc
+    net = netaddr.IPNetwork(alloc.cidr)
+    pools = alloc.pools
+    if "pools" in s:
+        raw = s.get("pools")
+        ploc = loc_of(s, "pools", sl)
+        if not isinstance(raw, list) or not raw:
+            probs.add(ploc, "pools: expected a list of start-end ranges")
+            return None
+        parsed = []
+        for k, r in enumerate(raw):
+            rl = loc_of(raw, k, ploc)
+            try:
+                a, b = parse_range(r)
+            except (ValueError, netaddr.AddrFormatError) as e:
+                probs.add(rl, f"pool: {e}")
+                return None
+            if netaddr.IPAddress(a) not in net or netaddr.IPAddress(b) not in net:
+                probs.add(
+                    rl,
+                    f"pool {a}-{b} is outside allocation {alloc_name} ({alloc.cidr}): "
+                    "a subnet must stay inside its allocation",
+                )
+                return None
+            if alloc.gateway and netaddr.IPAddress(a) <= netaddr.IPAddress(
+                alloc.gateway
+            ) <= netaddr.IPAddress(b):
+                probs.add(rl, f"pool {a}-{b} contains the gateway {alloc.gateway}")
+                return None
+            parsed.append((a, b))
+        pools = tuple(parsed)
+    dhcp = s.get("dhcp", True)
+    if not isinstance(dhcp, bool):
+        probs.add(loc_of(s, "dhcp", sl), "dhcp: expected true or false")
+        dhcp = True
+    return SubnetSpec(
+        name=f"{prefix}{alloc_name}",
+        allocation=alloc_name,
+        cidr=str(net.cidr),
+        gateway_ip=alloc.gateway,
+        allocation_pools=pools,
+        dns_nameservers=alloc.dns,
+        enable_dhcp=dhcp,
+        ip_version=net.version,
+        description=_described(s.get("description") or f"address plan allocation {alloc_name}"),
+        location=sl,
+    )
+
+
+def _resolve_rules(
+    tpl: SecurityGroupTemplate,
+    code: str,
+    prefix: str,
+    plan: AddressPlanView,
+    by_template: Mapping[str, str],
+    where: Location,
+    probs: _Problems,
+) -> list[RuleSpec]:
+    rules: list[RuleSpec] = []
+    if tpl.default_egress:
+        rules.append(RuleSpec(direction="egress", ethertype="IPv4"))
+        rules.append(RuleSpec(direction="egress", ethertype="IPv6"))
+    for rt in tpl.rules:
+        base = {
+            "direction": rt.direction,
+            "protocol": rt.protocol,
+            "port_min": rt.ports[0],
+            "port_max": rt.ports[1],
+            "description": rt.description,
+        }
+        prefixes: list[str | None] = []
+        group = None
+        if rt.remote_kind == "zone":
+            prefixes = list(plan.zones.get(rt.remote_value or "", ()))
+        elif rt.remote_kind == "allocation":
+            name = (rt.remote_value or "").replace("{code}", code)
+            alloc = plan.allocations.get(name)
+            if alloc is None:
+                probs.add(
+                    where,
+                    f"template {tpl.name} ({rt.location}): allocation {name!r} does not exist "
+                    f"for tenant {code}",
+                )
+                continue
+            prefixes = [alloc.cidr]
+        elif rt.remote_kind == "group":
+            group = by_template.get(rt.remote_value or "")
+            if group is None:
+                probs.add(
+                    where,
+                    f"template {tpl.name} ({rt.location}) needs security group "
+                    f"{rt.remote_value!r} in this tenant too",
+                )
+                continue
+            prefixes = [None]
+        elif rt.remote_kind == "cidr":
+            prefixes = [rt.remote_value]
+        else:
+            prefixes = [None]
+        for pfx in prefixes:
+            eth = rt.ethertype or ("IPv6" if pfx and ":" in pfx else "IPv4")
+            rules.append(RuleSpec(ethertype=eth, remote_ip_prefix=pfx, remote_group=group, **base))
+    # identical rules collapse (Neutron refuses duplicates)
+    seen: dict[tuple, RuleSpec] = {}
+    for r in rules:
+        seen.setdefault(r.key(), r)
+    return list(seen.values())
+
+
+# --------------------------------------------------------------------------- file I/O
+def read_docs(directory: Path, problems: list[Problem], pattern: str = "*.yaml") -> dict[str, Any]:
+    """Load every ``*.yaml`` of a directory (files starting with ``_`` are not entities);
+    unreadable files add to ``problems`` so every broken file is reported at once."""
+    out: dict[str, Any] = {}
+    if not directory.is_dir():
+        return out
+    for f in sorted(directory.glob(pattern)):
+        if f.name.startswith((".", "_")):
+            continue
+        try:
+            out[f.stem] = load_yaml(f)
+        except CloudctlError as e:
+            problems.extend(e.problems)
+    return out
+
+
+def plan_view_from_center(center: Any) -> AddressPlanView:
+    """The address plan and departments through the ipam area's read API."""
+    from cloudctl.ipam.api import load_departments, load_plan
+
+    plan = load_plan(center)
+    deps = load_departments(center)
+    allocations = {
+        p.name: Allocation(
+            name=p.name,
+            cidr=str(p.cidr),
+            gateway=p.gateway,
+            pools=tuple((str(a), str(b)) for a, b in (p.allocation_pools or ())),
+            dns=tuple(p.dns_nameservers or ()),
+            zone=p.zone,
+            tenant=p.tenant,
+            status=p.status,
+            vrf=p.vrf,
+            location=p.location if isinstance(p.location, Location) else None,
+        )
+        for p in plan.prefixes
+    }
+    zones = {z.name: tuple(z.supernets) for z in plan.zones.values()}
+    departments = {
+        d.code: {"name_zh": d.name_zh, "name_en": d.name_en, "contacts": list(d.contacts)}
+        for d in deps
+    }
+    return AddressPlanView(allocations=allocations, zones=zones, departments=departments)
+
+
+def load_desired_from_files(
+    tenants_dir: Path,
+    templates_dir: Path,
+    plan: AddressPlanView,
+    settings: TenantSettings,
+    only: Iterable[str] = (),
+) -> DesiredState:
+    """Read the files and validate; ``only`` restricts to some tenant codes (all validated)."""
+    problems: list[Problem] = []
+    tenant_docs = read_docs(tenants_dir, problems)
+    template_docs = read_docs(templates_dir, problems)
+    defaults_path = tenants_dir / "_defaults.yaml"
+    defaults_doc = None
+    if defaults_path.is_file():
+        try:
+            defaults_doc = load_yaml(defaults_path)
+        except CloudctlError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ValidationFailed(problems)
+    desired = build_desired(
+        tenant_docs,
+        plan,
+        template_docs,
+        settings,
+        defaults_doc,
+        Location(display_path(defaults_path)),
+    )
+    wanted = list(only)
+    if wanted:
+        unknown = [c for c in wanted if c not in desired.tenants]
+        for c in unknown:
+            problems.append(
+                Problem(Location(display_path(tenants_dir)), f"no tenant file for {c!r}")
+            )
+        if problems:
+            raise ValidationFailed(problems)
+        desired = DesiredState(
+            tenants={c: desired.tenants[c] for c in wanted},
+            scope=desired.scope,
+            name_prefix=desired.name_prefix,
+            domain=desired.domain,
+        )
+    return desired
+
+
+__all__ = [
+    "AddressPlanView",
+    "Allocation",
+    "LList",
+    "TenantSettings",
+    "build_desired",
+    "is_wide_open",
+    "load_desired_from_files",
+]

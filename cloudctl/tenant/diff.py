@@ -1,0 +1,927 @@
+"""Desired vs actual → a Plan of ordered changes (pure; no cloud calls).
+
+Ownership rules: cloudctl only changes what carries its marker. A resource in the cloud
+with a desired name but without the marker is a *conflict* (reported, never adopted
+silently). Inside a managed security group every rule is owned (an extra rule added by
+hand is reverted); on a managed router every interface is owned; a managed user's role
+assignments on its project are owned. Whole managed resources that are no longer desired
+are deleted only with ``--prune``.
+
+Each change carries ``params`` for the executor: request bodies whose ``*_ref`` keys name
+other resources of the same tenant (resolved to IDs at run time, since a parent may be
+created earlier in the same apply).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cloudctl.core.errors import Location, Problem
+from cloudctl.tenant.desired import is_wide_open
+from cloudctl.tenant.model import (
+    MANAGED_TAG,
+    SCOPE_TAG_PREFIX,
+    ActualState,
+    DesiredState,
+    Project,
+    Rule,
+    RuleSpec,
+    SecurityGroupSpec,
+    TenantSpec,
+)
+
+# Dependency order (creates and updates ascend, deletes descend).
+PHASES = {
+    "project": 10,
+    "network": 20,
+    "subnet": 30,
+    "router": 40,
+    "router_interface": 45,
+    "security_group": 50,
+    "security_group_rule": 55,
+    "quota": 60,
+    "user": 70,
+    "role_assignment": 75,
+}
+KINDS = tuple(PHASES)
+
+
+@dataclass
+class Change:
+    tenant: str
+    action: str  # create | update | delete
+    kind: str
+    name: str
+    attrs: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # attr -> (old, new)
+    id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why (e.g. "out-of-band", "not desired (--prune)")
+    warning: str = ""  # something to shout about (wide-open rule)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        p = PHASES[self.kind]
+        return (0, -p) if self.action == "delete" else (1, p)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["attrs"] = {k: {"old": o, "new": n} for k, (o, n) in self.attrs.items()}
+        d.pop("params")
+        return d
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # conflicts: nothing is done then
+    notes: list[str] = field(default_factory=list)
+    pruneable: list[Change] = field(default_factory=list)  # shown, applied only with --prune
+    warnings: list[Change] = field(default_factory=list)  # wide-open rules not ours to fix
+    tenants: list[str] = field(default_factory=list)
+
+    def by_tenant(self) -> dict[str, list[Change]]:
+        out: dict[str, list[Change]] = defaultdict(list)
+        for c in sorted(self.changes, key=lambda c: c.order):
+            out[c.tenant].append(c)
+        return dict(out)
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "update": 0, "delete": 0}
+        for c in self.changes:
+            out[c.action] += 1
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.counts(),
+            "changes": [c.as_dict() for c in sorted(self.changes, key=_sort_key)],
+            "not_desired": [c.as_dict() for c in self.pruneable],
+            "warnings": [c.as_dict() for c in self.warnings],
+            "notes": list(self.notes),
+            "problems": [str(p) for p in self.problems],
+        }
+
+
+def _sort_key(c: Change):
+    return (c.tenant, c.order, c.name)
+
+
+# --------------------------------------------------------------------------- indexes
+class _Index:
+    """Actual state by the keys the diff needs."""
+
+    def __init__(self, actual: ActualState):
+        self.a = actual
+        self.projects = {p.name: p for p in actual.projects}
+        self.users = {u.name: u for u in actual.users}
+        self.role_ids = {name: rid for rid, name in actual.roles.items()}
+        self.nets: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.net_by_id = {n.id: n for n in actual.networks}
+        for n in actual.networks:
+            self.nets[n.project_id][n.name] = n
+        self.subs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.sub_by_id = {s.id: s for s in actual.subnets}
+        for s in actual.subnets:
+            self.subs[s.project_id][s.name] = s
+        self.routers: dict[str, dict[str, Any]] = defaultdict(dict)
+        for r in actual.routers:
+            self.routers[r.project_id][r.name] = r
+        self.ifaces: dict[str, list] = defaultdict(list)
+        for i in actual.router_interfaces:
+            self.ifaces[i.router_id].append(i)
+        self.sgs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.sg_by_id = {g.id: g for g in actual.security_groups}
+        for g in actual.security_groups:
+            self.sgs[g.project_id].setdefault(g.name, g)
+        self.rules: dict[str, list[Rule]] = defaultdict(list)
+        for r in actual.rules:
+            self.rules[r.security_group_id].append(r)
+        self.assignments: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for uid, pid, rid in actual.role_assignments:
+            self.assignments[(uid, pid)].add(rid)
+        self.external_nets = {n.name: n for n in actual.networks if n.external}
+
+    def rule_spec(self, r: Rule) -> RuleSpec:
+        group = None
+        if r.remote_group_id:
+            sg = self.sg_by_id.get(r.remote_group_id)
+            group = sg.name if sg else r.remote_group_id
+        return RuleSpec(
+            direction=r.direction,
+            ethertype=r.ethertype,
+            protocol=_norm_proto(r.protocol),
+            port_min=r.port_min,
+            port_max=r.port_max,
+            remote_ip_prefix=r.remote_ip_prefix,
+            remote_group=group,
+            description=r.description,
+        )
+
+
+_PROTO_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp"}
+
+
+def _norm_proto(p: str | None) -> str | None:
+    if p is None:
+        return None
+    p = str(p).lower()
+    return _PROTO_NUMBERS.get(p, p)
+
+
+def _tags(base: Iterable[str], scope: str | None = None) -> list[str]:
+    out = [MANAGED_TAG]
+    if scope is not None:
+        out.append(f"{SCOPE_TAG_PREFIX}{scope}")
+    for t in base:
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _cmp(attrs: dict[str, tuple[Any, Any]], name: str, old: Any, new: Any) -> None:
+    if _normal(old) != _normal(new):
+        attrs[name] = (old, new)
+
+
+def _normal(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_normal(x) for x in v]
+    return v
+
+
+def _pools(p: Iterable[tuple[str, str]]) -> list[list[str]]:
+    return [[a, b] for a, b in p]
+
+
+# --------------------------------------------------------------------------- plan
+def compute_plan(
+    desired: DesiredState,
+    actual: ActualState,
+    *,
+    only: Iterable[str] = (),
+    prune: bool = False,
+) -> Plan:
+    """Everything needed to bring the selected tenants (default: all) to the desired state.
+
+    ``prune`` moves managed-but-undesired resources from ``plan.pruneable`` into the changes,
+    including whole tenants of this scope that no longer have a file (only without ``only``).
+    """
+    idx = _Index(actual)
+    plan = Plan()
+    selected = list(only) or sorted(desired.tenants)
+    plan.tenants = selected
+    if not actual.services.get("compute"):
+        if any(desired.tenants[c].quotas.get("compute") for c in selected):
+            plan.notes.append(
+                "compute quotas skipped: the cloud has no compute service in its catalog"
+            )
+    if not actual.services.get("volume"):
+        if any(desired.tenants[c].quotas.get("volume") for c in selected):
+            plan.notes.append(
+                "volume quotas skipped: the cloud has no block-storage service in its catalog"
+            )
+    for code in selected:
+        _plan_tenant(desired, desired.tenants[code], idx, plan)
+    if not list(only):
+        wanted = {t.project for t in desired.tenants.values()}
+        for p in actual.projects:
+            if p.managed and p.scope == desired.scope and p.name not in wanted:
+                code = p.name.removeprefix(desired.name_prefix)
+                changes, kept = destroy_changes(code, p, actual, idx=idx)
+                plan.pruneable.extend(changes)
+                if kept:
+                    plan.notes.append(
+                        f"project {p.name} would be kept: it holds resources cloudctl does "
+                        "not own: " + ", ".join(kept)
+                    )
+    if prune:
+        plan.changes.extend(plan.pruneable)
+        plan.pruneable = []
+    return plan
+
+
+def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) -> None:
+    code = t.code
+    loc = t.location or Location(t.file)
+    proj = idx.projects.get(t.project)
+    out: list[Change] = []
+    pid = None
+    if proj is None:
+        out.append(
+            Change(
+                code,
+                "create",
+                "project",
+                t.project,
+                attrs={
+                    "description": (None, t.description),
+                    "enabled": (None, t.enabled),
+                    "tags": (None, _tags([], desired.scope)),
+                },
+                params={
+                    "body": {
+                        "name": t.project,
+                        "description": t.description,
+                        "enabled": t.enabled,
+                        "domain_id": desired.domain,
+                        "tags": _tags([], desired.scope),
+                    }
+                },
+            )
+        )
+    else:
+        if not proj.managed:
+            plan.problems.append(
+                Problem(
+                    loc,
+                    f"project {t.project!r} exists but is not managed by cloudctl "
+                    f"(no tag {MANAGED_TAG}); refusing to touch it",
+                )
+            )
+            return
+        if proj.scope not in (None, desired.scope):
+            plan.problems.append(
+                Problem(loc, f"project {t.project!r} belongs to cloudctl scope {proj.scope!r}")
+            )
+            return
+        pid = proj.id
+        attrs: dict[str, tuple[Any, Any]] = {}
+        _cmp(attrs, "description", proj.description, t.description)
+        _cmp(attrs, "enabled", proj.enabled, t.enabled)
+        want_tags = _tags(proj.tags, desired.scope)
+        if set(want_tags) != set(proj.tags):
+            attrs["tags"] = (list(proj.tags), want_tags)
+        if attrs:
+            out.append(
+                Change(
+                    code,
+                    "update",
+                    "project",
+                    t.project,
+                    attrs,
+                    id=pid,
+                    params={"body": {k: v[1] for k, v in attrs.items()}},
+                    reason="out-of-band change",
+                )
+            )
+
+    conflicts: list[str] = []
+    nets = idx.nets.get(pid, {}) if pid else {}
+    subs = idx.subs.get(pid, {}) if pid else {}
+    routers = idx.routers.get(pid, {}) if pid else {}
+    sgs = idx.sgs.get(pid, {}) if pid else {}
+    ref = {"project_ref": t.project}
+
+    # networks and subnets ---------------------------------------------------------------
+    replaced_subnets: set[str] = set()
+    for n in t.networks:
+        cur = nets.get(n.name)
+        if cur is not None and not cur.managed:
+            conflicts.append(f"network {n.name}")
+            continue
+        if cur is None:
+            body = {"name": n.name, "description": n.description, "tags": _tags([])}
+            if n.mtu:
+                body["mtu"] = n.mtu
+            out.append(
+                Change(
+                    code,
+                    "create",
+                    "network",
+                    n.name,
+                    {k: (None, v) for k, v in body.items() if k != "name"},
+                    params={"body": body, **ref},
+                )
+            )
+        else:
+            attrs = {}
+            _cmp(attrs, "description", cur.description, n.description)
+            _cmp(attrs, "admin_state_up", cur.admin_state_up, True)
+            if n.mtu:
+                _cmp(attrs, "mtu", cur.mtu, n.mtu)
+            if attrs:
+                out.append(
+                    Change(
+                        code,
+                        "update",
+                        "network",
+                        n.name,
+                        attrs,
+                        id=cur.id,
+                        params={"body": {k: v[1] for k, v in attrs.items()}},
+                        reason="out-of-band change",
+                    )
+                )
+        for s in n.subnets:
+            scur = subs.get(s.name)
+            if scur is not None and not scur.managed:
+                conflicts.append(f"subnet {s.name}")
+                continue
+            body = {
+                "name": s.name,
+                "cidr": s.cidr,
+                "ip_version": s.ip_version,
+                "gateway_ip": s.gateway_ip,
+                "allocation_pools": [{"start": a, "end": b} for a, b in s.allocation_pools],
+                "dns_nameservers": list(s.dns_nameservers),
+                "enable_dhcp": s.enable_dhcp,
+                "description": s.description,
+                "tags": _tags([]),
+            }
+            create = Change(
+                code,
+                "create",
+                "subnet",
+                s.name,
+                {
+                    "network": (None, n.name),
+                    "cidr": (None, s.cidr),
+                    "gateway_ip": (None, s.gateway_ip),
+                    "allocation_pools": (None, _pools(s.allocation_pools)),
+                    "dns_nameservers": (None, list(s.dns_nameservers)),
+                    "enable_dhcp": (None, s.enable_dhcp),
+                },
+                params={"body": body, "network_ref": n.name, **ref},
+            )
+            if scur is None:
+                out.append(create)
+                continue
+            cur_net = idx.net_by_id.get(scur.network_id)
+            cur_net_name = cur_net.name if cur_net else scur.network_id
+            if scur.cidr != s.cidr or cur_net_name != n.name:
+                # CIDR and network are immutable: replace (interfaces first, see below)
+                why = {}
+                _cmp(why, "cidr", scur.cidr, s.cidr)
+                _cmp(why, "network", cur_net_name, n.name)
+                out.append(
+                    Change(
+                        code,
+                        "delete",
+                        "subnet",
+                        s.name,
+                        why,
+                        id=scur.id,
+                        reason="replaced: " + ", ".join(why) + " cannot change in place",
+                    )
+                )
+                create.reason = "replacement"
+                out.append(create)
+                replaced_subnets.add(scur.id)
+                continue
+            attrs = {}
+            _cmp(attrs, "gateway_ip", scur.gateway_ip, s.gateway_ip)
+            _cmp(
+                attrs, "allocation_pools", _pools(scur.allocation_pools), _pools(s.allocation_pools)
+            )
+            _cmp(attrs, "dns_nameservers", list(scur.dns_nameservers), list(s.dns_nameservers))
+            _cmp(attrs, "enable_dhcp", scur.enable_dhcp, s.enable_dhcp)
+            _cmp(attrs, "description", scur.description, s.description)
+            if attrs:
+                upd = {k: v[1] for k, v in attrs.items()}
+                if "allocation_pools" in upd:
+                    upd["allocation_pools"] = body["allocation_pools"]
+                out.append(
+                    Change(
+                        code,
+                        "update",
+                        "subnet",
+                        s.name,
+                        attrs,
+                        id=scur.id,
+                        params={"body": upd},
+                        reason="out-of-band change",
+                    )
+                )
+
+    # router and interfaces --------------------------------------------------------------
+    if t.router is not None:
+        r = t.router
+        rcur = routers.get(r.name)
+        ext_id = None
+        if r.external_network:
+            ext = idx.external_nets.get(r.external_network)
+            if ext is None:
+                plan.problems.append(
+                    Problem(
+                        r.location or loc,
+                        f"external network {r.external_network!r} does not exist in the cloud "
+                        "(or is not router:external)",
+                    )
+                )
+            else:
+                ext_id = ext.id
+        gw = None
+        if ext_id:
+            gw = {"network_id": ext_id}
+            if r.enable_snat is not None:
+                gw["enable_snat"] = r.enable_snat
+        if rcur is not None and not rcur.managed:
+            conflicts.append(f"router {r.name}")
+        elif rcur is None:
+            body: dict[str, Any] = {"name": r.name, "description": r.description, "tags": _tags([])}
+            if gw:
+                body["external_gateway_info"] = gw
+            out.append(
+                Change(
+                    code,
+                    "create",
+                    "router",
+                    r.name,
+                    {
+                        "description": (None, r.description),
+                        "external_network": (None, r.external_network),
+                    },
+                    params={"body": body, **ref},
+                )
+            )
+            for sname in r.interfaces:
+                out.append(_iface_create(code, r.name, sname))
+        else:
+            attrs = {}
+            _cmp(attrs, "description", rcur.description, r.description)
+            cur_ext = idx.net_by_id.get(rcur.external_network_id or "")
+            cur_ext_name = cur_ext.name if cur_ext else rcur.external_network_id
+            _cmp(attrs, "external_network", cur_ext_name, r.external_network)
+            if r.external_network and r.enable_snat is not None:
+                _cmp(attrs, "enable_snat", rcur.enable_snat, r.enable_snat)
+            if attrs:
+                body = {}
+                if "description" in attrs:
+                    body["description"] = r.description
+                if "external_network" in attrs or "enable_snat" in attrs:
+                    body["external_gateway_info"] = gw or {}
+                out.append(
+                    Change(
+                        code,
+                        "update",
+                        "router",
+                        r.name,
+                        attrs,
+                        id=rcur.id,
+                        params={"body": body},
+                        reason="out-of-band change",
+                    )
+                )
+            have = {}
+            for i in idx.ifaces.get(rcur.id, []):
+                sub = idx.sub_by_id.get(i.subnet_id)
+                have[sub.name if sub else i.subnet_id] = i
+            for sname in r.interfaces:
+                i = have.get(sname)
+                if i is None or i.subnet_id in replaced_subnets:
+                    if i is not None:
+                        out.append(_iface_delete(code, r.name, rcur.id, sname, i, "replacement"))
+                    out.append(_iface_create(code, r.name, sname))
+            for sname, i in have.items():
+                if sname not in r.interfaces:
+                    out.append(_iface_delete(code, r.name, rcur.id, sname, i, "not desired"))
+
+    # security groups and rules ---------------------------------------------------------
+    for g in t.security_groups:
+        gcur = sgs.get(g.name)
+        if gcur is not None and not gcur.managed:
+            conflicts.append(f"security group {g.name}")
+            continue
+        if gcur is None:
+            body = {"name": g.name, "description": g.description, "tags": _tags([])}
+            out.append(
+                Change(
+                    code,
+                    "create",
+                    "security_group",
+                    g.name,
+                    {"description": (None, g.description), "template": (None, g.template)},
+                    params={"body": body, "rule_keys": [list(r.key()) for r in g.rules], **ref},
+                )
+            )
+            for rule in g.rules:
+                out.append(_rule_create(code, g, rule))
+            continue
+        attrs = {}
+        _cmp(attrs, "description", gcur.description, g.description)
+        if attrs:
+            out.append(
+                Change(
+                    code,
+                    "update",
+                    "security_group",
+                    g.name,
+                    attrs,
+                    id=gcur.id,
+                    params={"body": {"description": g.description}},
+                    reason="out-of-band change",
+                )
+            )
+        have_rules = {}
+        for r in idx.rules.get(gcur.id, []):
+            have_rules.setdefault(idx.rule_spec(r).key(), r)
+        want = {r.key(): r for r in g.rules}
+        for k, rule in want.items():
+            if k not in have_rules:
+                out.append(_rule_create(code, g, rule))
+        for r in idx.rules.get(gcur.id, []):
+            spec = idx.rule_spec(r)
+            if spec.key() not in want or have_rules.get(spec.key()) is not r:
+                wide = is_wide_open(spec)
+                out.append(
+                    Change(
+                        code,
+                        "delete",
+                        "security_group_rule",
+                        f"{g.name}: {spec.label()}",
+                        id=r.id,
+                        reason="not in template " + g.template + " (added out of band)",
+                        warning=f"WIDE OPEN: {spec.label()}" if wide else "",
+                    )
+                )
+    # wide-open rules in security groups we do not own: flag, never touch
+    if pid:
+        ours = {g.name for g in t.security_groups}
+        for g in idx.sgs.get(pid, {}).values():
+            if g.managed and g.name in ours:
+                continue
+            for r in idx.rules.get(g.id, []):
+                spec = idx.rule_spec(r)
+                if is_wide_open(spec):
+                    plan.warnings.append(
+                        Change(
+                            code,
+                            "delete",
+                            "security_group_rule",
+                            f"{g.name}: {spec.label()}",
+                            id=r.id,
+                            reason="in a security group cloudctl does not manage: fix by hand",
+                            warning=f"WIDE OPEN: {spec.label()}",
+                        )
+                    )
+
+    # quotas -----------------------------------------------------------------------------
+    for svc in ("network", "compute", "volume"):
+        want_q = t.quotas.get(svc)
+        if not want_q or not idx.a.services.get(svc):
+            continue
+        have_q = idx.a.quotas.get(svc, {}).get(pid or "", {}) if pid else {}
+        attrs = {}
+        for k, v in want_q.items():
+            old = have_q.get(k, "default" if pid else None)
+            if old != v:
+                attrs[k] = (old, v)
+        if attrs:
+            out.append(
+                Change(
+                    code,
+                    "create" if pid is None else "update",
+                    "quota",
+                    f"{t.project}/{svc}",
+                    attrs,
+                    params={"service": svc, "body": dict(want_q), **ref},
+                    reason="" if pid is None else "differs from desired",
+                )
+            )
+
+    # users and roles --------------------------------------------------------------------
+    for u in t.users:
+        ucur = idx.users.get(u.name)
+        if ucur is not None and not ucur.managed:
+            conflicts.append(f"user {u.name}")
+            continue
+        if ucur is None:
+            body = {
+                "name": u.name,
+                "description": u.description,
+                "enabled": u.enabled,
+                "domain_id": desired.domain,
+            }
+            if u.email:
+                body["email"] = u.email
+            out.append(
+                Change(
+                    code,
+                    "create",
+                    "user",
+                    u.name,
+                    {
+                        "description": (None, u.description),
+                        "email": (None, u.email),
+                        "enabled": (None, u.enabled),
+                        "default_project": (None, t.project),
+                        "password": (None, "(generated, kept in the secrets file)"),
+                    },
+                    params={"body": body, "password_env": u.password_env, **ref},
+                )
+            )
+            for role in u.roles:
+                out.append(_role_create(code, t.project, u.name, role))
+            continue
+        attrs = {}
+        _cmp(attrs, "description", ucur.description, u.description)
+        _cmp(attrs, "enabled", ucur.enabled, u.enabled)
+        if u.email:
+            _cmp(attrs, "email", ucur.email, u.email)
+        if ucur.default_project_id != pid:
+            proj_name = next(
+                (p.name for p in idx.a.projects if p.id == ucur.default_project_id),
+                ucur.default_project_id,
+            )
+            attrs["default_project"] = (proj_name, t.project)
+        if attrs:
+            body = {k: v[1] for k, v in attrs.items() if k != "default_project"}
+            params: dict[str, Any] = {"body": body}
+            if "default_project" in attrs:
+                params["default_project_ref"] = t.project
+            out.append(
+                Change(
+                    code,
+                    "update",
+                    "user",
+                    u.name,
+                    attrs,
+                    id=ucur.id,
+                    params=params,
+                    reason="out-of-band change",
+                )
+            )
+        have_roles = idx.assignments.get((ucur.id, pid), set()) if pid else set()
+        have_names = {idx.a.roles.get(rid, rid): rid for rid in have_roles}
+        for role in u.roles:
+            if role not in have_names:
+                out.append(_role_create(code, t.project, u.name, role))
+        for role, rid in sorted(have_names.items()):
+            if role not in u.roles:
+                out.append(
+                    Change(
+                        code,
+                        "delete",
+                        "role_assignment",
+                        f"{u.name} → {role} on {t.project}",
+                        id=rid,
+                        params={"user_ref": u.name, "role_ref": role, **ref},
+                        reason="not desired (granted out of band)",
+                        warning="extra privilege" if role not in ("member", "reader") else "",
+                    )
+                )
+
+    # whole resources that are managed but no longer desired ----------------------------
+    if pid:
+        plan.pruneable.extend(_undesired(t, pid, idx))
+
+    if conflicts:
+        plan.problems.append(
+            Problem(
+                loc,
+                "exists but not managed by cloudctl (no tag "
+                f"{MANAGED_TAG}); rename it or tag it to adopt: " + ", ".join(conflicts),
+            )
+        )
+        return
+    plan.changes.extend(out)
+
+
+def _iface_create(code: str, router: str, subnet: str) -> Change:
+    return Change(
+        code,
+        "create",
+        "router_interface",
+        f"{router} ↔ {subnet}",
+        {"subnet": (None, subnet)},
+        params={"router_ref": router, "subnet_ref": subnet},
+    )
+
+
+def _iface_delete(code, router, router_id, subnet, iface, reason) -> Change:
+    return Change(
+        code,
+        "delete",
+        "router_interface",
+        f"{router} ↔ {subnet}",
+        id=iface.port_id,
+        params={"router_id": router_id, "port_id": iface.port_id},
+        reason=reason,
+    )
+
+
+def _rule_create(code: str, g: SecurityGroupSpec, rule: RuleSpec) -> Change:
+    body: dict[str, Any] = {
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "description": rule.description,
+    }
+    if rule.protocol:
+        body["protocol"] = rule.protocol
+    if rule.port_min is not None:
+        body["port_range_min"] = rule.port_min
+        body["port_range_max"] = rule.port_max
+    if rule.remote_ip_prefix:
+        body["remote_ip_prefix"] = rule.remote_ip_prefix
+    params: dict[str, Any] = {"body": body, "security_group_ref": g.name, "key": list(rule.key())}
+    if rule.remote_group:
+        params["remote_group_ref"] = rule.remote_group
+    return Change(
+        code,
+        "create",
+        "security_group_rule",
+        f"{g.name}: {rule.label()}",
+        params=params,
+        warning=f"WIDE OPEN: {rule.label()}" if is_wide_open(rule) else "",
+    )
+
+
+def _role_create(code: str, project: str, user: str, role: str) -> Change:
+    return Change(
+        code,
+        "create",
+        "role_assignment",
+        f"{user} → {role} on {project}",
+        {"role": (None, role)},
+        params={"user_ref": user, "role_ref": role, "project_ref": project},
+    )
+
+
+def _undesired(t: TenantSpec, pid: str, idx: _Index) -> list[Change]:
+    out: list[Change] = []
+    why = "managed but not desired (--prune deletes it)"
+    want_nets = {n.name for n in t.networks}
+    want_subs = {s.name for s in t.subnets}
+    want_sgs = {g.name for g in t.security_groups}
+    want_router = t.router.name if t.router else None
+    for r in idx.routers.get(pid, {}).values():
+        if r.managed and r.name != want_router:
+            for i in idx.ifaces.get(r.id, []):
+                sub = idx.sub_by_id.get(i.subnet_id)
+                out.append(
+                    _iface_delete(t.code, r.name, r.id, sub.name if sub else i.subnet_id, i, why)
+                )
+            out.append(Change(t.code, "delete", "router", r.name, id=r.id, reason=why))
+    for s in idx.subs.get(pid, {}).values():
+        if s.managed and s.name not in want_subs:
+            for r in idx.routers.get(pid, {}).values():
+                for i in idx.ifaces.get(r.id, []):
+                    if i.subnet_id == s.id and r.name == want_router:
+                        out.append(_iface_delete(t.code, r.name, r.id, s.name, i, why))
+            out.append(Change(t.code, "delete", "subnet", s.name, id=s.id, reason=why))
+    for n in idx.nets.get(pid, {}).values():
+        if n.managed and n.name not in want_nets:
+            out.append(Change(t.code, "delete", "network", n.name, id=n.id, reason=why))
+    for g in idx.sgs.get(pid, {}).values():
+        if g.managed and g.name not in want_sgs:
+            out.append(Change(t.code, "delete", "security_group", g.name, id=g.id, reason=why))
+    want_users = {u.name for u in t.users}
+    for u in idx.a.users:
+        if u.managed and u.default_project_id == pid and u.name not in want_users:
+            out.append(Change(t.code, "delete", "user", u.name, id=u.id, reason=why))
+    return out
+
+
+# --------------------------------------------------------------------------- destroy
+def destroy_changes(
+    code: str, project: Project, actual: ActualState, idx: _Index | None = None
+) -> tuple[list[Change], list[str]]:
+    """Everything of one managed tenant, in reverse dependency order, and what was left.
+
+    The project itself goes only when nothing unmanaged remains in it (Neutron's own
+    ``default`` security group is removed with it: deleting a project leaves it behind).
+    """
+    idx = idx or _Index(actual)
+    pid = project.id
+    why = "destroy"
+    out: list[Change] = []
+    unmanaged: list[str] = []
+    for u in actual.users:
+        if u.managed and u.default_project_id == pid:
+            out.append(Change(code, "delete", "user", u.name, id=u.id, reason=why))
+    for svc in ("network", "compute", "volume"):
+        if actual.services.get(svc):
+            out.append(
+                Change(
+                    code,
+                    "delete",
+                    "quota",
+                    f"{project.name}/{svc}",
+                    id=pid,
+                    params={"service": svc, "project_id": pid},
+                    reason="reset to defaults",
+                )
+            )
+    for g in actual.security_groups:
+        if g.project_id != pid:
+            continue
+        if g.managed or g.name == "default":
+            out.append(Change(code, "delete", "security_group", g.name, id=g.id, reason=why))
+        else:
+            unmanaged.append(f"security group {g.name}")
+    for r in actual.routers:
+        if r.project_id != pid:
+            continue
+        if not r.managed:
+            unmanaged.append(f"router {r.name}")
+            continue
+        for i in idx.ifaces.get(r.id, []):
+            sub = idx.sub_by_id.get(i.subnet_id)
+            out.append(_iface_delete(code, r.name, r.id, sub.name if sub else i.subnet_id, i, why))
+        out.append(Change(code, "delete", "router", r.name, id=r.id, reason=why))
+    for s in actual.subnets:
+        if s.project_id == pid:
+            if s.managed:
+                out.append(Change(code, "delete", "subnet", s.name, id=s.id, reason=why))
+            else:
+                unmanaged.append(f"subnet {s.name}")
+    for n in actual.networks:
+        if n.project_id == pid:
+            if n.managed:
+                out.append(Change(code, "delete", "network", n.name, id=n.id, reason=why))
+            else:
+                unmanaged.append(f"network {n.name}")
+    if not unmanaged:
+        out.append(Change(code, "delete", "project", project.name, id=pid, reason=why))
+    return out, unmanaged
+
+
+# --------------------------------------------------------------------------- drift
+@dataclass
+class DriftItem:
+    tenant: str
+    kind: str
+    name: str
+    what: str  # changed | missing | unexpected | not-desired | wide-open
+    attrs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    warning: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["attrs"] = {k: {"actual": o, "desired": n} for k, (o, n) in self.attrs.items()}
+        return d
+
+
+def drift_items(plan: Plan, actual: ActualState, desired: DesiredState) -> list[DriftItem]:
+    """Out-of-band changes: the plan seen from the cloud's side, for tenants that exist."""
+    existing = {p.name for p in actual.projects if p.managed}
+    out: list[DriftItem] = []
+    reported: set[str] = set()
+    for c in sorted(plan.changes, key=_sort_key):
+        t = desired.tenants.get(c.tenant)
+        if t is not None and t.project not in existing:
+            if t.project not in reported:  # never applied (or deleted by hand): one line
+                out.append(DriftItem(c.tenant, "project", t.project, "missing"))
+                reported.add(t.project)
+            continue
+        if c.action == "update":
+            out.append(DriftItem(c.tenant, c.kind, c.name, "changed", dict(c.attrs), c.warning))
+        elif c.action == "create":
+            if c.kind == "quota":
+                out.append(DriftItem(c.tenant, c.kind, c.name, "changed", dict(c.attrs)))
+            else:
+                out.append(DriftItem(c.tenant, c.kind, c.name, "missing", {}, c.warning))
+        else:
+            out.append(DriftItem(c.tenant, c.kind, c.name, "unexpected", {}, c.warning))
+    for c in plan.pruneable:
+        out.append(DriftItem(c.tenant, c.kind, c.name, "not-desired"))
+    for c in plan.warnings:
+        out.append(DriftItem(c.tenant, c.kind, c.name, "wide-open", {}, c.warning))
+    return out
