@@ -161,6 +161,11 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
 # --- check types ---------------------------------------------------------------------
 def chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
     key = chk["key"].lower()
+    sshd_ev = ctx.ev.get("sshd") or {}
+    if sshd_ev.get("error") == "sshd not installed" and "/etc/ssh/sshd_config" not in P.expand(
+        ctx.files, "/etc/ssh/sshd_config"
+    ):
+        return Outcome(NA, "sshd not installed", "", note="no SSH server on this host")
     setting, match_vals, how = P.sshd_effective(ctx.ev, key)
     exp = ctx.value(chk)
     op = chk.get("op", "eq")
@@ -264,6 +269,11 @@ def chk_pam_module(chk: dict, ctx: Ctx) -> Outcome:
         evidence += [ev(e.source, line_at(ctx.files, e.source)) for e in entries]
         if not forbid and not entries:
             problems.append(f"{'/'.join(modules)} missing from {svc}")
+        for mod, needed in (chk.get("entries_with_args") or {}).items():
+            mine = [e for e in entries if e.module == mod]
+            for a in needed:
+                if mine and not any(e.arg(a) is not None for e in mine):
+                    problems.append(f"{mod} without a '{a}' line in {svc}")
         for e in entries:
             for a in forbid:
                 if e.arg(a) is not None:
@@ -377,7 +387,7 @@ def chk_services(chk: dict, ctx: Ctx) -> Outcome:
             return Outcome(PASS, "; ".join(observed), f"one of {', '.join(units)} enabled and running",
                            [ev("systemctl", "; ".join(observed))])
         if ctx.container and u in CONTAINER_CANNOT_RUN:
-            notes.append(f"{u} cannot run in a container (shared kernel / no CAP_SYS_TIME): judged on enablement only")
+            notes.append(f"{u} cannot run in a container (shared kernel, no clock or audit control): judged on enablement only")
             return Outcome(PASS, "; ".join(observed), f"one of {', '.join(units)} enabled",
                            [ev("systemctl", "; ".join(observed))], " ".join(notes))
     return Outcome(FAIL, "; ".join(observed) or "not installed",
@@ -576,6 +586,13 @@ def chk_audit_immutable(chk: dict, ctx: Ctx) -> Outcome:
     rules = P.audit_rules(ctx.files)
     if not rules:
         return Outcome(FAIL, "no audit rules files", "-e 2 as the last rule")
+    if P.expand(ctx.files, "/etc/audit/rules.d/*.rules"):
+        # augenrules moves -e to the end of the compiled rules: any "-e 2" makes them immutable
+        hits = [r for r in rules if re.fullmatch(r"-e\s+2", r.value)]
+        if hits:
+            return Outcome(PASS, f"{hits[-1].value} ({hits[-1].source})", "-e 2 in the rules",
+                           [ev(hits[-1].source, hits[-1].value)])
+        return Outcome(FAIL, "no -e 2 in /etc/audit/rules.d", "-e 2 in the rules")
     last = rules[-1]
     ok = re.fullmatch(r"-e\s+2", last.value) is not None
     return Outcome(PASS if ok else FAIL, f"last rule: {last.value}", "-e 2 as the last rule",

@@ -334,10 +334,16 @@ def logrotate_days(files: Files, path: str) -> list[tuple[str, int, str]]:
             g_rotate = int(w[1])
     out = []
     block, period, rotate, maxage, start = None, g_period, g_rotate, None, 0
+    pending: list[str] = []  # file names listed on the lines before "{"
     for n, raw in lines_of(files, path):
         line = raw.split("#", 1)[0].strip()
+        if block is None and line and not line.endswith("{"):
+            pending.append(line)
+            continue
         if line.endswith("{"):
-            block, period, rotate, maxage, start = line[:-1].strip(), g_period, g_rotate, None, n
+            names = " ".join([*pending, line[:-1].strip()]).strip() or "?"
+            block, period, rotate, maxage, start = names, g_period, g_rotate, None, n
+            pending = []
             continue
         if line == "}" and block is not None:
             days = PERIOD_DAYS[period] * rotate

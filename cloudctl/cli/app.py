@@ -28,28 +28,14 @@ AREAS = {
 }
 
 
-class ReportedError(click.ClickException):
-    """Carries a CloudctlError out through click so it prints without a traceback."""
-
-    def __init__(self, err: CloudctlError):
-        super().__init__(err.message)
-        self.err = err
-        self.exit_code = err.exit_code
-
-    def show(self, file=None) -> None:
-        out = sys.stderr
-        probs = self.err.problems
-        for p in probs:
-            out.write(f"{p}\n")
-        if len(probs) > 1:
-            out.write(f"cloudctl: {self.err.message}\n")
-
-
-class InternalError(click.ClickException):
-    exit_code = 3
-
-    def show(self, file=None) -> None:
-        sys.stderr.write(f"cloudctl: internal error: {self.message} (--debug shows more)\n")
+def report_error(err: CloudctlError) -> None:
+    """Print every problem as ``file:line: message`` on stderr (plain text, no panel)."""
+    probs = err.problems
+    for p in probs:
+        sys.stderr.write(f"{p}\n")
+    if len(probs) > 1:
+        sys.stderr.write(f"cloudctl: {err.message}\n")
+    sys.stderr.flush()
 
 
 class CloudctlGroup(TyperGroup):
@@ -59,9 +45,12 @@ class CloudctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CloudctlError as e:
+            # Printed here and not through click: typer's rich mode would draw a panel and
+            # drop the file:line list.
             if _debug(ctx):
                 traceback.print_exc()
-            raise ReportedError(e) from None
+            report_error(e)
+            raise click.exceptions.Exit(e.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
             raise
         except KeyboardInterrupt:
@@ -70,7 +59,10 @@ class CloudctlGroup(TyperGroup):
         except Exception as e:
             if _debug(ctx):
                 traceback.print_exc()
-            raise InternalError(f"{type(e).__name__}: {e}") from None
+            sys.stderr.write(
+                f"cloudctl: internal error: {type(e).__name__}: {e} (--debug shows more)\n"
+            )
+            raise click.exceptions.Exit(3) from None
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -88,13 +88,22 @@ def up(
         "inventory": str(info.inventory),
         "center_inventory": str(info.center_inventory) if info.center_inventory else None,
         "services": info.services,
-        "hosts": {n: {"port": h.port, "user": h.user, "groups": list(h.groups)} for n, h in info.hosts.items()},
+        "hosts": {
+            n: {"port": h.port, "user": h.user, "groups": list(h.groups)}
+            for n, h in info.hosts.items()
+        },
         "key_file": str(next(iter(info.hosts.values())).key_file) if info.hosts else None,
         "seconds": round(secs, 1),
     }
 
     def table(con: Console) -> None:
-        con.print(pick(lg, f"[bold green]实验环境已就绪[/]（{secs:.1f} 秒）", f"[bold green]lab is up[/] ({secs:.1f} s)"))
+        con.print(
+            pick(
+                lg,
+                f"[bold green]实验环境已就绪[/]（{secs:.1f} 秒）",
+                f"[bold green]lab is up[/] ({secs:.1f} s)",
+            )
+        )
         t = Table(show_header=True, header_style="bold")
         t.add_column(pick(lg, "名称", "name"))
         t.add_column(pick(lg, "地址", "address"))
@@ -112,7 +121,13 @@ def up(
             h = next(iter(info.hosts.values()))
             con.print(f"  ssh -i {key} -p {h.port} {h.user}@127.0.0.1")
         if info.center_inventory:
-            con.print(pick(lg, f"  清单也已写入 {info.center_inventory}", f"  inventory also written to {info.center_inventory}"))
+            con.print(
+                pick(
+                    lg,
+                    f"  清单也已写入 {info.center_inventory}",
+                    f"  inventory also written to {info.center_inventory}",
+                )
+            )
 
     render(data, output, table=table)
 
@@ -140,20 +155,44 @@ def status(
         }[st["state"]]
         con.print(f"{pick(lg, '实验环境', 'lab')} {st['lab_dir']}: {state_txt}")
         t = Table(show_header=True, header_style="bold")
-        for h in (pick(lg, "名称", "name"), pick(lg, "端口", "port"), "PID", pick(lg, "健康", "health"), pick(lg, "内存", "memory"), pick(lg, "检查", "check")):
+        for h in (
+            pick(lg, "名称", "name"),
+            pick(lg, "端口", "port"),
+            "PID",
+            pick(lg, "健康", "health"),
+            pick(lg, "内存", "memory"),
+            pick(lg, "检查", "check"),
+        ):
             t.add_column(h)
         for r in st["services"] + st["hosts"]:
             health = "[green]ok[/]" if r["healthy"] else "[red]fail[/]"
-            t.add_row(r["name"], str(r["port"]), str(r["pid"] or "-"), health, f"{r['rss_mib']:.0f} MiB", r["detail"])
+            t.add_row(
+                r["name"],
+                str(r["port"]),
+                str(r["pid"] or "-"),
+                health,
+                f"{r['rss_mib']:.0f} MiB",
+                r["detail"],
+            )
         if st["services"] or st["hosts"]:
             con.print(t)
-            con.print(pick(lg, f"内存合计 {st['memory_mib']:.0f} MiB", f"memory in all {st['memory_mib']:.0f} MiB"))
+            con.print(
+                pick(
+                    lg,
+                    f"内存合计 {st['memory_mib']:.0f} MiB",
+                    f"memory in all {st['memory_mib']:.0f} MiB",
+                )
+            )
         for s in st["stale"]:
             con.print(f"[yellow]{pick(lg, '残留', 'stale')}:[/] {s}")
         last = st.get("last_recovery")
         if last:
             con.print(
-                pick(lg, f"上次 lab up 在 {last['time']} 清理了残留状态：", f"the last lab up ({last['time']}) cleaned stale state:")
+                pick(
+                    lg,
+                    f"上次 lab up 在 {last['time']} 清理了残留状态：",
+                    f"the last lab up ({last['time']}) cleaned stale state:",
+                )
             )
             for s in last["found"]:
                 con.print(f"  - {s}")
@@ -169,7 +208,9 @@ def status(
 @app.command("down")
 def down(
     ctx: typer.Context,
-    purge: Annotated[bool, typer.Option("--purge", help="Also delete the lab's data (databases, hosts).")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete the lab's data (databases, hosts).")
+    ] = False,
     lang: LangOpt = None,
 ) -> None:
     """Stop the lab's own processes (by recorded PID) and unmount its mounts."""
@@ -179,7 +220,13 @@ def down(
     center = _center_or_none(ctx)
     stopped = manager.down(purge, RichReporter(lg))
     _audit(ctx, center, "lab.down", {"purge": purge, "stopped": len(stopped)})
-    typer.echo(pick(lg, f"实验环境已停止（{len(stopped)} 项）", f"lab is down ({len(stopped)} items stopped)"))
+    typer.echo(
+        pick(
+            lg,
+            f"实验环境已停止（{len(stopped)} 项）",
+            f"lab is down ({len(stopped)} items stopped)",
+        )
+    )
 
 
 @app.command("reset-host")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from typing import Annotated
@@ -19,6 +20,26 @@ from cloudctl.tenant.diff import Plan, drift_items
 from cloudctl.tenant.render import print_drift, print_plan
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def _reported(fn):
+    """Print every problem as ``file:line: message`` on stderr, exit with its code.
+
+    (The root group's rich error panel would show only the summary of a ValidationFailed.)
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CloudctlError as e:
+            for p in e.problems:
+                sys.stderr.write(f"{p}\n")
+            if len(e.problems) > 1:
+                sys.stderr.write(f"cloudctl: {e.message}\n")
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper
 
 NamesArg = Annotated[
     list[str] | None,
@@ -51,6 +72,7 @@ def _problems_or_raise(plan: Plan) -> None:
 
 
 @app.command("validate")
+@_reported
 def validate(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -86,6 +108,7 @@ def validate(
 
 
 @app.command("plan")
+@_reported
 def plan_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -194,6 +217,7 @@ def _confirm(auto_approve: bool, lg, question_zh: str, question_en: str) -> None
 
 
 @app.command("apply")
+@_reported
 def apply_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -256,6 +280,7 @@ def apply_cmd(
 
 
 @app.command("drift")
+@_reported
 def drift_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -284,6 +309,7 @@ def drift_cmd(
 
 
 @app.command("destroy")
+@_reported
 def destroy_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Tenant code (department code).")],
@@ -332,6 +358,7 @@ def destroy_cmd(
         raise typer.Exit(2)
 
 
+@_reported
 def ipam_drift_command(
     ctx: typer.Context,
     os_cloud: CloudOpt = None,

@@ -69,11 +69,16 @@ class Allocation:
 
 
 def _sorted_intervals(plan: AddressPlan, vrf: str, version: int) -> list[tuple[int, int]]:
-    return sorted(
-        (p.first, p.last)
-        for p in plan.prefixes
-        if p.valid and p.vrf == vrf and p.version == version
-    )
+    """Occupied spans of one routing domain, in address order (validation already sorted
+    them; computed here only for a plan that was not validated)."""
+    key = (vrf, version)
+    if key not in plan.intervals:
+        plan.intervals[key] = sorted(
+            (p.first, p.last)
+            for p in plan.prefixes
+            if p.valid and p.vrf == vrf and p.version == version
+        )
+    return plan.intervals[key]
 
 
 def free_blocks(
@@ -106,7 +111,9 @@ def free_blocks(
 
 
 def _cidrs(version: int, first: int, last: int) -> list[netaddr.IPNetwork]:
-    return netaddr.iprange_to_cidrs(netaddr.IPAddress(first, version), netaddr.IPAddress(last, version))
+    return netaddr.iprange_to_cidrs(
+        netaddr.IPAddress(first, version), netaddr.IPAddress(last, version)
+    )
 
 
 def zone_parents(plan: AddressPlan, zone_name: str) -> list[Span]:
@@ -188,7 +195,9 @@ def subnet_defaults(net: netaddr.IPNetwork) -> tuple[str | None, list[str]]:
     last = int(net.last) if net.version == 6 else int(net.last) - 1
     gateway = first + 1
     start = first + (10 if bits - net.prefixlen >= 6 else 2)
-    return ip_text(net.version, gateway), [f"{ip_text(net.version, start)}-{ip_text(net.version, last)}"]
+    return ip_text(net.version, gateway), [
+        f"{ip_text(net.version, start)}-{ip_text(net.version, last)}"
+    ]
 
 
 def next_vlan(plan: AddressPlan, zone_name: str) -> int | None:
@@ -203,7 +212,9 @@ def next_vlan(plan: AddressPlan, zone_name: str) -> int | None:
     return None
 
 
-def plan_allocation(plan: AddressPlan, req: AllocationRequest, tenants: set[str] | None) -> Allocation:
+def plan_allocation(
+    plan: AddressPlan, req: AllocationRequest, tenants: set[str] | None
+) -> Allocation:
     """Decide the block (or find the existing allocation of that name). Raises InputError."""
     zone = plan.zones.get(req.zone)
     if zone is None:
@@ -228,16 +239,19 @@ def plan_allocation(plan: AddressPlan, req: AllocationRequest, tenants: set[str]
     versions = {s.version for s in space.parents}
     max_len = max(32 if v == 4 else 128 for v in versions)
     shortest = min(s.prefixlen for s in space.parents)
+    where = f"--within {req.within}" if req.within else f"zone {req.zone}"
     if not shortest <= req.prefixlen <= max_len:
         raise InputError(
-            f"--prefixlen {req.prefixlen} does not fit: {'--within ' + req.within if req.within else 'zone ' + req.zone} "
-            f"is /{shortest}; ask for /{shortest} to /{max_len}"
+            f"--prefixlen {req.prefixlen} does not fit: {where} is /{shortest}; "
+            f"ask for /{shortest} to /{max_len}"
         )
     block = first_fit(space.blocks, req.prefixlen)
     if block is None:
         where = f"container {req.within}" if req.within else f"zone {req.zone} (VRF {zone.vrf})"
         largest = min((b.prefixlen for b in space.blocks), default=None)
-        hint = f"; the largest free block is a /{largest}" if largest is not None else "; it is full"
+        hint = (
+            f"; the largest free block is a /{largest}" if largest is not None else "; it is full"
+        )
         raise InputError(f"no free /{req.prefixlen} left in {where}{hint}")
     entry: dict = {"name": req.name, "prefix": str(block)}
     if req.tenant:
@@ -246,7 +260,9 @@ def plan_allocation(plan: AddressPlan, req: AllocationRequest, tenants: set[str]
         entry["status"] = req.status
     vlan = next_vlan(plan, req.zone) if req.vlan == "auto" else req.vlan
     if req.vlan == "auto" and vlan is None and zone.vlan_range:
-        raise InputError(f"no free VLAN left in zone {req.zone}'s range; pass --vlan N or --vlan none")
+        raise InputError(
+            f"no free VLAN left in zone {req.zone}'s range; pass --vlan N or --vlan none"
+        )
     if vlan is not None and req.status == "active":
         entry["vlan"] = int(vlan)
     if req.purpose:

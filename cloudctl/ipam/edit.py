@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import yaml
 from ruamel.yaml import YAML
@@ -60,9 +61,7 @@ def _layout(lines: list[str]) -> tuple[int, int, list[int], int] | None:
     key = next((i for i, ln in enumerate(lines) if _PREFIXES.match(ln)), None)
     if key is None:
         return None
-    end = next(
-        (i for i in range(key + 1, len(lines)) if _TOP_KEY.match(lines[i])), len(lines)
-    )
+    end = next((i for i in range(key + 1, len(lines)) if _TOP_KEY.match(lines[i])), len(lines))
     items = []
     col = None
     for i in range(key + 1, end):
@@ -92,20 +91,36 @@ def _last_content(lines: list[str], start: int, end: int) -> int:
     return last
 
 
-def insert_entry(text: str, entry: dict, header: str = "") -> str:
+@dataclass(frozen=True)
+class Splice:
+    """Where an appended entry landed: its block and the (1-based) line it starts on.
+    ``line`` is None when the file went through a ruamel round trip instead."""
+
+    text: str
+    block: str = ""
+    line: int | None = None
+
+
+def append_entry(text: str, entry: dict, header: str = "") -> Splice:
     """``text`` with ``entry`` appended to its ``prefixes:`` list."""
     if not text.strip():
-        return header + "prefixes:\n" + render_entry(entry, 2)
+        return Splice(header + "prefixes:\n" + render_entry(entry, 2))
     lines = text.splitlines(keepends=True)
     layout = _layout(lines)
     if layout is None:
-        return _roundtrip_insert(text, entry)
+        return Splice(_roundtrip_insert(text, entry))
     _key, end, items, col = layout
     at = _last_content(lines, items[-1], end) + 1
     if not lines[at - 1].endswith("\n"):
         lines[at - 1] += "\n"
-    lines.insert(at, render_entry(entry, col))
-    return "".join(lines)
+    block = render_entry(entry, col)
+    lines.insert(at, block)
+    return Splice("".join(lines), block, at + 1)
+
+
+def insert_entry(text: str, entry: dict, header: str = "") -> str:
+    """``text`` with ``entry`` appended to its ``prefixes:`` list."""
+    return append_entry(text, entry, header).text
 
 
 def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
@@ -119,7 +134,7 @@ def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
     bounds = [*items[1:], end]
     cut: list[tuple[int, int]] = []
     found = set()
-    name_key = re.compile(r"^\s{%d}(?:-\s+|\s\s)name\s*:\s*(.*?)\s*$" % col)
+    name_key = re.compile(r"^\s{" + str(col) + r"}(?:-\s+|\s\s)name\s*:\s*(.*?)\s*$")
     for start, stop in zip(items, bounds, strict=True):
         name = None
         for i in range(start, stop):
@@ -135,7 +150,9 @@ def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
             found.add(name)
     missing = wanted - found
     if missing:
-        raise InputError(f"not found in this file: {', '.join(sorted(missing))}", Location(filename))
+        raise InputError(
+            f"not found in this file: {', '.join(sorted(missing))}", Location(filename)
+        )
     for start, stop in reversed(cut):
         del lines[start:stop]
     return "".join(lines)
@@ -168,7 +185,11 @@ def _roundtrip_remove(text: str, wanted: set[str], filename: str) -> str:
     seq = doc.get("prefixes") if isinstance(doc, dict) else None
     if not isinstance(seq, list):
         raise InputError("no prefixes: list in this file", Location(filename))
-    keep = [i for i, item in enumerate(seq) if not (isinstance(item, dict) and item.get("name") in wanted)]
+    keep = [
+        i
+        for i, item in enumerate(seq)
+        if not (isinstance(item, dict) and item.get("name") in wanted)
+    ]
     if len(keep) == len(seq):
         raise InputError(f"not found in this file: {', '.join(sorted(wanted))}", Location(filename))
     for i in reversed(range(len(seq))):

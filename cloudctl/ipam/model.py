@@ -45,7 +45,6 @@ VRF_KEYS = {"name", "rd", "name_zh", "description"}
 DEPARTMENT_KINDS = ("department", "county")
 
 
-
 class AddressError(ValueError):
     """A text that is not a valid address or prefix; the message says why."""
 
@@ -99,7 +98,9 @@ def parse_range(text: Any) -> tuple[str, str]:
     s = str(text)
     start, sep, end = s.partition("-")
     if not sep:
-        raise AddressError(f"{s!r} is not a range: expected FIRST-LAST, e.g. 10.20.0.10-10.20.0.254")
+        raise AddressError(
+            f"{s!r} is not a range: expected FIRST-LAST, e.g. 10.20.0.10-10.20.0.254"
+        )
     return start.strip(), end.strip()
 
 
@@ -224,6 +225,10 @@ class AddressPlan:
     files: list[Path] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     _by_name: dict[str, Prefix] | None = field(default=None, repr=False)
+    # (vrf, version) -> sorted [(first, last)], kept from validation's sort for allocation
+    intervals: dict[tuple[str, int], list[tuple[int, int]]] = field(
+        default_factory=dict, repr=False
+    )
 
     # -- the read API other areas use -------------------------------------------------
     def prefix(self, name: str) -> Prefix | None:
@@ -244,6 +249,7 @@ class AddressPlan:
 
     def invalidate(self) -> None:
         self._by_name = None
+        self.intervals = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,8 +317,7 @@ def _load_file(path: Path, text: str | None, cache: Path | None) -> _FilePart:
         return _FilePart(problems=[Problem(Location(name), f"cannot read: {e.strerror}")])
     cache_file = None
     if cache is not None:
-        digest = hashlib.sha256(raw + b"\0" + name.encode() + b"\0%d" % CACHE_VERSION).hexdigest()
-        cache_file = cache / f"{digest}.marshal"
+        cache_file = _cache_file(cache, raw, name)
         try:
             return _part_from_rows(marshal.loads(cache_file.read_bytes()), path, name)
         except (OSError, ValueError, EOFError, TypeError, IndexError):
@@ -333,12 +338,58 @@ def _load_file(path: Path, text: str | None, cache: Path | None) -> _FilePart:
     elif doc is not None:
         _load_doc(part, path, doc)
     if cache_file is not None:
-        with contextlib.suppress(OSError):
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps(_part_to_rows(part)))
-            os.replace(tmp, cache_file)
+        _store(cache_file, part)
     return part
+
+
+def _cache_file(cache: Path, raw: bytes, name: str) -> Path:
+    digest = hashlib.sha256(raw + b"\0" + name.encode() + b"\0%d" % CACHE_VERSION).hexdigest()
+    return cache / f"{digest}.marshal"
+
+
+def _store(cache_file: Path, part: _FilePart) -> None:
+    with contextlib.suppress(OSError):
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(_part_to_rows(part)))
+        os.replace(tmp, cache_file)
+
+
+def cache_appended(
+    path: Path, old_text: str, new_text: str, block: str, line: int, cache: Path
+) -> None:
+    """Seed the parse cache for a file that got one entry appended (``block`` at ``line``),
+    from the old content's cache entry plus the block alone, so the next command does not
+    re-parse a big file after each allocation. Only for plain prefix files; anything
+    unusual is left to a normal re-parse."""
+    name = display_path(path)
+    try:
+        rows = marshal.loads(_cache_file(cache, old_text.encode("utf-8"), name).read_bytes())
+        part = _part_from_rows(rows, path, name)
+    except (OSError, ValueError, EOFError, TypeError, IndexError):
+        return
+    if part.vrfs or part.zones or part.problems or part.dns is not None:
+        return
+    probs: list[Problem] = []
+    try:
+        doc = load_yaml_text("prefixes:\n" + block, name)
+    except CloudctlError:
+        return
+    file_zone = None
+    for ln in new_text.splitlines():
+        if ln.startswith("zone:"):
+            file_zone = ln.split(":", 1)[1].split("#", 1)[0].strip() or None
+            break
+    items = doc.get("prefixes") if isinstance(doc, LDict) else None
+    if not isinstance(items, LList) or len(items) != 1 or not isinstance(items[0], LDict):
+        return
+    p = _load_prefix(items[0], file_zone, probs)
+    if p is None or probs:
+        return
+    p.location = Location(name, line)
+    p.source = path
+    part.prefixes.append(p)
+    _store(_cache_file(cache, new_text.encode("utf-8"), name), part)
 
 
 def _merge(plan: AddressPlan, part: _FilePart) -> None:
@@ -348,14 +399,19 @@ def _merge(plan: AddressPlan, part: _FilePart) -> None:
     for v in part.vrfs:
         if v.name in plan.vrfs:
             plan.problems.append(
-                Problem(v.location, f"duplicate VRF {v.name!r} (first at {plan.vrfs[v.name].location})")
+                Problem(
+                    v.location, f"duplicate VRF {v.name!r} (first at {plan.vrfs[v.name].location})"
+                )
             )
         else:
             plan.vrfs[v.name] = v
     for z in part.zones:
         if z.name in plan.zones:
             plan.problems.append(
-                Problem(z.location, f"duplicate zone {z.name!r} (first at {plan.zones[z.name].location})")
+                Problem(
+                    z.location,
+                    f"duplicate zone {z.name!r} (first at {plan.zones[z.name].location})",
+                )
             )
         else:
             plan.zones[z.name] = z
@@ -370,19 +426,47 @@ def _part_to_rows(part: _FilePart) -> tuple:
     return (
         [(v.name, v.rd, v.name_zh, v.description, _loc_row(v.location)) for v in part.vrfs],
         [
-            (z.name, z.name_zh, z.name_en, z.vrf, z.supernets, z.vlan_range, z.purpose,
-             z.dns_nameservers, _loc_row(z.location))
+            (
+                z.name,
+                z.name_zh,
+                z.name_en,
+                z.vrf,
+                z.supernets,
+                z.vlan_range,
+                z.purpose,
+                z.dns_nameservers,
+                _loc_row(z.location),
+            )
             for z in part.zones
         ],
         [
-            (p.name, p.cidr, p.zone, p.tenant, p.vrf, p.vlan, p.purpose, p.status, p.gateway,
-             tuple(p.allocation_pools), tuple(p.dns_nameservers),
-             tuple((r.start, r.end, r.purpose) for r in p.reserved), p.description,
-             p.location.line or 0, p.version, p.first, p.prefixlen, p.last, p.valid)
+            (
+                p.name,
+                p.cidr,
+                p.zone,
+                p.tenant,
+                p.vrf,
+                p.vlan,
+                p.purpose,
+                p.status,
+                p.gateway,
+                tuple(p.allocation_pools),
+                tuple(p.dns_nameservers),
+                tuple((r.start, r.end, r.purpose) for r in p.reserved),
+                p.description,
+                p.location.line or 0,
+                p.version,
+                p.first,
+                p.prefixlen,
+                p.last,
+                p.valid,
+            )
             for p in part.prefixes
         ],
-        [(pr.location.file if pr.location else None, _loc_row(pr.location), pr.message)
-         for pr in part.problems],
+        [
+            (pr.location.file if pr.location else None, _loc_row(pr.location), pr.message)
+            for pr in part.problems
+        ],
         part.dns,
     )
 
@@ -392,16 +476,43 @@ def _part_from_rows(rows: tuple, path: Path, name: str) -> _FilePart:
     part = _FilePart(dns=dns)
     part.vrfs = [Vrf(n, rd, zh, d, Location(name, ln or None)) for n, rd, zh, d, ln in vrfs]
     part.zones = [
-        Zone(n, zh, en, vrf, tuple(sup), tuple(vl) if vl else None, pur, tuple(dn),
-             Location(name, ln or None))
+        Zone(
+            n,
+            zh,
+            en,
+            vrf,
+            tuple(sup),
+            tuple(vl) if vl else None,
+            pur,
+            tuple(dn),
+            Location(name, ln or None),
+        )
         for n, zh, en, vrf, sup, vl, pur, dn, ln in zones
     ]
     out = part.prefixes
     for r in prefixes:
         p = Prefix(
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-            list(r[9]), list(r[10]), [Reservation(*x) for x in r[11]], r[12],
-            Location(name, r[13] or None), path, r[14], r[15], r[16], r[17], None, r[18],
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            list(r[9]),
+            list(r[10]),
+            [Reservation(*x) for x in r[11]],
+            r[12],
+            Location(name, r[13] or None),
+            path,
+            r[14],
+            r[15],
+            r[16],
+            r[17],
+            None,
+            r[18],
         )
         out.append(p)
     part.problems = [
@@ -415,7 +526,9 @@ def _load_doc(part: _FilePart, path: Path, doc: LDict) -> None:
     for key in doc:
         if key not in ("vrfs", "zones", "prefixes", "dns", "zone"):
             probs.append(
-                Problem(doc.loc(key), f"unknown key {key!r} (expected vrfs, zones, prefixes, dns, zone)")
+                Problem(
+                    doc.loc(key), f"unknown key {key!r} (expected vrfs, zones, prefixes, dns, zone)"
+                )
             )
     if "dns" in doc:
         dns = _str_list(doc, "dns", probs)
@@ -465,7 +578,12 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
         return None
     supernets = _str_list(item, "supernets", probs)
     if not supernets:
-        probs.append(Problem(item.loc("supernets" if "supernets" in item else None), f"zone {name!r}: supernets: at least one prefix is required"))
+        probs.append(
+            Problem(
+                item.loc("supernets" if "supernets" in item else None),
+                f"zone {name!r}: supernets: at least one prefix is required",
+            )
+        )
     good = []
     for i, s in enumerate(supernets):
         try:
@@ -484,7 +602,12 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
                 raise ValueError
             vlan_range = (lo_i, hi_i)
         except ValueError:
-            probs.append(Problem(item.loc("vlans"), f"zone {name!r}: vlans: {raw!r} is not a VLAN range like 1500-1999 (1-4094)"))
+            probs.append(
+                Problem(
+                    item.loc("vlans"),
+                    f"zone {name!r}: vlans: {raw!r} is not a VLAN range like 1500-1999 (1-4094)",
+                )
+            )
     dns = _str_list(item, "dns", probs)
     for i, d in enumerate(dns):
         _check_ip(d, item["dns"], i, probs, "DNS server")
@@ -535,13 +658,26 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         probs.append(Problem(item.loc("prefix"), f"prefix {name}: {e}"))
         p.valid = False
     if not p.zone:
-        probs.append(Problem(item.loc(), f"prefix {name}: no zone (set zone: here or at the top of the file)"))
+        probs.append(
+            Problem(
+                item.loc(), f"prefix {name}: no zone (set zone: here or at the top of the file)"
+            )
+        )
     if p.status not in STATUSES:
-        probs.append(Problem(item.loc("status"), f"prefix {name}: status {p.status!r} is not one of {', '.join(STATUSES)}"))
+        probs.append(
+            Problem(
+                item.loc("status"),
+                f"prefix {name}: status {p.status!r} is not one of {', '.join(STATUSES)}",
+            )
+        )
     vlan = item.get("vlan")
     if vlan is not None:
         if isinstance(vlan, bool) or not isinstance(vlan, int) or not 1 <= vlan <= 4094:
-            probs.append(Problem(item.loc("vlan"), f"prefix {name}: VLAN {vlan!r} is not an integer in 1-4094"))
+            probs.append(
+                Problem(
+                    item.loc("vlan"), f"prefix {name}: VLAN {vlan!r} is not an integer in 1-4094"
+                )
+            )
         else:
             p.vlan = vlan
     for i, r in enumerate(_seq(item, "pools", probs)):
@@ -559,7 +695,9 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
                 start, end = parse_range(r)
                 p.reserved.append(Reservation(start, end))
         except AddressError as e:
-            probs.append(Problem(_item_loc(item["reserved"], i, item), f"prefix {name}: reserved {e}"))
+            probs.append(
+                Problem(_item_loc(item["reserved"], i, item), f"prefix {name}: reserved {e}")
+            )
     return p
 
 
@@ -647,9 +785,15 @@ def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]
         if code is None:
             continue
         if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", code):
-            probs.append(Problem(item.loc("code"), f"code {code!r}: use 2-16 lowercase ASCII letters/digits"))
+            probs.append(
+                Problem(item.loc("code"), f"code {code!r}: use 2-16 lowercase ASCII letters/digits")
+            )
         if code in seen:
-            probs.append(Problem(item.loc("code"), f"duplicate code {code!r} (first at {seen[code].location})"))
+            probs.append(
+                Problem(
+                    item.loc("code"), f"duplicate code {code!r} (first at {seen[code].location})"
+                )
+            )
             continue
         kind = str(item.get("kind") or "department")
         if kind not in DEPARTMENT_KINDS:

@@ -8,6 +8,7 @@ not a container holds another one (or the same block is listed twice).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from cloudctl.core.errors import Location, Problem
@@ -31,8 +32,8 @@ def validate_plan(plan: AddressPlan, tenants: Iterable[str] | None = None) -> li
     known_tenants = None if tenants is None else set(tenants)
     _check_zones(plan, probs)
     _check_prefixes(plan, known_tenants, probs)
-    _sweep(plan, probs)
     plan.invalidate()
+    _sweep(plan, probs)
     return sorted_problems(probs)
 
 
@@ -40,13 +41,15 @@ def _check_zones(plan: AddressPlan, probs: list[Problem]) -> None:
     spans = []
     for z in plan.zones.values():
         if z.vrf not in plan.vrfs:
-            probs.append(Problem(z.location, f"zone {z.name}: unknown VRF {z.vrf!r}{_known(plan.vrfs)}"))
+            probs.append(
+                Problem(z.location, f"zone {z.name}: unknown VRF {z.vrf!r}{_known(plan.vrfs)}")
+            )
         for s in z.supernets:
             version, first, plen = parse_cidr(s)
             last = first + (1 << ((32 if version == 4 else 128) - plen)) - 1
             spans.append((z.vrf, version, first, last, z, s))
     spans.sort(key=lambda t: (t[0], t[1], t[2]))
-    for a, b in zip(spans, spans[1:], strict=False):
+    for a, b in itertools.pairwise(spans):
         if a[0] == b[0] and a[1] == b[1] and b[2] <= a[3] and a[4] is not b[4]:
             probs.append(
                 Problem(
@@ -86,7 +89,9 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
         zone = zones.get(p.zone)
         if zone is None:
             if p.zone:
-                probs.append(Problem(loc, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}"))
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}")
+                )
             if not p.vrf:
                 p.vrf = "?"
         else:
@@ -96,13 +101,19 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 probs.append(Problem(loc, f"prefix {p.name}: unknown VRF {p.vrf!r}{_known(vrfs)}"))
         if tenants is not None and p.tenant is not None and p.tenant not in tenants:
             probs.append(
-                Problem(loc, f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)")
+                Problem(
+                    loc, f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)"
+                )
             )
         if p.vlan is not None and zone is not None:
             if zone.vlan_range and not zone.vlan_range[0] <= p.vlan <= zone.vlan_range[1]:
                 lo, hi = zone.vlan_range
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: VLAN {p.vlan} is outside zone {zone.name}'s range {lo}-{hi}")
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: VLAN {p.vlan} is outside zone {zone.name}'s "
+                        f"range {lo}-{hi}",
+                    )
                 )
             key = (zone.name, p.vrf, p.vlan)
             owner = vlan_owner.get(key)
@@ -146,15 +157,24 @@ def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
             probs.append(Problem(loc, f"prefix {p.name}: gateway {e}"))
         else:
             if gv != p.version or not p.first <= gw <= p.last:
-                probs.append(Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}"))
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}")
+                )
                 gw = None
             elif v4_hosts and gw == p.first:
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}")
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}",
+                    )
                 )
             elif v4_hosts and gw == p.last:
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is the broadcast address of {p.cidr}")
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: gateway {p.gateway} is the broadcast address "
+                        f"of {p.cidr}",
+                    )
                 )
     pools: list[tuple[int, int, str]] = []
     for start, end in p.allocation_pools:
@@ -168,13 +188,17 @@ def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
             continue
         if v4_hosts and (a == p.first or b == p.last):
             probs.append(
-                Problem(loc, f"prefix {p.name}: pool {text} includes the network or broadcast address")
+                Problem(
+                    loc, f"prefix {p.name}: pool {text} includes the network or broadcast address"
+                )
             )
         if gw is not None and a <= gw <= b:
-            probs.append(Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}"))
+            probs.append(
+                Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}")
+            )
         pools.append((a, b, text))
     pools.sort()
-    for x, y in zip(pools, pools[1:], strict=False):
+    for x, y in itertools.pairwise(pools):
         if y[0] <= x[1]:
             probs.append(Problem(loc, f"prefix {p.name}: pools {x[2]} and {y[2]} overlap"))
     for r in p.reserved:
@@ -184,7 +208,9 @@ def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
             continue
         a, b = span
         if a < p.first or b > p.last:
-            probs.append(Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}"))
+            probs.append(
+                Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}")
+            )
             continue
         for pa, pb, ptext in pools:
             if a <= pb and pa <= b:
@@ -198,7 +224,9 @@ def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
             probs.append(Problem(loc, f"prefix {p.name}: DNS server {e}"))
 
 
-def _span(p: Prefix, start: str, end: str, what: str, probs: list[Problem]) -> tuple[int, int] | None:
+def _span(
+    p: Prefix, start: str, end: str, what: str, probs: list[Problem]
+) -> tuple[int, int] | None:
     try:
         va, a = parse_ip(start)
         vb, b = parse_ip(end)
@@ -206,30 +234,33 @@ def _span(p: Prefix, start: str, end: str, what: str, probs: list[Problem]) -> t
         probs.append(Problem(p.location, f"prefix {p.name}: {what} {e}"))
         return None
     if va != p.version or vb != p.version:
-        probs.append(Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}"))
+        probs.append(
+            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}")
+        )
         return None
     if a > b:
-        probs.append(Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts"))
+        probs.append(
+            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts")
+        )
         return None
     return a, b
 
 
 def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
     """Nesting and overlap per VRF in O(n log n); sets ``parent`` on every prefix."""
-    rows = [
-        (p.vrf, p.version, p.first, p.prefixlen, p.last, p)
-        for p in plan.prefixes
-        if p.valid
-    ]
+    rows = [(p.vrf, p.version, p.first, p.prefixlen, p.last, p) for p in plan.prefixes if p.valid]
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     stack: list[tuple] = []
     domain = None
+    spans: list[tuple[int, int]] = []
     for row in rows:
         vrf, version, first, plen, last, p = row
         p.parent = None
         if (vrf, version) != domain:
             domain = (vrf, version)
             stack = []
+            spans = plan.intervals.setdefault(domain, [])
+        spans.append((first, last))
         while stack and stack[-1][4] < first:
             stack.pop()
         if stack:

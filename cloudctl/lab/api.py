@@ -36,6 +36,16 @@ class LabInfo:
         """Environment for openstacksdk / the openstack CLI to use the lab's admin cloud."""
         return {"OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml), "OS_CLOUD": self.cloud}
 
+    def admin_connection(self):
+        """An openstacksdk Connection to the lab's admin cloud (reads only ``clouds_yaml``)."""
+        import openstack.config
+        from openstack.connection import Connection
+
+        cfg = openstack.config.OpenStackConfig(
+            config_files=[str(self.clouds_yaml)], vendor_files=[], load_envvars=False
+        )
+        return Connection(config=cfg.get_one(cloud=self.cloud))
+
 
 def ensure_lab(
     center: Path | str | None = None,

@@ -19,6 +19,7 @@ from cloudctl.lab.model import ADMIN_USER, LOOPBACK, HostSpec
 from cloudctl.lab.paths import LabPaths
 
 PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
+BOOT_WAIT = "systemctl is-system-running --wait"
 SSH_OPTS = [
     "-o",
     "BatchMode=yes",
@@ -52,6 +53,18 @@ class HostDirs:
     @property
     def hostkeys(self) -> Path:
         return self.base / "hostkeys"
+
+    @property
+    def image_marker(self) -> Path:
+        """Which image the upper layer was made on."""
+        return self.base / "image"
+
+
+def image_of(d: HostDirs) -> str | None:
+    try:
+        return d.image_marker.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def dirs(paths: LabPaths, name: str) -> HostDirs:
@@ -139,8 +152,12 @@ def _owner_ids(root: Path, user: str) -> tuple[int, int]:
 def prepare(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> HostDirs:
     """Mount the host's overlay and write what makes it this host (name, keys)."""
     d = dirs(paths, host.name)
+    if str(d.merged) not in mounts() and image_of(d) not in (None, lower.name):
+        # changes made on top of another image must not be mixed into this one
+        wipe(paths, host.name)
     for p in (d.upper, d.work, d.merged):
         p.mkdir(parents=True, exist_ok=True)
+    d.image_marker.write_text(lower.name + "\n")
     if str(d.merged) not in mounts():
         opts = f"lowerdir={lower},upperdir={d.upper},workdir={d.work}"
         r = subprocess.run(
@@ -156,8 +173,7 @@ def prepare(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> HostDi
     root = d.merged
     (root / "etc/hostname").write_text(host.name + "\n")
     (root / "etc/hosts").write_text(
-        f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n"
-        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{host.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
     )
     for key in ensure_host_keys(d).glob("ssh_host_*"):
         dst = root / "etc/ssh" / key.name
@@ -235,8 +251,12 @@ def start(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> list[pro
     rec.save(paths.run)
     init = _container_init(rec.pid)
     if init is None:
-        raise ExternalError(f"{host.name}: systemd-nspawn exited at once; see the log", Location(str(log)))
-    init_rec = procs.ProcRecord(key=k_init, pid=init, start=procs.start_ticks(init) or -1, log=str(log))
+        raise ExternalError(
+            f"{host.name}: systemd-nspawn exited at once; see the log", Location(str(log))
+        )
+    init_rec = procs.ProcRecord(
+        key=k_init, pid=init, start=procs.start_ticks(init) or -1, log=str(log)
+    )
     init_rec.save(paths.run)
     inner = f"nsenter --net=/proc/{init}/ns/net socat STDIO TCP:127.0.0.1:22"
     fwd_argv = [
@@ -279,6 +299,7 @@ def wipe(paths: LabPaths, name: str) -> None:
     d = dirs(paths, name)
     for p in (d.upper, d.work):
         shutil.rmtree(p, ignore_errors=True)
+    d.image_marker.unlink(missing_ok=True)
 
 
 def ssh_banner(port: int, timeout: float = 2.0) -> bool:
@@ -304,16 +325,20 @@ def ssh_run(port: int, key: Path, command: str, timeout: float = 10) -> tuple[in
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
-def wait_ssh(paths: LabPaths, host: HostSpec, recs: list[procs.ProcRecord], timeout: float = 60) -> None:
-    """Until the admin user can log in by key (sshd up, key in place)."""
+def wait_ssh(
+    paths: LabPaths, host: HostSpec, recs: list[procs.ProcRecord], timeout: float = 60
+) -> None:
+    """Until the admin user can log in by key and systemd has finished booting (so the
+    services a test looks at have started)."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         if not all(procs.is_running(r) for r in recs):
             break
         if ssh_banner(host.port):
-            rc, last = ssh_run(host.port, paths.key_file, "true", timeout=10)
-            if rc == 0:
+            left = max(deadline - time.monotonic(), 5)
+            rc, last = ssh_run(host.port, paths.key_file, BOOT_WAIT, timeout=left)
+            if rc != 255:  # 255: ssh itself failed; else systemd answered
                 return
         time.sleep(0.2)
     log = paths.logs / f"host-{host.name}.log"
@@ -328,7 +353,7 @@ def wait_ssh(paths: LabPaths, host: HostSpec, recs: list[procs.ProcRecord], time
 def health(port: int, key: Path, timeout: float = 8) -> tuple[bool, str]:
     """A real SSH login and command: systemd's own view of the host."""
     t0 = time.monotonic()
-    rc, out = ssh_run(port, key, "systemctl is-system-running", timeout=timeout)
+    _, out = ssh_run(port, key, "systemctl is-system-running", timeout=timeout)
     ms = (time.monotonic() - t0) * 1000
     state = out.splitlines()[-1] if out else "?"
     ok = state in ("running", "degraded")

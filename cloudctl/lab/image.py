@@ -22,16 +22,18 @@ from cloudctl.lab.services import files_text
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # A typical Debian server: what the MLPS baseline checks and remediates must be present.
-BASE_PACKAGES = (
-    "openssh-server python3 python3-apt sudo procps iproute2 libpam-pwquality auditd "
-    "rsyslog logrotate chrony nftables cron systemd-sysv dbus kmod less udev rsync "
-    "ca-certificates"
-).split()
+BASE_PACKAGES = [
+    *("openssh-server", "python3", "python3-apt", "sudo", "procps", "iproute2"),
+    *("libpam-pwquality", "auditd", "rsyslog", "logrotate", "chrony", "nftables", "cron"),
+    *("systemd-sysv", "dbus", "kmod", "less", "udev", "rsync", "ca-certificates"),
+]
 # Not installed, but installable from the hosts' local repository (with their dependencies):
 # legacy services the baseline must find and remove, tools the runbooks use, a small web app.
-REPO_PACKAGES = "telnetd rsh-server openbsd-inetd aide nginx-light curl".split()
+REPO_PACKAGES = ["telnetd", "rsh-server", "openbsd-inetd", "aide", "nginx-light", "curl"]
 # Installed, and also in the repository so a test may remove and reinstall them.
-REPO_EXTRA = "rsync chrony auditd rsyslog cron nftables libpam-pwquality sudo".split()
+REPO_EXTRA = [
+    *("rsync", "chrony", "auditd", "rsyslog", "cron", "nftables", "libpam-pwquality", "sudo"),
+]
 RECIPE_VERSION = "1"
 
 

@@ -13,7 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -69,6 +69,7 @@ class LabState:
     hosts: list[dict] = field(default_factory=list)  # {name, port, groups}
     center_inventory: str | None = None
     image: str | None = None
+    venv: str | None = None
     updated: str = ""
 
     @classmethod
@@ -85,7 +86,9 @@ class LabState:
         atomic_write(paths.state_file, json.dumps(self.__dict__, indent=2) + "\n")
 
     def host_specs(self) -> list[HostSpec]:
-        return [HostSpec(h["name"], int(h["port"]), tuple(h.get("groups") or ())) for h in self.hosts]
+        return [
+            HostSpec(h["name"], int(h["port"]), tuple(h.get("groups") or ())) for h in self.hosts
+        ]
 
 
 # ---------------------------------------------------------------- records and stale state
@@ -174,8 +177,7 @@ def recover(paths: LabPaths) -> list[str]:
     paths.run.mkdir(parents=True, exist_ok=True)
     atomic_write(
         paths.recovery_file,
-        json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "found": found}, indent=2)
-        + "\n",
+        json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "found": found}, indent=2) + "\n",
     )
     return found
 
@@ -183,7 +185,9 @@ def recover(paths: LabPaths) -> list[str]:
 # ---------------------------------------------------------------- up
 
 
-def _configured(center, state: LabState | None) -> tuple[list[tuple[str, tuple[str, ...]]], str | None]:
+def _configured(
+    center, state: LabState | None
+) -> tuple[list[tuple[str, tuple[str, ...]]], str | None]:
     if center is not None:
         cfg = str(center.root / "cloudctl.yaml")
         return [(h.name, tuple(h.groups)) for h in center.lab_hosts], cfg
@@ -224,14 +228,26 @@ def ensure(
             )
         state = LabState.load(paths) or LabState()
         _stop_unwanted(paths, state, wanted_svcs, wanted_hosts)
-        _ensure_services(paths, wanted_svcs, rep)
-        lower = _ensure_hosts(paths, wanted_hosts, rep) if wanted_hosts else None
+
+        def building() -> None:
+            rep.note(
+                "首次运行：用 debootstrap 构建主机镜像（约 1–2 分钟，之后缓存）",
+                "first run: building the host image with debootstrap (1-2 min, cached after)",
+            )
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # on a first run the host image builds while the services' venv is installed
+            image_job = pool.submit(image.ensure_lower, paths, building) if wanted_hosts else None
+            _ensure_services(paths, wanted_svcs, rep, state)
+            lower = _ensure_hosts(paths, wanted_hosts, rep, image_job) if image_job else None
         pw = services.load_secrets(paths)
         _write_private(paths.clouds_yaml, yaml.safe_dump(clouds_doc(pw["admin"]), sort_keys=False))
         center_inv = _write_inventories(paths, wanted_hosts, center)
         state.status = "up"
         state.services = [s.name for s in wanted_svcs]
-        state.hosts = [{"name": h.name, "port": h.port, "groups": list(h.groups)} for h in wanted_hosts]
+        state.hosts = [
+            {"name": h.name, "port": h.port, "groups": list(h.groups)} for h in wanted_hosts
+        ]
         state.center_inventory = str(center_inv) if center_inv else state.center_inventory
         state.image = lower.name if lower else state.image
         state.save(paths)
@@ -262,18 +278,25 @@ def _port_check(port: int, paths: LabPaths, what: str) -> None:
         )
 
 
-def _ensure_services(paths: LabPaths, wanted: list[ServiceSpec], rep: Reporter) -> None:
+def _ensure_services(
+    paths: LabPaths, wanted: list[ServiceSpec], rep: Reporter, state: LabState
+) -> None:
     recs = records(paths)
     todo = []
+    venv_now = str(services.venv_dir(paths))
+    same_venv = state.venv in (None, venv_now)  # else the lock file changed: restart all
     for spec in wanted:
         r = recs.get(f"svc-{spec.name}")
-        if r and procs.is_running(r) and services.answers(spec, timeout=5):
+        # one worker, one thread: a busy service queues the probe behind other clients'
+        # requests, so a live one gets a minute before it counts as hung and is restarted
+        if same_venv and r and procs.is_running(r) and services.answers(spec, timeout=60):
             continue
         if r:
             procs.terminate([r])
             (paths.run / f"{r.key}.json").unlink(missing_ok=True)
         todo.append(spec)
     if not todo:
+        state.venv = venv_now
         return
     for spec in todo:
         _port_check(spec.port, paths, spec.name)
@@ -286,6 +309,7 @@ def _ensure_services(paths: LabPaths, wanted: list[ServiceSpec], rep: Reporter) 
 
     with rep.step("准备 OpenStack 服务的 Python 环境", "services' venv"):
         venv = services.ensure_venv(paths, building)
+    state.venv = str(venv)
     pw = services.load_secrets(paths)
     services.write_configs(paths, venv, wanted, pw)
     names = ", ".join(s.name for s in todo)
@@ -304,15 +328,11 @@ def _ensure_services(paths: LabPaths, wanted: list[ServiceSpec], rep: Reporter) 
                 services.registered_marker(paths, s.name).write_text("ok\n")
 
 
-def _ensure_hosts(paths: LabPaths, wanted: list[HostSpec], rep: Reporter) -> Path:
-    def building() -> None:
-        rep.note(
-            "首次运行：用 debootstrap 构建主机镜像（约 2–3 分钟，之后缓存）",
-            "first run: building the host image with debootstrap (2-3 min, cached afterwards)",
-        )
-
+def _ensure_hosts(
+    paths: LabPaths, wanted: list[HostSpec], rep: Reporter, lower_future: Future[Path]
+) -> Path:
     with rep.step("准备主机镜像", "host image"):
-        lower = image.ensure_lower(paths, building)
+        lower = lower_future.result()
         image.prune_images(paths, lower, set(hostmod.lab_mounts(paths)))
     key = hostmod.ensure_client_key(paths)
     pub = key.with_suffix(".pub").read_text()
@@ -321,7 +341,8 @@ def _ensure_hosts(paths: LabPaths, wanted: list[HostSpec], rep: Reporter) -> Pat
     for h in wanted:
         k_host, k_init, k_fwd = hostmod.record_keys(h.name)
         live = all(k in recs and procs.is_running(recs[k]) for k in (k_host, k_init, k_fwd))
-        if live and hostmod.ssh_banner(h.port):
+        current = hostmod.image_of(hostmod.dirs(paths, h.name)) == lower.name
+        if live and current and any(hostmod.ssh_banner(h.port, timeout=3) for _ in range(3)):
             continue
         hostmod.stop(paths, h.name)
         todo.append(h)
@@ -372,7 +393,9 @@ def _info(paths: LabPaths, state: LabState) -> LabInfo:
         cloud=CLOUD_NAME,
         inventory=paths.inventory,
         hosts={
-            h.name: LabHostInfo(name=h.name, port=h.port, user=ADMIN_USER, key_file=key, groups=h.groups)
+            h.name: LabHostInfo(
+                name=h.name, port=h.port, user=ADMIN_USER, key_file=key, groups=h.groups
+            )
             for h in state.host_specs()
         },
         services={n: SERVICES[n].port for n in state.services},
@@ -428,7 +451,7 @@ def status(deep: bool = True) -> dict:
         }
 
     def host_row(h: HostSpec) -> dict:
-        k_host, k_init, k_fwd = hostmod.record_keys(h.name)
+        k_host, _, k_fwd = hostmod.record_keys(h.name)
         rh, rf = recs.get(k_host), recs.get(k_fwd)
         running = _host_is_live(recs, h.name) and bool(rf and procs.is_running(rf))
         ok, detail = (False, "not running")

@@ -144,9 +144,16 @@ def all_pids() -> list[int]:
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
+def title_marker(owner: Path, name: str) -> str:
+    """A process title naming the lab; for programs that rewrite their environment block."""
+    return f"cloudctl-lab-{name}:{owner}"
+
+
 def owned_pids(owner: Path) -> list[int]:
-    """Live processes whose environment says they belong to the lab at ``owner``."""
+    """Live processes that belong to the lab at ``owner``: by the environment marker, or by
+    the process title (gunicorn's setproctitle overwrites the environment)."""
     marker = f"{OWNER_ENV}={owner}".encode()
+    title_end = f":{owner}]".encode()
     me = os.getpid()
     found = []
     for pid in all_pids():
@@ -154,9 +161,11 @@ def owned_pids(owner: Path) -> list[int]:
             continue
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if marker in env.split(b"\0") and start_ticks(pid) is not None:
+        ours = marker in env.split(b"\0") or (b"[cloudctl-lab-" in cmd and title_end in cmd)
+        if ours and start_ticks(pid) is not None:
             found.append(pid)
     return found
 

@@ -43,7 +43,9 @@ def problems(
     uid = os.geteuid() if euid is None else euid
     if uid != 0:
         found.append(
-            Problem(None, "the lab needs root (it mounts overlays and starts containers): run as root")
+            Problem(
+                None, "the lab needs root (it mounts overlays and starts containers): run as root"
+            )
         )
     tools = dict(HOST_TOOLS) if hosts else {}
     if hosts and build_image:
@@ -53,7 +55,9 @@ def problems(
         need.setdefault(pkg, []).append(cmd)
     for pkg, cmds in sorted(need.items()):
         found.append(
-            Problem(None, f"{', '.join(cmds)} not found: apt-get install --no-install-recommends {pkg}")
+            Problem(
+                None, f"{', '.join(cmds)} not found: apt-get install --no-install-recommends {pkg}"
+            )
         )
     if hosts:
         fs = filesystems

@@ -102,6 +102,9 @@ def load_secrets(paths: LabPaths) -> dict[str, str]:
     except (OSError, ValueError):
         pass
     paths.data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # new passwords: databases made with the old ones must be made again
+    for marker in (*paths.data.glob("*.initialized"), *paths.data.glob("*.registered")):
+        marker.unlink()
     data = {"admin": secrets.token_urlsafe(18), "service": secrets.token_urlsafe(18)}
     fd = os.open(paths.secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -144,13 +147,17 @@ def write_configs(paths: LabPaths, venv: Path, wanted: Sequence[ServiceSpec], pw
             "service_user": spec.name,
             "service_password": pw["service"],
         }
-        _private_write(main_config(paths, spec.name), env.get_template(f"{spec.name}.conf.j2").render(ctx))
+        _private_write(
+            main_config(paths, spec.name), env.get_template(f"{spec.name}.conf.j2").render(ctx)
+        )
         shipped = venv / "etc" / spec.name
         for extra in ("api-paste.ini", "resource_filters.json"):
             if (shipped / extra).exists():
                 shutil.copyfile(shipped / extra, etc / extra)
         if spec.name == "neutron":
-            _private_write(etc / "plugins/ml2/ml2_conf.ini", env.get_template("ml2_conf.ini.j2").render(ctx))
+            _private_write(
+                etc / "plugins/ml2/ml2_conf.ini", env.get_template("ml2_conf.ini.j2").render(ctx)
+            )
     for sub in ("lock", "neutron", "nova", "cinder"):
         (paths.data / sub).mkdir(parents=True, exist_ok=True)
 
@@ -185,13 +192,27 @@ def init_steps(paths: LabPaths, venv: Path, name: str) -> list[list[str]]:
         schema = FILES / "neutron_schema.py"
         return [
             [str(b / "python"), str(schema), f"sqlite:///{paths.data}/neutron.db"],
-            [str(b / "neutron-db-manage"), "--config-file", conf, "--config-file", ml2, "stamp", "heads"],
+            [
+                str(b / "neutron-db-manage"),
+                "--config-file",
+                conf,
+                "--config-file",
+                ml2,
+                "stamp",
+                "heads",
+            ],
         ]
     if name == "nova":
         nm = [str(b / "nova-manage"), "--config-file", conf]
         return [
             [*nm, "api_db", "sync"],
-            [*nm, "cell_v2", "map_cell0", "--database_connection", f"sqlite:///{paths.data}/nova_cell0.db"],
+            [
+                *nm,
+                "cell_v2",
+                "map_cell0",
+                "--database_connection",
+                f"sqlite:///{paths.data}/nova_cell0.db",
+            ],
             [*nm, "db", "sync"],
         ]
     if name == "cinder":
@@ -206,6 +227,9 @@ def init_database(paths: LabPaths, venv: Path, name: str, admin_password: str) -
         return
     log = paths.logs / f"init-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    if name == "keystone":  # a new catalog: every service registers again
+        for m in paths.data.glob("*.registered"):
+            m.unlink()
     for db in paths.data.glob(f"{name}*.db"):
         db.unlink()
     if name == "nova":
@@ -256,16 +280,22 @@ def start(paths: LabPaths, venv: Path, spec: ServiceSpec) -> procs.ProcRecord:
         "--graceful-timeout=5",
         f"--control-socket={ctl}",
         f"--pythonpath={paths.etc}",
-        f"--name=cloudctl-lab-{spec.name}",
+        # the process title (setproctitle overwrites the environment block, so the title
+        # is also how an orphaned gunicorn is recognised as the lab's: procs.owned_pids)
+        f"--name={procs.title_marker(paths.root, spec.name)}",
         "lab_wsgi:application",
     ]
     log = paths.logs / f"{spec.name}-gunicorn.log"
-    rec = procs.spawn(f"svc-{spec.name}", argv, _service_env(paths, spec.name), log, paths.root, cwd=paths.root)
+    rec = procs.spawn(
+        f"svc-{spec.name}", argv, _service_env(paths, spec.name), log, paths.root, cwd=paths.root
+    )
     rec.save(paths.run)
     return rec
 
 
-def http_status(url: str, timeout: float = 3.0, headers: dict | None = None, data: bytes | None = None):
+def http_status(
+    url: str, timeout: float = 3.0, headers: dict | None = None, data: bytes | None = None
+):
     """(status, parsed json or None, response headers); status 0 when nothing answers."""
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -283,9 +313,14 @@ def http_status(url: str, timeout: float = 3.0, headers: dict | None = None, dat
     return status, parsed, hdrs
 
 
-def answers(spec: ServiceSpec, timeout: float = 3.0) -> bool:
-    status, _, _ = http_status(spec.url + spec.version_path, timeout)
-    return 200 <= status < 400
+def answers(spec: ServiceSpec, timeout: float = 3.0, tries: int = 1) -> bool:
+    for i in range(tries):
+        status, _, _ = http_status(spec.url + spec.version_path, timeout)
+        if 200 <= status < 400:
+            return True
+        if i + 1 < tries:
+            time.sleep(1)
+    return False
 
 
 def wait_until_answering(spec: ServiceSpec, rec: procs.ProcRecord, timeout: float = 180) -> None:
@@ -320,7 +355,7 @@ def _tail(path: Path, lines: int = 8) -> str:
 # ---------------------------------------------------------------- Keystone catalog
 
 
-def admin_token(admin_password: str, timeout: float = 5.0) -> tuple[str, dict] | None:
+def admin_token(admin_password: str, timeout: float = 15.0) -> tuple[str, dict] | None:
     """Issue a project-scoped admin token: the deepest health check of Keystone."""
     body = {
         "auth": {
@@ -401,7 +436,7 @@ def registered_marker(paths: LabPaths, name: str) -> Path:
     return paths.data / f"{name}.registered"
 
 
-def probe(spec: ServiceSpec, token: str | None, project_id: str | None, timeout: float = 5.0):
+def probe(spec: ServiceSpec, token: str | None, project_id: str | None, timeout: float = 15.0):
     """A real API call per service -> (healthy, detail)."""
     if token is None:
         ok = answers(spec, timeout)
@@ -417,7 +452,10 @@ def probe(spec: ServiceSpec, token: str | None, project_id: str | None, timeout:
     status, _, _ = http_status(url, timeout, headers=headers)
     ms = (time.monotonic() - t0) * 1000
     path = url.split(str(spec.port), 1)[1].split("?")[0]
-    return status == 200, f"GET {path.replace(project_id or '-', '<admin>')} -> {status or 'timeout'} ({ms:.0f} ms)"
+    return (
+        status == 200,
+        f"GET {path.replace(project_id or '-', '<admin>')} -> {status or 'timeout'} ({ms:.0f} ms)",
+    )
 
 
 def init_all(

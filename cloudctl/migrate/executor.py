@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cloudctl.migrate.graph import priority_order
 from cloudctl.migrate.journal import TERMINAL_SYSTEM, Journal, RunRecord
 from cloudctl.migrate.model import Plan, Step
 
@@ -60,7 +61,7 @@ class RunSystem:
 def snapshot(plan: Plan, ids: Sequence[str]) -> list[dict]:
     chosen = set(ids)
     out = []
-    for sid in ids:
+    for sid in priority_order(list(ids), plan.systems):
         s = plan.systems[sid]
         out.append(
             RunSystem(

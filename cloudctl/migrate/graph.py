@@ -146,6 +146,28 @@ def critical_path(ids: Iterable[str], systems: Mapping[str, System]) -> tuple[fl
     return finish[end], path
 
 
+def bottom_levels(ids: Iterable[str], systems: Mapping[str, System]) -> dict[str, float]:
+    """Longest remaining path (own estimate + the longest chain of dependents) per system:
+    starting those first keeps the critical path moving (classic list scheduling)."""
+    members = set(ids)
+    users: dict[str, list[str]] = {s: [] for s in members}
+    for s in members:
+        for d in systems[s].depends_on:
+            if d in members:
+                users[d].append(s)
+    sub = {s: [d for d in systems[s].depends_on if d in members] for s in members}
+    level: dict[str, float] = {}
+    for sid in reversed(topo_order(sub)):
+        level[sid] = systems[sid].estimate + max([0.0, *(level[u] for u in users[sid])])
+    return level
+
+
+def priority_order(ids: Sequence[str], systems: Mapping[str, System]) -> list[str]:
+    """The order the executor starts ready systems in: longest remaining path first."""
+    level = bottom_levels(ids, systems)
+    return sorted(ids, key=lambda s: -level.get(s, 0.0))
+
+
 def makespan(ids: Sequence[str], systems: Mapping[str, System], parallel: int) -> float:
     """Wall time with ``parallel`` slots, dependents waiting for their in-wave dependencies
     (the executor's own policy: longest remaining first among the ready ones)."""
@@ -156,7 +178,8 @@ def makespan(ids: Sequence[str], systems: Mapping[str, System], parallel: int) -
     for s, ds in sub.items():
         for d in ds:
             users[d].append(s)
-    ready = [(-systems[s].estimate, s) for s, k in waiting.items() if k == 0]
+    level = bottom_levels(members, systems)
+    ready = [(-level[s], s) for s, k in waiting.items() if k == 0]
     heapq.heapify(ready)
     running: list[tuple[float, str]] = []
     now = 0.0
@@ -168,7 +191,7 @@ def makespan(ids: Sequence[str], systems: Mapping[str, System], parallel: int) -
         for u in users[done]:
             waiting[u] -= 1
             if waiting[u] == 0:
-                heapq.heappush(ready, (-systems[u].estimate, u))
+                heapq.heappush(ready, (-level[u], u))
     return now
 
 

@@ -8,8 +8,14 @@ at the first problem: every problem found is collected with its ``file:line``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import os
+import pickle
 import re
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,6 +354,48 @@ class Template:
     params: dict[str, Any]  # name -> default (REQUIRED when none)
     steps: Any  # raw LList of step mappings, substituted per system
     loc: Location | None
+    # Parsed once when parameters only appear in strings (vars, hosts, playbook, command,
+    # name): each system then only substitutes those, instead of re-parsing every step.
+    protos: list[Step] | None = None
+    reported: set[str] = field(default_factory=set)
+
+
+_STRING_FIELDS = ("name", "playbook", "command", "hosts")
+_SUBSTITUTABLE = {*_STRING_FIELDS, "vars", "description"}
+
+
+def _has_param(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(_has_param(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_param(v) for v in value)
+    return False
+
+
+def _params_only_in_strings(raw_step: Any) -> bool:
+    if not isinstance(raw_step, dict):
+        return False
+    for key, val in raw_step.items():
+        if key == "rollback" and isinstance(val, dict):
+            if not _params_only_in_strings(val):
+                return False
+        elif key not in _SUBSTITUTABLE and _has_param(val):
+            return False
+    return True
+
+
+def instantiate(proto: Step, params: dict[str, Any], missing: set[str]) -> Step:
+    st = copy.copy(proto)
+    st.vars = substitute(proto.vars, params, missing) if _has_param(proto.vars) else dict(proto.vars)
+    for f in _STRING_FIELDS:
+        val = getattr(proto, f)
+        if val is not None and _has_param(val):
+            setattr(st, f, substitute(val, params, missing))
+    if proto.rollback is not None:
+        st.rollback = instantiate(proto.rollback, params, missing)
+    return st
 
 
 REQUIRED = object()
@@ -376,9 +424,13 @@ def load_template(path: Path, p: _Collector) -> Template | None:
     if not isinstance(raw.get("steps"), list) or not raw.get("steps"):
         p.add(loc_of(raw), "a step template needs a non-empty `steps` list")
         return None
-    return Template(
+    tpl = Template(
         name=str(raw.get("name", path.stem)), params=params, steps=raw["steps"], loc=loc_of(raw)
     )
+    if all(_params_only_in_strings(st) for st in raw["steps"]):
+        protos = [parse_step(st, p, where=loc_of(raw["steps"], i)) for i, st in enumerate(raw["steps"])]
+        tpl.protos = [x for x in protos if x is not None]
+    return tpl
 
 
 def _builtin_params(s: System) -> dict[str, Any]:
@@ -460,6 +512,7 @@ def parse_system(
         p.add(loc_of(raw, "downtime"), "`downtime` must be a mapping (window, max)")
 
     steps_raw: list[tuple[Any, Location | None]] = []
+    ready_steps: list[Step] = []
     tname = raw.get("template")
     if tname is not None:
         s.template = str(tname)
@@ -496,13 +549,18 @@ def parse_system(
                     f"system {sid}: template {tpl.name!r} needs parameter `{k}`",
                 )
             missing: set[str] = set()
-            expanded = substitute(tpl.steps, params, missing)
+            if tpl.protos is not None:
+                ready_steps = [instantiate(pr, params, missing) for pr in tpl.protos]
+            else:
+                expanded = substitute(tpl.steps, params, missing)
+                steps_raw += [(st, loc_of(expanded, i)) for i, st in enumerate(expanded)]
             for k in sorted(missing - set(missing_req)):
-                p.add(
-                    tpl.loc,
-                    f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor built in",
-                )
-            steps_raw += [(st, loc_of(expanded, i)) for i, st in enumerate(expanded)]
+                if k not in tpl.reported:  # said once per template, not once per system
+                    tpl.reported.add(k)
+                    p.add(
+                        tpl.loc,
+                        f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor built in",
+                    )
     own = raw.get("steps")
     if own is not None:
         if not isinstance(own, list):
@@ -510,8 +568,8 @@ def parse_system(
         else:
             steps_raw += [(st, loc_of(own, i)) for i, st in enumerate(own)]
     seen: set[str] = set()
-    for st_raw, st_loc in steps_raw:
-        st = parse_step(st_raw, p, where=st_loc)
+    parsed = [*ready_steps, *(parse_step(r, p, where=loc) for r, loc in steps_raw)]
+    for st in parsed:
         if st is None:
             continue
         if st.name in seen:
@@ -523,10 +581,41 @@ def parse_system(
     return s
 
 
-def load_plan(path: str | Path, templates_dir: Path | None = None) -> Plan:
+def _load_raw(path: Path, cache_dir: Path | None) -> Any:
+    """The YAML tree with lines. With ``cache_dir``, a tree already parsed from the same
+    bytes (sha256) is reused: YAML parsing is most of the cost of a 2,000-system plan.
+    Cache files are ours only (owner checked, mode 0600), so nobody else's pickle is read."""
+    if cache_dir is None:
+        return load_yaml(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return load_yaml(path)  # says "file not found" properly
+    key = hashlib.sha256(display_path(path).encode() + b"\0" + data).hexdigest()[:32]
+    cached = cache_dir / f"plan-{key}.pickle"
+    try:
+        st = cached.stat()
+        if st.st_uid == os.geteuid() and not st.st_mode & 0o077:
+            return pickle.loads(cached.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    raw = load_yaml(path)
+    with contextlib.suppress(OSError):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in cache_dir.glob("plan-*.pickle"):  # one generation is enough
+            if old.stat().st_mtime < time.time() - 86400:
+                old.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".plan-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pickle.dumps(raw, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, cached)
+    return raw
+
+
+def load_plan(path: str | Path, templates_dir: Path | None = None, cache_dir: Path | None = None) -> Plan:
     """Read a plan file; problems go to ``plan.problems`` (a malformed file raises InputError)."""
     path = Path(path)
-    raw = load_yaml(path)
+    raw = _load_raw(path, cache_dir)
     name = display_path(path)
     p = _Collector()
     plan = Plan(name=path.stem, path=str(path))

@@ -51,13 +51,17 @@ def resolve_plan(center: Center, plan: str | None) -> Path:
     )
 
 
+def plan_cache(center: Center) -> Path:
+    return center.state / "cache" / "migrate"
+
+
 def load_checked(
     center: Center,
     plan_path: Path,
     inventory: Sequence[Path] | None = None,
     refs: References | None = None,
 ) -> Plan:
-    plan = load_plan(plan_path)
+    plan = load_plan(plan_path, cache_dir=plan_cache(center))
     if refs is None:
         refs = load_references(center, inventory[0] if inventory else None)
     problems = validate(plan, refs)
@@ -74,7 +78,7 @@ def validate_all(
     refs = load_references(center, inventory)
     out, problems = [], []
     for p in plans:
-        plan = load_plan(p)
+        plan = load_plan(p, cache_dir=plan_cache(center))
         out.append(plan)
         problems.extend(validate(plan, refs))
     # one unavailable source is said once, not once per plan

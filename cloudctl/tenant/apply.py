@@ -41,12 +41,13 @@ class PasswordStore:
     def password_for(self, user: str, env_var: str | None = None) -> str:
         if env_var and os.environ.get(env_var):
             return os.environ[env_var]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path.parent, 0o700)
         with self._lock, file_lock(self.path, what="the tenant secrets file"):
             known = self._read()
             if user in known:
                 return known[user]
             known[user] = secrets.token_urlsafe(18)
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             text = "# initial passwords of tenant users (cloudctl tenant apply); keep secret\n"
             text += yaml.safe_dump(known, sort_keys=True)
             if not self.path.exists():
@@ -230,7 +231,10 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
             if kind == "security_group":
                 _settle_default_rules(ch, obj, ad, ids)
         elif action == "update":
-            ad.update(kind, ch.id, body)
+            if "tags" in p:
+                ad.set_tags(kind, ch.id, p["tags"])
+            if body:
+                ad.update(kind, ch.id, body)
         else:
             ad.delete(kind, ch.id)
         return
@@ -249,6 +253,7 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
         if key in ids.rule_keys.get(sg_name, set()):
             return  # Neutron already made it with the group (default egress)
         body["security_group_id"] = ids.get("security_group", sg_name)
+        body["project_id"] = pid
         if p.get("remote_group_ref"):
             body["remote_group_id"] = ids.get("security_group", p["remote_group_ref"])
         ad.create("security_group_rule", body)

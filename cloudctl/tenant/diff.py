@@ -33,16 +33,18 @@ from cloudctl.tenant.model import (
     TenantSpec,
 )
 
-# Dependency order (creates and updates ascend, deletes descend).
+# Dependency order (creates and updates ascend, deletes descend). Quotas come right after
+# the project, not last: a new project starts with the cloud's default quotas, which may be
+# smaller than what the tenant is about to create (the lab's default allows ~20 rules).
 PHASES = {
     "project": 10,
+    "quota": 15,
     "network": 20,
     "subnet": 30,
     "router": 40,
     "router_interface": 45,
     "security_group": 50,
     "security_group_rule": 55,
-    "quota": 60,
     "user": 70,
     "role_assignment": 75,
 }
@@ -196,6 +198,19 @@ def _normal(v: Any) -> Any:
     return v
 
 
+def _tag_fix(attrs: dict[str, tuple[Any, Any]], tags: list[str]) -> None:
+    """Managed by its description marker but the tag is missing (a lost tag call)."""
+    if MANAGED_TAG not in tags:
+        attrs["tags"] = (list(tags), [*tags, MANAGED_TAG])
+
+
+def _update_params(attrs: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"body": {k: v[1] for k, v in attrs.items() if k != "tags"}}
+    if "tags" in attrs:
+        out["tags"] = attrs["tags"][1]
+    return out
+
+
 def _pools(p: Iterable[tuple[str, str]]) -> list[list[str]]:
     return [[a, b] for a, b in p]
 
@@ -346,6 +361,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             _cmp(attrs, "admin_state_up", cur.admin_state_up, True)
             if n.mtu:
                 _cmp(attrs, "mtu", cur.mtu, n.mtu)
+            _tag_fix(attrs, cur.tags)
             if attrs:
                 out.append(
                     Change(
@@ -355,7 +371,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                         n.name,
                         attrs,
                         id=cur.id,
-                        params={"body": {k: v[1] for k, v in attrs.items()}},
+                        params=_update_params(attrs),
                         reason="out-of-band change",
                     )
                 )
@@ -423,10 +439,11 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             _cmp(attrs, "dns_nameservers", list(scur.dns_nameservers), list(s.dns_nameservers))
             _cmp(attrs, "enable_dhcp", scur.enable_dhcp, s.enable_dhcp)
             _cmp(attrs, "description", scur.description, s.description)
+            _tag_fix(attrs, scur.tags)
             if attrs:
-                upd = {k: v[1] for k, v in attrs.items()}
-                if "allocation_pools" in upd:
-                    upd["allocation_pools"] = body["allocation_pools"]
+                upd = _update_params(attrs)
+                if "allocation_pools" in upd["body"]:
+                    upd["body"]["allocation_pools"] = body["allocation_pools"]
                 out.append(
                     Change(
                         code,
@@ -435,7 +452,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                         s.name,
                         attrs,
                         id=scur.id,
-                        params={"body": upd},
+                        params=upd,
                         reason="out-of-band change",
                     )
                 )
@@ -491,6 +508,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             _cmp(attrs, "external_network", cur_ext_name, r.external_network)
             if r.external_network and r.enable_snat is not None:
                 _cmp(attrs, "enable_snat", rcur.enable_snat, r.enable_snat)
+            _tag_fix(attrs, rcur.tags)
             if attrs:
                 body = {}
                 if "description" in attrs:
@@ -505,7 +523,9 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                         r.name,
                         attrs,
                         id=rcur.id,
-                        params={"body": body},
+                        params={"body": body, **_update_params({"tags": attrs["tags"]})}
+                        if "tags" in attrs
+                        else {"body": body},
                         reason="out-of-band change",
                     )
                 )
@@ -542,10 +562,11 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 )
             )
             for rule in g.rules:
-                out.append(_rule_create(code, g, rule))
+                out.append(_rule_create(code, t.project, g, rule))
             continue
         attrs = {}
         _cmp(attrs, "description", gcur.description, g.description)
+        _tag_fix(attrs, gcur.tags)
         if attrs:
             out.append(
                 Change(
@@ -555,7 +576,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                     g.name,
                     attrs,
                     id=gcur.id,
-                    params={"body": {"description": g.description}},
+                    params=_update_params(attrs),
                     reason="out-of-band change",
                 )
             )
@@ -565,7 +586,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         want = {r.key(): r for r in g.rules}
         for k, rule in want.items():
             if k not in have_rules:
-                out.append(_rule_create(code, g, rule))
+                out.append(_rule_create(code, t.project, g, rule))
         for r in idx.rules.get(gcur.id, []):
             spec = idx.rule_spec(r)
             if spec.key() not in want or have_rules.get(spec.key()) is not r:
@@ -747,7 +768,9 @@ def _iface_delete(code, router, router_id, subnet, iface, reason) -> Change:
     )
 
 
-def _rule_create(code: str, g: SecurityGroupSpec, rule: RuleSpec) -> Change:
+def _rule_create(code: str, project: str, g: SecurityGroupSpec, rule: RuleSpec) -> Change:
+    """A rule is created in the group's project (by default Neutron would give it to the
+    caller's project — admin — and count it against the admin project's quota)."""
     body: dict[str, Any] = {
         "direction": rule.direction,
         "ethertype": rule.ethertype,
@@ -760,7 +783,12 @@ def _rule_create(code: str, g: SecurityGroupSpec, rule: RuleSpec) -> Change:
         body["port_range_max"] = rule.port_max
     if rule.remote_ip_prefix:
         body["remote_ip_prefix"] = rule.remote_ip_prefix
-    params: dict[str, Any] = {"body": body, "security_group_ref": g.name, "key": list(rule.key())}
+    params: dict[str, Any] = {
+        "body": body,
+        "security_group_ref": g.name,
+        "key": list(rule.key()),
+        "project_ref": project,
+    }
     if rule.remote_group:
         params["remote_group_ref"] = rule.remote_group
     return Change(
@@ -801,10 +829,7 @@ def _undesired(t: TenantSpec, pid: str, idx: _Index) -> list[Change]:
             out.append(Change(t.code, "delete", "router", r.name, id=r.id, reason=why))
     for s in idx.subs.get(pid, {}).values():
         if s.managed and s.name not in want_subs:
-            for r in idx.routers.get(pid, {}).values():
-                for i in idx.ifaces.get(r.id, []):
-                    if i.subnet_id == s.id and r.name == want_router:
-                        out.append(_iface_delete(t.code, r.name, r.id, s.name, i, why))
+            # its interface on the desired router is removed by the router's own diff
             out.append(Change(t.code, "delete", "subnet", s.name, id=s.id, reason=why))
     for n in idx.nets.get(pid, {}).values():
         if n.managed and n.name not in want_nets:

@@ -208,7 +208,8 @@ class Network:
 
     @property
     def managed(self) -> bool:
-        return MANAGED_TAG in self.tags
+        # the description marker also counts: a create whose tag call was lost stays ours
+        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass
@@ -228,7 +229,8 @@ class Subnet:
 
     @property
     def managed(self) -> bool:
-        return MANAGED_TAG in self.tags
+        # the description marker also counts: a create whose tag call was lost stays ours
+        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass
@@ -243,7 +245,8 @@ class Router:
 
     @property
     def managed(self) -> bool:
-        return MANAGED_TAG in self.tags
+        # the description marker also counts: a create whose tag call was lost stays ours
+        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass
@@ -263,7 +266,8 @@ class SecurityGroup:
 
     @property
     def managed(self) -> bool:
-        return MANAGED_TAG in self.tags
+        # the description marker also counts: a create whose tag call was lost stays ours
+        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass

@@ -149,6 +149,7 @@ class OpenStackAdapter:
         self.counter = counter
         self.quota_workers = quota_workers
         self._services: dict[str, bool] | None = None
+        self._tags_in_post = True
 
     # ------------------------------------------------------------------ low level
     def _proxy(self, service: str):
@@ -203,12 +204,19 @@ class OpenStackAdapter:
             data = self.call(service, "GET", nxt, what=f"list {key}")
 
     def services(self) -> dict[str, bool]:
+        """What the catalog offers (the first call also logs in: one token request)."""
+        from keystoneauth1 import exceptions as ksa_exc
+        from openstack import exceptions as os_exc
+
         if self._services is None:
-            self._services = {
-                "network": True,
-                "compute": bool(self.conn.has_service("compute")),
-                "volume": bool(self.conn.has_service("block-storage")),
-            }
+            try:
+                self._services = {
+                    "network": True,
+                    "compute": bool(self.conn.has_service("compute")),
+                    "volume": bool(self.conn.has_service("block-storage")),
+                }
+            except (ksa_exc.ClientException, os_exc.SDKException) as e:
+                raise ExternalError(f"cannot log in to the cloud: {e}") from None
         return self._services
 
     # ------------------------------------------------------------------ reads
@@ -381,10 +389,31 @@ class OpenStackAdapter:
         )
 
     def create(self, kind: str, body: dict) -> dict:
-        """Create a Neutron resource (network, subnet, router, security_group, ...)."""
+        """Create a Neutron resource (network, subnet, router, security_group, ...).
+
+        Tags go in the POST when the cloud accepts that (``tag-creation``); some deployments
+        advertise it but refuse, so the first refusal switches to POST + ``PUT .../tags``
+        (the description carries the marker too, so a lost tag call loses no ownership).
+        """
         path = "/" + _plural(kind).replace("_", "-")
-        data = self.call("network", "POST", path, {kind: body}, what=f"create {kind}")
-        return data[kind]
+        tags = body.get("tags")
+        if tags and self._tags_in_post:
+            try:
+                return self.call("network", "POST", path, {kind: body}, what=f"create {kind}")[kind]
+            except ExternalError as e:
+                if "tags" not in e.message or "HTTP 400" not in e.message:
+                    raise
+                self._tags_in_post = False
+        plain = {k: v for k, v in body.items() if k != "tags"}
+        obj = self.call("network", "POST", path, {kind: plain}, what=f"create {kind}")[kind]
+        if tags:
+            self.set_tags(kind, obj["id"], tags)
+            obj["tags"] = list(tags)
+        return obj
+
+    def set_tags(self, kind: str, rid: str, tags: list[str]) -> None:
+        path = f"/{_plural(kind).replace('_', '-')}/{rid}/tags"
+        self.call("network", "PUT", path, {"tags": list(tags)}, what=f"tag {kind}")
 
     def update(self, kind: str, rid: str, body: dict) -> None:
         path = f"/{_plural(kind).replace('_', '-')}/{rid}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SSH_EXTRA_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 
 
 def pytest_collection_modifyitems(items):
@@ -24,3 +25,41 @@ def lab():
     from cloudctl.lab.api import ensure_lab
 
     return ensure_lab(center=PROJECT_ROOT)
+
+
+@pytest.fixture(scope="session")
+def lab_admin_conn(lab):
+    """openstacksdk Connection to the lab's cloud ``lab`` as admin."""
+    conn = lab.admin_connection()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(lab) -> Path:
+    """The lab's Ansible inventory (YAML; group ``lab`` plus the center's groups)."""
+    return lab.inventory
+
+
+def testinfra_host(lab, name: str, sudo: bool = False):
+    """A testinfra host for lab host ``name`` over the fast ``ssh`` backend."""
+    import testinfra
+
+    h = lab.hosts[name]
+    return testinfra.get_host(
+        f"ssh://{h.user}@127.0.0.1:{h.port}",
+        ssh_identity_file=str(h.key_file),
+        ssh_extra_args=SSH_EXTRA_ARGS,
+        controlpath="/tmp/.cloudctl-lab-ssh-%%C",  # one connection per host; %% for testinfra
+        sudo=sudo,
+    )
+
+
+@pytest.fixture(scope="session")
+def lab_testinfra(lab):
+    """``lab_testinfra("yun-db01", sudo=True)`` -> testinfra host of a lab host."""
+
+    def get(name: str, sudo: bool = False):
+        return testinfra_host(lab, name, sudo)
+
+    return get

@@ -27,6 +27,7 @@ options:
   profile_vars: {description: Host variables echoed back into the evidence, type: dict}
   max_file_bytes: {description: Content larger than this is cut, type: int, default: 65536}
   run_commands: {description: Run sshd -T, systemctl, dpkg-query/rpm, type: bool, default: true}
+  check_updates: {description: Ask the package manager for pending updates, type: bool, default: true}
 """
 
 # Files (and globs) read with content. Never put /etc/shadow or /etc/gshadow here.
@@ -160,8 +161,10 @@ def _name_of(ids, getter, num):
 
 
 class Collector(object):
-    def __init__(self, root="/", max_bytes=65536, run_commands=True, extra_paths=None):
+    def __init__(self, root="/", max_bytes=65536, run_commands=True, extra_paths=None,
+                 check_updates=True):
         self.root = root or "/"
+        self.check_updates = check_updates
         self.max_bytes = max_bytes
         self.run_commands = run_commands
         self.extra_paths = list(extra_paths or [])
@@ -502,9 +505,13 @@ class Collector(object):
         ww = []
         for d in ("/tmp", "/var/tmp", "/dev/shm", "/etc", "/usr/local", "/var/log"):
             base = _p(self.root, d)
+            if not os.path.isdir(base):
+                continue
             for dirpath, dirnames, filenames in _walk(base, 2):
-                for n in dirnames + filenames:
-                    f = os.path.join(dirpath, n)
+                names = [os.path.join(dirpath, n) for n in dirnames + filenames]
+                if dirpath == base:
+                    names.insert(0, base)
+                for f in names:
                     try:
                         st = os.lstat(f)
                     except OSError:
@@ -556,7 +563,7 @@ class Collector(object):
             "accounts": self.accounts(),
             "groups": self.groups(),
             "special_files": self.special_files(),
-            "updates": self.pending_updates(osr["family"]),
+            "updates": self.pending_updates(osr["family"]) if self.check_updates else None,
         }
         ev["errors"] = self.errors
         ev["elapsed_s"] = round(time.time() - t0, 3)
@@ -631,11 +638,14 @@ def main():
             profile_vars=dict(type="dict", default={}),
             max_file_bytes=dict(type="int", default=65536),
             run_commands=dict(type="bool", default=True),
+            check_updates=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    ev = Collector(p["root"], p["max_file_bytes"], p["run_commands"], p["extra_paths"]).collect()
+    ev = Collector(
+        p["root"], p["max_file_bytes"], p["run_commands"], p["extra_paths"], p["check_updates"]
+    ).collect()
     ev["profile_vars"] = p["profile_vars"] or {}
     module.exit_json(changed=False, evidence=ev)
 

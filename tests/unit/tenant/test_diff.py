@@ -72,8 +72,8 @@ def converged(desired) -> ActualState:
 def test_empty_cloud_creates_everything_in_dependency_order(desired):
     plan = compute_plan(desired, ActualState(services={"network": True, "compute": True}))
     kinds = [c.kind for c in plan.by_tenant()["czj"]]
-    order = ["project", "network", "subnet", "router", "router_interface", "security_group",
-             "security_group_rule", "quota", "user", "role_assignment"]
+    order = ["project", "quota", "network", "subnet", "router", "router_interface",
+             "security_group", "security_group_rule", "user", "role_assignment"]
     assert [k for k in order if k in kinds] == order
     assert kinds == sorted(kinds, key=order.index)
     assert all(c.action == "create" for c in plan.changes)
@@ -134,9 +134,18 @@ def test_wide_open_rule_in_unmanaged_group_is_only_warned(desired):
 def test_unmanaged_resource_with_a_desired_name_is_a_conflict(desired):
     st = converged(desired)
     st.networks[0].tags = []
+    st.networks[0].description = "made by hand"
     plan = compute_plan(desired, st)
     assert plan.problems and "network czj-app" in str(plan.problems[0])
     assert not plan.changes
+
+
+def test_lost_tag_call_is_repaired_not_a_conflict(desired):
+    st = converged(desired)
+    st.networks[0].tags = []  # the description still carries the marker
+    plan = compute_plan(desired, st)
+    (c,) = plan.changes
+    assert (c.action, c.kind, c.params) == ("update", "network", {"body": {}, "tags": [MANAGED_TAG]})
 
 
 def test_unmanaged_project_is_never_touched(desired):
@@ -184,9 +193,8 @@ def test_prune_removes_tenant_without_file_only_in_own_scope(desired):
     st.projects.append(Project("Q", "gone", "", [MANAGED_TAG, f"cloudctl-scope={SCOPE}"]))
     st.projects.append(Project("O", "other", "", [MANAGED_TAG, "cloudctl-scope=test"]))
     plan = compute_plan(desired, st, prune=True)
-    assert [(c.kind, c.name) for c in plan.changes] == [("quota", "gone/network"),
-                                                         ("quota", "gone/compute"),
-                                                         ("project", "gone")]
+    got = [(c.kind, c.name) for c in sorted(plan.changes, key=lambda c: c.order)]
+    assert got == [("quota", "gone/network"), ("quota", "gone/compute"), ("project", "gone")]
     # with NAME arguments, other tenants are never pruned
     assert compute_plan(desired, st, only=["czj"], prune=True).empty
 

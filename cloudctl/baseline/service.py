@@ -1,0 +1,178 @@
+"""The edges of a run: locate the profile and playbooks, run Ansible, collect the evidence
+file, evaluate, store. The CLI and the benchmark call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cloudctl.ansible.runner import PlaybookResult, run_playbook
+from cloudctl.baseline import remediate as R
+from cloudctl.baseline.catalog import Profile, load_profile
+from cloudctl.baseline.engine import HostEvidence, evaluate_run
+from cloudctl.baseline.inputs import load_manual_evidence, load_waivers, read_evidence_file
+from cloudctl.core.center import Center
+from cloudctl.core.errors import ExternalError, InputError, Location
+from cloudctl.core.fileio import atomic_write
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def policies_dir(center: Center, profile: str) -> Path:
+    if (center.policies / profile / "profile.yaml").is_file():
+        return center.policies
+    return PROJECT_ROOT / "policies"
+
+
+def playbook(center: Center, name: str) -> Path:
+    p = center.playbooks / "baseline" / name
+    return p if p.is_file() else PROJECT_ROOT / "playbooks" / "baseline" / name
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class Inputs:
+    profile: Profile
+    waivers: list
+    manual: dict
+
+
+def load_inputs(center: Center, profile: str = "mlps-l3") -> Inputs:
+    pdir = policies_dir(center, profile)
+    prof = load_profile(pdir, profile)
+    waivers = load_waivers(center.policies / "waivers.yaml", prof)
+    manual = load_manual_evidence(center.evidence, prof)
+    return Inputs(prof, waivers, manual)
+
+
+def inventories(center: Center, given: Sequence[str] | None) -> list[Path]:
+    if given:
+        paths = [Path(g) for g in given]
+    else:
+        paths = [center.hosts_inventory]
+    for p in paths:
+        if not p.exists():
+            raise InputError("inventory not found", Location(str(p)))
+    return paths
+
+
+def collect(
+    center: Center,
+    inventory: Sequence[Path],
+    *,
+    limit: str | None,
+    run_id: str,
+    check_updates: bool | None = None,
+    forks: int = 20,
+    on_event: Callable[[dict], None] | None = None,
+) -> tuple[Path, PlaybookResult]:
+    """Run check.yml once; returns the evidence file it wrote."""
+    out_dir = center.artifacts / "baseline"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    evidence_file = out_dir / f"{run_id}.evidence.json"
+    extravars: dict = {"baseline_evidence_out": str(evidence_file)}
+    if check_updates is not None:
+        extravars["baseline_check_updates"] = check_updates
+    res = run_playbook(
+        playbook(center, "check.yml"), list(inventory), artifacts_root=out_dir / "ansible",
+        ident=run_id, extravars=extravars, limit=limit, forks=forks, event_handler=on_event,
+    )
+    if not evidence_file.is_file():
+        raise ExternalError(
+            "the evidence playbook wrote no evidence file:\n" + res.stdout_tail(15),
+            Location(str(playbook(center, "check.yml"))),
+        )
+    return evidence_file, res
+
+
+def evaluate_file(center: Center, evidence_file: Path, inputs: Inputs, run_id: str,
+                  controls: list[str] | None = None) -> dict:
+    raw, hosts = read_evidence_file(evidence_file)
+    return evaluate(inputs, hosts, run_id, raw.get("generated_at", ""), controls)
+
+
+def evaluate(inputs: Inputs, hosts: list[HostEvidence], run_id: str, started_at: str,
+             controls: list[str] | None = None) -> dict:
+    return evaluate_run(
+        inputs.profile, hosts, waivers=inputs.waivers, manual=inputs.manual,
+        controls=controls, run_id=run_id, started_at=started_at or dt.datetime.now(dt.UTC).isoformat(),
+    )
+
+
+def remediation_snippets(profile: Profile) -> dict[str, str]:
+    """Control id -> the Ansible tasks (YAML) that fix it, for the HTML report."""
+    out = {}
+    for c in profile.automated:
+        tasks = R.control_tasks(c)
+        if tasks:
+            out[c.id] = yaml.safe_dump(tasks, allow_unicode=True, sort_keys=False, width=100)
+    return out
+
+
+@dataclass
+class RemediationOutcome:
+    result: PlaybookResult
+    changed: dict[str, dict[str, list[str]]]  # host -> control -> changed task names
+    failed: list[dict]
+    diffs: list[dict]
+    playbook: Path
+    seconds: float
+
+
+def remediate(
+    center: Center,
+    inventory: Sequence[Path],
+    inputs: Inputs,
+    targets: dict[str, list[str]],
+    *,
+    limit: str | None,
+    dry_run: bool,
+    run_id: str,
+    on_event: Callable[[dict], None] | None = None,
+) -> RemediationOutcome:
+    controls = [inputs.profile.control(cid) for cid in targets]
+    chosen = [c for c in controls if c is not None and c.remediable]
+    out_dir = center.artifacts / "baseline"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pb = out_dir / f"{run_id}.remediate.yml"
+    text = R.playbook_yaml(inputs.profile, chosen, hosts="all")
+    atomic_write(pb, text)
+    t0 = time.monotonic()
+    res = run_playbook(
+        pb, list(inventory), artifacts_root=out_dir / "ansible", ident=run_id + "-fix",
+        extravars={"mlps_targets": targets}, limit=limit, tags=[c.id for c in chosen],
+        check=dry_run, diff=dry_run, forks=20, event_handler=on_event,
+    )
+    changed: dict[str, dict[str, list[str]]] = {}
+    failed, diffs = [], []
+    for ev in res.events:
+        data = ev.get("event_data") or {}
+        name = ev.get("event")
+        task = str(data.get("task", ""))
+        cid = task.split(" | ", 1)[0] if " | " in task else ""
+        host = data.get("host", "")
+        r = data.get("res") or {}
+        if name == "runner_on_ok" and r.get("changed") and cid:
+            changed.setdefault(host, {}).setdefault(cid, []).append(task.split(" | ", 1)[1])
+            for d in r.get("diff") or ([r["diff"]] if isinstance(r.get("diff"), dict) else []):
+                diffs.append({"host": host, "control": cid, "task": task, "diff": d})
+            for item in r.get("results") or []:
+                for d in item.get("diff") or []:
+                    diffs.append({"host": host, "control": cid, "task": task, "diff": d})
+        if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            failed.append({"host": host, "task": task, "msg": str(r.get("msg", ""))[:300]})
+    return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0)
+
+
+def write_json(path: Path, doc: dict) -> None:
+    atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,144 @@
+"""Run history in the center's SQLite state (tables prefixed ``baseline_``), and the diff
+between two runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from cloudctl.core.errors import InputError
+from cloudctl.core.state import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS baseline_runs (
+  run_id TEXT PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  source TEXT NOT NULL,
+  hosts INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  compliance_rate REAL,
+  conclusion TEXT,
+  verdicts TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS baseline_results (
+  run_id TEXT NOT NULL REFERENCES baseline_runs(run_id) ON DELETE CASCADE,
+  host TEXT NOT NULL,
+  control TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  observed TEXT,
+  expected TEXT,
+  PRIMARY KEY (run_id, host, control)
+);
+CREATE TABLE IF NOT EXISTS baseline_hosts (
+  run_id TEXT NOT NULL REFERENCES baseline_runs(run_id) ON DELETE CASCADE,
+  host TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT,
+  PRIMARY KEY (run_id, host)
+);
+"""
+GOOD = {"pass", "waived", "not_applicable"}
+
+
+def open_db(db: Path) -> sqlite3.Connection:
+    return connect(db, SCHEMA)
+
+
+def save_run(db: Path, doc: dict, source: str) -> None:
+    conn = open_db(db)
+    try:
+        s = doc["summary"]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR REPLACE INTO baseline_runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (doc["run_id"], doc["started_at"], doc["profile"]["id"], source, s["hosts"],
+             int(s["failed"]), s["compliance_rate"], s["conclusion"],
+             json.dumps(s["verdicts"]), json.dumps(doc, ensure_ascii=False)),
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO baseline_results VALUES (?,?,?,?,?,?)",
+            [(doc["run_id"], r["host"], r["control"], r["verdict"], r["observed"], r["expected"])
+             for r in doc["results"]],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO baseline_hosts VALUES (?,?,?,?)",
+            [(doc["run_id"], h["name"], h["status"], h.get("error") or "") for h in doc["hosts"]],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def list_runs(db: Path, limit: int = 20) -> list[dict]:
+    conn = open_db(db)
+    try:
+        rows = conn.execute(
+            "SELECT run_id, started_at, profile, source, hosts, failed, compliance_rate, conclusion, verdicts "
+            "FROM baseline_runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+    finally:
+        conn.close()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["verdicts"] = json.loads(d["verdicts"])
+        d["failed"] = bool(d["failed"])
+        out.append(d)
+    return out
+
+
+def load_run(db: Path, run_id: str) -> dict:
+    conn = open_db(db)
+    try:
+        row = conn.execute(
+            "SELECT doc FROM baseline_runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC",
+            (run_id, run_id + "%"),
+        ).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        raise InputError(f"no baseline run {run_id!r} (see `cloudctl baseline runs`)")
+    return json.loads(row["doc"])
+
+
+def latest_two(db: Path) -> tuple[str, str]:
+    runs = list_runs(db, 2)
+    if len(runs) < 2:
+        raise InputError("need two stored runs to compare (run `cloudctl baseline check` twice)")
+    return runs[1]["run_id"], runs[0]["run_id"]
+
+
+def diff_runs(a: dict, b: dict) -> dict:
+    """What got better or worse from run ``a`` to run ``b`` (per host and control)."""
+    va = {(r["host"], r["control"]): r for r in a["results"]}
+    vb = {(r["host"], r["control"]): r for r in b["results"]}
+    better, worse, changed = [], [], []
+    for key in sorted(set(va) | set(vb)):
+        ra, rb = va.get(key), vb.get(key)
+        old = ra["verdict"] if ra else "absent"
+        new = rb["verdict"] if rb else "absent"
+        if old == new:
+            continue
+        row = {"host": key[0], "control": key[1], "before": old, "after": new,
+               "observed": (rb or ra or {}).get("observed", "")}
+        if old not in GOOD and new in GOOD:
+            better.append(row)
+        elif old in GOOD and new not in GOOD:
+            worse.append(row)
+        else:
+            changed.append(row)
+    return {
+        "run_a": a["run_id"],
+        "run_b": b["run_id"],
+        "rate_a": a["summary"]["compliance_rate"],
+        "rate_b": b["summary"]["compliance_rate"],
+        "conclusion_a": a["summary"]["conclusion"],
+        "conclusion_b": b["summary"]["conclusion"],
+        "better": better,
+        "worse": worse,
+        "changed": changed,
+    }

@@ -1,0 +1,518 @@
+"""``cloudctl ipam``: the address plan (zones, VRFs, prefixes) — validate, show, free,
+allocate, release, export, import. Thin: parse, call cloudctl.ipam, render."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.tree import Tree
+
+from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.core.errors import CloudctlError, InputError, ValidationFailed
+from cloudctl.core.fileio import atomic_write
+from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
+from cloudctl.core.yamlio import display_path
+from cloudctl.ipam import exchange, report, service
+from cloudctl.ipam.allocate import AllocationRequest, free_space
+from cloudctl.ipam.validate import summary
+
+app = typer.Typer(no_args_is_help=True, help="Address plan / 地址规划")
+
+
+def _reported[F: Callable](fn: F) -> F:
+    """Print every problem as ``file:line: message`` and exit with the error's code.
+
+    The root group means to do this, but typer's rich error panel currently swallows the
+    problem list (see /work/notes); this keeps ipam's output right either way.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CloudctlError as e:
+            ctx = click.get_current_context(silent=True)
+            debug = getattr(ctx.find_root().obj, "debug", False) if ctx else False
+            if debug or os.environ.get("CLOUDCTL_DEBUG") == "1":
+                traceback.print_exc()
+            probs = e.problems
+            for p in probs:
+                sys.stderr.write(f"{p}\n")
+            if len(probs) > 1:
+                sys.stderr.write(f"cloudctl: {e.message}\n")
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+PlanOpt = Annotated[
+    Path | None,
+    typer.Option("--plan", help="Plan directory or file (default: the center's address_plan)."),
+]
+
+
+def _pct(v: float) -> str:
+    color = "green" if v < 70 else "yellow" if v < 90 else "red"
+    return f"[{color}]{v:.1f}%[/{color}]"
+
+
+def _num(v: int | None) -> str:
+    return "" if v is None else f"{v:,}"
+
+
+# ---------------------------------------------------------------------------------------
+# validate
+
+
+@app.command()
+@_reported
+def validate(
+    ctx: typer.Context,
+    plan: PlanOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Check every rule; print all problems as file:line: message (exit 2), else a summary.
+
+    校验地址规划：语法、网段格式、同一 VRF 内重叠、超出上级/安全域、重名、网关与地址池、
+    未知安全域/租户/VRF、同一安全域内 VLAN 重复。
+    """
+    s = session(ctx)
+    loaded = service.load(s.center, plan)
+    if loaded.problems:
+        raise ValidationFailed(
+            loaded.problems,
+            pick(
+                s.language(lang),
+                f"地址规划有 {len(loaded.problems)} 个问题",
+                f"{len(loaded.problems)} problem(s) in the address plan",
+            ),
+        )
+    text = summary(loaded.plan, len(loaded.departments) if loaded.departments else None)
+    if output is OutputFormat.table:
+        stdout().print(
+            pick(
+                s.language(lang),
+                f"[green]✓[/green] 校验通过：{text}",
+                f"[green]✓[/green] ok: {text}",
+            )
+        )
+    else:
+        render({"ok": True, "summary": text, "problems": []}, output)
+
+
+# ---------------------------------------------------------------------------------------
+# show
+
+
+PREFIX_COLUMNS = [
+    Column("name", "name"),
+    Column("prefix", "prefix"),
+    Column("zone", "zone"),
+    Column("vrf", "vrf"),
+    Column("tenant", "tenant"),
+    Column("vlan", "vlan", justify="right"),
+    Column("status", "status"),
+    Column("size", "size", justify="right", fmt=_num),
+    Column("used", "used", justify="right", fmt=_num),
+    Column("free", "free", justify="right", fmt=_num),
+    Column("util", "util", justify="right", fmt=_pct),
+    Column("purpose", "purpose"),
+]
+
+
+@app.command()
+@_reported
+def show(
+    ctx: typer.Context,
+    zone: Annotated[str | None, typer.Option("--zone", "-z", help="Only this zone.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant.")] = None,
+    as_tree: Annotated[bool, typer.Option("--tree", help="Draw the hierarchy as a tree.")] = False,
+    plan: PlanOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """The plan with size, used, free and utilization: zones (default), prefixes of a zone
+    or tenant, or the whole hierarchy (--tree). 查看地址规划及使用率。"""
+    s = session(ctx)
+    loaded = service.load(s.center, plan)
+    p = loaded.plan
+    lg = s.language(lang)
+    if zone is not None and zone not in p.zones:
+        raise InputError(f"unknown zone {zone!r} (known: {', '.join(p.zones)})")
+    if tenant is not None and loaded.departments and tenant not in loaded.tenants:
+        raise InputError(f"unknown tenant {tenant!r} (not in departments.yaml)")
+    if loaded.problems:
+        stdout_err = sys.stderr
+        stdout_err.write(
+            pick(
+                lg,
+                f"注意：地址规划有 {len(loaded.problems)} 个问题（cloudctl ipam validate）\n",
+                f"note: the plan has {len(loaded.problems)} problem(s) (cloudctl ipam validate)\n",
+            )
+        )
+    if as_tree:
+        data = report.tree(p, zone, tenant)
+        render(data, output, table=lambda con: con.print(_draw_tree(data, lg)))
+        return
+    if zone is None and tenant is None:
+        rows = report.zone_rows(p)
+        cols = [
+            Column("zone", "zone"),
+            Column("name_zh" if lg == "zh" else "name_en", pick(lg, "安全域", "name")),
+            Column("vrf", "vrf"),
+            Column("supernets", "supernets"),
+            Column("vlans", "vlans"),
+            Column("prefixes", "prefixes", justify="right"),
+            Column("size", "size", justify="right", fmt=_num),
+            Column("used", "used", justify="right", fmt=_num),
+            Column("free", "free", justify="right", fmt=_num),
+            Column("util", "util", justify="right", fmt=_pct),
+        ]
+        render(
+            rows,
+            output,
+            columns=cols,
+            title=pick(lg, "安全域与地址使用率", "zones and utilization"),
+        )
+        return
+    rows = report.prefix_rows(p, zone, tenant)
+    title = " ".join(x for x in (zone and f"zone {zone}", tenant and f"tenant {tenant}") if x)
+    render(rows, output, columns=PREFIX_COLUMNS, title=title)
+
+
+def _draw_tree(data: list[dict], lang: str) -> Tree:
+    root = Tree(pick(lang, "[bold]地址规划[/bold]", "[bold]address plan[/bold]"))
+
+    def label(n: dict) -> str:
+        bits = [f"[bold]{n['prefix']}[/bold]"]
+        if n.get("name") and n["name"] != n["prefix"]:
+            bits.append(n["name"])
+        if n.get("tenant"):
+            bits.append(f"[cyan]{n['tenant']}[/cyan]")
+        if n.get("vlan") is not None:
+            bits.append(f"vlan {n['vlan']}")
+        if n.get("status") and n["status"] != "active":
+            bits.append(f"[dim]{n['status']}[/dim]")
+        bits.append(f"{n['used']:,}/{n['size']:,} {_pct(n['util'])}")
+        return "  ".join(bits)
+
+    def add(branch: Tree, n: dict) -> None:
+        b = branch.add(label(n))
+        for c in n.get("children", ()):
+            add(b, c)
+
+    for z in data:
+        name = z["name_zh"] if lang == "zh" else z["name_en"]
+        zb = root.add(
+            f"[bold magenta]{z['zone']}[/bold magenta] {name}  vrf {z['vrf']}  vlan {z['vlans']}"
+        )
+        for sn in z["supernets"]:
+            add(zb, sn)
+    return root
+
+
+# ---------------------------------------------------------------------------------------
+# free
+
+
+@app.command()
+@_reported
+def free(
+    ctx: typer.Context,
+    zone: Annotated[
+        str | None, typer.Option("--zone", "-z", help="Free space of this zone.")
+    ] = None,
+    within: Annotated[
+        str | None,
+        typer.Option("--within", help="Free space inside this container (name or CIDR)."),
+    ] = None,
+    prefixlen: Annotated[
+        int | None,
+        typer.Option("--prefixlen", "-l", help="Only blocks that can hold a /N (and how many)."),
+    ] = None,
+    plan: PlanOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Free blocks, merged (largest CIDRs). 查看空闲网段。"""
+    s = session(ctx)
+    loaded = service.load(s.center, plan)
+    space = free_space(loaded.plan, zone, within)
+    rows = []
+    for b in space.blocks:
+        if prefixlen is not None and b.prefixlen > prefixlen:
+            continue
+        row = {"block": str(b), "first": str(b.network), "last": str(b[-1]), "size": b.size}
+        if prefixlen is not None:
+            row[f"fits_/{prefixlen}"] = 1 << (prefixlen - b.prefixlen)
+        rows.append(row)
+    cols = [
+        Column("block", "free block"),
+        Column("first", "first"),
+        Column("last", "last"),
+        Column("size", "size", justify="right", fmt=_num),
+    ]
+    if prefixlen is not None:
+        cols.append(Column(f"fits_/{prefixlen}", f"/{prefixlen} blocks", justify="right", fmt=_num))
+    lg = s.language(lang)
+    where = within or zone
+    title = pick(
+        lg,
+        f"{where} 空闲 {space.free:,} / {space.total:,} 个地址",
+        f"{where}: {space.free:,} of {space.total:,} addresses free",
+    )
+    render(rows, output, columns=cols, title=title)
+
+
+# ---------------------------------------------------------------------------------------
+# allocate / release
+
+
+def _vlan_value(text: str) -> int | str | None:
+    if text == "auto":
+        return "auto"
+    if text == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--vlan {text!r}: expected a VLAN id, auto or none") from None
+
+
+@app.command()
+@_reported
+def allocate(
+    ctx: typer.Context,
+    zone: Annotated[str, typer.Option("--zone", "-z", help="Security zone to allocate in.")],
+    prefixlen: Annotated[int, typer.Option("--prefixlen", "-l", help="Length of the new prefix.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Name, by convention <tenant>-<role>.")],
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Department code.")] = None,
+    purpose: Annotated[str, typer.Option("--purpose", "-p", help="What it is for.")] = "",
+    within: Annotated[
+        str | None, typer.Option("--within", help="Carve from this container (name or CIDR).")
+    ] = None,
+    vlan: Annotated[
+        str, typer.Option("--vlan", help="VLAN id, auto (lowest free in the zone) or none.")
+    ] = "auto",
+    status: Annotated[
+        str, typer.Option("--status", help="active, reserved or container.")
+    ] = "active",
+    plan: PlanOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Take the first free aligned block and write it into the plan (idempotent by --name).
+    分配网段：取第一个空闲的对齐网段写入规划文件（同名重复执行返回已有分配）。"""
+    s = session(ctx)
+    if status not in ("active", "reserved", "container"):
+        raise InputError(f"--status {status!r}: expected active, reserved or container")
+    req = AllocationRequest(
+        zone=zone,
+        tenant=tenant,
+        prefixlen=prefixlen,
+        name=name,
+        purpose=purpose,
+        within=within,
+        vlan=_vlan_value(vlan),
+        status=status,
+    )
+    res = service.allocate(s.center, req, dry_run=dry_run, plan=plan)
+    lg = s.language(lang)
+    if res.created and not dry_run:
+        s.audit("ipam.allocate", {"file": res.file, "added": res.entry})
+    data = {
+        "created": res.created,
+        "dry_run": dry_run,
+        "file": res.file,
+        "parent": res.parent,
+        **{k: v for k, v in res.entry.items() if k != "location"},
+    }
+    if output is not OutputFormat.table:
+        render(data, output)
+        return
+    con = stdout()
+    if not res.created:
+        con.print(
+            pick(
+                lg,
+                f"已存在（未改动）：{name} = {res.entry['prefix']}  ({res.file})",
+                f"exists (unchanged): {name} = {res.entry['prefix']}  ({res.file})",
+            )
+        )
+        return
+    verb = pick(
+        lg,
+        "将分配（dry-run，未写入）" if dry_run else "已分配",
+        "would allocate (dry run)" if dry_run else "allocated",
+    )
+    e = res.entry
+    con.print(
+        f"[green]{verb}[/green] [bold]{e['name']}[/bold] = [bold]{e['prefix']}[/bold]  → {res.file}"
+    )
+    details = [
+        f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in e.items()
+        if k not in ("name", "prefix")
+    ]
+    if details:
+        con.print("  " + "  ".join(details))
+
+
+@app.command()
+@_reported
+def release(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the prefix to remove from the plan.")],
+    recursive: Annotated[
+        bool, typer.Option("--recursive", help="Also release its child prefixes.")
+    ] = False,
+    plan: PlanOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Remove an allocation from the plan (refuses while children exist, unless --recursive).
+    回收网段。"""
+    s = session(ctx)
+    res = service.release(s.center, name, recursive=recursive, dry_run=dry_run, plan=plan)
+    if not dry_run:
+        s.audit("ipam.release", {"files": res.files, "removed": res.released})
+    lg = s.language(lang)
+    if output is not OutputFormat.table:
+        render({"dry_run": dry_run, "released": res.released, "files": res.files}, output)
+        return
+    verb = pick(
+        lg,
+        "将回收（dry-run，未写入）" if dry_run else "已回收",
+        "would release (dry run)" if dry_run else "released",
+    )
+    con = stdout()
+    for r in res.released:
+        con.print(
+            f"[yellow]{verb}[/yellow] {r['name']} {r['prefix']} (zone {r['zone']}, vrf {r['vrf']})"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# export / import
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    netbox = "netbox"
+
+
+@app.command("export")
+@_reported
+def export_(
+    ctx: typer.Context,
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="csv, json or netbox.")
+    ] = ExportFormat.csv,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-O",
+            help="File (csv/json) or directory (netbox); default: stdout / ./netbox-import",
+        ),
+    ] = None,
+    plan: PlanOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Export the plan: csv, json, or NetBox bulk-import CSVs (roles, tenants, VRFs, VLAN
+    groups, VLANs, prefixes, IP ranges). 导出地址规划（可导入 NetBox）。"""
+    s = session(ctx)
+    loaded = service.load_valid(s.center, plan)
+    p = loaded.plan
+    lg = s.language(lang)
+    if fmt is ExportFormat.netbox:
+        target = out or Path("netbox-import")
+        files = exchange.netbox_files(p, loaded.departments)
+        for fname, text in files.items():
+            atomic_write(target / fname, text)
+        con = stdout()
+        con.print(
+            pick(
+                lg,
+                f"已写入 NetBox 导入文件（按编号顺序导入）：{display_path(target)}",
+                f"NetBox import files written (import in numbered order): {display_path(target)}",
+            )
+        )
+        for fname, text in files.items():
+            con.print(f"  {fname}  {text.count(chr(10)) - 1} rows")
+        return
+    if fmt is ExportFormat.json:
+        from cloudctl.core.output import to_json
+
+        text = to_json(exchange.to_json_doc(p)) + "\n"
+    else:
+        text = exchange.to_csv(exchange.prefix_records(p), exchange.CSV_COLUMNS)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write(out, text)
+        stdout().print(pick(lg, f"已写入 {display_path(out)}", f"written: {display_path(out)}"))
+
+
+@app.command("import")
+@_reported
+def import_(
+    ctx: typer.Context,
+    from_csv: Annotated[
+        Path, typer.Option("--from-csv", help="Spreadsheet export (UTF-8 or GBK CSV).")
+    ],
+    plan: PlanOpt = None,
+    dry_run: DryRunOpt = False,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Merge a spreadsheet (columns 网段/名称/租户/安全域/VLAN/用途 or prefix/name/tenant/zone/
+    vlan/purpose) into the plan; all rows are validated with the plan before anything is
+    written. 从表格导入网段。"""
+    s = session(ctx)
+    res = service.import_csv(s.center, from_csv, dry_run=dry_run, plan=plan)
+    if res.added and not dry_run:
+        s.audit(
+            "ipam.import",
+            {"source": display_path(from_csv), "files": res.files, "added": res.added},
+        )
+    lg = s.language(lang)
+    if output is not OutputFormat.table:
+        render(
+            {
+                "dry_run": dry_run,
+                "added": res.added,
+                "unchanged": res.unchanged,
+                "files": res.files,
+            },
+            output,
+        )
+        return
+    con = stdout()
+    verb = pick(
+        lg,
+        "将导入（dry-run，未写入）" if dry_run else "已导入",
+        "would add (dry run)" if dry_run else "added",
+    )
+    for e in res.added:
+        con.print(f"[green]{verb}[/green] {e['name']} {e['prefix']} zone {e['zone']} → {e['file']}")
+    con.print(
+        pick(
+            lg,
+            f"新增 {len(res.added)} 条，已存在未改动 {len(res.unchanged)} 条",
+            f"{len(res.added)} added, {len(res.unchanged)} already present (unchanged)",
+        )
+    )

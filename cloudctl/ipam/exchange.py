@@ -1,0 +1,376 @@
+"""Export the plan (csv, json, NetBox bulk-import CSVs) and import a spreadsheet export.
+
+NetBox takes, in this order: roles (one per security zone), tenants, VRFs, VLAN groups (one
+per zone, its VLAN range as ``vid_ranges``), VLANs, prefixes, IP ranges (allocation pools
+with ``mark_populated`` — Neutron hands those out — and infrastructure reservations).
+Column names follow NetBox's import forms (ipam/forms/bulk_import.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from cloudctl.core.errors import Location, Problem
+from cloudctl.ipam.model import AddressPlan, Department, Prefix, parse_cidr
+
+CSV_COLUMNS = [
+    "prefix",
+    "name",
+    "zone",
+    "vrf",
+    "tenant",
+    "vlan",
+    "status",
+    "purpose",
+    "gateway",
+    "pools",
+    "dns",
+]
+
+# header aliases a spreadsheet may use (lower-cased, spaces removed)
+HEADER_ALIASES = {
+    "prefix": ["prefix", "cidr", "network", "subnet", "网段", "地址段", "子网", "ip段", "网络地址"],
+    "name": ["name", "名称", "网段名称", "名字"],
+    "tenant": ["tenant", "租户", "单位", "部门", "使用单位", "所属单位"],
+    "zone": ["zone", "安全域", "区域", "所属区域", "安全区域"],
+    "vlan": ["vlan", "vlanid", "vlan号", "vlan_id"],
+    "purpose": ["purpose", "用途", "说明", "描述", "description", "备注"],
+    "gateway": ["gateway", "网关", "网关地址"],
+    "status": ["status", "状态"],
+    "vrf": ["vrf", "路由域"],
+}
+STATUS_ALIASES = {
+    "在用": "active",
+    "使用中": "active",
+    "预留": "reserved",
+    "容器": "container",
+    "废弃": "deprecated",
+    "停用": "deprecated",
+}
+
+
+def prefix_records(plan: AddressPlan) -> list[dict]:
+    return [
+        {
+            "prefix": p.cidr,
+            "name": p.name,
+            "zone": p.zone,
+            "vrf": p.vrf,
+            "tenant": p.tenant or "",
+            "vlan": "" if p.vlan is None else p.vlan,
+            "status": p.status,
+            "purpose": p.purpose,
+            "gateway": p.gateway or "",
+            "pools": " ".join(f"{a}-{b}" for a, b in p.allocation_pools),
+            "dns": " ".join(p.dns_nameservers),
+        }
+        for p in plan.prefixes
+    ]
+
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_json_doc(plan: AddressPlan) -> dict:
+    return {
+        "vrfs": [
+            {"name": v.name, "rd": v.rd, "name_zh": v.name_zh, "description": v.description}
+            for v in plan.vrfs.values()
+        ],
+        "zones": [
+            {
+                "name": z.name,
+                "name_zh": z.name_zh,
+                "name_en": z.name_en,
+                "vrf": z.vrf,
+                "supernets": list(z.supernets),
+                "vlans": list(z.vlan_range) if z.vlan_range else None,
+                "purpose": z.purpose,
+            }
+            for z in plan.zones.values()
+        ],
+        "prefixes": [
+            {k: v for k, v in p.as_dict().items() if k != "location"} for p in plan.prefixes
+        ],
+    }
+
+
+def _masked(addr: str, p: Prefix) -> str:
+    return f"{addr}/{p.prefixlen}"
+
+
+def netbox_files(plan: AddressPlan, departments: list[Department]) -> dict[str, str]:
+    """File name → CSV text, numbered in the order NetBox must import them."""
+    dep = {d.code: d for d in departments}
+
+    def tenant_name(code: str | None) -> str:
+        if not code:
+            return ""
+        d = dep.get(code)
+        return d.name_zh if d and d.name_zh else code
+
+    used_tenants = sorted({p.tenant for p in plan.prefixes if p.tenant})
+    roles = [
+        {"name": z.name, "slug": z.name, "description": f"{z.name_zh} {z.name_en}".strip()}
+        for z in plan.zones.values()
+    ]
+    tenants = [
+        {"name": tenant_name(c), "slug": c, "description": dep[c].name_en if c in dep else ""}
+        for c in used_tenants
+    ]
+    vrfs = [
+        {
+            "name": v.name,
+            "rd": v.rd or "",
+            "enforce_unique": "true",
+            "description": v.name_zh or v.description,
+        }
+        for v in plan.vrfs.values()
+    ]
+    groups = [
+        {
+            "name": f"{z.name}",
+            "slug": z.name,
+            "vid_ranges": f"{z.vlan_range[0]}-{z.vlan_range[1]}" if z.vlan_range else "",
+            "description": z.name_zh,
+        }
+        for z in plan.zones.values()
+    ]
+    vlans = []
+    prefixes = []
+    ranges = []
+    for p in plan.prefixes:
+        if not p.valid:
+            continue
+        if p.vlan is not None:
+            vlans.append(
+                {
+                    "group": p.zone,
+                    "vid": p.vlan,
+                    "name": p.name,
+                    "tenant": tenant_name(p.tenant),
+                    "status": "active" if p.status != "deprecated" else "deprecated",
+                    "description": p.purpose,
+                }
+            )
+        prefixes.append(
+            {
+                "prefix": p.cidr,
+                "vrf": p.vrf,
+                "tenant": tenant_name(p.tenant),
+                "vlan_group": p.zone if p.vlan is not None else "",
+                "vlan": "" if p.vlan is None else p.vlan,
+                "status": p.status,
+                "role": p.zone,
+                "is_pool": "false",
+                "mark_utilized": "true" if p.status == "reserved" else "false",
+                "description": f"{p.name}: {p.purpose}" if p.purpose else p.name,
+            }
+        )
+        for a, b in p.allocation_pools:
+            ranges.append(
+                {
+                    "start_address": _masked(a, p),
+                    "end_address": _masked(b, p),
+                    "vrf": p.vrf,
+                    "tenant": tenant_name(p.tenant),
+                    "status": "active",
+                    "role": p.zone,
+                    "mark_populated": "true",
+                    "description": f"{p.name} allocation pool",
+                }
+            )
+        for r in p.reserved:
+            ranges.append(
+                {
+                    "start_address": _masked(r.start, p),
+                    "end_address": _masked(r.end, p),
+                    "vrf": p.vrf,
+                    "tenant": tenant_name(p.tenant),
+                    "status": "reserved",
+                    "role": p.zone,
+                    "mark_populated": "false",
+                    "description": f"{p.name}: {r.purpose}" if r.purpose else f"{p.name} reserved",
+                }
+            )
+    return {
+        "1-roles.csv": to_csv(roles, ["name", "slug", "description"]),
+        "2-tenants.csv": to_csv(tenants, ["name", "slug", "description"]),
+        "3-vrfs.csv": to_csv(vrfs, ["name", "rd", "enforce_unique", "description"]),
+        "4-vlan-groups.csv": to_csv(groups, ["name", "slug", "vid_ranges", "description"]),
+        "5-vlans.csv": to_csv(vlans, ["group", "vid", "name", "tenant", "status", "description"]),
+        "6-prefixes.csv": to_csv(
+            prefixes,
+            [
+                "prefix",
+                "vrf",
+                "tenant",
+                "vlan_group",
+                "vlan",
+                "status",
+                "role",
+                "is_pool",
+                "mark_utilized",
+                "description",
+            ],
+        ),
+        "7-ip-ranges.csv": to_csv(
+            ranges,
+            [
+                "start_address",
+                "end_address",
+                "vrf",
+                "tenant",
+                "status",
+                "role",
+                "mark_populated",
+                "description",
+            ],
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# import
+
+
+@dataclass
+class ImportedRow:
+    entry: dict
+    zone: str
+    location: Location
+
+
+@dataclass
+class CsvImport:
+    rows: list[ImportedRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _norm(h: str) -> str:
+    return "".join(h.strip().lower().split()).lstrip("\ufeff")
+
+
+def read_csv(
+    text: str, filename: str, plan: AddressPlan, departments: list[Department]
+) -> CsvImport:
+    """Rows → plan entries. Tenants and zones may be given by code or by Chinese name."""
+    out = CsvImport()
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        out.problems.append(Problem(Location(filename, 1), "empty CSV file"))
+        return out
+    columns: dict[str, int] = {}
+    for i, h in enumerate(header):
+        key = _norm(h)
+        for field_name, aliases in HEADER_ALIASES.items():
+            if key in aliases and field_name not in columns:
+                columns[field_name] = i
+    for needed in ("prefix", "name", "zone"):
+        if needed not in columns:
+            names = "/".join(HEADER_ALIASES[needed][:2] + HEADER_ALIASES[needed][4:5])
+            out.problems.append(
+                Problem(Location(filename, 1), f"no {needed} column (header {names})")
+            )
+    if out.problems:
+        return out
+    tenant_by_name = {}
+    for d in departments:
+        tenant_by_name[d.code] = d.code
+        tenant_by_name[d.name_zh] = d.code
+    zone_by_name = {}
+    for z in plan.zones.values():
+        zone_by_name[z.name] = z.name
+        if z.name_zh:
+            zone_by_name[z.name_zh] = z.name
+    for row in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in row):
+            continue
+        loc = Location(filename, line)
+
+        def cell(name: str, row=row) -> str:
+            i = columns.get(name)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        entry: dict = {"name": cell("name"), "prefix": cell("prefix")}
+        if not entry["name"]:
+            out.problems.append(Problem(loc, "name is empty"))
+        zone_text = cell("zone")
+        zone = zone_by_name.get(zone_text, zone_text)
+        tenant_text = cell("tenant")
+        if tenant_text:
+            entry["tenant"] = tenant_by_name.get(tenant_text, tenant_text)
+        vlan = cell("vlan")
+        if vlan:
+            try:
+                entry["vlan"] = int(vlan)
+            except ValueError:
+                out.problems.append(Problem(loc, f"VLAN {vlan!r} is not a number"))
+        status = cell("status")
+        if status:
+            entry["status"] = STATUS_ALIASES.get(status, status.lower())
+        if cell("vrf"):
+            entry["vrf"] = cell("vrf")
+        if cell("purpose"):
+            entry["purpose"] = cell("purpose")
+        if cell("gateway"):
+            entry["gateway"] = cell("gateway")
+        out.rows.append(ImportedRow(entry, zone, loc))
+    return out
+
+
+def row_prefix(row: ImportedRow) -> Prefix:
+    """The row as a Prefix located at its CSV line (for validation with the plan)."""
+    e = row.entry
+    p = Prefix(
+        name=e.get("name") or f"<row {row.location.line}>",
+        cidr=e.get("prefix", ""),
+        zone=row.zone,
+        tenant=e.get("tenant"),
+        vrf=e.get("vrf", ""),
+        vlan=e.get("vlan"),
+        purpose=e.get("purpose", ""),
+        status=e.get("status", "active"),
+        gateway=e.get("gateway"),
+        allocation_pools=[tuple(x.split("-", 1)) for x in e.get("pools", [])],  # type: ignore[misc]
+        dns_nameservers=[],
+        reserved=[],
+        description="",
+        location=row.location,
+    )
+    return p
+
+
+def parse_row_prefix(p: Prefix, problems: list[Problem]) -> None:
+    from cloudctl.ipam.model import STATUSES, AddressError
+
+    try:
+        p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
+        p.last = p.first + (1 << ((32 if p.version == 4 else 128) - p.prefixlen)) - 1
+    except AddressError as e:
+        problems.append(Problem(p.location, f"prefix {p.name}: {e}"))
+        p.valid = False
+    if not p.zone:
+        problems.append(Problem(p.location, f"prefix {p.name}: zone is empty"))
+    if p.status not in STATUSES:
+        problems.append(
+            Problem(
+                p.location,
+                f"prefix {p.name}: status {p.status!r} is not one of {', '.join(STATUSES)}",
+            )
+        )

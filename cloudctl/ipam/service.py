@@ -1,0 +1,349 @@
+"""The edge of the ipam area: reads the center's files, takes the plan lock, writes files
+atomically. The decisions themselves live in the pure modules (validate, allocate, edit)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import netaddr
+
+from cloudctl.core.center import Center
+from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.yamlio import display_path
+from cloudctl.ipam.allocate import AllocationRequest, plan_allocation, subnet_defaults
+from cloudctl.ipam.api import resolve_dns
+from cloudctl.ipam.edit import append_entry, insert_entry, remove_entries
+from cloudctl.ipam.exchange import ImportedRow, parse_row_prefix, read_csv, row_prefix
+from cloudctl.ipam.model import (
+    AddressPlan,
+    Department,
+    Prefix,
+    cache_appended,
+    load_departments,
+    load_plan,
+)
+from cloudctl.ipam.validate import validate_plan
+
+
+@contextlib.contextmanager
+def quiet_gc() -> Iterator[None]:
+    """Loading 100k prefixes creates ~1M objects and no cycles: skip the cyclic GC meanwhile."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@dataclass
+class Loaded:
+    plan: AddressPlan
+    departments: list[Department]
+    problems: list[Problem]
+
+    @property
+    def tenants(self) -> set[str]:
+        return {d.code for d in self.departments}
+
+
+def plan_root(center: Center, plan: str | Path | None = None) -> Path:
+    return Path(plan).resolve() if plan else center.address_plan
+
+
+def cache_dir(center: Center) -> Path:
+    return center.state / "cache" / "ipam"
+
+
+def load(center: Center, plan: str | Path | None = None, texts: dict | None = None) -> Loaded:
+    """Plan + departments + every problem (not raised: callers choose)."""
+    with quiet_gc():
+        p = load_plan(plan_root(center, plan), cache_dir(center), texts)
+        deps: list[Department] = []
+        tenants = None
+        dep_problems: list[Problem] = []
+        if center.departments.exists():
+            deps, dep_problems = load_departments(center.departments)
+            tenants = [d.code for d in deps]
+        p.problems.extend(dep_problems)
+        problems = validate_plan(p, tenants)
+        resolve_dns(p)
+    return Loaded(p, deps, problems)
+
+
+def load_valid(center: Center, plan: str | Path | None = None) -> Loaded:
+    loaded = load(center, plan)
+    if loaded.problems:
+        raise ValidationFailed(
+            loaded.problems,
+            f"{len(loaded.problems)} problem(s) in the address plan: fix them first "
+            "(cloudctl ipam validate)",
+        )
+    return loaded
+
+
+@contextlib.contextmanager
+def plan_lock(center: Center, root: Path) -> Iterator[None]:
+    """One lock for the whole plan: two operators never write it at once. The lock file
+    lives in the center's state directory, not next to the YAML people edit."""
+    tag = hashlib.sha1(str(root).encode()).hexdigest()[:12]
+    lock = center.state / "locks" / f"ipam-plan-{tag}"
+    with file_lock(lock, timeout=30, what="the address plan"):
+        yield
+
+
+# ---------------------------------------------------------------------------------------
+# allocate
+
+
+@dataclass
+class AllocateResult:
+    created: bool
+    entry: dict
+    file: str
+    parent: str
+    dry_run: bool
+
+
+def target_file(plan: AddressPlan, zone: str, vrf: str, within: Prefix | None) -> Path:
+    """Where a new prefix of ``zone`` is written: next to its parent container, else after
+    the zone's last prefix, else a new ``prefixes/<zone>.yaml``."""
+    if within is not None and within.source is not None:
+        return within.source
+    last = None
+    for p in plan.prefixes:
+        if p.zone == zone and p.vrf == vrf and p.source is not None:
+            last = p.source
+    if last is not None:
+        return last
+    root = plan.root if plan.root.is_dir() else plan.root.parent
+    return root / "prefixes" / f"{zone}.yaml"
+
+
+def _file_zone(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("zone:"):
+            return line.split(":", 1)[1].split("#", 1)[0].strip() or None
+    return None
+
+
+def _entry_for_file(entry: dict, zone: str, text: str) -> dict:
+    """Omit ``zone:`` when the file's own ``zone:`` already says it."""
+    if _file_zone(text) == zone:
+        return entry
+    out = {"name": entry["name"], "prefix": entry["prefix"], "zone": zone}
+    out.update({k: v for k, v in entry.items() if k not in out})
+    return out
+
+
+def allocate(
+    center: Center, req: AllocationRequest, *, dry_run: bool = False, plan: str | Path | None = None
+) -> AllocateResult:
+    root = plan_root(center, plan)
+    with plan_lock(center, root):
+        loaded = load_valid(center, plan)
+        p = loaded.plan
+        decision = plan_allocation(p, req, loaded.tenants if loaded.departments else None)
+        if not decision.created:
+            existing = decision.prefix
+            assert existing is not None
+            return AllocateResult(
+                False, decision.entry, str(existing.location), decision.parent, dry_run
+            )
+        zone = p.zones[req.zone]
+        within = None
+        if req.within:
+            from cloudctl.ipam.allocate import find_prefix
+
+            within = find_prefix(p, req.within, zone.vrf)
+        path = target_file(p, req.zone, zone.vrf, within)
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
+        entry = _entry_for_file(decision.entry, req.zone, old or header)
+        splice = append_entry(old, entry, header=header)
+        if not dry_run:
+            atomic_write(path, splice.text)
+            if splice.line is not None:
+                cache_appended(path, old, splice.text, splice.block, splice.line, cache_dir(center))
+        return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
+
+
+# ---------------------------------------------------------------------------------------
+# release
+
+
+@dataclass
+class ReleaseResult:
+    released: list[dict] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def descendants(plan: AddressPlan, name: str) -> list[Prefix]:
+    children: dict[str, list[Prefix]] = {}
+    for p in plan.prefixes:
+        if p.parent:
+            children.setdefault(p.parent, []).append(p)
+    out: list[Prefix] = []
+    stack = list(children.get(name, ()))
+    while stack:
+        c = stack.pop()
+        out.append(c)
+        stack.extend(children.get(c.name, ()))
+    return out
+
+
+def release(
+    center: Center,
+    name: str,
+    *,
+    recursive: bool = False,
+    dry_run: bool = False,
+    plan: str | Path | None = None,
+) -> ReleaseResult:
+    root = plan_root(center, plan)
+    with plan_lock(center, root):
+        loaded = load(center, plan)
+        p = loaded.plan
+        target = p.prefix(name)
+        if target is None:
+            raise InputError(f"no prefix named {name!r} in the plan (nothing to release)")
+        # refuse on a broken plan only when the problems touch what we would remove
+        kids = descendants(p, name)
+        if kids and not recursive:
+            shown = ", ".join(f"{k.name} {k.cidr}" for k in kids[:8]) + (
+                " …" if len(kids) > 8 else ""
+            )
+            raise InputError(
+                f"{name} ({target.cidr}) still holds {len(kids)} prefix(es): {shown}; "
+                "release them first or pass --recursive",
+                target.location,
+            )
+        victims = [target, *kids]
+        by_file: dict[Path, list[str]] = {}
+        for v in victims:
+            if v.source is None:
+                raise InputError(f"{v.name}: cannot tell which file holds it", v.location)
+            by_file.setdefault(v.source, []).append(v.name)
+        new_texts = {}
+        for path, names in by_file.items():
+            new_texts[path] = remove_entries(
+                path.read_text(encoding="utf-8"), names, display_path(path)
+            )
+        if not dry_run:
+            for path, text in new_texts.items():
+                atomic_write(path, text)
+        return ReleaseResult(
+            released=[
+                {"name": v.name, "prefix": v.cidr, "zone": v.zone, "tenant": v.tenant, "vrf": v.vrf}
+                for v in victims
+            ],
+            files=[display_path(f) for f in by_file],
+            dry_run=dry_run,
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# import
+
+
+@dataclass
+class ImportResult:
+    added: list[dict] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def import_csv(
+    center: Center, csv_path: str | Path, *, dry_run: bool = False, plan: str | Path | None = None
+) -> ImportResult:
+    """Merge a spreadsheet export into the plan; everything is validated before any write."""
+    src = Path(csv_path)
+    name = display_path(src)
+    try:
+        raw = src.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", Location(name)) from None
+    text = None
+    for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK by default
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        raise InputError("neither UTF-8 nor GBK text", Location(name))
+    root = plan_root(center, plan)
+    with plan_lock(center, root):
+        loaded = load_valid(center, plan)
+        p = loaded.plan
+        parsed = read_csv(text, name, p, loaded.departments)
+        problems = list(parsed.problems)
+        result = ImportResult(dry_run=dry_run)
+        new: list[tuple[ImportedRow, Prefix]] = []
+        for row in parsed.rows:
+            existing = p.prefix(row.entry["name"])
+            if existing is not None and existing.source is not None:
+                if existing.cidr == row.entry["prefix"] and existing.zone == row.zone:
+                    result.unchanged.append(existing.name)
+                    continue
+                problems.append(
+                    Problem(
+                        row.location,
+                        f"{existing.name} is already in the plan as {existing.cidr} zone "
+                        f"{existing.zone} ({existing.location}); rename the row or release it",
+                    )
+                )
+                continue
+            _fill_subnet_defaults(row)
+            prefix = row_prefix(row)
+            parse_row_prefix(prefix, problems)
+            new.append((row, prefix))
+        p.prefixes.extend(pr for _row, pr in new)
+        p.invalidate()
+        problems.extend(validate_plan(p, loaded.tenants if loaded.departments else None))
+        if problems:
+            raise ValidationFailed(problems, f"{len(problems)} problem(s): nothing was imported")
+        texts: dict[Path, str] = {}
+        for row, prefix in new:
+            zone = p.zones[row.zone]
+            path = target_file(p, row.zone, prefix.vrf, None)
+            prefix.source = path
+            old = texts.get(path)
+            if old is None:
+                old = path.read_text(encoding="utf-8") if path.exists() else ""
+            header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
+            entry = _entry_for_file(row.entry, row.zone, old or header)
+            texts[path] = insert_entry(old, entry, header=header)
+            result.added.append({**row.entry, "zone": row.zone, "file": display_path(path)})
+        if not dry_run:
+            for path, content in texts.items():
+                atomic_write(path, content)
+        result.files = [display_path(f) for f in texts]
+        return result
+
+
+def _fill_subnet_defaults(row: ImportedRow) -> None:
+    """An active subnet without a gateway gets the plan's convention (gateway + pool)."""
+    e = row.entry
+    if e.get("status", "active") != "active":
+        return
+    try:
+        net = netaddr.IPNetwork(e["prefix"])
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return
+    gateway, pools = subnet_defaults(net)
+    if gateway is None:
+        return
+    if "gateway" not in e:
+        e["gateway"] = gateway
+    if e["gateway"] == gateway:
+        e["pools"] = pools
