@@ -34,13 +34,18 @@ params:
   unit: {description: unit}
   port: {default: 8080}
 steps:
-  - {name: precheck, kind: check, playbook: migration/precheck.yml, vars: {source: "${source}", unit: "${unit}"}, timeout: 3m, estimate: 30s}
-  - {name: backup, playbook: migration/backup.yml, vars: {source: "${source}"}, rollback: none, estimate: 5m}
-  - {name: sync, playbook: migration/sync-data.yml, vars: {source: "${source}", target: "${target}"}, estimate: 20m,
+  - {name: precheck, kind: check, playbook: migration/precheck.yml,
+     vars: {source: "${source}", unit: "${unit}"}, timeout: 3m, estimate: 30s}
+  - {name: backup, playbook: migration/backup.yml, vars: {source: "${source}"},
+     rollback: none, estimate: 5m}
+  - {name: sync, playbook: migration/sync-data.yml,
+     vars: {source: "${source}", target: "${target}"}, estimate: 20m,
      rollback: {name: clean, playbook: migration/cleanup-target.yml, vars: {target: "${target}"}}}
-  - {name: cutover, playbook: migration/cutover.yml, vars: {target: "${target}", port: "${port}"}, estimate: 2m,
+  - {name: cutover, playbook: migration/cutover.yml,
+     vars: {target: "${target}", port: "${port}"}, estimate: 2m,
      rollback: {name: back, playbook: migration/rollback-cutover.yml, vars: {source: "${source}"}}}
-  - {name: verify, kind: check, playbook: migration/verify.yml, vars: {target: "${target}"}, estimate: 1m}
+  - {name: verify, kind: check, playbook: migration/verify.yml,
+     vars: {target: "${target}"}, estimate: 1m}
 """
 
 
@@ -93,6 +98,7 @@ def bench_plan(n: int, n_deps: int) -> None:
             hosts={f"old{i:04d}" for i in range(n)} | {f"new{i:04d}" for i in range(n)},
             playbook_exists=lambda rel: (ROOT / "playbooks" / rel).is_file(),
         )
+
         def once(cache):
             t0 = time.perf_counter()
             plan = model.load_plan(path, cache_dir=cache)
@@ -111,11 +117,21 @@ def bench_plan(n: int, n_deps: int) -> None:
         warm = min(r[0] for r in warm_runs)
         _, plan, table = warm_runs[0]
         edges = sum(len(s.depends_on) for s in plan.systems.values())
-        print(f"[1] plan of {len(plan.systems)} systems, {edges} dependencies, {sum(len(s.steps) for s in plan.systems.values())} steps "
-              f"({path.stat().st_size / 1e6:.1f} MB YAML); references (tenants, networks, hosts) in memory")
-        for label, (tot, load, val, pl) in (("first read (YAML parsed)", cold), ("plan unchanged since (parse cache)", warm)):
-            print(f"    cloudctl, {label}: load {load:.3f}s + validate {val:.3f}s + auto-waves/estimates {pl:.3f}s "
-                  f"= {tot:.3f}s (target < 1 s: {'met' if tot < 1 else 'NOT met'})")
+        print(
+            f"[1] plan of {len(plan.systems)} systems, {edges} dependencies, "
+            f"{sum(len(s.steps) for s in plan.systems.values())} steps "
+            f"({path.stat().st_size / 1e6:.1f} MB YAML); references (tenants, networks, hosts) in "
+            "memory"
+        )
+        for label, (tot, load, val, pl) in (
+            ("first read (YAML parsed)", cold),
+            ("plan unchanged since (parse cache)", warm),
+        ):
+            print(
+                f"    cloudctl, {label}: load {load:.3f}s + validate {val:.3f}s + "
+                f"auto-waves/estimates {pl:.3f}s "
+                f"= {tot:.3f}s (target < 1 s: {'met' if tot < 1 else 'NOT met'})"
+            )
         print(f"    {len(table['waves'])} waves computed")
 
         # the naive way: pure-Python YAML loader; cycle check by a DFS from every system
@@ -138,8 +154,11 @@ def bench_plan(n: int, n_deps: int) -> None:
                         stack.append(d)
         t2 = time.perf_counter()
         naive = (t1 - t0) + (t2 - t1) * len(deps) / len(sample)
-        print(f"    naive:    pure-Python YAML load {t1 - t0:.3f}s + DFS per system ~{(t2 - t1) * len(deps) / len(sample):.3f}s "
-              f"(extrapolated from {len(sample)}) = ~{naive:.2f}s, before any template expansion")
+        print(
+            f"    naive:    pure-Python YAML load {t1 - t0:.3f}s + DFS per system "
+            f"~{(t2 - t1) * len(deps) / len(sample):.3f}s "
+            f"(extrapolated from {len(sample)}) = ~{naive:.2f}s, before any template expansion"
+        )
         # cycle detection on the same graph with one back edge closing a long chain
         d2 = graph.edges(plan.systems)
         top = max(d2, key=lambda k: (len(d2[k]), k))
@@ -149,8 +168,10 @@ def bench_plan(n: int, n_deps: int) -> None:
         d2[chain[-1]] = [*d2[chain[-1]], top]
         t0 = time.perf_counter()
         cyc = graph.find_cycles(d2)
-        print(f"    one back edge added: cycle found in {time.perf_counter() - t0:.3f}s "
-              f"(path of {len(cyc[0]) - 1} systems: {' → '.join(cyc[0][:4])} …)")
+        print(
+            f"    one back edge added: cycle found in {time.perf_counter() - t0:.3f}s "
+            f"(path of {len(cyc[0]) - 1} systems: {' → '.join(cyc[0][:4])} …)"
+        )
 
 
 SLEEP_PLAYBOOK = """---
@@ -179,19 +200,27 @@ def make_center(d: Path, n: int) -> Path:
     (c / "playbooks" / "bench").mkdir(parents=True)
     (c / "migration_plans").mkdir()
     shutil.copy(ROOT / "inventory" / "departments.yaml", d / "departments.yaml")
-    (c / "cloudctl.yaml").write_text(f"name: bench\ndepartments: {d / 'departments.yaml'}\naddress_plan: {ROOT / 'inventory' / 'ipam'}\n")
+    (c / "cloudctl.yaml").write_text(
+        f"name: bench\ndepartments: {d / 'departments.yaml'}\naddress_plan: "
+        f"{ROOT / 'inventory' / 'ipam'}\n"
+    )
     (c / "playbooks" / "bench" / "sleep.yml").write_text(SLEEP_PLAYBOOK)
     (c / "playbooks" / "bench" / "noop.yml").write_text(NOOP_PLAYBOOK)
     inv = c / "inventory" / "hosts"
     inv.mkdir(parents=True)
-    (inv / "local.yml").write_text("all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: " + sys.executable + "}\n")
+    (inv / "local.yml").write_text(
+        "all:\n  hosts:\n    localhost: {ansible_connection: local, ansible_python_interpreter: "
+        + sys.executable
+        + "}\n"
+    )
     systems = "\n".join(
         f"  - {{id: app{i:02d}, name_zh: 应用{i}, department: dzzwb, strategy: retain, "
         f"steps: [{{name: work, kind: check, playbook: bench/sleep.yml}}]}}"
         for i in range(n)
     )
     (c / "migration_plans" / "bench.yaml").write_text(
-        f"version: 1\nname: bench\nsystems:\n{systems}\nwaves:\n  - {{id: w, systems: [{', '.join(f'app{i:02d}' for i in range(n))}]}}\n"
+        f"version: 1\nname: bench\nsystems:\n{systems}\nwaves:\n  - {{id: w, systems: "
+        f"[{', '.join(f'app{i:02d}' for i in range(n))}]}}\n"
     )
     return c
 
@@ -213,21 +242,36 @@ def bench_wave(n: int = 10) -> None:
             j = Journal(Path(tmp) / f"j-{par}.db")
             t0 = time.perf_counter()
             try:
-                res = service.start_run(center, plan, "w", journal=j, systems=ids,
-                                        parallel=1 if par == "crit" else par)
+                res = service.start_run(
+                    center, plan, "w", journal=j, systems=ids, parallel=1 if par == "crit" else par
+                )
             except ConflictError as e:
                 raise SystemExit(str(e)) from None
             results[par] = time.perf_counter() - t0
             assert res.status == "done", res
         crit = results["crit"]
-        print(f"[2] wave of {n} independent systems, one 2 s step each (localhost, ansible_connection=local, 2 CPU cores)")
-        print(f"    critical path (one system alone): {crit:.1f}s  (2 s of work + {crit - 2:.1f}s runner cost)")
+        print(
+            f"[2] wave of {n} independent systems, one 2 s step each (localhost, "
+            "ansible_connection=local, 2 CPU cores)"
+        )
+        print(
+            f"    critical path (one system alone): {crit:.1f}s  (2 s of work + {crit - 2:.1f}s "
+            "runner cost)"
+        )
         for par in (1, 5, 10):
             ideal = crit * -(-n // par)
-            print(f"    --parallel {par:<2}: {results[par]:5.1f}s  = {results[par] / crit:4.2f}× critical path; "
-                  f"ideal for {par} slots {ideal:.1f}s ({results[par] / ideal:4.2f}× ideal)")
-        print(f"    target 'parallel within 1.5× of the critical path': --parallel 10 = {results[10] / crit:.2f}× "
-              f"({'met' if results[10] / crit <= 1.5 else 'NOT met'}); --parallel 5 must run 2 rounds (10 systems / 5 slots)")
+            print(
+                f"    --parallel {par:<2}: {results[par]:5.1f}s  = {results[par] / crit:4.2f}× "
+                "critical path; "
+                f"ideal for {par} slots {ideal:.1f}s ({results[par] / ideal:4.2f}× ideal)"
+            )
+        print(
+            "    target 'parallel within 1.5× of the critical path': --parallel 10 = "
+            f"{results[10] / crit:.2f}× "
+            f"({'met' if results[10] / crit <= 1.5 else 'NOT met'}); "
+            "--parallel 5 must run 2 rounds "
+            "(10 systems / 5 slots)"
+        )
 
 
 def bench_step_cost(lab_host: str | None) -> None:
@@ -243,10 +287,20 @@ def bench_step_cost(lab_host: str | None) -> None:
 
         imp = time.perf_counter() - t0
         t0 = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--version"], capture_output=True, env=env, check=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "--version"],
+            capture_output=True,
+            env=env,
+            check=True,
+        )
         start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), str(pb)], capture_output=True, env=env, check=True)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inv), str(pb)],
+            capture_output=True,
+            env=env,
+            check=True,
+        )
         direct = time.perf_counter() - t0
         runs = []
         for i in range(3):
@@ -259,10 +313,15 @@ def bench_step_cost(lab_host: str | None) -> None:
         print(f"    import ansible_runner (once per cloudctl process): {imp:.2f}s")
         print(f"    ansible-playbook --version (Python start + Ansible imports): {start:.2f}s")
         print(f"    ansible-playbook, 1 task on localhost directly: {direct:.2f}s")
-        print(f"    the same through ansible-runner (events, artifacts): {step:.2f}s "
-              f"(target < 1.5 s: {'met' if step < 1.5 else 'NOT met'})")
-        print(f"      → process start + imports {start:.2f}s, inventory/play/task {max(direct - start, 0):.2f}s, "
-              f"runner's event files + pexpect {max(step - direct, 0):.2f}s")
+        print(
+            f"    the same through ansible-runner (events, artifacts): {step:.2f}s "
+            f"(target < 1.5 s: {'met' if step < 1.5 else 'NOT met'})"
+        )
+        print(
+            f"      → process start + imports {start:.2f}s, inventory/play/task "
+            f"{max(direct - start, 0):.2f}s, "
+            f"runner's event files + pexpect {max(step - direct, 0):.2f}s"
+        )
         if lab_host:
             from cloudctl.lab.api import lab_info
 
@@ -271,12 +330,20 @@ def bench_step_cost(lab_host: str | None) -> None:
                 ssh_runs = []
                 for i in range(3):
                     t0 = time.perf_counter()
-                    r = run_playbook(pb, info.inventory, artifacts_root=Path(tmp) / "art", ident=f"s{i}",
-                                     extravars={"target": lab_host})
+                    r = run_playbook(
+                        pb,
+                        info.inventory,
+                        artifacts_root=Path(tmp) / "art",
+                        ident=f"s{i}",
+                        extravars={"target": lab_host},
+                    )
                     ssh_runs.append(time.perf_counter() - t0)
                 if r.ok:
-                    print(f"    1 task over SSH on lab host {lab_host}: first {ssh_runs[0]:.2f}s, warm "
-                          f"(ControlPersist) {min(ssh_runs[1:]):.2f}s")
+                    print(
+                        f"    1 task over SSH on lab host {lab_host}: first {ssh_runs[0]:.2f}s, "
+                        "warm "
+                        f"(ControlPersist) {min(ssh_runs[1:]):.2f}s"
+                    )
             else:
                 print("    (lab not running: SSH figure skipped)")
 

@@ -33,7 +33,7 @@ from cloudctl.tenant.apply import execute  # noqa: E402
 from cloudctl.tenant.diff import compute_plan  # noqa: E402
 
 ANSIBLE_VENV = Path(os.environ.get("CLOUDCTL_BENCH_VENV", "/var/cache/cloudctl/bench/ansible-venv"))
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import os, time
 _log = os.environ.get("BENCH_REQUEST_LOG")
 if _log:
@@ -49,7 +49,7 @@ if _log:
         _s.Session.request = _counted
     except Exception:
         pass
-'''
+"""
 
 
 def make_center(root: Path, codes: list[str], prefix: str, scope: str) -> Path:
@@ -75,10 +75,17 @@ def measure(label: str, fn):
     extra = fn(cloud)
     secs = time.perf_counter() - t0
     s = cloud.counter.summary()
-    row = {"what": label, "requests": s["requests"], "writes": s["writes"], "seconds": round(secs, 2)}
+    row = {
+        "what": label,
+        "requests": s["requests"],
+        "writes": s["writes"],
+        "seconds": round(secs, 2),
+    }
     if extra:
         row.update(extra)
-    print(f"  {label:<38} {s['requests']:>6} req ({s['writes']:>5} writes) {secs:>8.2f} s", flush=True)
+    print(
+        f"  {label:<38} {s['requests']:>6} req ({s['writes']:>5} writes) {secs:>8.2f} s", flush=True
+    )
     return row
 
 
@@ -112,7 +119,9 @@ def ensure_ansible_venv() -> Path:
         (ANSIBLE_VENV / ".complete").write_text("ok\n")
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     (Path(site) / "sitecustomize.py").write_text(SITECUSTOMIZE)
     return py
@@ -120,39 +129,75 @@ def ensure_ansible_venv() -> Path:
 
 def ansible_versions(py: Path) -> str:
     out = subprocess.run(
-        [str(py), "-c", "import importlib.metadata as m; print(m.version('ansible'), "
-         "m.version('ansible-core'), m.version('openstacksdk'))"],
-        capture_output=True, text=True,
+        [
+            str(py),
+            "-c",
+            "import importlib.metadata as m; print(m.version('ansible'), "
+            "m.version('ansible-core'), m.version('openstacksdk'))",
+        ],
+        capture_output=True,
+        text=True,
     ).stdout.split()
-    coll = ANSIBLE_VENV.glob("lib/python*/site-packages/ansible_collections/openstack/cloud/MANIFEST.json")
+    coll = ANSIBLE_VENV.glob(
+        "lib/python*/site-packages/ansible_collections/openstack/cloud/MANIFEST.json"
+    )
     cver = next((json.loads(p.read_text())["collection_info"]["version"] for p in coll), "?")
     return f"ansible {out[0]} (core {out[1]}), openstack.cloud {cver}, openstacksdk {out[2]}"
 
 
 def playbook_vars(desired, password: str) -> dict:
     """The same desired state, flattened into loop lists for openstack.cloud modules."""
-    v = {k: [] for k in ("projects", "users", "roles", "networks", "subnets", "routers",
-                         "groups", "rules", "quotas")}
+    v = {
+        k: []
+        for k in (
+            "projects",
+            "users",
+            "roles",
+            "networks",
+            "subnets",
+            "routers",
+            "groups",
+            "rules",
+            "quotas",
+        )
+    }
     for t in desired.tenants.values():
         v["projects"].append({"name": t.project, "description": t.description})
         for n in t.networks:
             v["networks"].append({"name": n.name, "project": t.project})
             for s in n.subnets:
-                v["subnets"].append({
-                    "name": s.name, "network": n.name, "project": t.project, "cidr": s.cidr,
-                    "gateway_ip": s.gateway_ip, "pool_start": s.allocation_pools[0][0],
-                    "pool_end": s.allocation_pools[0][1], "dns": list(s.dns_nameservers),
-                })
+                v["subnets"].append(
+                    {
+                        "name": s.name,
+                        "network": n.name,
+                        "project": t.project,
+                        "cidr": s.cidr,
+                        "gateway_ip": s.gateway_ip,
+                        "pool_start": s.allocation_pools[0][0],
+                        "pool_end": s.allocation_pools[0][1],
+                        "dns": list(s.dns_nameservers),
+                    }
+                )
         if t.router:
-            v["routers"].append({"name": t.router.name, "project": t.project,
-                                 "interfaces": list(t.router.interfaces)})
+            v["routers"].append(
+                {
+                    "name": t.router.name,
+                    "project": t.project,
+                    "interfaces": list(t.router.interfaces),
+                }
+            )
         for g in t.security_groups:
             v["groups"].append({"name": g.name, "project": t.project, "description": g.description})
             for r in g.rules:
                 if r.direction != "ingress":
                     continue  # Neutron's default egress rules exist already
-                rule = {"group": g.name, "project": t.project, "protocol": r.protocol or "any",
-                        "min": r.port_min, "max": r.port_max}
+                rule = {
+                    "group": g.name,
+                    "project": t.project,
+                    "protocol": r.protocol or "any",
+                    "min": r.port_min,
+                    "max": r.port_max,
+                }
                 if r.remote_group:
                     rule["remote_group"] = r.remote_group
                 else:
@@ -161,9 +206,18 @@ def playbook_vars(desired, password: str) -> dict:
         q = {"name": t.project}
         for svc in ("network", "compute", "volume"):
             for k, val in t.quotas.get(svc, {}).items():
-                q[{"network": "networks", "subnet": "subnets", "port": "ports", "router": "routers",
-                   "security_group": "security_groups",
-                   "security_group_rule": "security_group_rules"}.get(k, k) if svc == "network" else k] = val
+                q[
+                    {
+                        "network": "networks",
+                        "subnet": "subnets",
+                        "port": "ports",
+                        "router": "routers",
+                        "security_group": "security_groups",
+                        "security_group_rule": "security_group_rules",
+                    }.get(k, k)
+                    if svc == "network"
+                    else k
+                ] = val
         v["quotas"].append(q)
         for u in t.users:
             v["users"].append({"name": u.name, "project": t.project, "description": u.description})
@@ -180,7 +234,10 @@ PLAYBOOK = """
   module_defaults:
     group/openstack.cloud.openstack: {cloud: "{{ lookup('env', 'OS_CLOUD') }}"}
   tasks:
-    - openstack.cloud.project: {name: "{{ item.name }}", description: "{{ item.description }}", domain: default}
+    - openstack.cloud.project:
+        name: "{{ item.name }}"
+        description: "{{ item.description }}"
+        domain: default
       loop: "{{ projects }}"
     - openstack.cloud.network: {name: "{{ item.name }}", project: "{{ item.project }}"}
       loop: "{{ networks }}"
@@ -194,9 +251,15 @@ PLAYBOOK = """
         allocation_pool_end: "{{ item.pool_end }}"
         dns_nameservers: "{{ item.dns }}"
       loop: "{{ subnets }}"
-    - openstack.cloud.router: {name: "{{ item.name }}", project: "{{ item.project }}", interfaces: "{{ item.interfaces }}"}
+    - openstack.cloud.router:
+        name: "{{ item.name }}"
+        project: "{{ item.project }}"
+        interfaces: "{{ item.interfaces }}"
       loop: "{{ routers }}"
-    - openstack.cloud.security_group: {name: "{{ item.name }}", project: "{{ item.project }}", description: "{{ item.description }}"}
+    - openstack.cloud.security_group:
+        name: "{{ item.name }}"
+        project: "{{ item.project }}"
+        description: "{{ item.description }}"
       loop: "{{ groups }}"
     - openstack.cloud.security_group_rule:
         security_group: "{{ item.group }}"
@@ -218,7 +281,10 @@ PLAYBOOK = """
         domain: default
       loop: "{{ users }}"
       no_log: true
-    - openstack.cloud.role_assignment: {user: "{{ item.user }}", role: "{{ item.role }}", project: "{{ item.project }}"}
+    - openstack.cloud.role_assignment:
+        user: "{{ item.user }}"
+        role: "{{ item.role }}"
+        project: "{{ item.project }}"
       loop: "{{ roles }}"
 """
 
@@ -226,8 +292,13 @@ PLAYBOOK = """
 def run_ansible(py: Path, workdir: Path, label: str, check: bool = False) -> dict:
     log = workdir / f"requests-{label}.log"
     log.unlink(missing_ok=True)
-    env = {**os.environ, "BENCH_REQUEST_LOG": str(log), "ANSIBLE_PYTHON_INTERPRETER": str(py),
-           "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false"}
+    env = {
+        **os.environ,
+        "BENCH_REQUEST_LOG": str(log),
+        "ANSIBLE_PYTHON_INTERPRETER": str(py),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+    }
     cmd = [str(py.parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", "site.yml"]
     if check:
         cmd.append("--check")
@@ -236,15 +307,25 @@ def run_ansible(py: Path, workdir: Path, label: str, check: bool = False) -> dic
     secs = time.perf_counter() - t0
     n = len(log.read_text().splitlines()) if log.exists() else 0
     writes = sum(
-        1 for line in (log.read_text().splitlines() if log.exists() else [])
+        1
+        for line in (log.read_text().splitlines() if log.exists() else [])
         if line.split()[0] in ("POST", "PUT", "PATCH", "DELETE") and "/auth/tokens" not in line
     )
     recap = [ln for ln in p.stdout.splitlines() if "localhost" in ln and "ok=" in ln]
-    print(f"  {label:<38} {n:>6} req ({writes:>5} writes) {secs:>8.2f} s   rc={p.returncode} "
-          f"{recap[-1].split(':', 1)[-1].strip() if recap else ''}", flush=True)
+    print(
+        f"  {label:<38} {n:>6} req ({writes:>5} writes) {secs:>8.2f} s   rc={p.returncode} "
+        f"{recap[-1].split(':', 1)[-1].strip() if recap else ''}",
+        flush=True,
+    )
     if p.returncode and not check:
         sys.stderr.write(p.stdout[-3000:] + p.stderr[-2000:])
-    return {"what": label, "requests": n, "writes": writes, "seconds": round(secs, 2), "rc": p.returncode}
+    return {
+        "what": label,
+        "requests": n,
+        "writes": writes,
+        "seconds": round(secs, 2),
+        "rc": p.returncode,
+    }
 
 
 def wipe_prefix(prefix: str) -> None:
@@ -273,7 +354,9 @@ def wipe_prefix(prefix: str) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tenants", type=int, default=45)
     ap.add_argument("--ansible-tenants", type=int, default=10)
     ap.add_argument("--no-ansible", action="store_true")
@@ -284,8 +367,11 @@ def main() -> int:
         from cloudctl.lab.api import ensure_lab
 
         os.environ.update(ensure_lab(center=ROOT).env())
-    all_codes = sorted(p.stem for p in (ROOT / "inventory" / "tenants").glob("*.yaml")
-                       if not p.name.startswith("_"))
+    all_codes = sorted(
+        p.stem
+        for p in (ROOT / "inventory" / "tenants").glob("*.yaml")
+        if not p.name.startswith("_")
+    )
     codes = all_codes[: args.tenants]
     work = Path(tempfile.mkdtemp(prefix="cloudctl-bench-"))
     center = load_center(make_center(work / "center", codes, "b-", "bench"))
@@ -297,9 +383,13 @@ def main() -> int:
     def apply(cloud):
         actual = service.read_state(cloud, desired)
         plan = compute_plan(desired, actual)
-        res = execute(plan, cloud.adapter, actual, service.password_store(center), parallel=args.parallel)
+        res = execute(
+            plan, cloud.adapter, actual, service.password_store(center), parallel=args.parallel
+        )
         if not res.ok:
-            raise SystemExit(f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:2000]}")
+            raise SystemExit(
+                f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:2000]}"
+            )
         return {"changes": len(plan.changes)}
 
     def noop_plan(cloud):
@@ -325,7 +415,9 @@ def main() -> int:
         (awork / "site.yml").write_text(PLAYBOOK)
         import secrets
 
-        (awork / "vars.yml").write_text(yaml.safe_dump(playbook_vars(adesired, secrets.token_urlsafe(16))))
+        (awork / "vars.yml").write_text(
+            yaml.safe_dump(playbook_vars(adesired, secrets.token_urlsafe(16)))
+        )
         os.chmod(awork / "vars.yml", 0o600)
         wipe_prefix("a-")
         arows = [
@@ -338,15 +430,23 @@ def main() -> int:
         scale = len(codes) / n
         c = {r["what"]: r for r in rows}
         a = {r["what"]: r for r in arows}
-        print(f"\nSide by side (Ansible figures scaled ×{scale:.1f} from {n} to {len(codes)} tenants, "
-              "linear: it works item by item):")
-        for mine, theirs in (("cloudctl apply (from empty)", "ansible create"),
-                             ("cloudctl plan (no-op)", "ansible re-run (no-op)"),
-                             ("cloudctl apply (no-op)", "ansible re-run (no-op)")):
+        print(
+            f"\nSide by side (Ansible figures scaled ×{scale:.1f} from {n} to "
+            f"{len(codes)} tenants, "
+            "linear: it works item by item):"
+        )
+        for mine, theirs in (
+            ("cloudctl apply (from empty)", "ansible create"),
+            ("cloudctl plan (no-op)", "ansible re-run (no-op)"),
+            ("cloudctl apply (no-op)", "ansible re-run (no-op)"),
+        ):
             ar, asec = a[theirs]["requests"] * scale, a[theirs]["seconds"] * scale
             cr, csec = c[mine]["requests"], c[mine]["seconds"]
-            print(f"  {mine:<28} {cr:>6} req {csec:>7.2f} s | {theirs:<24} ~{ar:>7.0f} req "
-                  f"~{asec:>7.1f} s | {ar / max(cr, 1):>6.1f}× fewer req, {asec / max(csec, 0.01):>6.1f}× faster")
+            print(
+                f"  {mine:<28} {cr:>6} req {csec:>7.2f} s | {theirs:<24} ~{ar:>7.0f} req "
+                f"~{asec:>7.1f} s | {ar / max(cr, 1):>6.1f}× fewer req, "
+                f"{asec / max(csec, 0.01):>6.1f}× faster"
+            )
     out = ROOT / "bench" / "tenant" / "last-run.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     shutil.rmtree(work, ignore_errors=True)

@@ -135,12 +135,13 @@ def _packages_task(spec: Any, state: str, var: str | None = None) -> list[dict]:
         ]
     out = []
     for fam, names in spec.items():
+        if fam == "debian" and state == "present":
+            # no Recommends: aide would otherwise pull in a mail server (a SUID exim4)
+            module = {"ansible.builtin.apt": {"name": list(names), "state": state, "install_recommends": False}}
+        else:
+            module = {"ansible.builtin.package": {"name": list(names), "state": state}}
         out.append(
-            {
-                "name": f"packages {state} ({fam}): {', '.join(names)}",
-                "ansible.builtin.package": {"name": list(names), "state": state},
-                "when": f"{FAMILY} == '{fam}'",
-            }
+            {"name": f"packages {state} ({fam}): {', '.join(names)}", **module, "when": f"{FAMILY} == '{fam}'"}
         )
     return out
 

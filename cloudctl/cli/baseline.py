@@ -140,6 +140,9 @@ def remediate_cmd(
     profile: ProfileOpt = "mlps-l3",
     control: ControlOpt = None,
     dry_run: DryRunOpt = False,
+    all_controls: Annotated[bool, typer.Option(
+        "--all", help="Run every remediable control, passing ones too (proves idempotency: expect no change)."
+    )] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -159,12 +162,12 @@ def remediate_cmd(
     targets: dict[str, list[str]] = {}
     advice_only = []
     for r in doc["results"]:
-        if r["verdict"] != "fail":
+        if r["verdict"] != "fail" and not (all_controls and r["verdict"] in ("pass", "waived")):
             continue
         c = inputs.profile.control(r["control"])
         if c is not None and c.remediable:
             targets.setdefault(c.id, []).append(r["host"])
-        else:
+        elif r["verdict"] == "fail":
             advice_only.append(r)
     unreachable = doc["summary"]["hosts_unreachable"]
     if not targets:

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import click
 import typer
+from rich.console import Console
+from rich.table import Table
 from rich.tree import Tree
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
@@ -114,20 +116,43 @@ def validate(
 # show
 
 
+# (key, header, justify, formatter, keep on a narrow terminal?)
 PREFIX_COLUMNS = [
-    Column("name", "name"),
-    Column("prefix", "prefix"),
-    Column("zone", "zone"),
-    Column("vrf", "vrf"),
-    Column("tenant", "tenant"),
-    Column("vlan", "vlan", justify="right"),
-    Column("status", "status"),
-    Column("size", "size", justify="right", fmt=_num),
-    Column("used", "used", justify="right", fmt=_num),
-    Column("free", "free", justify="right", fmt=_num),
-    Column("util", "util", justify="right", fmt=_pct),
-    Column("purpose", "purpose"),
+    ("name", "name", "left", None, True),
+    ("prefix", "prefix", "left", None, True),
+    ("zone", "zone", "left", None, True),
+    ("vrf", "vrf", "left", None, False),
+    ("tenant", "tenant", "left", None, True),
+    ("vlan", "vlan", "right", None, True),
+    ("status", "status", "left", None, False),
+    ("size", "size", "right", _num, True),
+    ("used", "used", "right", _num, True),
+    ("free", "free", "right", _num, True),
+    ("util", "util", "right", _pct, True),
+    ("purpose", "purpose", "left", None, False),
 ]
+
+
+def _table(rows: list[dict], spec: list[tuple], title: str, skip=frozenset()) -> Callable:
+    """Key columns never wrap; on a narrow terminal the optional ones are left out."""
+
+    def draw(con: Console) -> None:
+        wide = con.width >= 150
+        t = Table(title=title, header_style="bold")
+        cols = [c for c in spec if c[0] not in skip and (wide or c[4])]
+        for key, header, justify, _f, _keep in cols:
+            wrap = key in ("purpose", "name_zh", "name_en", "supernets")
+            t.add_column(header, justify=justify, no_wrap=not wrap)
+        for r in rows:
+            t.add_row(
+                *[
+                    (f(r[k]) if f else ("" if r[k] is None else str(r[k])))
+                    for k, _h, _j, f, _ in cols
+                ]
+            )
+        con.print(t)
+
+    return draw
 
 
 @app.command()
@@ -166,28 +191,32 @@ def show(
         return
     if zone is None and tenant is None:
         rows = report.zone_rows(p)
-        cols = [
-            Column("zone", "zone"),
-            Column("name_zh" if lg == "zh" else "name_en", pick(lg, "安全域", "name")),
-            Column("vrf", "vrf"),
-            Column("supernets", "supernets"),
-            Column("vlans", "vlans"),
-            Column("prefixes", "prefixes", justify="right"),
-            Column("size", "size", justify="right", fmt=_num),
-            Column("used", "used", justify="right", fmt=_num),
-            Column("free", "free", justify="right", fmt=_num),
-            Column("util", "util", justify="right", fmt=_pct),
+        spec = [
+            ("zone", "zone", "left", None, True),
+            (
+                "name_zh" if lg == "zh" else "name_en",
+                pick(lg, "安全域", "name"),
+                "left",
+                None,
+                True,
+            ),
+            ("vrf", "vrf", "left", None, True),
+            ("supernets", "supernets", "left", None, True),
+            ("vlans", "vlans", "left", None, False),
+            ("prefixes", "prefixes", "right", None, False),
+            ("size", "size", "right", _num, True),
+            ("used", "used", "right", _num, False),
+            ("free", "free", "right", _num, True),
+            ("util", "util", "right", _pct, True),
+            ("purpose", "purpose", "left", None, False),
         ]
-        render(
-            rows,
-            output,
-            columns=cols,
-            title=pick(lg, "安全域与地址使用率", "zones and utilization"),
-        )
+        title = pick(lg, "安全域与地址使用率", "zones and utilization")
+        render(rows, output, table=_table(rows, spec, title))
         return
     rows = report.prefix_rows(p, zone, tenant)
     title = " ".join(x for x in (zone and f"zone {zone}", tenant and f"tenant {tenant}") if x)
-    render(rows, output, columns=PREFIX_COLUMNS, title=title)
+    skip = {"zone"} if zone else set()
+    render(rows, output, table=_table(rows, PREFIX_COLUMNS, title, skip))
 
 
 def _draw_tree(data: list[dict], lang: str) -> Tree:

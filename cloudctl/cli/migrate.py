@@ -121,9 +121,8 @@ class RichProgress(ProgressSink):
             t = self._task(sid)
             self.p.update(t, current=reports.status_text(status, self.lang))
             if status == "rollback_failed":
-                self.p.console.print(
-                    f"[bold white on red] {sid}: {pick(self.lang, '回退失败，需要人工处理', 'ROLLBACK FAILED, needs a person')} [/] {message or ''}"
-                )
+                loud = pick(self.lang, "回退失败，需要人工处理", "ROLLBACK FAILED, needs a person")
+                self.p.console.print(f"[bold white on red] {sid}: {loud} [/] {message or ''}")
             elif status in ("rolled_back", "blocked", "cancelled", "failed"):
                 self.p.console.print(
                     f"[bold red]{sid}: {reports.status_text(status, self.lang)}[/] {message or ''}"
@@ -150,6 +149,14 @@ def _print_result(res: service.RunResult, output: OutputFormat, lang: str, title
     data = {"run_id": res.run_id, "status": res.status, "systems": rows}
     if output is OutputFormat.table:
         con = Console()
+        for sid, rid in res.already.items():
+            con.print(
+                pick(
+                    lang,
+                    f"  {sid}: 已在运行 {rid} 中迁移完成，跳过",
+                    f"  {sid}: already migrated by run {rid}, skipped",
+                )
+            )
         for r in rows:
             style = STATUS_STYLE.get(r["status"], "")
             con.print(
@@ -157,9 +164,12 @@ def _print_result(res: service.RunResult, output: OutputFormat, lang: str, title
                 if style
                 else f"  {r['system']:<24} {r['status']}"
             )
-        con.print(
-            f"{title} {res.run_id}: [bold]{reports.status_text(res.status, lang) if res.status != 'paused' else pick(lang, '已暂停（待审批）', 'paused (waiting for approval)')}[/]"
+        shown = (
+            reports.status_text(res.status, lang)
+            if res.status != "paused"
+            else pick(lang, "已暂停（待审批）", "paused (waiting for approval)")
         )
+        con.print(f"{title} {res.run_id}: [bold]{shown}[/]")
         if res.status != "done":
             con.print(
                 pick(
@@ -196,8 +206,10 @@ def validate(
         typer.echo(
             pick(
                 lg,
-                f"{display_path(Path(p.path))}: 通过（{len(p.systems)} 个系统，{len(p.waves)} 个批次）",
-                f"{display_path(Path(p.path))}: ok ({len(p.systems)} systems, {len(p.waves)} waves)",
+                f"{display_path(Path(p.path))}: 通过"
+                f"（{len(p.systems)} 个系统，{len(p.waves)} 个批次）",
+                f"{display_path(Path(p.path))}: ok ({len(p.systems)} systems, {len(p.waves)} "
+                "waves)",
             )
         )
 
@@ -459,7 +471,8 @@ def status(
     def table(con: Console) -> None:
         con.print(
             f"[bold]{data['run_id']}[/] {data['kind']} {data['plan']} / {data['wave']}: "
-            f"{reports.status_text(data['status'], lg)} — {data['operator']}@{data['host']} pid {data['pid']}, "
+            f"{reports.status_text(data['status'], lg)} — {data['operator']}@{data['host']} pid "
+            f"{data['pid']}, "
             f"{data['started']} → {data['ended'] or '…'}"
         )
         cols = [

@@ -41,6 +41,7 @@ def _reported(fn):
 
     return wrapper
 
+
 NamesArg = Annotated[
     list[str] | None,
     typer.Argument(
@@ -102,7 +103,8 @@ def validate(
         pick(
             lg,
             f"[green]✓[/] {len(rows)} 个租户文件有效（地址引用、安全组模板、配额均已校验）",
-            f"[green]✓[/] {len(rows)} tenant file(s) valid (address plan, SG templates, quotas checked)",
+            f"[green]✓[/] {len(rows)} tenant file(s) valid "
+            "(address plan, SG templates, quotas checked)",
         )
     )
 

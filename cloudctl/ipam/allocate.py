@@ -212,6 +212,20 @@ def next_vlan(plan: AddressPlan, zone_name: str) -> int | None:
     return None
 
 
+def _check_vlan(plan: AddressPlan, zone_name: str, vlan: int) -> None:
+    zone = plan.zones[zone_name]
+    if zone.vlan_range and not zone.vlan_range[0] <= vlan <= zone.vlan_range[1]:
+        lo, hi = zone.vlan_range
+        raise InputError(f"--vlan {vlan} is outside zone {zone_name}'s range {lo}-{hi}")
+    if not 1 <= vlan <= 4094:
+        raise InputError(f"--vlan {vlan} is not in 1-4094")
+    for p in plan.prefixes:
+        if p.zone == zone_name and p.vlan == vlan:
+            raise InputError(
+                f"--vlan {vlan} is already used in zone {zone_name} by {p.name}", p.location
+            )
+
+
 def plan_allocation(
     plan: AddressPlan, req: AllocationRequest, tenants: set[str] | None
 ) -> Allocation:
@@ -263,6 +277,8 @@ def plan_allocation(
         raise InputError(
             f"no free VLAN left in zone {req.zone}'s range; pass --vlan N or --vlan none"
         )
+    if isinstance(vlan, int) and req.vlan != "auto":
+        _check_vlan(plan, req.zone, vlan)
     if vlan is not None and req.status == "active":
         entry["vlan"] = int(vlan)
     if req.purpose:

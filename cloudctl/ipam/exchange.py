@@ -351,13 +351,14 @@ def row_prefix(row: ImportedRow) -> Prefix:
         dns_nameservers=[],
         reserved=[],
         description="",
-        location=row.location,
+        file=row.location.file,
+        line=row.location.line,
     )
     return p
 
 
 def parse_row_prefix(p: Prefix, problems: list[Problem]) -> None:
-    from cloudctl.ipam.model import STATUSES, AddressError
+    from cloudctl.ipam.model import STATUSES, AddressError, check_addresses
 
     try:
         p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
@@ -367,6 +368,8 @@ def parse_row_prefix(p: Prefix, problems: list[Problem]) -> None:
         p.valid = False
     if not p.zone:
         problems.append(Problem(p.location, f"prefix {p.name}: zone is empty"))
+    if p.valid and (p.gateway is not None or p.allocation_pools):
+        check_addresses(p, problems)
     if p.status not in STATUSES:
         problems.append(
             Problem(

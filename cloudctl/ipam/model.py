@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import marshal
 import os
 import re
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +156,8 @@ class Prefix:
     dns_nameservers: list[str]
     reserved: list[Reservation]
     description: str
-    location: Location
+    file: str  # as shown in messages (relative to the working directory when below it)
+    line: int | None
     source: Path | None = None  # the file it lives in (absolute), for in-place edits
     version: int = 4
     first: int = 0
@@ -162,6 +165,14 @@ class Prefix:
     last: int = 0
     parent: str | None = None  # filled by validation: the smallest enclosing prefix
     valid: bool = True  # False when the prefix text itself is broken
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+    @location.setter
+    def location(self, loc: Location) -> None:
+        self.file, self.line = loc.file, loc.line
 
     @property
     def bits(self) -> int:
@@ -233,9 +244,7 @@ class AddressPlan:
     # -- the read API other areas use -------------------------------------------------
     def prefix(self, name: str) -> Prefix | None:
         if self._by_name is None:
-            self._by_name = {}
-            for p in self.prefixes:
-                self._by_name.setdefault(p.name, p)
+            self._by_name = {p.name: p for p in reversed(self.prefixes)}  # the first one wins
         return self._by_name.get(name)
 
     def prefixes_of(self, tenant: str) -> list[Prefix]:
@@ -255,7 +264,7 @@ class AddressPlan:
 # ---------------------------------------------------------------------------------------
 # loading
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -301,15 +310,33 @@ def load_plan(
         if extra not in files:
             files.append(extra)
     cache = Path(cache_dir) if cache_dir is not None else None
+    used: set[str] = set()
     for f in files:
         plan.files.append(f)
         text = (texts or {}).get(f)
-        part = _load_file(f, text, cache)
+        part = _load_file(f, text, cache, used)
         _merge(plan, part)
+    if cache is not None:
+        _prune(cache, used)
     return plan
 
 
-def _load_file(path: Path, text: str | None, cache: Path | None) -> _FilePart:
+def _prune(cache: Path, used: set[str], keep: int = 256, age: float = 3600.0) -> None:
+    """Old versions of edited files pile up in the cache: drop unused ones past ``keep``."""
+    with contextlib.suppress(OSError):
+        entries = list(os.scandir(cache))
+        if len(entries) <= keep:
+            return
+        now = time.time()
+        for e in entries:
+            if e.name not in used and now - e.stat().st_mtime > age:
+                with contextlib.suppress(OSError):
+                    os.unlink(e.path)
+
+
+def _load_file(
+    path: Path, text: str | None, cache: Path | None, used: set[str] | None = None
+) -> _FilePart:
     name = display_path(path)
     try:
         raw = text.encode("utf-8") if text is not None else path.read_bytes()
@@ -318,6 +345,8 @@ def _load_file(path: Path, text: str | None, cache: Path | None) -> _FilePart:
     cache_file = None
     if cache is not None:
         cache_file = _cache_file(cache, raw, name)
+        if used is not None:
+            used.add(cache_file.name)
         try:
             return _part_from_rows(marshal.loads(cache_file.read_bytes()), path, name)
         except (OSError, ValueError, EOFError, TypeError, IndexError):
@@ -492,28 +521,12 @@ def _part_from_rows(rows: tuple, path: Path, name: str) -> _FilePart:
     out = part.prefixes
     for r in prefixes:
         p = Prefix(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
             list(r[9]),
             list(r[10]),
-            [Reservation(*x) for x in r[11]],
-            r[12],
-            Location(name, r[13] or None),
-            path,
-            r[14],
-            r[15],
-            r[16],
-            r[17],
-            None,
-            r[18],
-        )
+            [Reservation(*x) for x in r[11]] if r[11] else [],
+            r[12], name, r[13] or None, path, r[14], r[15], r[16], r[17], None, r[18],
+        )  # fmt: skip
         out.append(p)
     part.problems = [
         Problem(Location(f, ln or None) if f is not None else None, m) for f, ln, m in problems
@@ -649,7 +662,8 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         dns_nameservers=[],
         reserved=[],
         description=str(item.get("description") or ""),
-        location=item.loc(),
+        file=item.file,
+        line=item.line,
     )
     try:
         p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
@@ -698,7 +712,109 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
             probs.append(
                 Problem(_item_loc(item["reserved"], i, item), f"prefix {name}: reserved {e}")
             )
+    if p.valid and (p.gateway is not None or p.allocation_pools or p.reserved or p.dns_nameservers):
+        check_addresses(p, probs)  # depends on the prefix alone: done once, then cached
     return p
+
+
+def check_addresses(p: Prefix, probs: list[Problem]) -> None:
+    loc = p.location
+    v4_hosts = p.version == 4 and p.prefixlen < 31
+    gw = None
+    if p.gateway is not None:
+        try:
+            gv, gw = parse_ip(p.gateway)
+        except AddressError as e:
+            probs.append(Problem(loc, f"prefix {p.name}: gateway {e}"))
+        else:
+            if gv != p.version or not p.first <= gw <= p.last:
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}")
+                )
+                gw = None
+            elif v4_hosts and gw == p.first:
+                probs.append(
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}",
+                    )
+                )
+            elif v4_hosts and gw == p.last:
+                probs.append(
+                    Problem(
+                        loc,
+                        f"prefix {p.name}: gateway {p.gateway} is the broadcast address "
+                        f"of {p.cidr}",
+                    )
+                )
+    pools: list[tuple[int, int, str]] = []
+    for start, end in p.allocation_pools:
+        text = f"{start}-{end}"
+        span = _span(p, start, end, "pool", probs)
+        if span is None:
+            continue
+        a, b = span
+        if a < p.first or b > p.last:
+            probs.append(Problem(loc, f"prefix {p.name}: pool {text} is outside {p.cidr}"))
+            continue
+        if v4_hosts and (a == p.first or b == p.last):
+            probs.append(
+                Problem(
+                    loc, f"prefix {p.name}: pool {text} includes the network or broadcast address"
+                )
+            )
+        if gw is not None and a <= gw <= b:
+            probs.append(
+                Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}")
+            )
+        pools.append((a, b, text))
+    pools.sort()
+    for x, y in itertools.pairwise(pools):
+        if y[0] <= x[1]:
+            probs.append(Problem(loc, f"prefix {p.name}: pools {x[2]} and {y[2]} overlap"))
+    for r in p.reserved:
+        text = f"{r.start}-{r.end}"
+        span = _span(p, r.start, r.end, "reserved range", probs)
+        if span is None:
+            continue
+        a, b = span
+        if a < p.first or b > p.last:
+            probs.append(
+                Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}")
+            )
+            continue
+        for pa, pb, ptext in pools:
+            if a <= pb and pa <= b:
+                probs.append(
+                    Problem(loc, f"prefix {p.name}: reserved range {text} overlaps pool {ptext}")
+                )
+    for d in p.dns_nameservers:
+        try:
+            parse_ip(d)
+        except AddressError as e:
+            probs.append(Problem(loc, f"prefix {p.name}: DNS server {e}"))
+
+
+def _span(
+    p: Prefix, start: str, end: str, what: str, probs: list[Problem]
+) -> tuple[int, int] | None:
+    try:
+        va, a = parse_ip(start)
+        vb, b = parse_ip(end)
+    except AddressError as e:
+        probs.append(Problem(p.location, f"prefix {p.name}: {what} {e}"))
+        return None
+    if va != p.version or vb != p.version:
+        probs.append(
+            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}")
+        )
+        return None
+    if a > b:
+        probs.append(
+            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts")
+        )
+        return None
+    return a, b
 
 
 def _seq(obj: LDict, key: str, probs: list[Problem]) -> list:

@@ -13,11 +13,9 @@ from collections.abc import Iterable
 
 from cloudctl.core.errors import Location, Problem
 from cloudctl.ipam.model import (
-    AddressError,
     AddressPlan,
     Prefix,
     parse_cidr,
-    parse_ip,
     sorted_problems,
 )
 
@@ -80,17 +78,18 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
     vlan_owner: dict[tuple[str, str, int], Prefix] = {}
     zones, vrfs = plan.zones, plan.vrfs
     for p in plan.prefixes:
-        loc = p.location
         other = first_by_name.get(p.name)
         if other is None:
             first_by_name[p.name] = p
         else:
-            probs.append(Problem(loc, f"duplicate name {p.name!r} (first at {other.location})"))
+            probs.append(
+                Problem(p.location, f"duplicate name {p.name!r} (first at {other.location})")
+            )
         zone = zones.get(p.zone)
         if zone is None:
             if p.zone:
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}")
+                    Problem(p.location, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}")
                 )
             if not p.vrf:
                 p.vrf = "?"
@@ -98,11 +97,14 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
             if not p.vrf:
                 p.vrf = zone.vrf
             elif p.vrf not in vrfs:
-                probs.append(Problem(loc, f"prefix {p.name}: unknown VRF {p.vrf!r}{_known(vrfs)}"))
+                probs.append(
+                    Problem(p.location, f"prefix {p.name}: unknown VRF {p.vrf!r}{_known(vrfs)}")
+                )
         if tenants is not None and p.tenant is not None and p.tenant not in tenants:
             probs.append(
                 Problem(
-                    loc, f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)"
+                    p.location,
+                    f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)",
                 )
             )
         if p.vlan is not None and zone is not None:
@@ -110,7 +112,7 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 lo, hi = zone.vlan_range
                 probs.append(
                     Problem(
-                        loc,
+                        p.location,
                         f"prefix {p.name}: VLAN {p.vlan} is outside zone {zone.name}'s "
                         f"range {lo}-{hi}",
                     )
@@ -122,7 +124,7 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
             else:
                 probs.append(
                     Problem(
-                        loc,
+                        p.location,
                         f"prefix {p.name}: VLAN {p.vlan} is already used in zone {zone.name} "
                         f"by {owner.name} ({owner.location})",
                     )
@@ -130,120 +132,17 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
         if not p.valid:
             continue
         if zone is not None and zone_spans.get(zone.name):
-            inside = any(
-                v == p.version and f <= p.first and p.last <= last
-                for v, f, last in zone_spans[zone.name]
-            )
-            if not inside:
+            for v, f, last in zone_spans[zone.name]:
+                if v == p.version and f <= p.first and p.last <= last:
+                    break
+            else:
                 probs.append(
                     Problem(
-                        loc,
+                        p.location,
                         f"prefix {p.name}: {p.cidr} is outside its zone {zone.name} "
                         f"(supernets {', '.join(zone.supernets)})",
                     )
                 )
-        if p.gateway is not None or p.allocation_pools or p.reserved or p.dns_nameservers:
-            _check_addresses(p, probs)
-
-
-def _check_addresses(p: Prefix, probs: list[Problem]) -> None:
-    loc = p.location
-    v4_hosts = p.version == 4 and p.prefixlen < 31
-    gw = None
-    if p.gateway is not None:
-        try:
-            gv, gw = parse_ip(p.gateway)
-        except AddressError as e:
-            probs.append(Problem(loc, f"prefix {p.name}: gateway {e}"))
-        else:
-            if gv != p.version or not p.first <= gw <= p.last:
-                probs.append(
-                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}")
-                )
-                gw = None
-            elif v4_hosts and gw == p.first:
-                probs.append(
-                    Problem(
-                        loc,
-                        f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}",
-                    )
-                )
-            elif v4_hosts and gw == p.last:
-                probs.append(
-                    Problem(
-                        loc,
-                        f"prefix {p.name}: gateway {p.gateway} is the broadcast address "
-                        f"of {p.cidr}",
-                    )
-                )
-    pools: list[tuple[int, int, str]] = []
-    for start, end in p.allocation_pools:
-        text = f"{start}-{end}"
-        span = _span(p, start, end, "pool", probs)
-        if span is None:
-            continue
-        a, b = span
-        if a < p.first or b > p.last:
-            probs.append(Problem(loc, f"prefix {p.name}: pool {text} is outside {p.cidr}"))
-            continue
-        if v4_hosts and (a == p.first or b == p.last):
-            probs.append(
-                Problem(
-                    loc, f"prefix {p.name}: pool {text} includes the network or broadcast address"
-                )
-            )
-        if gw is not None and a <= gw <= b:
-            probs.append(
-                Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}")
-            )
-        pools.append((a, b, text))
-    pools.sort()
-    for x, y in itertools.pairwise(pools):
-        if y[0] <= x[1]:
-            probs.append(Problem(loc, f"prefix {p.name}: pools {x[2]} and {y[2]} overlap"))
-    for r in p.reserved:
-        text = f"{r.start}-{r.end}"
-        span = _span(p, r.start, r.end, "reserved range", probs)
-        if span is None:
-            continue
-        a, b = span
-        if a < p.first or b > p.last:
-            probs.append(
-                Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}")
-            )
-            continue
-        for pa, pb, ptext in pools:
-            if a <= pb and pa <= b:
-                probs.append(
-                    Problem(loc, f"prefix {p.name}: reserved range {text} overlaps pool {ptext}")
-                )
-    for d in p.dns_nameservers:
-        try:
-            parse_ip(d)
-        except AddressError as e:
-            probs.append(Problem(loc, f"prefix {p.name}: DNS server {e}"))
-
-
-def _span(
-    p: Prefix, start: str, end: str, what: str, probs: list[Problem]
-) -> tuple[int, int] | None:
-    try:
-        va, a = parse_ip(start)
-        vb, b = parse_ip(end)
-    except AddressError as e:
-        probs.append(Problem(p.location, f"prefix {p.name}: {what} {e}"))
-        return None
-    if va != p.version or vb != p.version:
-        probs.append(
-            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}")
-        )
-        return None
-    if a > b:
-        probs.append(
-            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts")
-        )
-        return None
-    return a, b
 
 
 def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:

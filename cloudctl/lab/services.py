@@ -326,7 +326,7 @@ def answers(spec: ServiceSpec, timeout: float = 3.0, tries: int = 1) -> bool:
 def wait_until_answering(spec: ServiceSpec, rec: procs.ProcRecord, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if answers(spec, timeout=5):
+        if answers(spec, timeout=5) and _holds_port(rec, spec.port):
             return
         if not procs.is_running(rec):
             break
@@ -336,6 +336,11 @@ def wait_until_answering(spec: ServiceSpec, rec: procs.ProcRecord, timeout: floa
     raise ExternalError(
         f"{spec.name} on 127.0.0.1:{spec.port} {why}; see the logs\n{tail}", Location(rec.log)
     )
+
+
+def _holds_port(rec: procs.ProcRecord, port: int) -> bool:
+    """The answer came from our process, not from something else on the same port."""
+    return rec.pid in procs.port_holders(port)
 
 
 def paths_log_of(rec: procs.ProcRecord) -> Path:

@@ -265,7 +265,8 @@ class Executor:
                     )
             return StepOutcome(
                 "waiting",
-                message=f"waits for approval: cloudctl migrate resume {rid_short(self.run.run_id)} --approve {s.id}:{step.name}",
+                message=f"waits for approval: cloudctl migrate resume {rid_short(self.run.run_id)} "
+                f"--approve {s.id}:{step.name}",
             )
         if step.kind == "wait":
             self.sleep(step.duration or 0)

@@ -199,7 +199,8 @@ class Journal:
         """This process now owns the run (resume)."""
         with self.tx() as c:
             c.execute(
-                "UPDATE migrate_runs SET status='running', operator=?, host=?, pid=?, pid_start=?, ended=NULL WHERE run_id=?",
+                "UPDATE migrate_runs SET status='running', operator=?, host=?, pid=?, pid_start=?, "
+                "ended=NULL WHERE run_id=?",
                 (self.me, self.host, self.pid, process_start(self.pid), run_id),
             )
 
@@ -249,7 +250,8 @@ class Journal:
 
     def active_runs(self, plan_name: str, wave: str) -> list[RunRecord]:
         rows = self.conn.execute(
-            "SELECT * FROM migrate_runs WHERE plan_name=? AND wave=? AND status IN ('running','paused')",
+            "SELECT * FROM migrate_runs WHERE plan_name=? AND wave=? AND status IN "
+            "('running','paused')",
             (plan_name, wave),
         ).fetchall()
         return [self._run(r) for r in rows]
@@ -265,7 +267,8 @@ class Journal:
                 (run.run_id,),
             )
             c.execute(
-                "UPDATE migrate_steps SET status='interrupted', ended=?, message='runner died (pid ' || pid || ' on ' || host || ')' "
+                "UPDATE migrate_steps SET status='interrupted', ended=?, message='runner died (pid "
+                "' || pid || ' on ' || host || ')' "
                 "WHERE run_id=? AND status='running'",
                 (now, run.run_id),
             )
@@ -293,7 +296,9 @@ class Journal:
             c.execute(
                 "UPDATE migrate_systems SET status=?, message=COALESCE(?, message), "
                 "failed_step=COALESCE(?, failed_step), started=COALESCE(started, ?), "
-                "ended=CASE WHEN ? IN ('done','rolled_back','rollback_failed','blocked','cancelled','failed','waiting_approval') THEN ? ELSE NULL END "
+                "ended=CASE WHEN ? IN "
+                "('done','rolled_back','rollback_failed','blocked','cancelled','failed',"
+                "'waiting_approval') THEN ? ELSE NULL END "
                 "WHERE run_id=? AND system_id=?",
                 (status, message, failed_step, now, status, now, run_id, system_id),
             )
@@ -318,12 +323,14 @@ class Journal:
     ) -> tuple[int, int]:
         with self.tx() as c:
             row = c.execute(
-                "SELECT COALESCE(MAX(attempt),0) FROM migrate_steps WHERE run_id=? AND system_id=? AND phase=? AND step_index=?",
+                "SELECT COALESCE(MAX(attempt),0) FROM migrate_steps WHERE run_id=? AND system_id=? "
+                "AND phase=? AND step_index=?",
                 (run_id, system_id, phase, index),
             ).fetchone()
             attempt = row[0] + 1
             cur = c.execute(
-                "INSERT INTO migrate_steps(run_id, system_id, phase, step_index, step_name, kind, attempt, status, operator, host, pid, started) "
+                "INSERT INTO migrate_steps(run_id, system_id, phase, step_index, step_name, kind, "
+                "attempt, status, operator, host, pid, started) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
@@ -353,13 +360,15 @@ class Journal:
     ) -> None:
         with self.tx() as c:
             c.execute(
-                "UPDATE migrate_steps SET status=?, rc=?, message=?, artifact=?, ended=? WHERE id=?",
+                "UPDATE migrate_steps SET status=?, rc=?, message=?, artifact=?, ended=? WHERE "
+                "id=?",
                 (status, rc, (message or "")[:4000] or None, artifact, time.time(), row_id),
             )
 
     def completed_steps(self, run_id: str, system_id: str, phase: str) -> set[int]:
         rows = self.conn.execute(
-            "SELECT DISTINCT step_index FROM migrate_steps WHERE run_id=? AND system_id=? AND phase=? AND status='ok'",
+            "SELECT DISTINCT step_index FROM migrate_steps WHERE run_id=? AND system_id=? AND "
+            "phase=? AND status='ok'",
             (run_id, system_id, phase),
         )
         return {r[0] for r in rows}

@@ -388,7 +388,9 @@ def _params_only_in_strings(raw_step: Any) -> bool:
 
 def instantiate(proto: Step, params: dict[str, Any], missing: set[str]) -> Step:
     st = copy.copy(proto)
-    st.vars = substitute(proto.vars, params, missing) if _has_param(proto.vars) else dict(proto.vars)
+    st.vars = (
+        substitute(proto.vars, params, missing) if _has_param(proto.vars) else dict(proto.vars)
+    )
     for f in _STRING_FIELDS:
         val = getattr(proto, f)
         if val is not None and _has_param(val):
@@ -413,12 +415,13 @@ def load_template(path: Path, p: _Collector) -> Template | None:
     if raw.get("version") != PLAN_VERSION:
         p.add(
             loc_of(raw, "version"),
-            f"template version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION}",
+            f"template version is {raw.get('version')!r}; this cloudctl reads version "
+            f"{PLAN_VERSION}",
         )
     params: dict[str, Any] = {}
     for key, spec in (raw.get("params") or {}).items():
         if isinstance(spec, dict):
-            params[key] = spec["default"] if "default" in spec else REQUIRED
+            params[key] = spec.get("default", REQUIRED)
         else:
             params[key] = spec
     if not isinstance(raw.get("steps"), list) or not raw.get("steps"):
@@ -428,7 +431,9 @@ def load_template(path: Path, p: _Collector) -> Template | None:
         name=str(raw.get("name", path.stem)), params=params, steps=raw["steps"], loc=loc_of(raw)
     )
     if all(_params_only_in_strings(st) for st in raw["steps"]):
-        protos = [parse_step(st, p, where=loc_of(raw["steps"], i)) for i, st in enumerate(raw["steps"])]
+        protos = [
+            parse_step(st, p, where=loc_of(raw["steps"], i)) for i, st in enumerate(raw["steps"])
+        ]
         tpl.protos = [x for x in protos if x is not None]
     return tpl
 
@@ -524,7 +529,8 @@ def parse_system(
             if not (templates_dir / f"{s.template}.yaml").is_file():
                 p.add(
                     loc_of(raw, "template"),
-                    f"unknown step template {s.template!r} (no {display_path(templates_dir / (s.template + '.yaml'))})",
+                    f"unknown step template {s.template!r} (no "
+                    f"{display_path(templates_dir / (s.template + '.yaml'))})",
                 )
         else:
             given = raw.get("params") or {}
@@ -559,7 +565,8 @@ def parse_system(
                     tpl.reported.add(k)
                     p.add(
                         tpl.loc,
-                        f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor built in",
+                        f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor "
+                        "built in",
                     )
     own = raw.get("steps")
     if own is not None:
@@ -612,7 +619,9 @@ def _load_raw(path: Path, cache_dir: Path | None) -> Any:
     return raw
 
 
-def load_plan(path: str | Path, templates_dir: Path | None = None, cache_dir: Path | None = None) -> Plan:
+def load_plan(
+    path: str | Path, templates_dir: Path | None = None, cache_dir: Path | None = None
+) -> Plan:
     """Read a plan file; problems go to ``plan.problems`` (a malformed file raises InputError)."""
     path = Path(path)
     raw = _load_raw(path, cache_dir)
@@ -625,7 +634,8 @@ def load_plan(path: str | Path, templates_dir: Path | None = None, cache_dir: Pa
     if raw.get("version") != PLAN_VERSION:
         p.add(
             loc_of(raw, "version") or loc_of(raw),
-            f"plan version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION} (add `version: {PLAN_VERSION}`)",
+            f"plan version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION} "
+            f"(add `version: {PLAN_VERSION}`)",
         )
     plan.name = str(raw.get("name") or path.stem)
     plan.title_zh = _text(raw, "title_zh", p)

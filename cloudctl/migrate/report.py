@@ -61,19 +61,23 @@ def markdown(data: dict, lang: str = "zh") -> str:
     )
     out.append("")
     out.append(
-        f"| {L('批次', 'Wave')} | {L('系统数', 'Systems')} | {L('进展', 'Progress')} | {L('耗时', 'Time spent')} |"
+        f"| {L('批次', 'Wave')} | {L('系统数', 'Systems')} | {L('进展', 'Progress')} | "
+        f"{L('耗时', 'Time spent')} |"
     )
     out.append("|---|---:|---|---:|")
     for w in data["waves"]:
         name = w["name_en"] if lang == "en" else w["name_zh"]
         out.append(
-            f"| {name or w['id']} | {len(w['systems'])} | {_counts(w['counts'], lang)} | {format_duration(w['duration_s'])} |"
+            f"| {name or w['id']} | {len(w['systems'])} | {_counts(w['counts'], lang)} | "
+            f"{format_duration(w['duration_s'])} |"
         )
     for w in data["waves"]:
         name = w["name_en"] if lang == "en" else w["name_zh"]
         out += ["", f"## {name or w['id']}", ""]
         out.append(
-            f"| {L('系统', 'System')} | {L('部门', 'Dept.')} | {L('重要性', 'Importance')} | {L('方式', 'Strategy')} | {L('状态', 'Status')} | {L('耗时', 'Time')} | {L('说明', 'Note')} |"
+            f"| {L('系统', 'System')} | {L('部门', 'Dept.')} | {L('重要性', 'Importance')} | "
+            f"{L('方式', 'Strategy')} | {L('状态', 'Status')} | {L('耗时', 'Time')} | "
+            f"{L('说明', 'Note')} |"
         )
         out.append("|---|---|---|---|---|---:|---|")
         for s in w["systems"]:
@@ -92,6 +96,10 @@ th{background:#f0f3f7}.done{color:#1a7f37}.rolled_back,.rollback_failed,.failed,
 .pending{color:#666}.bar{background:#e5e7eb;width:300px;height:14px}.bar>div{background:#1a7f37;height:14px}"""
 
 
+def _row(*cells: str, cell: str = "td") -> str:
+    return "<tr>" + "".join(f"<{cell}>{c}</{cell}>" for c in cells) + "</tr>"
+
+
 def html_report(data: dict, lang: str = "zh") -> str:
     L = lambda zh, en: pick(lang, zh, en)  # noqa: E731
     e = html.escape
@@ -106,12 +114,24 @@ def html_report(data: dict, lang: str = "zh") -> str:
         f"<p>{L('生成时间', 'Generated')}: {e(data['generated'])}</p>",
         f"<p>{L('总体', 'Overall')}: {e(_counts(data['overall'], lang))}</p>",
         f'<div class="bar"><div style="width:{pct:.0f}%"></div></div><p>{pct:.0f}%</p>',
-        f"<table><tr><th>{L('批次', 'Wave')}</th><th>{L('系统数', 'Systems')}</th><th>{L('进展', 'Progress')}</th><th>{L('耗时', 'Time spent')}</th></tr>",
+        "<table>"
+        + _row(
+            L("批次", "Wave"),
+            L("系统数", "Systems"),
+            L("进展", "Progress"),
+            L("耗时", "Time spent"),
+            cell="th",
+        ),
     ]
     for w in data["waves"]:
         name = (w["name_en"] if lang == "en" else w["name_zh"]) or w["id"]
         parts.append(
-            f"<tr><td>{e(name)}</td><td>{len(w['systems'])}</td><td>{e(_counts(w['counts'], lang))}</td><td>{format_duration(w['duration_s'])}</td></tr>"
+            _row(
+                e(name),
+                str(len(w["systems"])),
+                e(_counts(w["counts"], lang)),
+                format_duration(w["duration_s"]),
+            )
         )
     parts.append("</table>")
     for w in data["waves"]:
@@ -134,10 +154,17 @@ def html_report(data: dict, lang: str = "zh") -> str:
         )
         for s in w["systems"]:
             nm = s["name_en"] if lang == "en" else s["name_zh"]
+            status = f'<span class="{e(s["status"])}">{e(status_text(s["status"], lang))}</span>'
             parts.append(
-                f"<tr><td>{e(nm)} <code>{e(s['id'])}</code></td><td>{e(s['department'])}</td><td>{e(s['importance'])}</td>"
-                f'<td>{e(s["strategy"])}</td><td class="{e(s["status"])}">{e(status_text(s["status"], lang))}</td>'
-                f"<td>{format_duration(s['duration_s'])}</td><td>{e((s.get('message') or '')[:200])}</td></tr>"
+                _row(
+                    f"{e(nm)} <code>{e(s['id'])}</code>",
+                    e(s["department"]),
+                    e(s["importance"]),
+                    e(s["strategy"]),
+                    status,
+                    format_duration(s["duration_s"]),
+                    e((s.get("message") or "")[:200]),
+                )
             )
         parts.append("</table>")
     parts.append("</body></html>")

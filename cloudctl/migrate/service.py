@@ -146,6 +146,7 @@ class RunResult:
     systems: dict[str, str]
     dry_run: bool = False
     schedule: list[dict] = field(default_factory=list)
+    already: dict[str, str] = field(default_factory=dict)  # system -> the run that moved it
 
 
 def default_journal(center: Center) -> Path:
@@ -166,7 +167,8 @@ def _holder_message(journal: Journal, plan_name: str, wave: str) -> str:
         if r.status == "running":
             return (
                 f"wave {wave} of plan {plan_name} is being run by {r.operator} on {r.host} "
-                f"(pid {r.pid}, run {r.run_id}, since {time.strftime('%H:%M:%S', time.localtime(r.started))}); "
+                f"(pid {r.pid}, run {r.run_id}, since "
+                f"{time.strftime('%H:%M:%S', time.localtime(r.started))}); "
                 "wait for it to finish, or see: cloudctl migrate status " + r.run_id
             )
     return f"wave {wave} of plan {plan_name} is being run by another cloudctl right now"
@@ -224,6 +226,11 @@ def start_run(
             )
         ids = [s for s in ids if s in set(systems)]
     ids = [s for s in ids if plan.systems[s].strategy not in ("retain",)]
+    already: dict[str, str] = {}
+    if journal is not None:  # converge: what a finished run moved is not moved again
+        latest = journal.latest_system_states(plan.name)
+        already = {s: latest[s]["run_id"] for s in ids if latest.get(s, {}).get("status") == "done"}
+        ids = [s for s in ids if s not in already]
     snap = snapshot(plan, ids)
     if dry_run:
         return RunResult(
@@ -232,6 +239,13 @@ def start_run(
             systems={s: "pending" for s in ids},
             dry_run=True,
             schedule=snap,
+        )
+    if not ids and already:
+        return RunResult(
+            run_id=sorted(set(already.values()))[-1],
+            status="done",
+            systems={s: "done" for s in already},
+            already=already,
         )
     try:
         lock = wave_lock(journal, plan.name, wave_id)
@@ -267,7 +281,10 @@ def start_run(
             snapshot=snap,
             options=options,
         )
-        return _execute(center, journal, journal.run(run_id), progress, approvals, step_runner)  # type: ignore[arg-type]
+        res = _execute(center, journal, journal.run(run_id), progress, approvals, step_runner)  # type: ignore[arg-type]
+        res.already = already
+        res.systems = {**{s: "done" for s in already}, **res.systems}
+        return res
     finally:
         lock.__exit__(None, None, None)
 
@@ -288,7 +305,10 @@ def _execute(
     except BaseException:
         journal.finish_run(run.run_id, "interrupted")
         raise
-    outcome = run_outcome(statuses)
+    if run.kind == "rollback":  # success of a rollback is every system rolled back
+        outcome = "done" if set(statuses.values()) <= {"rolled_back"} else "failed"
+    else:
+        outcome = run_outcome(statuses)
     journal.finish_run(run.run_id, outcome)
     return RunResult(run_id=run.run_id, status=outcome, systems=statuses)
 
@@ -327,7 +347,8 @@ def resume_run(
             where = "on another host" if run.alive is None else "still alive"
             if not (force and run.alive is None):
                 raise ConflictError(
-                    f"run {run.run_id} is running {where} ({run.operator}, {run.host} pid {run.pid})"
+                    f"run {run.run_id} is running {where} ({run.operator}, {run.host} pid "
+                    f"{run.pid})"
                     + (
                         "; if that host's runner is gone for sure, add --force"
                         if run.alive is None

@@ -28,7 +28,9 @@ def validate(plan: Plan, refs: References) -> list[Problem]:
     add = lambda loc, msg: probs.append(Problem(loc, msg))  # noqa: E731
     probs.extend(refs.unavailable)
     if refs.playbook_exists is not None:  # thousands of steps share a handful of playbooks
-        refs = References(refs.tenants, refs.networks, refs.hosts, functools.cache(refs.playbook_exists))
+        refs = References(
+            refs.tenants, refs.networks, refs.hosts, functools.cache(refs.playbook_exists)
+        )
     systems = plan.systems
     for s in systems.values():
         _check_system(s, plan, refs, add)
@@ -84,7 +86,8 @@ def _check_system(s: System, plan: Plan, refs: References, add) -> None:
         if forward > s.downtime_max:
             add(
                 s.where("downtime"),
-                f"system {s.id}: its steps are estimated at {forward:.0f}s, more than the allowed downtime {s.downtime_max:.0f}s",
+                f"system {s.id}: its steps are estimated at {forward:.0f}s, more than the allowed "
+                f"downtime {s.downtime_max:.0f}s",
             )
     for st in s.steps:
         _check_step(s, st, refs, add)
@@ -93,7 +96,9 @@ def _check_system(s: System, plan: Plan, refs: References, add) -> None:
         elif s.strategy in NEEDS_ROLLBACK and st.changes and not st.rollback_none:
             add(
                 st.loc,
-                f"system {s.id}: step {st.name!r} changes things but has no `rollback` (a {s.strategy} needs one; write `rollback: none` if there is truly nothing to undo)",
+                f"system {s.id}: step {st.name!r} changes things but has no `rollback` (a "
+                f"{s.strategy} needs one; write `rollback: none` if there is truly nothing to "
+                "undo)",
             )
 
 
@@ -126,5 +131,6 @@ def _check_waves(plan: Plan, add) -> None:
             elif where[d][0] > wi:
                 add(
                     loc,
-                    f"wave {plan.waves[wi].id}: {sid} depends on {d}, which moves later (wave {plan.waves[where[d][0]].id})",
+                    f"wave {plan.waves[wi].id}: {sid} depends on {d}, which moves later (wave "
+                    f"{plan.waves[where[d][0]].id})",
                 )

@@ -552,7 +552,8 @@ def _parse_tenant(
                     if a not in subnet_names:
                         probs.add(
                             loc_of(ifaces, k, rl),
-                            f"router interface {a!r}: no subnet of this tenant uses that allocation",
+                            f"router interface {a!r}: "
+                            "no subnet of this tenant uses that allocation",
                         )
                     else:
                         iface_allocs.append(a)

@@ -232,16 +232,16 @@ def compute_plan(
     plan = Plan()
     selected = list(only) or sorted(desired.tenants)
     plan.tenants = selected
-    if not actual.services.get("compute"):
-        if any(desired.tenants[c].quotas.get("compute") for c in selected):
-            plan.notes.append(
-                "compute quotas skipped: the cloud has no compute service in its catalog"
-            )
-    if not actual.services.get("volume"):
-        if any(desired.tenants[c].quotas.get("volume") for c in selected):
-            plan.notes.append(
-                "volume quotas skipped: the cloud has no block-storage service in its catalog"
-            )
+    if not actual.services.get("compute") and any(
+        desired.tenants[c].quotas.get("compute") for c in selected
+    ):
+        plan.notes.append("compute quotas skipped: the cloud has no compute service in its catalog")
+    if not actual.services.get("volume") and any(
+        desired.tenants[c].quotas.get("volume") for c in selected
+    ):
+        plan.notes.append(
+            "volume quotas skipped: the cloud has no block-storage service in its catalog"
+        )
     for code in selected:
         _plan_tenant(desired, desired.tenants[code], idx, plan)
     if not list(only):

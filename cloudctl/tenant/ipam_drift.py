@@ -53,7 +53,9 @@ def ipam_drift(plan: AddressPlanView, actual: ActualState) -> list[SubnetFinding
         if not cands:
             net = netaddr.IPNetwork(cidr)
             inside = [
-                a for a in usable if net in netaddr.IPNetwork(a.cidr) and net != netaddr.IPNetwork(a.cidr)
+                a
+                for a in usable
+                if net in netaddr.IPNetwork(a.cidr) and net != netaddr.IPNetwork(a.cidr)
             ]
             if inside:
                 a = min(inside, key=lambda a: netaddr.IPNetwork(a.cidr).size)

@@ -37,9 +37,8 @@ def _change_lines(c: Change, con: Console, indent: str = "  ", details: bool = T
         if c.action == "create":
             con.print(f"{indent}    [dim]{escape(attr)}:[/] {escape(_v(new))}")
         else:
-            con.print(
-                f"{indent}    {escape(attr)}: [red]{escape(_v(old))}[/] → [green]{escape(_v(new))}[/]"
-            )
+            old_s, new_s = escape(_v(old)), escape(_v(new))
+            con.print(f"{indent}    {escape(attr)}: [red]{old_s}[/] → [green]{new_s}[/]")
 
 
 def print_plan(plan: Plan, con: Console, lang: Lang | str, details: bool = True) -> None:
@@ -67,7 +66,8 @@ def print_plan(plan: Plan, con: Console, lang: Lang | str, details: bool = True)
             + pick(
                 lang,
                 "# 高危：非 cloudctl 管理的安全组中存在对全网开放的规则（需人工处理）：",
-                "# DANGER: wide-open rules in security groups cloudctl does not manage (fix by hand):",
+                "# DANGER: wide-open rules in security groups cloudctl does not manage "
+                "(fix by hand):",
             )
             + "[/]"
         )

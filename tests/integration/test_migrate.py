@@ -2,9 +2,11 @@
 independently with testinfra over SSH: the move itself, rollback on an injected failure,
 kill -9 + resume, and a refused second operator.
 
-Each test resets both hosts, installs the legacy app on legacy-web01 (the state the pilot
-starts from) and runs the real `cloudctl` as a subprocess against a temp copy of the
-sample center (its own state dir and journal)."""
+To stay lean the tests share one rehearsal, in file order: both hosts are reset and the
+legacy app installed on legacy-web01 once; the pilot moves it; `migrate rollback` brings it
+back (the next test's starting point); an injected failure rolls back by itself; kill -9
+and resume move it again. The real `cloudctl` runs as a subprocess against a temp copy of
+the sample center (its own state dir and journal)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from cloudctl.lab.api import reset_host
 ROOT = Path(__file__).resolve().parents[2]
 CLOUDCTL = [sys.executable, "-m", "cloudctl"]
 APP = {
-    "unit": "xxgk-web", "app_dir": "/opt/xxgk", "data_dir": "/srv/xxgk/data", "port": 8080,
+    "unit": "xxgk-web",
+    "app_dir": "/opt/xxgk",
+    "data_dir": "/srv/xxgk/data",
+    "port": 8080,
     "service_name": "xxgk.xiaogan.gov.cn",
 }
 SOURCE, TARGET = "legacy-web01", "yun-web01"
@@ -43,41 +48,57 @@ systems:
     source_hosts: [legacy-web01]
     target: {{tenant: dzzwb, network: dzzwb-web, hosts: [yun-web01]}}
     template: rehost-web
-    params: {{unit: xxgk-web, app_dir: /opt/xxgk, data_dir: /srv/xxgk/data, service_name: xxgk.xiaogan.gov.cn, min_free_mb: 50}}
+    params:
+      unit: xxgk-web
+      app_dir: /opt/xxgk
+      data_dir: /srv/xxgk/data
+      service_name: xxgk.xiaogan.gov.cn
+      min_free_mb: 50
 {steps}
 waves:
   - {{id: pilot, systems: [xxgk]}}
 """
 
 
-@pytest.fixture
-def env(lab, tmp_path: Path):
+@pytest.fixture(scope="module")
+def env(lab, tmp_path_factory):
     """A temp center: the sample's plans, playbooks and inventory (+ the lab's lab.yml);
     both hosts pristine, the legacy app installed and serving on legacy-web01."""
+    tmp_path = tmp_path_factory.mktemp("migrate")
     c = tmp_path / "center"
     (c / "inventory" / "hosts").mkdir(parents=True)
     shutil.copy(ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
     shutil.copytree(ROOT / "migration_plans", c / "migration_plans")
     shutil.copytree(ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
     shutil.copy(ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml")
-    shutil.copytree(ROOT / "inventory" / "hosts" / "group_vars", c / "inventory" / "hosts" / "group_vars")
-    shutil.copy(ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts" / "center.yml")
+    shutil.copytree(
+        ROOT / "inventory" / "hosts" / "group_vars", c / "inventory" / "hosts" / "group_vars"
+    )
+    shutil.copy(
+        ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts" / "center.yml"
+    )
     shutil.copy(lab.inventory, c / "inventory" / "hosts" / "lab.yml")
     (c / "playbooks").symlink_to(ROOT / "playbooks")
     for h in (SOURCE, TARGET):
         reset_host(h)
     names = c / ".cloudctl" / "migrate" / "service-names.hosts"
     seed = run_playbook(
-        ROOT / "playbooks" / "migration" / "lab-legacy-app.yml", c / "inventory" / "hosts",
-        artifacts_root=tmp_path / "seed", extravars={**APP, "host": SOURCE, "migrate_names_file": str(names)},
+        ROOT / "playbooks" / "migration" / "lab-legacy-app.yml",
+        c / "inventory" / "hosts",
+        artifacts_root=tmp_path / "seed",
+        extravars={**APP, "host": SOURCE, "migrate_names_file": str(names)},
     )
     assert seed.ok, seed.stdout_tail()
     hosts = {
         name: testinfra.get_host(
-            f"ssh://{info.user}@127.0.0.1:{info.port}", ssh_identity_file=str(info.key_file), sudo=True,
-            ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            f"ssh://{info.user}@127.0.0.1:{info.port}",
+            ssh_identity_file=str(info.key_file),
+            sudo=True,
+            ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o "
+            "LogLevel=ERROR",
         )
-        for name, info in lab.hosts.items() if name in (SOURCE, TARGET)
+        for name, info in lab.hosts.items()
+        if name in (SOURCE, TARGET)
     }
     return {"center": c, "journal": tmp_path / "journal.db", "names": names, "hosts": hosts}
 
@@ -93,7 +114,9 @@ def cloudctl(env, *args, check=None, **kw):
 def health(host) -> dict:
     """GET /healthz from the host itself (as the verify step does, but independently)."""
     out = host.check_output(
-        "python3 -c \"import urllib.request,sys; print(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=5).read().decode())\""
+        'python3 -c "import urllib.request,sys; '
+        "print(urllib.request.urlopen('http://127.0.0.1:8080/healthz', "
+        'timeout=5).read().decode())"'
     )
     return json.loads(out)
 
@@ -110,7 +133,10 @@ def _q(s: str) -> str:
 def journal_rows(path: Path, run_id: str) -> list[dict]:
     con = sqlite3.connect(path)
     con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM migrate_steps WHERE run_id=? ORDER BY id", (run_id,))]
+    rows = [
+        dict(r)
+        for r in con.execute("SELECT * FROM migrate_steps WHERE run_id=? ORDER BY id", (run_id,))
+    ]
     con.close()
     return rows
 
@@ -131,7 +157,7 @@ def assert_served_by(env, host_name: str, data: dict) -> None:
     assert got["host"] == host_name
     assert (got["files"], got["data_sha256"]) == (data["files"], data["data_sha256"])
     record = env["names"].read_text().strip().splitlines()
-    assert [line for line in record if "xxgk.xiaogan.gov.cn" in line][0].endswith(f"# {host_name}")
+    assert next(line for line in record if "xxgk.xiaogan.gov.cn" in line).endswith(f"# {host_name}")
 
 
 def test_pilot_wave_moves_the_service_and_its_data(env):
@@ -139,35 +165,99 @@ def test_pilot_wave_moves_the_service_and_its_data(env):
     before = digest(src)
     assert before["files"] == 21
     assert not tgt.file("/opt/xxgk").exists
-    proc = cloudctl(env, "run", "xiaogan-2016", "--wave", "pilot", "--journal", str(env["journal"]), "-o", "json", check=0)
+    proc = cloudctl(
+        env,
+        "run",
+        "xiaogan-2016",
+        "--wave",
+        "pilot",
+        "--journal",
+        str(env["journal"]),
+        "-o",
+        "json",
+        check=0,
+    )
     result = json.loads(proc.stdout)
-    assert result["status"] == "done" and result["systems"] == [{"system": "xxgk", "status": "done"}]
+    assert result["status"] == "done" and result["systems"] == [
+        {"system": "xxgk", "status": "done"}
+    ]
     assert_served_by(env, TARGET, before)
+
     assert not src.service("xxgk-web").is_running
     assert not src.service("xxgk-web").is_enabled
     assert src.file("/var/backups/cloudctl-migrate/xxgk").is_directory  # the backup stays
-    assert tgt.file("/srv/xxgk/data/notices/0007.html").content == src.file("/srv/xxgk/data/notices/0007.html").content
+    assert (
+        tgt.file("/srv/xxgk/data/notices/0007.html").content
+        == src.file("/srv/xxgk/data/notices/0007.html").content
+    )
     # 192.168.x / 10.x only as data: the record carries the target's planned address
     assert "10.11.12." in env["names"].read_text()
     rows = journal_rows(env["journal"], result["run_id"])
     assert [(r["step_name"], r["status"]) for r in rows] == [
-        (n, "ok") for n in ("precheck", "backup", "prepare-target", "stop-source", "sync-data", "cutover", "verify")
+        (n, "ok")
+        for n in (
+            "precheck",
+            "backup",
+            "prepare-target",
+            "stop-source",
+            "sync-data",
+            "cutover",
+            "verify",
+        )
     ]
     for r in rows:  # each step's Ansible events are kept
         assert list((Path(r["artifact"]) / "job_events").glob("*.json")), r
-    # converges: a second run of the finished wave changes nothing and reports done
-    status = cloudctl(env, "status", result["run_id"], "--journal", str(env["journal"]), "-o", "json", check=0)
+    status = cloudctl(
+        env, "status", result["run_id"], "--journal", str(env["journal"]), "-o", "json", check=0
+    )
     assert json.loads(status.stdout)["systems"][0]["steps_done"] == 7
+    # converges: running the finished wave again moves nothing and says so
+    again = cloudctl(
+        env, "run", "xiaogan-2016", "--wave", "pilot", "--journal", str(env["journal"]), check=0
+    )
+    assert f"already migrated by run {result['run_id']}" in again.stdout
+    assert last_run(env["journal"])["run_id"] == result["run_id"]
+    assert_served_by(env, TARGET, before)
+
+
+def test_rollback_command_brings_the_source_back(env):
+    before = digest(env["hosts"][SOURCE])
+    cloudctl(env, "rollback", "xxgk", "--yes", "--journal", str(env["journal"]), check=0)
+    assert_served_by(env, SOURCE, before)
+    tgt = env["hosts"][TARGET]
+    assert not tgt.file("/opt/xxgk").exists and not tgt.socket("tcp://127.0.0.1:8080").is_listening
+    rb = last_run(env["journal"])
+    assert rb["kind"] == "rollback" and rb["status"] == "done"
+    assert [r["step_name"] for r in journal_rows(env["journal"], rb["run_id"])] == [
+        "rollback-cutover",
+        "cleanup-target-data",
+        "start-source",
+        "cleanup-target",
+    ]
 
 
 def test_failing_step_rolls_back_and_the_source_keeps_serving(env):
     plan = env["center"] / "migration_plans" / "pilot-fail.yaml"
-    plan.write_text(PILOT_WITH.format(
-        name="pilot-fail",
-        steps="    steps:\n      - {name: smoke-test, kind: check, command: 'echo injected failure; exit 3', retries: 1, retry_delay: 1s}",
-    ))
+    plan.write_text(
+        PILOT_WITH.format(
+            name="pilot-fail",
+            steps="    steps:\n      - {name: smoke-test, kind: check, command: 'echo injected "
+            "failure; exit 3', retries: 1, retry_delay: 1s}",
+        )
+    )
     before = digest(env["hosts"][SOURCE])
-    proc = cloudctl(env, "run", "pilot-fail", "--wave", "pilot", "--journal", str(env["journal"]), "-o", "json", check=1)
+    proc = cloudctl(
+        env,
+        "run",
+        "pilot-fail",
+        "--wave",
+        "pilot",
+        "--journal",
+        str(env["journal"]),
+        "-o",
+        "json",
+        check=1,
+    )
     result = json.loads(proc.stdout)
     assert result["systems"] == [{"system": "xxgk", "status": "rolled_back"}]
     assert_served_by(env, SOURCE, before)
@@ -180,16 +270,33 @@ def test_failing_step_rolls_back_and_the_source_keeps_serving(env):
     assert [(r["attempt"], r["status"]) for r in smoke] == [(1, "failed"), (2, "failed")]
     assert "exit 3: injected failure" in smoke[-1]["message"]
     assert [r["step_name"] for r in rows if r["phase"] == "rollback"] == [
-        "rollback-cutover", "cleanup-target-data", "start-source", "cleanup-target"
+        "rollback-cutover",
+        "cleanup-target-data",
+        "start-source",
+        "cleanup-target",
     ]
     assert all(r["status"] == "ok" for r in rows if r["phase"] == "rollback")
 
 
 def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
-    journal = env["journal"]
-    cmd = [*CLOUDCTL, "-C", str(env["center"]), "--lang", "en", "migrate", "run", "xiaogan-2016",
-           "--wave", "pilot", "--journal", str(journal)]
-    runner = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = env["journal"].with_name("journal-kill.db")
+    cmd = [
+        *CLOUDCTL,
+        "-C",
+        str(env["center"]),
+        "--lang",
+        "en",
+        "migrate",
+        "run",
+        "xiaogan-2016",
+        "--wave",
+        "pilot",
+        "--journal",
+        str(journal),
+    ]
+    runner = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         run_id = None
@@ -207,7 +314,9 @@ def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
         else:
             pytest.fail("sync-data never started")
         # a second operator, same wave, while the first one runs: refused, clearly
-        second = cloudctl(env, "run", "xiaogan-2016", "--wave", "pilot", "--journal", str(journal), check=2)
+        second = cloudctl(
+            env, "run", "xiaogan-2016", "--wave", "pilot", "--journal", str(journal), check=2
+        )
         assert "is being run by" in second.stderr and run_id in second.stderr, second.stderr
         assert "Traceback" not in second.stderr
         os.killpg(runner.pid, signal.SIGKILL)  # the runner and its ansible-playbook die at once
@@ -217,7 +326,9 @@ def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
             os.killpg(runner.pid, signal.SIGKILL)
     before_resume = journal_rows(journal, run_id)
     assert [r["status"] for r in before_resume][-1] == "running"  # nobody ended it: it died
-    status = json.loads(cloudctl(env, "status", run_id, "--journal", str(journal), "-o", "json", check=0).stdout)
+    status = json.loads(
+        cloudctl(env, "status", run_id, "--journal", str(journal), "-o", "json", check=0).stdout
+    )
     assert status["status"] == "interrupted"  # the dead runner is detected, not left running
     cloudctl(env, "resume", run_id, "--journal", str(journal), check=0)
     rows = journal_rows(journal, run_id)
@@ -227,6 +338,10 @@ def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
         assert len([r for r in rows if r["step_name"] == name]) == 1, name
     sync = [(r["attempt"], r["status"]) for r in rows if r["step_name"] == "sync-data"]
     assert sync == [(1, "interrupted"), (2, "ok")]
-    assert [r["step_name"] for r in rows if r["status"] == "ok"][-3:] == ["sync-data", "cutover", "verify"]
+    assert [r["step_name"] for r in rows if r["status"] == "ok"][-3:] == [
+        "sync-data",
+        "cutover",
+        "verify",
+    ]
     assert_served_by(env, TARGET, digest(env["hosts"][SOURCE]))
     assert last_run(journal)["status"] == "done"

@@ -113,10 +113,15 @@ def test_bad_tenant_file_fails_with_file_line_before_any_api_call(cli, sdk, tmp_
     text = text.replace("class: standard", "class: standard\n  network: {port: -3}")
     f.write_text(text, encoding="utf-8")
     lines = text.splitlines()
-    line_of = {k: next(i + 1 for i, s in enumerate(lines) if k in s) for k in ("czj-nope", "telnet", "port: -3")}
+    line_of = {
+        k: next(i + 1 for i, s in enumerate(lines) if k in s)
+        for k in ("czj-nope", "telnet", "port: -3")
+    }
     before = {p.name for p in sdk.identity.projects()}
     # a cloud that does not exist: had anything tried to connect, it would fail differently
-    r = cli("--center", str(root), "tenant", "apply", "--auto-approve", "--os-cloud", "no-such-cloud")
+    r = cli(
+        "--center", str(root), "tenant", "apply", "--auto-approve", "--os-cloud", "no-such-cloud"
+    )
     assert r.exit_code == 2
     err = r.stderr
     assert f"tenants/czj.yaml:{line_of['czj-nope']}: unknown allocation 'czj-nope'" in err
@@ -175,15 +180,22 @@ def test_apply_creates_everything_as_desired(cli, sdk, tcenter):
                     None if remote else ("0.0.0.0/0" if x.ether_type == "IPv4" else "::/0")
                 )
                 got_keys.add(
-                    (x.direction, x.ether_type, x.protocol, x.port_range_min, x.port_range_max,
-                     prefix, remote)
+                    (
+                        x.direction,
+                        x.ether_type,
+                        x.protocol,
+                        x.port_range_min,
+                        x.port_range_max,
+                        prefix,
+                        remote,
+                    )
                 )
             assert got_keys == {r.key() for r in g.rules}, g.name
         ssh = next(g for g in t.security_groups if g.template == "ops-ssh")
         ssh_rules = list(sdk.network.security_group_rules(security_group_id=groups[ssh.name].id))
-        assert {(x.port_range_min, x.remote_ip_prefix) for x in ssh_rules if x.protocol == "tcp"} == {
-            (22, "10.40.0.0/20")
-        }
+        assert {
+            (x.port_range_min, x.remote_ip_prefix) for x in ssh_rules if x.protocol == "tcp"
+        } == {(22, "10.40.0.0/20")}
         q = sdk.network.get_quota(pid)
         assert (q.networks, q.subnets, q.ports, q.routers) == tuple(
             t.quotas["network"][k] for k in ("network", "subnet", "port", "router")
@@ -257,7 +269,10 @@ def test_plan_as_a_real_subprocess(lab_env, tcenter):
     env = {**os.environ, **lab_env.env(), "CLOUDCTL_CENTER": str(tcenter)}
     p = subprocess.run(
         [sys.executable, "-m", "cloudctl", "tenant", "plan", "-o", "yaml"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert p.returncode == 0, p.stderr
     assert yaml.safe_load(p.stdout)["summary"] == {"create": 0, "update": 0, "delete": 0}
@@ -267,8 +282,13 @@ def test_out_of_band_changes_are_drift_and_apply_reverts_them(cli, sdk, tcenter)
     pid = sdk.identity.find_project("t-czj").id
     sg = sdk.network.find_security_group("t-czj-ops-ssh", project_id=pid)
     evil = sdk.network.create_security_group_rule(
-        security_group_id=sg.id, direction="ingress", ethertype="IPv4", protocol="tcp",
-        port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/0",
+        security_group_id=sg.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
     )
     sub = sdk.network.find_subnet("t-czj-app", project_id=pid)
     sdk.network.update_subnet(sub, dns_nameservers=["10.99.0.53"])
@@ -312,7 +332,9 @@ def test_neutron_restart_mid_apply_then_apply_converges(sdk, tcenter, lab_env):
             procs.terminate([rec])
             killed.set()
 
-    result = execute(plan, cloud.adapter, actual, service.password_store(center), on_change=on_change)
+    result = execute(
+        plan, cloud.adapter, actual, service.password_store(center), on_change=on_change
+    )
     assert killed.is_set()
     assert not result.ok
     (t,) = result.tenants
@@ -337,7 +359,10 @@ def test_ipam_drift_finds_unknown_and_mismatched_subnets(sdk, tcenter):
     pid = sdk.identity.find_project("t-rsj").id
     net = sdk.network.create_network(name="t-rsj-handmade", project_id=pid)
     sdk.network.create_subnet(
-        name="t-rsj-handmade", network_id=net.id, project_id=pid, ip_version=4,
+        name="t-rsj-handmade",
+        network_id=net.id,
+        project_id=pid,
+        ip_version=4,
         cidr="10.250.7.0/24",
     )
     sub = sdk.network.find_subnet("t-rsj-app", project_id=pid)
@@ -346,7 +371,9 @@ def test_ipam_drift_finds_unknown_and_mismatched_subnets(sdk, tcenter):
     )
     try:
         cloud = service.open_cloud(None)
-        findings = ipam_drift(plan_view_from_center(load_center(tcenter)), cloud.adapter.read_subnets())
+        findings = ipam_drift(
+            plan_view_from_center(load_center(tcenter)), cloud.adapter.read_subnets()
+        )
         by = {f.subnet: f for f in findings if f.project.startswith(PREFIX)}
         assert by["t-rsj-handmade"].status == "unknown"
         assert by["t-rsj-app"].status == "mismatch"

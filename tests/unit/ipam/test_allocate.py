@@ -134,7 +134,7 @@ def _plan(children: list[tuple[int, int]]) -> AddressPlan:
 
 def _add(plan: AddressPlan, cidr: str, name: str) -> None:
     n = netaddr.IPNetwork(cidr)
-    p = Prefix(name, cidr, "z", None, "gov", None, "", "active", None, [], [], [], "", None)  # type: ignore[arg-type]
+    p = Prefix(name, cidr, "z", None, "gov", None, "", "active", None, [], [], [], "", "t", 1)
     p.version, p.first, p.prefixlen, p.last = 4, int(n.first), n.prefixlen, int(n.last)
     plan.prefixes.append(p)
     plan.invalidate()
@@ -197,3 +197,16 @@ def test_allocations_never_overlap_and_stay_inside_the_parent(lengths, existing)
         allocated.append(net)
         _add(plan, str(net), f"n{i}")
     assert validate_plan(plan) == []
+
+
+def test_an_explicit_vlan_is_checked(sample_center):
+    loaded = service.load_valid(load_center(sample_center))
+    p, t = loaded.plan, loaded.tenants
+    with pytest.raises(InputError, match="already used in zone core by czj-app"):
+        plan_allocation(p, AllocationRequest("core", "czj", 24, "czj-x", vlan=1522), t)
+    with pytest.raises(InputError, match="outside zone core's range 1500-1999"):
+        plan_allocation(p, AllocationRequest("core", "czj", 24, "czj-x", vlan=42), t)
+    alloc = plan_allocation(p, AllocationRequest("core", "czj", 24, "czj-x", vlan=1999), t)
+    assert alloc.entry["vlan"] == 1999
+    alloc = plan_allocation(p, AllocationRequest("core", "czj", 24, "czj-x", vlan=None), t)
+    assert "vlan" not in alloc.entry

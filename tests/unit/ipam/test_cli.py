@@ -340,3 +340,16 @@ def test_import_missing_columns(cli, sample_center, tmp_path):
     src.write_text("foo,bar\n1,2\n", encoding="utf-8")
     r = run(cli, sample_center, "import", "--from-csv", str(src))
     assert r.exit_code == 2 and "no prefix column" in r.stderr
+
+
+def test_show_tree_json_has_utilization_at_every_level(cli, sample_center):
+    r = run(cli, sample_center, "show", "--tree", "--zone", "core", "-o", "json")
+    (core,) = json.loads(r.stdout)
+    (supernet,) = core["supernets"]
+    assert supernet["prefix"] == "10.20.0.0/16" and supernet["used"] == 4096 + 45 * 256
+    infra = next(n for n in supernet["children"] if n["name"] == "core-infra")
+    assert infra["used"] == 256 + 256 + 2048 and infra["util"] == 62.5
+    assert {c["name"] for c in infra["children"]} == {"core-exchange", "core-lb", "core-spare"}
+    r = run(cli, sample_center, "show", "--tree", "--tenant", "czj", "-o", "json")
+    zones = [z["zone"] for z in json.loads(r.stdout)]
+    assert zones == ["dmz", "core", "data", "drill"]

@@ -225,3 +225,18 @@ def test_sample_center_is_valid(project_root):
     loaded = service.load(load_center(project_root))
     assert [str(p) for p in loaded.problems] == []
     assert len(loaded.departments) == 45
+
+
+def test_departments_file_problems_are_reported_with_lines(mini):
+    (mini.root / "inventory" / "departments.yaml").write_text(
+        "departments:\n"
+        "  - {code: czj, name_zh: 市财政局}\n"
+        "  - {code: czj, name_zh: 又一个}\n"
+        "  - {code: Bad-Code, name_zh: 大写}\n"
+        "  - {code: rsj, kind: city}\n",
+        encoding="utf-8",
+    )
+    found = problems(mini)
+    assert any("departments.yaml:3: duplicate code 'czj'" in p for p in found), found
+    assert any("departments.yaml:4: code 'Bad-Code': use 2-16 lowercase" in p for p in found), found
+    assert any("departments.yaml:5: kind 'city': expected department or county" in p for p in found)

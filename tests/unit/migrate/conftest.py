@@ -33,7 +33,9 @@ def refs() -> References:
         tenants={"dzzwb", "zwfw", "rsj"},
         networks={"dzzwb": {"dzzwb-web", "dzzwb-app"}, "zwfw": {"zwfw-app"}, "rsj": {"rsj-app"}},
         hosts={"old1", "old2", "new1", "new2"},
-        playbook_exists=lambda rel: rel in {"migration/a.yml", "migration/b.yml", "migration/undo.yml"},
+        playbook_exists=lambda rel: (
+            rel in {"migration/a.yml", "migration/b.yml", "migration/undo.yml"}
+        ),
     )
 
 
@@ -44,5 +46,7 @@ def sample_center(tmp_path: Path, project_root: Path) -> Path:
     root.mkdir()
     shutil.copy(project_root / "cloudctl.yaml", root / "cloudctl.yaml")
     for d in ("inventory", "migration_plans", "playbooks"):
-        shutil.copytree(project_root / d, root / d, ignore=shutil.ignore_patterns("lab.yml", "tenants"))
+        shutil.copytree(
+            project_root / d, root / d, ignore=shutil.ignore_patterns("lab.yml", "tenants")
+        )
     return root

@@ -48,15 +48,39 @@ def system(sid, deps=(), n=3, retries=0, rollback=True, approval=False):
     steps = []
     for i in range(n):
         rb = Step(name=f"undo{i}", kind="command", command="true") if rollback else None
-        steps.append(Step(name=f"s{i}", kind="command", command="true", retries=retries, retry_delay=0, rollback=rb))
+        steps.append(
+            Step(
+                name=f"s{i}",
+                kind="command",
+                command="true",
+                retries=retries,
+                retry_delay=0,
+                rollback=rb,
+            )
+        )
     if approval:
         steps.insert(1, Step(name="ok-to-go", kind="approval"))
-    return RunSystem(id=sid, name_zh=sid, name_en=sid, depends_on=list(deps), source_hosts=[], target_hosts=[], steps=steps).to_dict()
+    return RunSystem(
+        id=sid,
+        name_zh=sid,
+        name_en=sid,
+        depends_on=list(deps),
+        source_hosts=[],
+        target_hosts=[],
+        steps=steps,
+    ).to_dict()
 
 
 def new_run(journal, systems, **options):
-    rid = journal.create_run(kind="run", plan_name="p", plan_path=None, plan_sha=None, wave="w1",
-                             snapshot=systems, options={"parallel": 4, **options})
+    rid = journal.create_run(
+        kind="run",
+        plan_name="p",
+        plan_path=None,
+        plan_sha=None,
+        wave="w1",
+        snapshot=systems,
+        options={"parallel": 4, **options},
+    )
     return journal.run(rid)
 
 
@@ -66,7 +90,11 @@ def journal(tmp_path: Path) -> Journal:
 
 
 def forward_ok(journal, rid, sid):
-    return [r["step_name"] for r in journal.steps(rid, sid) if r["phase"] == "forward" and r["status"] == "ok"]
+    return [
+        r["step_name"]
+        for r in journal.steps(rid, sid)
+        if r["phase"] == "forward" and r["status"] == "ok"
+    ]
 
 
 def test_all_steps_run_in_order_and_are_journaled(journal):
@@ -77,7 +105,10 @@ def test_all_steps_run_in_order_and_are_journaled(journal):
     assert [c[2] for c in fake.calls if c[0] == "a"] == ["s0", "s1", "s2"]
     rows = journal.steps(run.run_id)
     assert len(rows) == 6
-    assert all(r["status"] == "ok" and r["ended"] >= r["started"] and r["operator"] and r["pid"] for r in rows)
+    assert all(
+        r["status"] == "ok" and r["ended"] >= r["started"] and r["operator"] and r["pid"]
+        for r in rows
+    )
     assert fake.spans["b"][0] >= fake.spans["a"][1]  # the dependent waited
     assert run_outcome(res) == "done"
 
@@ -96,8 +127,11 @@ def test_failure_retries_then_rolls_back_in_reverse_others_go_on(journal):
     assert res == {"a": "rolled_back", "b": "done", "c": "blocked"}
     a_calls = [(c[1], c[2], c[3]) for c in fake.calls if c[0] == "a"]
     assert a_calls == [
-        ("forward", "s0", 1), ("forward", "s1", 1), ("forward", "s1", 2),  # retried once
-        ("rollback", "undo1", 1), ("rollback", "undo0", 1),  # newest first, failed step included
+        ("forward", "s0", 1),
+        ("forward", "s1", 1),
+        ("forward", "s1", 2),  # retried once
+        ("rollback", "undo1", 1),
+        ("rollback", "undo0", 1),  # newest first, failed step included
     ]
     states = journal.system_states(run.run_id)
     assert "step 's1' failed: boom" in states["a"]["message"]
@@ -133,7 +167,9 @@ def test_approval_pauses_until_approved(journal):
     res = Executor(journal, journal.run(run.run_id), fake, approvals=["a:ok-to-go"]).execute()
     assert res == {"a": "done"}
     assert [c[2] for c in fake.calls] == ["s0", "s1", "s2"]  # s0 not run again
-    approved = [r for r in journal.steps(run.run_id) if r["step_name"] == "ok-to-go" and r["status"] == "ok"]
+    approved = [
+        r for r in journal.steps(run.run_id) if r["step_name"] == "ok-to-go" and r["status"] == "ok"
+    ]
     assert "approved by" in approved[0]["message"]
 
 
@@ -144,7 +180,11 @@ def test_crash_then_resume_never_reruns_completed_steps(journal):
         Executor(journal, run, crashing).execute()
     # the journal says: a.s0, a.s1 ok; a.s2 running (its runner is gone)
     rows = journal.steps(run.run_id)
-    assert [(r["step_name"], r["status"]) for r in rows] == [("s0", "ok"), ("s1", "ok"), ("s2", "running")]
+    assert [(r["step_name"], r["status"]) for r in rows] == [
+        ("s0", "ok"),
+        ("s1", "ok"),
+        ("s2", "running"),
+    ]
     # pretend the runner was another process that is now dead
     journal.conn.execute("UPDATE migrate_runs SET pid=999999999 WHERE run_id=?", (run.run_id,))
     dead = journal.run(run.run_id)
@@ -156,7 +196,12 @@ def test_crash_then_resume_never_reruns_completed_steps(journal):
     fake = FakeRunner()
     res = Executor(journal, journal.run(run.run_id), fake).execute()
     assert res == {"a": "done", "b": "done"}
-    assert [(c[0], c[2]) for c in fake.calls] == [("a", "s2"), ("a", "s3"), ("b", "s0"), ("b", "s1")]
+    assert [(c[0], c[2]) for c in fake.calls] == [
+        ("a", "s2"),
+        ("a", "s3"),
+        ("b", "s0"),
+        ("b", "s1"),
+    ]
     s2 = [r for r in journal.steps(run.run_id, "a") if r["step_name"] == "s2"]
     assert [(r["attempt"], r["status"]) for r in s2] == [(1, "interrupted"), (2, "ok")]
     for name in ("s0", "s1"):
@@ -195,8 +240,11 @@ def test_wave_lock_refuses_a_second_operator(tmp_path):
     from cloudctl.migrate.service import wave_lock
 
     j = Journal(tmp_path / "j.db")
-    with wave_lock(j, "p", "w1"), pytest.raises(ConflictError):
-        with file_lock(j.path.parent / "migrate-locks" / "p--w1", timeout=0):
-            pass
+    with (
+        wave_lock(j, "p", "w1"),
+        pytest.raises(ConflictError),
+        file_lock(j.path.parent / "migrate-locks" / "p--w1", timeout=0),
+    ):
+        pass
     with wave_lock(j, "p", "w1"):  # released: can be taken again
         pass

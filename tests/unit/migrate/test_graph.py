@@ -12,8 +12,16 @@ from cloudctl.migrate.model import Plan, Step, System
 
 
 def mk(sid, deps=(), importance="general", est=60.0, strategy="rehost", complexity="medium"):
-    return System(id=sid, name_zh=sid, department="d", importance=importance, complexity=complexity,
-                  strategy=strategy, depends_on=list(deps), steps=[Step(name="s", kind="command", estimate=est)])
+    return System(
+        id=sid,
+        name_zh=sid,
+        department="d",
+        importance=importance,
+        complexity=complexity,
+        strategy=strategy,
+        depends_on=list(deps),
+        steps=[Step(name="s", kind="command", estimate=est)],
+    )
 
 
 def plan_of(*systems):
@@ -66,13 +74,20 @@ def test_auto_waves_general_first_core_last_and_never_before_deps():
 
 
 def test_auto_waves_max_per_wave():
-    p = plan_of(*[mk(f"g{i}") for i in range(7)], *[mk(f"c{i}", importance="core") for i in range(3)])
+    p = plan_of(
+        *[mk(f"g{i}") for i in range(7)], *[mk(f"c{i}", importance="core") for i in range(3)]
+    )
     waves = auto_waves(p, max_per_wave=3)
     assert [len(w[3]) for w in waves] == [3, 3, 1, 3]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(min_value=1, max_value=40), st.integers(min_value=0, max_value=100), st.integers(min_value=1, max_value=6), st.randoms())
+@given(
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=0, max_value=100),
+    st.integers(min_value=1, max_value=6),
+    st.randoms(),
+)
 def test_auto_waves_property(n, n_edges, per_wave, rnd: random.Random):
     """For any DAG: every mover placed once, dependencies never in a later wave, waves bounded,
     and the importance of waves never goes down."""
@@ -80,7 +95,7 @@ def test_auto_waves_property(n, n_edges, per_wave, rnd: random.Random):
     systems = []
     for i in range(n):
         deps = sorted({f"s{rnd.randrange(i)}" for _ in range(rnd.randrange(4))}) if i else []
-        systems.append(mk(f"s{i}", deps[: n_edges], importance=rnd.choice(imps)))
+        systems.append(mk(f"s{i}", deps[:n_edges], importance=rnd.choice(imps)))
     p = plan_of(*systems)
     waves = auto_waves(p, per_wave)
     where = {s: wi for wi, w in enumerate(waves) for s in w[3]}
@@ -90,6 +105,7 @@ def test_auto_waves_property(n, n_edges, per_wave, rnd: random.Random):
     for sid, s in p.systems.items():
         for d in s.depends_on:
             assert where[d] <= where[sid]
+
     # general first, core last: each wave holds one effective phase (own importance raised
     # to that of everything it depends on), and phases never go down from wave to wave
     def phase(sid):
@@ -114,7 +130,13 @@ def _ancestors(p, sid):
 
 
 def test_critical_path_and_makespan():
-    p = plan_of(mk("a", est=10), mk("b", ["a"], est=20), mk("c", ["b"], est=5), mk("d", est=30), mk("e", est=30))
+    p = plan_of(
+        mk("a", est=10),
+        mk("b", ["a"], est=20),
+        mk("c", ["b"], est=5),
+        mk("d", est=30),
+        mk("e", est=30),
+    )
     total, path = critical_path(["a", "b", "c", "d", "e"], p.systems)
     assert (total, path) == (35, ["a", "b", "c"])
     assert makespan(["a", "b", "c", "d", "e"], p.systems, parallel=1) == 95

@@ -16,11 +16,13 @@ def sys_(sid, deps=(), extra="", steps=None):
     st = steps or (
         "    steps:\n"
         "      - {name: a, kind: check, playbook: migration/a.yml}\n"
-        "      - {name: b, playbook: migration/b.yml, rollback: {name: ub, playbook: migration/undo.yml}}\n"
+        "      - {name: b, playbook: migration/b.yml, rollback: {name: ub, playbook: "
+        "migration/undo.yml}}\n"
     )
     return (
         f"  - id: {sid}\n    name_zh: 系统{sid}\n    department: dzzwb\n"
-        f"    source_hosts: [old1]\n    target: {{tenant: dzzwb, network: dzzwb-app, hosts: [new1]}}\n"
+        f"    source_hosts: [old1]\n    target: {{tenant: dzzwb, network: dzzwb-app, hosts: "
+        "[new1]}\n"
         f"{dep}{extra}{st}"
     )
 
@@ -30,7 +32,8 @@ def messages(problems):
 
 
 @pytest.mark.parametrize(
-    ("text", "secs"), [("90s", 90), ("5m", 300), ("1h30m", 5400), ("2d", 172800), (45, 45), ("1.5h", 5400)]
+    ("text", "secs"),
+    [("90s", 90), ("5m", 300), ("1h30m", 5400), ("2d", 172800), (45, 45), ("1.5h", 5400)],
 )
 def test_durations_parse(text, secs):
     assert parse_duration(text) == secs
@@ -53,7 +56,12 @@ def test_sizes_and_formatting():
 
 
 def test_good_plan_has_no_problems(write_plan, refs):
-    p = write_plan(HEAD + "waves:\n  - {id: w1, systems: [a]}\n  - {id: w2, systems: [b]}\nsystems:\n" + sys_("a") + sys_("b", ["a"]))
+    p = write_plan(
+        HEAD
+        + "waves:\n  - {id: w1, systems: [a]}\n  - {id: w2, systems: [b]}\nsystems:\n"
+        + sys_("a")
+        + sys_("b", ["a"])
+    )
     plan = load_plan(p)
     assert validate(plan, refs) == []
     assert [s.name for s in plan.systems["b"].steps] == ["a", "b"]
@@ -61,10 +69,15 @@ def test_good_plan_has_no_problems(write_plan, refs):
 
 
 def test_unknown_references_all_reported_with_lines(write_plan, refs):
-    text = HEAD + "waves:\n  - {id: w1, systems: [a, ghost]}\nsystems:\n" + (
-        "  - id: a\n    name_zh: 甲\n    department: nosuch\n    source_hosts: [old1, old9]\n"
-        "    target: {tenant: zwfw, network: zwfw-web, hosts: [new7]}\n    depends_on: [nobody]\n"
-        "    steps:\n      - {name: s, kind: check, playbook: migration/missing.yml}\n"
+    text = (
+        HEAD
+        + "waves:\n  - {id: w1, systems: [a, ghost]}\nsystems:\n"
+        + (
+            "  - id: a\n    name_zh: 甲\n    department: nosuch\n    source_hosts: [old1, old9]\n"
+            "    target: {tenant: zwfw, network: zwfw-web, hosts: [new7]}\n    depends_on: "
+            "[nobody]\n"
+            "    steps:\n      - {name: s, kind: check, playbook: migration/missing.yml}\n"
+        )
     )
     p = write_plan(text)
     msgs = messages(validate(load_plan(p), refs))
@@ -88,7 +101,14 @@ def test_unknown_references_all_reported_with_lines(write_plan, refs):
 
 
 def test_cycle_reported_with_its_path(write_plan, refs):
-    p = write_plan(HEAD + "systems:\n" + sys_("a", ["c"]) + sys_("b", ["a"]) + sys_("c", ["b"]) + sys_("d", ["d"]))
+    p = write_plan(
+        HEAD
+        + "systems:\n"
+        + sys_("a", ["c"])
+        + sys_("b", ["a"])
+        + sys_("c", ["b"])
+        + sys_("d", ["d"])
+    )
     msgs = messages(validate(load_plan(p), refs))
     cyc = [m for m in msgs if "dependency cycle" in m]
     assert len(cyc) == 2, msgs
@@ -98,7 +118,9 @@ def test_cycle_reported_with_its_path(write_plan, refs):
 
 def test_wave_before_its_dependency(write_plan, refs):
     p = write_plan(
-        HEAD + "waves:\n  - {id: w1, systems: [b]}\n  - {id: w2, systems: [a]}\n  - {id: w3, systems: [a]}\n"
+        HEAD
+        + "waves:\n  - {id: w1, systems: [b]}\n  - {id: w2, systems: [a]}\n  - {id: w3, systems: "
+        "[a]}\n"
         "systems:\n" + sys_("a") + sys_("b", ["a"])
     )
     msgs = messages(validate(load_plan(p), refs))
@@ -107,13 +129,23 @@ def test_wave_before_its_dependency(write_plan, refs):
 
 
 def test_same_wave_dependency_is_fine(write_plan, refs):
-    p = write_plan(HEAD + "waves:\n  - {id: w1, systems: [b, a]}\nsystems:\n" + sys_("a") + sys_("b", ["a"]))
+    p = write_plan(
+        HEAD + "waves:\n  - {id: w1, systems: [b, a]}\nsystems:\n" + sys_("a") + sys_("b", ["a"])
+    )
     assert validate(load_plan(p), refs) == []
 
 
 def test_rollback_required_by_strategy(write_plan, refs):
-    steps = "    steps:\n      - {name: change, playbook: migration/a.yml}\n      - {name: keep, playbook: migration/b.yml, rollback: none}\n"
-    p = write_plan(HEAD + "systems:\n" + sys_("a", steps=steps) + sys_("b", extra="    strategy: retire\n", steps=steps))
+    steps = (
+        "    steps:\n      - {name: change, playbook: migration/a.yml}\n      - {name: keep, "
+        "playbook: migration/b.yml, rollback: none}\n"
+    )
+    p = write_plan(
+        HEAD
+        + "systems:\n"
+        + sys_("a", steps=steps)
+        + sys_("b", extra="    strategy: retire\n", steps=steps)
+    )
     msgs = messages(validate(load_plan(p), refs))
     missing = [m for m in msgs if "has no `rollback`" in m]
     assert len(missing) == 1 and "system a: step 'change'" in missing[0], msgs
@@ -167,7 +199,10 @@ def test_template_expansion_keeps_types_and_ansible_jinja(write_plan, refs):
 def test_template_parameter_problems(write_plan, refs):
     extra = "    template: web\n    params: {colour: red}\n"
     extra2 = "    template: nosuch\n"
-    p = write_plan(HEAD + "systems:\n" + sys_("a", extra=extra, steps="") + sys_("b", extra=extra2, steps=""), {"web": TEMPLATE})
+    p = write_plan(
+        HEAD + "systems:\n" + sys_("a", extra=extra, steps="") + sys_("b", extra=extra2, steps=""),
+        {"web": TEMPLATE},
+    )
     msgs = messages(validate(load_plan(p), refs))
     assert any("template 'web' has no parameter `colour`" in m for m in msgs), msgs
     assert any("template 'web' needs parameter `unit`" in m for m in msgs), msgs

@@ -15,18 +15,35 @@ def plan_view() -> AddressPlanView:
     dns = ("10.40.1.53", "10.40.1.54")
     allocs = {
         "czj-app": Allocation(
-            "czj-app", "10.20.18.0/24", "10.20.18.1", (("10.20.18.10", "10.20.18.254"),), dns,
-            "core", "czj",
+            "czj-app",
+            "10.20.18.0/24",
+            "10.20.18.1",
+            (("10.20.18.10", "10.20.18.254"),),
+            dns,
+            "core",
+            "czj",
         ),
         "czj-db": Allocation(
-            "czj-db", "10.30.4.128/26", "10.30.4.129", (("10.30.4.138", "10.30.4.190"),), dns,
-            "data", "czj",
+            "czj-db",
+            "10.30.4.128/26",
+            "10.30.4.129",
+            (("10.30.4.138", "10.30.4.190"),),
+            dns,
+            "data",
+            "czj",
         ),
         "rsj-app": Allocation(
-            "rsj-app", "10.20.19.0/24", "10.20.19.1", (("10.20.19.10", "10.20.19.254"),), dns,
-            "core", "rsj",
+            "rsj-app",
+            "10.20.19.0/24",
+            "10.20.19.1",
+            (("10.20.19.10", "10.20.19.254"),),
+            dns,
+            "core",
+            "rsj",
         ),
-        "core-infra": Allocation("core-infra", "10.20.0.0/20", None, (), dns, "core", None, "container"),
+        "core-infra": Allocation(
+            "core-infra", "10.20.0.0/20", None, (), dns, "core", None, "container"
+        ),
         "dmz-waf": Allocation(
             "dmz-waf", "10.11.0.0/24", "10.11.0.1", (("10.11.0.100", "10.11.0.254"),), dns, "dmz"
         ),

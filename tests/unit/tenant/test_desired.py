@@ -191,11 +191,18 @@ def test_router_interface_must_name_a_subnet_of_the_tenant(plan_view, templates)
     [
         (RuleSpec(protocol="tcp", port_min=22, port_max=22, remote_ip_prefix="0.0.0.0/0"), True),
         (RuleSpec(protocol="tcp", port_min=22, port_max=22), True),  # no remote = anywhere
-        (RuleSpec(protocol="tcp", port_min=1, port_max=1024, remote_ip_prefix="::/0",
-                  ethertype="IPv6"), True),
+        (
+            RuleSpec(
+                protocol="tcp", port_min=1, port_max=1024, remote_ip_prefix="::/0", ethertype="IPv6"
+            ),
+            True,
+        ),
         (RuleSpec(protocol=None, remote_ip_prefix="0.0.0.0/0"), True),
         (RuleSpec(protocol="tcp", port_min=443, port_max=443, remote_ip_prefix="0.0.0.0/0"), False),
-        (RuleSpec(protocol="tcp", port_min=22, port_max=22, remote_ip_prefix="10.40.0.0/20"), False),
+        (
+            RuleSpec(protocol="tcp", port_min=22, port_max=22, remote_ip_prefix="10.40.0.0/20"),
+            False,
+        ),
         (RuleSpec(direction="egress"), False),
         (RuleSpec(protocol="tcp", port_min=22, port_max=22, remote_group="x"), False),
     ],
@@ -212,4 +219,3 @@ def test_sample_center_is_valid(project_root):
     d = load_desired(load_center(project_root))
     assert len(d.tenants) == 45
     assert all(t.subnets and t.router and t.users for t in d.tenants.values())
-

@@ -39,28 +39,47 @@ def converged(desired) -> ActualState:
         for j, s in enumerate(n.subnets):
             st.subnets.append(
                 Subnet(
-                    f"S{i}{j}", s.name, "P", f"N{i}", s.cidr, s.gateway_ip,
-                    list(s.allocation_pools), list(s.dns_nameservers), s.enable_dhcp, 4,
-                    s.description, [MANAGED_TAG],
+                    f"S{i}{j}",
+                    s.name,
+                    "P",
+                    f"N{i}",
+                    s.cidr,
+                    s.gateway_ip,
+                    list(s.allocation_pools),
+                    list(s.dns_nameservers),
+                    s.enable_dhcp,
+                    4,
+                    s.description,
+                    [MANAGED_TAG],
                 )
             )
     st.routers = [Router("RT", t.router.name, "P", t.router.description, [MANAGED_TAG])]
-    st.router_interfaces = [
-        RouterInterface("RT", s.id, f"port-{s.id}") for s in st.subnets
-    ]
+    st.router_interfaces = [RouterInterface("RT", s.id, f"port-{s.id}") for s in st.subnets]
     st.security_groups.append(SecurityGroup("DEF", "default", "P", "Default security group"))
     for g in t.security_groups:
-        st.security_groups.append(SecurityGroup(f"G-{g.name}", g.name, "P", g.description, [MANAGED_TAG]))
+        st.security_groups.append(
+            SecurityGroup(f"G-{g.name}", g.name, "P", g.description, [MANAGED_TAG])
+        )
     for g in t.security_groups:
         for k, r in enumerate(g.rules):
             st.rules.append(
                 Rule(
-                    f"{g.name}-r{k}", f"G-{g.name}", "P", r.direction, r.ethertype, r.protocol,
-                    r.port_min, r.port_max, r.remote_ip_prefix,
+                    f"{g.name}-r{k}",
+                    f"G-{g.name}",
+                    "P",
+                    r.direction,
+                    r.ethertype,
+                    r.protocol,
+                    r.port_min,
+                    r.port_max,
+                    r.remote_ip_prefix,
                     f"G-{r.remote_group}" if r.remote_group else None,
                 )
             )
-    st.quotas = {"network": {"P": dict(t.quotas["network"])}, "compute": {"P": dict(t.quotas["compute"])}}
+    st.quotas = {
+        "network": {"P": dict(t.quotas["network"])},
+        "compute": {"P": dict(t.quotas["compute"])},
+    }
     for u in t.users:
         st.users.append(User(f"U-{u.name}", u.name, u.description, None, True, "P"))
         for role in u.roles:
@@ -72,13 +91,23 @@ def converged(desired) -> ActualState:
 def test_empty_cloud_creates_everything_in_dependency_order(desired):
     plan = compute_plan(desired, ActualState(services={"network": True, "compute": True}))
     kinds = [c.kind for c in plan.by_tenant()["czj"]]
-    order = ["project", "quota", "network", "subnet", "router", "router_interface",
-             "security_group", "security_group_rule", "user", "role_assignment"]
+    order = [
+        "project",
+        "quota",
+        "network",
+        "subnet",
+        "router",
+        "router_interface",
+        "security_group",
+        "security_group_rule",
+        "user",
+        "role_assignment",
+    ]
     assert [k for k in order if k in kinds] == order
     assert kinds == sorted(kinds, key=order.index)
     assert all(c.action == "create" for c in plan.changes)
     n = plan.counts()["create"]
-    # project + 2 nets + 2 subnets + router + 2 ifaces + 3 SGs + rules + 2 quotas + 2 users + 2 roles
+    # project, 2 nets, 2 subnets, router, 2 ifaces, 3 SGs, rules, 2 quotas, 2 users, 2 roles
     assert n == 1 + 2 + 2 + 1 + 2 + 3 + (3 + 1 + 3) + 2 + 2 + 2
     proj = plan.changes[0]
     assert MANAGED_TAG in proj.params["body"]["tags"]
@@ -114,7 +143,9 @@ def test_attribute_changes_show_old_and_new(desired):
 
 def test_hand_made_wide_open_rule_is_deleted_and_flagged(desired):
     st = converged(desired)
-    st.rules.append(Rule("evil", "G-czj-ops-ssh", "P", "ingress", "IPv4", "tcp", 22, 22, "0.0.0.0/0", None))
+    st.rules.append(
+        Rule("evil", "G-czj-ops-ssh", "P", "ingress", "IPv4", "tcp", 22, 22, "0.0.0.0/0", None)
+    )
     plan = compute_plan(desired, st)
     (c,) = plan.changes
     assert (c.action, c.kind, c.id) == ("delete", "security_group_rule", "evil")
@@ -145,7 +176,11 @@ def test_lost_tag_call_is_repaired_not_a_conflict(desired):
     st.networks[0].tags = []  # the description still carries the marker
     plan = compute_plan(desired, st)
     (c,) = plan.changes
-    assert (c.action, c.kind, c.params) == ("update", "network", {"body": {}, "tags": [MANAGED_TAG]})
+    assert (c.action, c.kind, c.params) == (
+        "update",
+        "network",
+        {"body": {}, "tags": [MANAGED_TAG]},
+    )
 
 
 def test_unmanaged_project_is_never_touched(desired):

@@ -1,0 +1,47 @@
+"""Host helpers that need no container: command lines, image markers, mount parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloudctl.lab import hosts
+from cloudctl.lab.model import HostSpec
+from cloudctl.lab.paths import LabPaths
+
+
+def test_nspawn_isolates_the_network_and_never_grants_the_clock():
+    argv = hosts.nspawn_argv(HostSpec("yun-db01", 2203), Path("/lab/hosts/yun-db01/merged"))
+    assert argv[0] == "systemd-nspawn"
+    assert "--private-network" in argv
+    assert "--boot" in argv
+    assert "--machine=yun-db01" in argv
+    assert any(a.startswith("--drop-capability=") and "CAP_SYS_TIME" in a for a in argv)
+    assert not any(a.startswith("--capability") for a in argv)
+    assert "--resolv-conf=off" in argv and "--timezone=off" in argv
+
+
+def test_ssh_goes_to_loopback_by_key_without_prompts():
+    argv = hosts.ssh_argv(2201, Path("/k"), "true")
+    assert argv[-2:] == ["admin@127.0.0.1", "true"]
+    assert "BatchMode=yes" in argv
+    assert argv[argv.index("-p") + 1] == "2201"
+
+
+def test_a_host_upper_layer_remembers_its_image(tmp_path: Path):
+    paths = LabPaths(root=tmp_path, cache=tmp_path / "cache")
+    d = hosts.dirs(paths, "h1")
+    assert hosts.image_of(d) is None
+    d.upper.mkdir(parents=True)
+    (d.upper / "changed").write_text("x")
+    d.image_marker.write_text("abc\n")
+    assert hosts.image_of(d) == "abc"
+    hosts.wipe(paths, "h1")
+    assert not d.upper.exists()
+    assert hosts.image_of(d) is None
+
+
+def test_mount_table_is_read_and_filtered_to_the_lab(tmp_path: Path):
+    assert "/" in hosts.mounts()
+    paths = LabPaths(root=tmp_path, cache=tmp_path / "cache")
+    assert hosts.lab_mounts(paths) == []
+    assert hosts.record_keys("h1") == ("host-h1", "init-h1", "fwd-h1")
