@@ -89,13 +89,13 @@ def measure(label: str, fn):
     return row
 
 
-def destroy_all(center, desired_prefix: str) -> None:
+def destroy_all(center, desired_prefix: str, cloud=None) -> None:
     """Every managed tenant of the bench scope (cloudctl's own destroy)."""
     from cloudctl.tenant.desired import TenantSettings
     from cloudctl.tenant.diff import Plan, destroy_changes
 
     settings = TenantSettings.from_center_settings(center.settings)
-    cloud = service.open_cloud(None)
+    cloud = cloud or service.open_cloud(None)
     actual = cloud.adapter.read_actual(domain="default", quota_projects=lambda ps: [])
     changes = []
     for p in actual.projects:
@@ -400,7 +400,7 @@ def main() -> int:
     rows.append(measure("cloudctl apply (from empty)", apply))
     rows.append(measure("cloudctl plan (no-op)", noop_plan))
     rows.append(measure("cloudctl apply (no-op)", apply))
-    rows.append(measure("cloudctl destroy (all)", lambda c: destroy_all(center, "b-")))
+    rows.append(measure("cloudctl destroy (all)", lambda c: destroy_all(center, "b-", c)))
     result = {"cloudctl": rows, "tenants": len(codes)}
 
     if not args.no_ansible:

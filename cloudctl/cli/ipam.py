@@ -3,23 +3,19 @@ allocate, release, export, import. Thin: parse, call cloudctl.ipam, render."""
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
-from cloudctl.core.errors import CloudctlError, InputError, ValidationFailed
+from cloudctl.core.errors import InputError, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
 from cloudctl.core.yamlio import display_path
@@ -28,32 +24,6 @@ from cloudctl.ipam.allocate import AllocationRequest, free_space
 from cloudctl.ipam.validate import summary
 
 app = typer.Typer(no_args_is_help=True, help="Address plan / 地址规划")
-
-
-def _reported[F: Callable](fn: F) -> F:
-    """Print every problem as ``file:line: message`` and exit with the error's code.
-
-    The root group means to do this, but typer's rich error panel currently swallows the
-    problem list (see /work/notes); this keeps ipam's output right either way.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CloudctlError as e:
-            ctx = click.get_current_context(silent=True)
-            debug = getattr(ctx.find_root().obj, "debug", False) if ctx else False
-            if debug or os.environ.get("CLOUDCTL_DEBUG") == "1":
-                traceback.print_exc()
-            probs = e.problems
-            for p in probs:
-                sys.stderr.write(f"{p}\n")
-            if len(probs) > 1:
-                sys.stderr.write(f"cloudctl: {e.message}\n")
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 PlanOpt = Annotated[
@@ -76,17 +46,17 @@ def _num(v: int | None) -> str:
 
 
 @app.command()
-@_reported
 def validate(
     ctx: typer.Context,
     plan: PlanOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Check every rule; print all problems as file:line: message (exit 2), else a summary.
+    """Check every rule of the plan / 校验地址规划.
 
-    校验地址规划：语法、网段格式、同一 VRF 内重叠、超出上级/安全域、重名、网关与地址池、
-    未知安全域/租户/VRF、同一安全域内 VLAN 重复。
+    Prints all problems as file:line: message and exits 2, else one summary line.
+    语法、网段格式、同一 VRF 内重叠、超出安全域、重名、网关与地址池、未知安全域/租户/VRF、
+    同一安全域内 VLAN 重复。
     """
     s = session(ctx)
     loaded = service.load(s.center, plan)
@@ -156,7 +126,6 @@ def _table(rows: list[dict], spec: list[tuple], title: str, skip=frozenset()) ->
 
 
 @app.command()
-@_reported
 def show(
     ctx: typer.Context,
     zone: Annotated[str | None, typer.Option("--zone", "-z", help="Only this zone.")] = None,
@@ -166,8 +135,10 @@ def show(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """The plan with size, used, free and utilization: zones (default), prefixes of a zone
-    or tenant, or the whole hierarchy (--tree). 查看地址规划及使用率。"""
+    """Zones, prefixes and utilization / 查看地址规划及使用率.
+
+    Zones by default; the prefixes of --zone or --tenant; the whole hierarchy with --tree.
+    """
     s = session(ctx)
     loaded = service.load(s.center, plan)
     p = loaded.plan
@@ -255,7 +226,6 @@ def _draw_tree(data: list[dict], lang: str) -> Tree:
 
 
 @app.command()
-@_reported
 def free(
     ctx: typer.Context,
     zone: Annotated[
@@ -273,7 +243,7 @@ def free(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Free blocks, merged (largest CIDRs). 查看空闲网段。"""
+    """Free blocks of a zone or container, merged / 查看空闲网段."""
     s = session(ctx)
     loaded = service.load(s.center, plan)
     space = free_space(loaded.plan, zone, within)
@@ -319,7 +289,6 @@ def _vlan_value(text: str) -> int | str | None:
 
 
 @app.command()
-@_reported
 def allocate(
     ctx: typer.Context,
     zone: Annotated[str, typer.Option("--zone", "-z", help="Security zone to allocate in.")],
@@ -341,8 +310,11 @@ def allocate(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Take the first free aligned block and write it into the plan (idempotent by --name).
-    分配网段：取第一个空闲的对齐网段写入规划文件（同名重复执行返回已有分配）。"""
+    """Allocate the first free aligned block / 分配网段.
+
+    Writes it into the plan file in place (comments kept), under a lock. Idempotent by
+    --name: re-running returns the existing allocation. 同名重复执行返回已有分配。
+    """
     s = session(ctx)
     if status not in ("active", "reserved", "container"):
         raise InputError(f"--status {status!r}: expected active, reserved or container")
@@ -399,7 +371,6 @@ def allocate(
 
 
 @app.command()
-@_reported
 def release(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name of the prefix to remove from the plan.")],
@@ -411,8 +382,10 @@ def release(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Remove an allocation from the plan (refuses while children exist, unless --recursive).
-    回收网段。"""
+    """Release an allocation / 回收网段.
+
+    Refuses while the prefix holds child prefixes, unless --recursive.
+    """
     s = session(ctx)
     res = service.release(s.center, name, recursive=recursive, dry_run=dry_run, plan=plan)
     if not dry_run:
@@ -444,7 +417,6 @@ class ExportFormat(StrEnum):
 
 
 @app.command("export")
-@_reported
 def export_(
     ctx: typer.Context,
     fmt: Annotated[
@@ -461,8 +433,11 @@ def export_(
     plan: PlanOpt = None,
     lang: LangOpt = None,
 ) -> None:
-    """Export the plan: csv, json, or NetBox bulk-import CSVs (roles, tenants, VRFs, VLAN
-    groups, VLANs, prefixes, IP ranges). 导出地址规划（可导入 NetBox）。"""
+    """Export the plan as csv, json or NetBox import CSVs / 导出地址规划.
+
+    netbox: roles, tenants, VRFs, VLAN groups, VLANs, prefixes, IP ranges, numbered in
+    the order NetBox's bulk import needs them.
+    """
     s = session(ctx)
     loaded = service.load_valid(s.center, plan)
     p = loaded.plan
@@ -497,7 +472,6 @@ def export_(
 
 
 @app.command("import")
-@_reported
 def import_(
     ctx: typer.Context,
     from_csv: Annotated[
@@ -508,9 +482,11 @@ def import_(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Merge a spreadsheet (columns 网段/名称/租户/安全域/VLAN/用途 or prefix/name/tenant/zone/
-    vlan/purpose) into the plan; all rows are validated with the plan before anything is
-    written. 从表格导入网段。"""
+    """Import prefixes from a spreadsheet CSV / 从表格导入网段.
+
+    Columns 网段/名称/租户/安全域/VLAN/用途 (or prefix/name/tenant/zone/vlan/purpose).
+    Every row is validated with the whole plan before anything is written.
+    """
     s = session(ctx)
     res = service.import_csv(s.center, from_csv, dry_run=dry_run, plan=plan)
     if res.added and not dry_run:
@@ -545,3 +521,10 @@ def import_(
             f"{len(res.added)} added, {len(res.unchanged)} already present (unchanged)",
         )
     )
+
+
+# `cloudctl ipam drift` — appended by the tenant area (it reads the cloud; logic in
+# cloudctl/tenant/ipam_drift.py, command in cloudctl/cli/tenant.py).
+from cloudctl.cli.tenant import ipam_drift_command  # noqa: E402
+
+app.command("drift")(ipam_drift_command)

@@ -566,3 +566,32 @@ def report(
         typer.echo(pick(lg, f"已写入 {out}", f"written: {out}"), err=True)
     else:
         sys.stdout.write(text)
+
+
+@app.command("lab-seed")
+def lab_seed(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Argument(help="Plan file or name.")] = "xiaogan-2016",
+    system: Annotated[
+        str, typer.Option("--system", help="The system whose app to install.")
+    ] = "xxgk",
+    inventory: InventoryOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Rehearsal: install a system's app on its lab source host (the pilot's starting point)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    path = service.resolve_plan(s.center, plan)
+    try:
+        done = service.seed_rehearsal(s.center, path, system, inventory)
+    except BaseException as e:
+        s.audit("migrate.lab-seed", {"plan": str(path), "system": system}, result=f"error: {e}")
+        raise
+    s.audit("migrate.lab-seed", done)
+    typer.echo(
+        pick(
+            lg,
+            f"{done['host']} 上已部署 {done['unit']}（演练起点）",
+            f"{done['unit']} installed on {done['host']} (rehearsal starting point)",
+        )
+    )

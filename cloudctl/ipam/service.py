@@ -62,7 +62,9 @@ def cache_dir(center: Center) -> Path:
     return center.state / "cache" / "ipam"
 
 
-def load(center: Center, plan: str | Path | None = None, texts: dict | None = None) -> Loaded:
+def load(
+    center: Center, plan: str | Path | None = None, texts: dict | None = None, dns: bool = True
+) -> Loaded:
     """Plan + departments + every problem (not raised: callers choose)."""
     with quiet_gc():
         p = load_plan(plan_root(center, plan), cache_dir(center), texts)
@@ -74,12 +76,13 @@ def load(center: Center, plan: str | Path | None = None, texts: dict | None = No
             tenants = [d.code for d in deps]
         p.problems.extend(dep_problems)
         problems = validate_plan(p, tenants)
-        resolve_dns(p)
+        if dns:
+            resolve_dns(p)
     return Loaded(p, deps, problems)
 
 
-def load_valid(center: Center, plan: str | Path | None = None) -> Loaded:
-    loaded = load(center, plan)
+def load_valid(center: Center, plan: str | Path | None = None, dns: bool = True) -> Loaded:
+    loaded = load(center, plan, dns=dns)
     if loaded.problems:
         raise ValidationFailed(
             loaded.problems,
@@ -147,13 +150,15 @@ def allocate(
     center: Center, req: AllocationRequest, *, dry_run: bool = False, plan: str | Path | None = None
 ) -> AllocateResult:
     root = plan_root(center, plan)
-    with plan_lock(center, root):
-        loaded = load_valid(center, plan)
+    with quiet_gc(), plan_lock(center, root):
+        loaded = load_valid(center, plan, dns=False)
         p = loaded.plan
         decision = plan_allocation(p, req, loaded.tenants if loaded.departments else None)
         if not decision.created:
             existing = decision.prefix
             assert existing is not None
+            resolve_dns(p)
+            decision.entry = existing.as_dict()
             return AllocateResult(
                 False, decision.entry, str(existing.location), decision.parent, dry_run
             )
@@ -209,7 +214,7 @@ def release(
     plan: str | Path | None = None,
 ) -> ReleaseResult:
     root = plan_root(center, plan)
-    with plan_lock(center, root):
+    with quiet_gc(), plan_lock(center, root):
         loaded = load(center, plan)
         p = loaded.plan
         target = p.prefix(name)
@@ -282,7 +287,7 @@ def import_csv(
     if text is None:
         raise InputError("neither UTF-8 nor GBK text", Location(name))
     root = plan_root(center, plan)
-    with plan_lock(center, root):
+    with quiet_gc(), plan_lock(center, root):
         loaded = load_valid(center, plan)
         p = loaded.plan
         parsed = read_csv(text, name, p, loaded.departments)

@@ -147,25 +147,28 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
 
 def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
     """Nesting and overlap per VRF in O(n log n); sets ``parent`` on every prefix."""
-    rows = [(p.vrf, p.version, p.first, p.prefixlen, p.last, p) for p in plan.prefixes if p.valid]
-    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
-    stack: list[tuple] = []
+    prefixes = plan.prefixes
+    # plain tuples sort fastest; the index keeps file order among exact duplicates
+    rows = [(p.vrf, p.version, p.first, p.prefixlen, i) for i, p in enumerate(prefixes) if p.valid]
+    rows.sort()
+    stack: list[tuple[int, int, int, Prefix]] = []  # (last, first, prefixlen, prefix)
     domain = None
     spans: list[tuple[int, int]] = []
-    for row in rows:
-        vrf, version, first, plen, last, p = row
+    for vrf, version, first, plen, i in rows:
+        p = prefixes[i]
+        last = p.last
         p.parent = None
         if (vrf, version) != domain:
             domain = (vrf, version)
             stack = []
             spans = plan.intervals.setdefault(domain, [])
         spans.append((first, last))
-        while stack and stack[-1][4] < first:
+        while stack and stack[-1][0] < first:
             stack.pop()
         if stack:
             top = stack[-1]
-            q = top[5]
-            if top[2] == first and top[3] == plen:
+            q = top[3]
+            if top[1] == first and top[2] == plen:
                 probs.append(
                     Problem(
                         p.location,
@@ -191,7 +194,7 @@ def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
                     )
                 )
             p.parent = q.name
-        stack.append(row)
+        stack.append((last, first, plen, p))
 
 
 def summary(plan: AddressPlan, tenants: int | None = None) -> str:

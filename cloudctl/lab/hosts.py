@@ -251,9 +251,7 @@ def start(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> list[pro
     rec.save(paths.run)
     init = _container_init(rec.pid)
     if init is None:
-        raise ExternalError(
-            f"{host.name}: systemd-nspawn exited at once; see the log", Location(str(log))
-        )
+        raise ExternalError(f"{host.name}: systemd-nspawn exited at once; see {log}")
     init_rec = procs.ProcRecord(
         key=k_init, pid=init, start=procs.start_ticks(init) or -1, log=str(log)
     )
@@ -345,8 +343,7 @@ def wait_ssh(
     raise ExternalError(
         f"{host.name}: no SSH login on 127.0.0.1:{host.port} within {timeout:.0f} s"
         + (f" ({last})" if last else "")
-        + "; see the log",
-        Location(str(log)),
+        + f"; see {log}",
     )
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cloudctl.core.errors import ExternalError, Location
+from cloudctl.core.errors import ExternalError
 from cloudctl.core.fileio import file_lock
 from cloudctl.lab.model import ADMIN_USER, fingerprint
 from cloudctl.lab.paths import LabPaths
@@ -68,7 +68,7 @@ def _run(argv: list[str], log: Path, what: str, **kw) -> None:
         out.flush()
         r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, **kw)
     if r.returncode != 0:
-        raise ExternalError(f"{what} failed (exit {r.returncode}); see the log", Location(str(log)))
+        raise ExternalError(f"{what} failed (exit {r.returncode}); see {log}")
 
 
 def packages_index(repo: Path) -> str:

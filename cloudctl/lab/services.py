@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 
-from cloudctl.core.errors import ExternalError, Location
+from cloudctl.core.errors import ExternalError
 from cloudctl.core.fileio import atomic_write, file_lock
 from cloudctl.lab import procs
 from cloudctl.lab.model import ADMIN_USER, KEYSTONE_URL, REGION, SERVICES, ServiceSpec, fingerprint
@@ -83,8 +83,7 @@ def ensure_venv(paths: LabPaths, on_build: Callable[[], None] | None = None) -> 
                 if r.returncode != 0:
                     raise ExternalError(
                         f"building the services' venv failed ({argv[0]} exit {r.returncode}); "
-                        f"see the log",
-                        Location(str(log)),
+                        f"see {log}",
                     )
         done.write_text(time.strftime("%F %T\n"))
     return venv
@@ -243,8 +242,7 @@ def init_database(paths: LabPaths, venv: Path, name: str, admin_password: str) -
             r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=paths.root)
             if r.returncode != 0:
                 raise ExternalError(
-                    f"{name}: creating its database failed (exit {r.returncode}); see the log",
-                    Location(str(log)),
+                    f"{name}: creating its database failed (exit {r.returncode}); see {log}",
                 )
     marker.write_text(time.strftime("%F %T\n"))
 
@@ -334,7 +332,7 @@ def wait_until_answering(spec: ServiceSpec, rec: procs.ProcRecord, timeout: floa
     tail = _tail(Path(rec.log)) + _tail(paths_log_of(rec))
     why = "exited" if not procs.is_running(rec) else f"no answer within {timeout:.0f} s"
     raise ExternalError(
-        f"{spec.name} on 127.0.0.1:{spec.port} {why}; see the logs\n{tail}", Location(rec.log)
+        f"{spec.name} on 127.0.0.1:{spec.port} {why}; see {rec.log} and {paths_log_of(rec)}\n{tail}"
     )
 
 

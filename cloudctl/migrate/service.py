@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.center import Center
-from cloudctl.core.errors import ConflictError, InputError, Location, Problem, ValidationFailed
+from cloudctl.core.errors import (
+    ConflictError,
+    ExternalError,
+    InputError,
+    Location,
+    Problem,
+    ValidationFailed,
+)
 from cloudctl.core.fileio import file_lock
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate.executor import Executor, ProgressSink, RunSystem, run_outcome, snapshot
@@ -609,3 +616,44 @@ def audit_changes(result: RunResult, extra: dict[str, Any] | None = None) -> dic
         "systems": result.systems,
         **(extra or {}),
     }
+
+
+def seed_rehearsal(
+    center: Center, plan_path: Path, system_id: str, inventory: Sequence[Path] | None = None
+) -> dict:
+    """Install a system's app on its (lab) source host as the "legacy" starting point of a
+    rehearsal: playbooks/migration/lab-legacy-app.yml with the system's own step vars."""
+    from cloudctl.ansible.runner import run_playbook
+
+    plan = load_checked(center, plan_path, inventory)
+    s = plan.systems.get(system_id)
+    if s is None:
+        raise InputError(f"plan {plan.name} has no system {system_id!r}", Location(system_id))
+    if not s.source_hosts or not s.steps:
+        raise InputError(f"system {system_id} has no source host or no steps", Location(system_id))
+    app = {
+        k: v
+        for k, v in s.steps[0].vars.items()
+        if k in ("unit", "app_dir", "data_dir", "port", "service_name")
+    }
+    missing = {"unit", "app_dir", "data_dir", "service_name"} - set(app)
+    if missing:
+        raise InputError(
+            f"system {system_id}: its first step lacks {', '.join(sorted(missing))}",
+            Location(system_id),
+        )
+    runner = step_runner_for(center, inventory)
+    res = run_playbook(
+        center.playbooks / "migration" / "lab-legacy-app.yml",
+        runner.inventory,
+        artifacts_root=center.artifacts / "migrate" / "seed",
+        extravars={"port": 8080, **app, "host": s.source_hosts[0], **runner.extravars},
+    )
+    if not res.ok:
+        from cloudctl.migrate.runbook import failure_message
+
+        raise ExternalError(
+            failure_message(res.events) or f"seed playbook {res.status}",
+            Location(str(res.artifact_dir)),
+        )
+    return {"system": system_id, "host": s.source_hosts[0], **app}

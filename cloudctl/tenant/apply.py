@@ -169,22 +169,27 @@ def execute(
         res = TenantResult(tenant)
         ids = _Ids(actual, projects.get(tenant))
         failed = False
-        for ch in by_tenant[tenant]:
+        for batch in _batches(by_tenant[tenant]):
             if failed:
-                r = ChangeResult(ch, ok=False, skipped=True)
+                done = [ChangeResult(ch, ok=False, skipped=True) for ch in batch]
             else:
                 try:
-                    _apply_one(ch, adapter, ids, passwords)
-                    r = ChangeResult(ch, ok=True)
+                    if len(batch) == 1:
+                        _apply_one(batch[0], adapter, ids, passwords)
+                    else:
+                        _create_rules(batch, adapter, ids)
+                    done = [ChangeResult(ch, ok=True) for ch in batch]
                 except CloudctlError as e:
-                    r = ChangeResult(ch, ok=False, error=e.message)
+                    done = [ChangeResult(ch, ok=False, error=e.message) for ch in batch]
                     failed = True
                 except Exception as e:  # the cloud failed in a way we did not foresee
-                    r = ChangeResult(ch, ok=False, error=f"{type(e).__name__}: {e}")
+                    err = f"{type(e).__name__}: {e}"
+                    done = [ChangeResult(ch, ok=False, error=err) for ch in batch]
                     failed = True
-            res.results.append(r)
-            if on_change:
-                on_change(r)
+            for r in done:
+                res.results.append(r)
+                if on_change:
+                    on_change(r)
         return res
 
     tenants = list(by_tenant)
@@ -194,6 +199,45 @@ def execute(
         with ThreadPoolExecutor(max_workers=parallel) as ex:
             results = list(ex.map(run, tenants))
     return ApplyResult(results)
+
+
+def _batches(changes: list[Change]) -> list[list[Change]]:
+    """One change per request, except the new rules of one security group: Neutron
+    creates a list of them in one ``POST`` (all or nothing; one group per request)."""
+    out: list[list[Change]] = []
+    for ch in changes:
+        bulk = ch.kind == "security_group_rule" and ch.action == "create"
+        last = out[-1][0] if out else None
+        if (
+            bulk
+            and last is not None
+            and (last.kind, last.action) == (ch.kind, ch.action)
+            and last.params["security_group_ref"] == ch.params["security_group_ref"]
+        ):
+            out[-1].append(ch)
+        else:
+            out.append([ch])
+    return out
+
+
+def _rule_body(ch: Change, ids: _Ids) -> dict | None:
+    p = ch.params
+    if tuple(p["key"]) in ids.rule_keys.get(p["security_group_ref"], set()):
+        return None  # Neutron already made it with the group (default egress)
+    body = dict(p.get("body") or {})
+    body["security_group_id"] = ids.get("security_group", p["security_group_ref"])
+    body["project_id"] = ids.get("project", p["project_ref"])
+    if p.get("remote_group_ref"):
+        body["remote_group_id"] = ids.get("security_group", p["remote_group_ref"])
+    return body
+
+
+def _create_rules(batch: list[Change], ad: Any, ids: _Ids) -> None:
+    bodies = [b for b in (_rule_body(ch, ids) for ch in batch) if b is not None]
+    if len(bodies) == 1:
+        ad.create("security_group_rule", bodies[0])
+    elif bodies:
+        ad.create_many("security_group_rule", bodies)
 
 
 def _project_name(changes: list[Change]) -> str | None:
@@ -248,15 +292,7 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
         if action == "delete":
             ad.delete("security_group_rule", ch.id)
             return
-        sg_name = p["security_group_ref"]
-        key = tuple(p["key"])
-        if key in ids.rule_keys.get(sg_name, set()):
-            return  # Neutron already made it with the group (default egress)
-        body["security_group_id"] = ids.get("security_group", sg_name)
-        body["project_id"] = pid
-        if p.get("remote_group_ref"):
-            body["remote_group_id"] = ids.get("security_group", p["remote_group_ref"])
-        ad.create("security_group_rule", body)
+        _create_rules([ch], ad, ids)
         return
     if kind == "quota":
         svc = p["service"]

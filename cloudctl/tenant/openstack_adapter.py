@@ -411,6 +411,13 @@ class OpenStackAdapter:
             obj["tags"] = list(tags)
         return obj
 
+    def create_many(self, kind: str, bodies: list[dict]) -> list[dict]:
+        """Neutron's native bulk create: one request, all or nothing."""
+        plural = _plural(kind)
+        path = "/" + plural.replace("_", "-")
+        data = self.call("network", "POST", path, {plural: bodies}, what=f"create {plural}")
+        return data[plural]
+
     def set_tags(self, kind: str, rid: str, tags: list[str]) -> None:
         path = f"/{_plural(kind).replace('_', '-')}/{rid}/tags"
         self.call("network", "PUT", path, {"tags": list(tags)}, what=f"tag {kind}")

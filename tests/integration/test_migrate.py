@@ -23,40 +23,41 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from cloudctl.ansible.runner import run_playbook
 from cloudctl.lab.api import reset_host
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUDCTL = [sys.executable, "-m", "cloudctl"]
-APP = {
-    "unit": "xxgk-web",
-    "app_dir": "/opt/xxgk",
-    "data_dir": "/srv/xxgk/data",
-    "port": 8080,
-    "service_name": "xxgk.xiaogan.gov.cn",
-}
 SOURCE, TARGET = "legacy-web01", "yun-web01"
 
-PILOT_WITH = """version: 1
-name: {name}
+# The pilot with a smoke test that fails after the data moved (source stopped, target
+# prepared and filled): everything done so far must be undone, newest first.
+FAILING_PILOT = """version: 1
+name: pilot-fail
 systems:
   - id: xxgk
     name_zh: 政府信息公开平台
     department: dzzwb
-    classification: {{importance: general, complexity: low}}
     strategy: rehost
     source_hosts: [legacy-web01]
-    target: {{tenant: dzzwb, network: dzzwb-web, hosts: [yun-web01]}}
-    template: rehost-web
-    params:
-      unit: xxgk-web
-      app_dir: /opt/xxgk
-      data_dir: /srv/xxgk/data
-      service_name: xxgk.xiaogan.gov.cn
-      min_free_mb: 50
-{steps}
+    target: {tenant: dzzwb, network: dzzwb-web, hosts: [yun-web01]}
+    steps:
+      - name: prepare-target
+        playbook: migration/prepare-target.yml
+        vars: &app {source: legacy-web01, target: yun-web01, unit: xxgk-web, app_dir: /opt/xxgk,
+                    data_dir: /srv/xxgk/data, port: 8080, service_name: xxgk.xiaogan.gov.cn}
+        rollback: {name: cleanup-target, playbook: migration/cleanup-target.yml, vars: *app}
+      - name: stop-source
+        playbook: migration/stop-source.yml
+        vars: *app
+        rollback: {name: start-source, playbook: migration/start-source.yml, vars: *app}
+      - name: sync-data
+        playbook: migration/sync-data.yml
+        vars: *app
+        rollback: {name: cleanup-target-data, playbook: migration/cleanup-target.yml, vars: *app}
+      - {name: smoke-test, kind: check, command: 'echo injected failure; exit 3', retries: 1,
+         retry_delay: 1s}
 waves:
-  - {{id: pilot, systems: [xxgk]}}
+  - {id: pilot, systems: [xxgk]}
 """
 
 
@@ -82,13 +83,24 @@ def env(lab, tmp_path_factory):
     for h in (SOURCE, TARGET):
         reset_host(h)
     names = c / ".cloudctl" / "migrate" / "service-names.hosts"
-    seed = run_playbook(
-        ROOT / "playbooks" / "migration" / "lab-legacy-app.yml",
-        c / "inventory" / "hosts",
-        artifacts_root=tmp_path / "seed",
-        extravars={**APP, "host": SOURCE, "migrate_names_file": str(names)},
+    seed = subprocess.run(
+        [
+            *CLOUDCTL,
+            "-C",
+            str(c),
+            "--lang",
+            "en",
+            "migrate",
+            "lab-seed",
+            "xiaogan-2016",
+            "--system",
+            "xxgk",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert seed.ok, seed.stdout_tail()
+    assert seed.returncode == 0, seed.stdout + seed.stderr
     hosts = {
         name: testinfra.get_host(
             f"ssh://{info.user}@127.0.0.1:{info.port}",
@@ -238,13 +250,7 @@ def test_rollback_command_brings_the_source_back(env):
 
 def test_failing_step_rolls_back_and_the_source_keeps_serving(env):
     plan = env["center"] / "migration_plans" / "pilot-fail.yaml"
-    plan.write_text(
-        PILOT_WITH.format(
-            name="pilot-fail",
-            steps="    steps:\n      - {name: smoke-test, kind: check, command: 'echo injected "
-            "failure; exit 3', retries: 1, retry_delay: 1s}",
-        )
-    )
+    plan.write_text(FAILING_PILOT)
     before = digest(env["hosts"][SOURCE])
     proc = cloudctl(
         env,
@@ -270,7 +276,6 @@ def test_failing_step_rolls_back_and_the_source_keeps_serving(env):
     assert [(r["attempt"], r["status"]) for r in smoke] == [(1, "failed"), (2, "failed")]
     assert "exit 3: injected failure" in smoke[-1]["message"]
     assert [r["step_name"] for r in rows if r["phase"] == "rollback"] == [
-        "rollback-cutover",
         "cleanup-target-data",
         "start-source",
         "cleanup-target",

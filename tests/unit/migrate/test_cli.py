@@ -147,6 +147,7 @@ def test_dry_run_lists_steps_and_changes_nothing(cli, sample_center):
     assert not (sample_center / ".cloudctl" / "cloudctl.db").exists()
 
 
+@pytest.mark.slow
 def test_real_local_run_status_history_report_rollback(cli, local_center, tmp_path):
     j = str(tmp_path / "j.db")
     r = cli(

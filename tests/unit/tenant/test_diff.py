@@ -256,3 +256,15 @@ def test_drift_of_a_never_applied_tenant_is_one_line(desired):
     plan = compute_plan(desired, ActualState())
     items = drift_items(plan, ActualState(), desired)
     assert [(i.kind, i.what) for i in items] == [("project", "missing")]
+
+
+def test_new_rules_of_a_group_go_in_one_bulk_request(desired):
+    from cloudctl.tenant.apply import _batches
+
+    plan = compute_plan(desired, ActualState(services={"network": True}))
+    batches = _batches(plan.by_tenant()["czj"])
+    rule_batches = [b for b in batches if b[0].kind == "security_group_rule"]
+    # one request per security group (Neutron's bulk create takes one group at a time)
+    assert [len(b) for b in rule_batches] == [3, 1, 3]
+    assert all(len({c.params["security_group_ref"] for c in b}) == 1 for b in rule_batches)
+    assert all(len(b) == 1 for b in batches if b[0].kind != "security_group_rule")
