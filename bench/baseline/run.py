@@ -32,8 +32,16 @@ from cloudctl.lab.api import ensure_lab, lab_info  # noqa: E402
 
 SSG = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml"
 SSG_PROFILE = "xccdf_org.ssgproject.content_profile_standard"
-SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "BatchMode=yes"]
+SSH_OPTS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "BatchMode=yes",
+]
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -54,16 +62,36 @@ def make_center(lab) -> Path:
         src = PROJECT / "inventory/hosts/group_vars" / g
         if src.exists():
             shutil.copy(src, inv / "group_vars" / g)
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump({
-        "name": "bench", "policies": str(PROJECT / "policies"), "playbooks": str(PROJECT / "playbooks"),
-        "evidence": str(PROJECT / "inventory/evidence"), "hosts_inventory": "inventory", "state": ".cloudctl",
-    }))
+    (root / "cloudctl.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench",
+                "policies": str(PROJECT / "policies"),
+                "playbooks": str(PROJECT / "playbooks"),
+                "evidence": str(PROJECT / "inventory/evidence"),
+                "hosts_inventory": "inventory",
+                "state": ".cloudctl",
+            }
+        )
+    )
     return root
 
 
 def cloudctl_check(center: Path, limit: str, updates: bool) -> dict:
-    cmd = [sys.executable, "-m", "cloudctl", "--center", str(center), "baseline", "check", "-l", limit,
-           "-o", "json", "--no-store"] + ([] if updates else ["--no-updates"])
+    cmd = [
+        sys.executable,
+        "-m",
+        "cloudctl",
+        "--center",
+        str(center),
+        "baseline",
+        "check",
+        "-l",
+        limit,
+        "-o",
+        "json",
+        "--no-store",
+    ] + ([] if updates else ["--no-updates"])
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if r.returncode not in (0, 1):
         raise SystemExit(f"cloudctl failed: {r.stderr[-500:]}")
@@ -81,32 +109,57 @@ def naive_playbook(path: Path) -> int:
         if t in ("sshd", "sshd_any"):
             task = {"ansible.builtin.command": "sshd -T", "changed_when": False}
         elif t == "packages":
-            task = {"ansible.builtin.shell": "dpkg-query -W -f '${Package} ${Status}\\n' || true", "changed_when": False}
+            task = {
+                "ansible.builtin.shell": "dpkg-query -W -f '${Package} ${Status}\\n' || true",
+                "changed_when": False,
+            }
         elif t == "services":
-            task = {"ansible.builtin.shell": f"systemctl is-enabled {' '.join(chk['enabled_any'])} || true",
-                    "changed_when": False}
+            task = {
+                "ansible.builtin.shell": f"systemctl is-enabled {' '.join(chk['enabled_any'])} || true",  # noqa: E501
+                "changed_when": False,
+            }
         elif t in ("keyval", "file_regex"):
             path_ = chk.get("path") or (chk.get("paths") or ["/etc/login.defs"])[0]
             task = {"ansible.builtin.stat": {"path": path_.replace("*", "")}}
         elif t == "file_mode":
             task = {"ansible.builtin.stat": {"path": chk["paths"][0]}}
         elif t == "sysctl":
-            task = {"ansible.builtin.shell": f"cat /etc/sysctl.d/*.conf /etc/sysctl.conf 2>/dev/null; sysctl -n {chk['key']} || true",
-                    "changed_when": False}
+            task = {
+                "ansible.builtin.shell": f"cat /etc/sysctl.d/*.conf /etc/sysctl.conf 2>/dev/null; sysctl -n {chk['key']} || true",  # noqa: E501
+                "changed_when": False,
+            }
         else:
             task = {"ansible.builtin.stat": {"path": "/etc/login.defs"}}
         tasks.append({"name": name, **task})
-    play = [{"name": "naive: one task per control", "hosts": "all", "gather_facts": False, "become": True,
-             "tasks": tasks}]
+    play = [
+        {
+            "name": "naive: one task per control",
+            "hosts": "all",
+            "gather_facts": False,
+            "become": True,
+            "tasks": tasks,
+        }
+    ]
     path.write_text(yaml.safe_dump(play, sort_keys=False))
     return len(tasks)
 
 
 def naive_run(pb: Path, inventory: Path, limit: str, forks: int) -> None:
     r = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(pb), "-l", limit,
-         "-f", str(forks)],
-        capture_output=True, text=True, env={**os.environ, **ansible_env()}, timeout=1800,
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(pb),
+            "-l",
+            limit,
+            "-f",
+            str(forks),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ansible_env()},
+        timeout=1800,
     )
     if r.returncode != 0:
         raise SystemExit(f"naive playbook failed:\n{r.stdout[-1500:]}")
@@ -119,8 +172,12 @@ def ensure_peers() -> tuple[bool, bool]:
     if not shutil.which("lynis"):
         need.append("lynis")
     if need and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *need],
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *need],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            capture_output=True,
+            timeout=600,
+        )
     return bool(shutil.which("oscap-chroot") and Path(SSG).exists()), bool(shutil.which("lynis"))
 
 
@@ -131,8 +188,12 @@ def oscap_hosts(lab, names: list[str]) -> tuple[int, dict]:
     rules = 0
     for n in names:
         root = lab.dir / "hosts" / n / "merged"
-        r = subprocess.run(["oscap-chroot", str(root), "xccdf", "eval", "--profile", SSG_PROFILE, SSG],
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            ["oscap-chroot", str(root), "xccdf", "eval", "--profile", SSG_PROFILE, SSG],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         for line in r.stdout.splitlines():
             if line.startswith("Result"):
                 results[line.split()[-1]] = results.get(line.split()[-1], 0) + 1
@@ -152,11 +213,27 @@ def lynis_bundle() -> Path:
 
 def lynis_host(lab, name: str, bundle: Path) -> int:
     h = lab.hosts[name]
-    remote = ("sudo rm -rf /tmp/lynis && sudo tar -C /tmp -xzf - && cd /tmp/lynis && "
-              "sudo ./lynis audit system --quick --no-colors --no-log --profile default.prf 2>&1 | grep -c '\\['")
+    remote = (
+        "sudo rm -rf /tmp/lynis && sudo tar -C /tmp -xzf - && cd /tmp/lynis && "
+        "sudo ./lynis audit system --quick --no-colors --no-log --profile default.prf 2>&1 | grep -c '\\['"  # noqa: E501
+    )
     with bundle.open("rb") as fh:
-        r = subprocess.run(["ssh", *SSH_OPTS, "-i", str(h.key_file), "-p", str(h.port),
-                            f"{h.user}@127.0.0.1", remote], stdin=fh, capture_output=True, text=True, timeout=900)
+        r = subprocess.run(
+            [
+                "ssh",
+                *SSH_OPTS,
+                "-i",
+                str(h.key_file),
+                "-p",
+                str(h.port),
+                f"{h.user}@127.0.0.1",
+                remote,
+            ],
+            stdin=fh,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     return int(r.stdout.strip() or 0)
 
 
@@ -165,7 +242,9 @@ def main() -> None:
     ap.add_argument("--hosts", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-peers", action="store_true")
-    ap.add_argument("--lynis-hosts", type=int, default=0, help="run Lynis on this many hosts (0 = all)")
+    ap.add_argument(
+        "--lynis-hosts", type=int, default=0, help="run Lynis on this many hosts (0 = all)"
+    )
     args = ap.parse_args()
 
     try:
@@ -179,16 +258,20 @@ def main() -> None:
     inventory = center / "inventory"
     n = len(names)
     prof = load_profile(PROJECT / "policies")
-    print(f"lab: {n} hosts ({', '.join(names)}); catalog: {len(prof.automated)} automated + "
-          f"{len(prof.manual)} manual controls; median of {args.repeat} runs")
+    print(
+        f"lab: {n} hosts ({', '.join(names)}); catalog: {len(prof.automated)} automated + "
+        f"{len(prof.manual)} manual controls; median of {args.repeat} runs"
+    )
 
     rows = []
     for updates in (False, True):
         label = "cloudctl baseline check" + (" (with update query)" if updates else " --no-updates")
-        t1, d1 = timed(lambda u=updates: cloudctl_check(center, one, u), args.repeat)
+        t1, _d1 = timed(lambda u=updates: cloudctl_check(center, one, u), args.repeat)
         tn, dn = timed(lambda u=updates: cloudctl_check(center, "lab", u), args.repeat)
         collect = max((h.get("collect_seconds") or 0) for h in dn["hosts"])
-        rows.append((label, t1, tn, f"{len(prof.automated)} controls; module on host ≤ {collect:.2f} s"))
+        rows.append(
+            (label, t1, tn, f"{len(prof.automated)} controls; module on host ≤ {collect:.2f} s")
+        )
     cc1 = rows[0][1]
     ccn = rows[0][2]
 
@@ -196,7 +279,9 @@ def main() -> None:
     ntasks = naive_playbook(pb)
     t1, _ = timed(lambda: naive_run(pb, inventory / "lab.yml", one, 20), 1)
     tn, _ = timed(lambda: naive_run(pb, inventory / "lab.yml", "lab", 20), 1)
-    rows.append((f"naive: {ntasks} Ansible tasks (one per control)", t1, tn, "evidence only, no evaluation"))
+    rows.append(
+        (f"naive: {ntasks} Ansible tasks (one per control)", t1, tn, "evidence only, no evaluation")
+    )
     naive1, naiven = t1, tn
 
     if not args.no_peers:
@@ -204,14 +289,23 @@ def main() -> None:
         if has_oscap:
             t1, (rules, _) = timed(lambda: oscap_hosts(lab, [one]), 1)
             tn, (_, res) = timed(lambda: oscap_hosts(lab, names), 1)
-            rows.append((f"OpenSCAP oscap-chroot, ssg-debian11 standard ({rules} rules)", t1, tn,
-                         "host by host, offline rootfs; results: " + ", ".join(f"{k} {v}" for k, v in res.items())))
+            rows.append(
+                (
+                    f"OpenSCAP oscap-chroot, ssg-debian11 standard ({rules} rules)",
+                    t1,
+                    tn,
+                    "host by host, offline rootfs; results: "
+                    + ", ".join(f"{k} {v}" for k, v in res.items()),
+                )
+            )
         if has_lynis:
             bundle = lynis_bundle()
             lyn = names if not args.lynis_hosts else names[: args.lynis_hosts]
             t1, _ = timed(lambda: lynis_host(lab, one, bundle), 1)
             tn, _ = timed(lambda: [lynis_host(lab, x, bundle) for x in lyn], 1)
-            note = "host by host over SSH" + ("" if len(lyn) == n else f" ({len(lyn)} of {n} hosts)")
+            note = "host by host over SSH" + (
+                "" if len(lyn) == n else f" ({len(lyn)} of {n} hosts)"
+            )
             rows.append(("Lynis audit system --quick", t1, tn, note))
 
     w = max(len(r[0]) for r in rows)
@@ -219,7 +313,9 @@ def main() -> None:
     for name, a, b, note in rows:
         print(f"{name:<{w}}  {a:>7.2f}s  {b:>8.2f}s  {note}")
     print("\ntargets:")
-    print(f"  ≥10× faster than one-task-per-control ({n} hosts): {naiven / ccn:.1f}×  (1 host: {naive1 / cc1:.1f}×)")
+    print(
+        f"  ≥10× faster than one-task-per-control ({n} hosts): {naiven / ccn:.1f}×  (1 host: {naive1 / cc1:.1f}×)"  # noqa: E501
+    )
     print(f"  one host end to end < 2 s: {cc1:.2f} s")
     print(f"  {n} hosts < 2× one host: {ccn / cc1:.2f}×")
     oscap_row = next((r for r in rows if r[0].startswith("OpenSCAP")), None)

@@ -69,7 +69,40 @@ def make_center(root: Path, codes: list[str], prefix: str, scope: str) -> Path:
     return root
 
 
-def measure(label: str, fn):
+def wait_for_cloud(timeout: float = 300) -> None:
+    """The lab may be restarted under us (it is shared while being developed): wait."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            for url in ("http://127.0.0.1:5000/v3", "http://127.0.0.1:9696/"):
+                urllib.request.urlopen(url, timeout=5).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+
+class Interrupted(Exception):
+    """The cloud went away in the middle of a measurement (not a cloudctl failure)."""
+
+
+def measure(label: str, fn, attempts: int = 3, reset=None):
+    for attempt in range(1, attempts + 1):
+        wait_for_cloud()
+        try:
+            return _measure_once(label, fn)
+        except Interrupted as e:
+            print(f"  {label}: the lab went away ({e}); attempt {attempt} discarded", flush=True)
+            if reset:
+                wait_for_cloud()
+                reset()
+    raise SystemExit(f"{label}: gave up after {attempts} attempts")
+
+
+def _measure_once(label: str, fn):
     cloud = service.open_cloud(None)
     t0 = time.perf_counter()
     extra = fn(cloud)
@@ -387,6 +420,9 @@ def main() -> int:
             plan, cloud.adapter, actual, service.password_store(center), parallel=args.parallel
         )
         if not res.ok:
+            errors = [t.failed.error for t in res.tenants if t.failed]
+            if any("unreachable" in e for e in errors):
+                raise Interrupted(errors[0][:200])
             raise SystemExit(
                 f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:2000]}"
             )
@@ -397,7 +433,9 @@ def main() -> int:
         assert plan.empty, [(c.action, c.kind, c.name) for c in plan.changes][:10]
         return {"changes": 0}
 
-    rows.append(measure("cloudctl apply (from empty)", apply))
+    rows.append(
+        measure("cloudctl apply (from empty)", apply, reset=lambda: destroy_all(center, "b-"))
+    )
     rows.append(measure("cloudctl plan (no-op)", noop_plan))
     rows.append(measure("cloudctl apply (no-op)", apply))
     rows.append(measure("cloudctl destroy (all)", lambda c: destroy_all(center, "b-", c)))

@@ -154,9 +154,7 @@ def _check_check(chk: Any, where: Location | None, problems: list[Problem]) -> N
         problems.append(Problem(where, "check: expected a mapping with a 'type'"))
         return
     if chk["type"] not in CHECK_TYPES:
-        problems.append(
-            Problem(loc_of(chk, "type", where), f"unknown check type {chk['type']!r}")
-        )
+        problems.append(Problem(loc_of(chk, "type", where), f"unknown check type {chk['type']!r}"))
     for sub in chk.get("checks") or []:
         _check_check(sub, loc_of(chk, "checks", where), problems)
 
@@ -170,7 +168,9 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     variables: dict[str, Variable] = {}
     for name, spec in (raw.get("variables") or {}).items():
         if not isinstance(spec, dict) or "default" not in spec:
-            problems.append(Problem(loc_of(raw.get("variables"), name), f"variable {name}: needs a default"))
+            problems.append(
+                Problem(loc_of(raw.get("variables"), name), f"variable {name}: needs a default")
+            )
             continue
         variables[name] = Variable(name, to_plain(spec["default"]), str(spec.get("doc", "")))
     controls: list[Control] = []
@@ -193,13 +193,17 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
                 continue
             cid = str(c["id"])
             if cid in seen:
-                problems.append(Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})"))
+                problems.append(
+                    Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})")
+                )
             seen[cid] = where
             kind = str(c.get("kind", "automated"))
             if kind not in KINDS:
                 problems.append(Problem(loc_of(c, "kind", where), f"kind must be one of {KINDS}"))
             if c["severity"] not in SEVERITIES:
-                problems.append(Problem(loc_of(c, "severity", where), f"severity must be one of {SEVERITIES}"))
+                problems.append(
+                    Problem(loc_of(c, "severity", where), f"severity must be one of {SEVERITIES}")
+                )
             if kind == "automated":
                 _check_check(c.get("check"), loc_of(c, "check", where), problems)
             elif not isinstance(c.get("evidence"), dict) or "file" not in c["evidence"]:
@@ -207,10 +211,16 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
             rem = c.get("remediation") or {}
             bad = set(rem) - REMEDIATION_KEYS if isinstance(rem, dict) else {"?"}
             if bad:
-                problems.append(Problem(loc_of(c, "remediation", where), f"unknown remediation keys: {sorted(bad)}"))
+                problems.append(
+                    Problem(
+                        loc_of(c, "remediation", where), f"unknown remediation keys: {sorted(bad)}"
+                    )
+                )
             for var in _vars_used(c.get("check") or {}):
                 if var not in variables:
-                    problems.append(Problem(loc_of(c, "check", where), f"{cid}: unknown variable {var!r}"))
+                    problems.append(
+                        Problem(loc_of(c, "check", where), f"{cid}: unknown variable {var!r}")
+                    )
             clause = str(c.get("clause") or family_clause)
             controls.append(
                 Control(

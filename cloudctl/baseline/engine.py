@@ -9,12 +9,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudctl.baseline.catalog import Control, Profile
-from cloudctl.baseline.evaluate import ERROR, FAIL, MANUAL, NA, PASS, WAIVED, Result, evaluate_control
+from cloudctl.baseline.evaluate import (
+    ERROR,
+    FAIL,
+    MANUAL,
+    NA,
+    PASS,
+    WAIVED,
+    Result,
+    evaluate_control,
+)
 
 SCHEMA = "cloudctl.baseline.run/1"
 # Roll-up statuses (GB/T 28448 wording) from best to worst; worst wins across hosts.
 COMPLIANT, PARTIAL, NON_COMPLIANT, NOT_APPLICABLE, PENDING = (
-    "compliant", "partial", "non_compliant", "not_applicable", "pending"
+    "compliant",
+    "partial",
+    "non_compliant",
+    "not_applicable",
+    "pending",
 )
 STATUS_LABEL = {
     COMPLIANT: {"zh": "符合", "en": "compliant"},
@@ -134,8 +147,12 @@ def evaluate_run(
             collected_at=evd.get("collected_at"),
             collect_seconds=evd.get("elapsed_s"),
             collector_errors=evd.get("errors") or [],
-            vars={k: v for k, v in host_vars.items() if k in (evd.get("profile_vars") or {}) or
-                  f"baseline_{k}" in (evd.get("profile_vars") or {})},
+            vars={
+                k: v
+                for k, v in host_vars.items()
+                if k in (evd.get("profile_vars") or {})
+                or f"baseline_{k}" in (evd.get("profile_vars") or {})
+            },
         )
         for c in chosen:
             if c.kind == "manual":
@@ -168,8 +185,14 @@ def evaluate_run(
         key = (c.clause, c.item)
         it = items.setdefault(
             key,
-            {"clause": c.clause, "item": c.item, "unit": c.unit,
-             "clause_title": profile.clause_titles.get(c.clause, {}), "controls": [], "per_host": {}},
+            {
+                "clause": c.clause,
+                "item": c.item,
+                "unit": c.unit,
+                "clause_title": profile.clause_titles.get(c.clause, {}),
+                "controls": [],
+                "per_host": {},
+            },
         )
         it["controls"].append(c.id)
     for (_cl, _it), it in items.items():
@@ -190,7 +213,10 @@ def evaluate_run(
         if r.verdict == FAIL and by_control[r.control].high_risk
     ]
     concl = conclusion(rate, len(high_risk))
-    counts = {v: sum(1 for r in results if r.verdict == v) for v in (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)}
+    counts = {
+        v: sum(1 for r in results if r.verdict == v)
+        for v in (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)
+    }
     unreachable = [h.name for h in hosts if h.status != "ok"]
     waiver_rows = []
     for i, w in enumerate(waivers):
@@ -250,15 +276,31 @@ def _manual_result(c: Control, host: str, evidence: list[ManualEvidence]) -> Res
         if fnmatch.fnmatchcase(host, e.hosts):
             verdict = {"pass": PASS, "fail": FAIL, "not_applicable": NA}.get(e.result, MANUAL)
             return Result(
-                host, c.id, verdict,
+                host,
+                c.id,
+                verdict,
                 observed=e.summary,
                 expected=c.text("zh"),
-                evidence=[{"source": e.source, "text": f"{e.method} {e.assessed_by} {e.date}: {e.summary}"
-                           + (f" ({', '.join(e.documents)})" if e.documents else "")}],
+                evidence=[
+                    {
+                        "source": e.source,
+                        "text": f"{e.method} {e.assessed_by} {e.date}: {e.summary}"
+                        + (f" ({', '.join(e.documents)})" if e.documents else ""),
+                    }
+                ],
                 note=f"manual evidence ({e.method or spec.get('method', '')})",
             )
     if spec.get("default") == "not_applicable":
-        return Result(host, c.id, NA, note="usually not applicable to the operating system; "
-                      f"add inventory/evidence/{spec.get('file')} to assess")
-    return Result(host, c.id, MANUAL,
-                  note=f"needs evidence: inventory/evidence/{spec.get('file')} ({spec.get('method', '')})")
+        return Result(
+            host,
+            c.id,
+            NA,
+            note="usually not applicable to the operating system; "
+            f"add inventory/evidence/{spec.get('file')} to assess",
+        )
+    return Result(
+        host,
+        c.id,
+        MANUAL,
+        note=f"needs evidence: inventory/evidence/{spec.get('file')} ({spec.get('method', '')})",
+    )

@@ -16,13 +16,22 @@ from cloudctl.baseline import parsers as P
 from cloudctl.baseline.catalog import Control
 
 PASS, FAIL, ERROR, NA, WAIVED, MANUAL = (
-    "pass", "fail", "error", "not_applicable", "waived", "manual"
+    "pass",
+    "fail",
+    "error",
+    "not_applicable",
+    "waived",
+    "manual",
 )
 VERDICTS = (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)
 # Units a container cannot run (shared kernel / no CAP_SYS_TIME): only enablement is judged.
 CONTAINER_CANNOT_RUN = {
-    "auditd.service", "chrony.service", "chronyd.service", "systemd-timesyncd.service",
-    "ntp.service", "ntpsec.service",
+    "auditd.service",
+    "chrony.service",
+    "chronyd.service",
+    "systemd-timesyncd.service",
+    "ntp.service",
+    "ntpsec.service",
 }
 SHARED_KERNEL_PREFIXES = ("kernel.", "fs.", "vm.")
 EXEMPT_NOLOGIN = {"root", "sync", "shutdown", "halt"}
@@ -128,7 +137,9 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
     if op in ("in", "not_in"):
         exp = [str(x).lower() for x in (expected if isinstance(expected, list) else [expected])]
         inside = o.lower() in exp
-        return (inside if op == "in" else not inside), f"{'∈' if op == 'in' else '∉'} {{{', '.join(exp)}}}"
+        return (
+            inside if op == "in" else not inside
+        ), f"{'∈' if op == 'in' else '∉'} {{{', '.join(exp)}}}"
     if op in ("le", "ge"):
         n, e = _num(o), _num(expected)
         if n is None or e is None:
@@ -177,7 +188,9 @@ def chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
         observed = setting.value
         ok, desc = compare(op, setting.value, exp, chk)
         src = setting.source
-        evidence.append(ev(src, f"{key} {setting.value}" if src == "sshd -T" else line_at(ctx.files, src)))
+        evidence.append(
+            ev(src, f"{key} {setting.value}" if src == "sshd -T" else line_at(ctx.files, src))
+        )
     note = "" if how == "sshd -T" else "sshd -T unavailable: parsed the configuration files"
     if (ctx.ev.get("sshd") or {}).get("error") and how != "sshd -T":
         note += f" ({ctx.ev['sshd']['error'].strip()[:120]})"
@@ -226,10 +239,15 @@ def chk_pam_option(chk: dict, ctx: Ctx) -> Outcome:
         return Outcome(ERROR, "", "", note=f"no PAM files known for OS family {ctx.family}")
     worst: Outcome | None = None
     for svc in services:
-        entries = [e for e in P.parse_pam(ctx.files, svc) if e.type == stack and e.module in modules]
+        entries = [
+            e for e in P.parse_pam(ctx.files, svc) if e.type == stack and e.module in modules
+        ]
         if not entries:
-            out = Outcome(FAIL, f"{'/'.join(modules)} not in the {stack} stack of {svc}",
-                          f"{option} {compare(op, '', exp, chk)[1]}")
+            out = Outcome(
+                FAIL,
+                f"{'/'.join(modules)} not in the {stack} stack of {svc}",
+                f"{option} {compare(op, '', exp, chk)[1]}",
+            )
         else:
             src, val = None, None
             for e in entries:
@@ -248,7 +266,12 @@ def chk_pam_option(chk: dict, ctx: Ctx) -> Outcome:
             evidence = [ev(e.source, line_at(ctx.files, e.source)) for e in entries]
             if src and ":" in src and not src.endswith("default"):
                 evidence.append(ev(src, line_at(ctx.files, src)))
-            out = Outcome(PASS if ok else FAIL, f"{option}={val or 'set'} ({src})", f"{option} {desc}", evidence)
+            out = Outcome(
+                PASS if ok else FAIL,
+                f"{option}={val or 'set'} ({src})",
+                f"{option} {desc}",
+                evidence,
+            )
         if worst is None or (worst.verdict == PASS and out.verdict != PASS):
             worst = out
     assert worst is not None
@@ -265,7 +288,11 @@ def chk_pam_module(chk: dict, ctx: Ctx) -> Outcome:
     require = chk.get("require_args") or []
     problems, evidence = [], []
     for svc in services:
-        entries = [e for e in P.parse_pam(ctx.files, svc) if e.module in modules and (not stack or e.type == stack)]
+        entries = [
+            e
+            for e in P.parse_pam(ctx.files, svc)
+            if e.module in modules and (not stack or e.type == stack)
+        ]
         evidence += [ev(e.source, line_at(ctx.files, e.source)) for e in entries]
         if not forbid and not entries:
             problems.append(f"{'/'.join(modules)} missing from {svc}")
@@ -301,7 +328,9 @@ def chk_keyval(chk: dict, ctx: Ctx) -> Outcome:
     sep = chk.get("sep", "space")
     found: P.Setting | None = None
     for path in paths:
-        kv = P.keyvals(ctx.files, path, sep="=" if "=" in sep else "space", case_insensitive_keys=True)
+        kv = P.keyvals(
+            ctx.files, path, sep="=" if "=" in sep else "space", case_insensitive_keys=True
+        )
         if key.lower() in kv:
             found = kv[key.lower()]
     exp_v = ctx.value(chk)
@@ -339,7 +368,9 @@ def chk_file_mode(chk: dict, ctx: Ctx) -> Outcome:
             problems.append(f"{path} owner {f['owner']}")
         if chk.get("group") and f["group"] not in chk["group"]:
             problems.append(f"{path} group {f['group']}")
-    exp = f"mode ⊆ {chk['mode']}, owner {chk.get('owner', '*')}:{'|'.join(chk.get('group') or ['*'])}"
+    exp = (
+        f"mode ⊆ {chk['mode']}, owner {chk.get('owner', '*')}:{'|'.join(chk.get('group') or ['*'])}"
+    )
     if problems:
         return Outcome(FAIL, "; ".join(problems), exp, evidence)
     return Outcome(PASS, "; ".join(observed) or "absent (allowed)", exp, evidence)
@@ -356,13 +387,19 @@ def chk_packages(chk: dict, ctx: Ctx) -> Outcome:
         present = [f"{n} {pk[n]}" for n in names if n in pk]
         exp = "absent: " + ", ".join(names)
         if present:
-            return Outcome(FAIL, "installed: " + ", ".join(present), exp, [ev("packages", ", ".join(present))])
+            return Outcome(
+                FAIL, "installed: " + ", ".join(present), exp, [ev("packages", ", ".join(present))]
+            )
         return Outcome(PASS, "none installed", exp)
-    names = ctx.per_family(chk.get("present_any") or ctx.vars.get(chk.get("present_any_var", ""), []))
+    names = ctx.per_family(
+        chk.get("present_any") or ctx.vars.get(chk.get("present_any_var", ""), [])
+    )
     have = [f"{n} {pk[n]}" for n in names if n in pk]
     exp = "one of: " + ", ".join(names)
     if have:
-        return Outcome(PASS, "installed: " + ", ".join(have), exp, [ev("packages", ", ".join(have))])
+        return Outcome(
+            PASS, "installed: " + ", ".join(have), exp, [ev("packages", ", ".join(have))]
+        )
     return Outcome(FAIL, "none installed", exp)
 
 
@@ -384,15 +421,29 @@ def chk_services(chk: dict, ctx: Ctx) -> Outcome:
         if s.get("enabled") not in ENABLED:
             continue
         if not want_running or s.get("active") == "active":
-            return Outcome(PASS, "; ".join(observed), f"one of {', '.join(units)} enabled and running",
-                           [ev("systemctl", "; ".join(observed))])
+            return Outcome(
+                PASS,
+                "; ".join(observed),
+                f"one of {', '.join(units)} enabled and running",
+                [ev("systemctl", "; ".join(observed))],
+            )
         if ctx.container and u in CONTAINER_CANNOT_RUN:
-            notes.append(f"{u} cannot run in a container (shared kernel, no clock or audit control): judged on enablement only")
-            return Outcome(PASS, "; ".join(observed), f"one of {', '.join(units)} enabled",
-                           [ev("systemctl", "; ".join(observed))], " ".join(notes))
-    return Outcome(FAIL, "; ".join(observed) or "not installed",
-                   f"one of {', '.join(units)} enabled{' and running' if want_running else ''}",
-                   [ev("systemctl", "; ".join(observed))] if observed else [])
+            notes.append(
+                f"{u} cannot run in a container (shared kernel, no clock or audit control): judged on enablement only"  # noqa: E501
+            )
+            return Outcome(
+                PASS,
+                "; ".join(observed),
+                f"one of {', '.join(units)} enabled",
+                [ev("systemctl", "; ".join(observed))],
+                " ".join(notes),
+            )
+    return Outcome(
+        FAIL,
+        "; ".join(observed) or "not installed",
+        f"one of {', '.join(units)} enabled{' and running' if want_running else ''}",
+        [ev("systemctl", "; ".join(observed))] if observed else [],
+    )
 
 
 def chk_sysctl(chk: dict, ctx: Ctx) -> Outcome:
@@ -408,7 +459,9 @@ def chk_sysctl(chk: dict, ctx: Ctx) -> Outcome:
         if persisted.value != want:
             problems.append(f"persisted {persisted.value} ({persisted.source})")
     if shared:
-        notes.append("container: the live value belongs to the shared kernel and cannot be set here; judged on the persisted files")
+        notes.append(
+            "container: the live value belongs to the shared kernel and cannot be set here; judged on the persisted files"  # noqa: E501
+        )
     elif "value" in live:
         evidence.append(ev(f"/proc/sys/{key.replace('.', '/')}", live["value"]))
         if live["value"] != want:
@@ -416,7 +469,9 @@ def chk_sysctl(chk: dict, ctx: Ctx) -> Outcome:
     observed = "; ".join(problems) or f"{key} = {want} (persisted and live)"
     if shared and not problems:
         observed = f"{key} = {want} (persisted)"
-    return Outcome(FAIL if problems else PASS, observed, f"{key} = {want}", evidence, " ".join(notes))
+    return Outcome(
+        FAIL if problems else PASS, observed, f"{key} = {want}", evidence, " ".join(notes)
+    )
 
 
 def chk_ports(chk: dict, ctx: Ctx) -> Outcome:
@@ -429,11 +484,15 @@ def chk_ports(chk: dict, ctx: Ctx) -> Outcome:
     for s in socks:
         if s["port"] in closed and s["port"] not in allowed:
             desc = f"{s['proto']} {s['address']}:{s['port']}"
-            (local if s["address"].startswith("127.") or s["address"] == "::1" else bad).append(desc)
+            (local if s["address"].startswith("127.") or s["address"] == "::1" else bad).append(
+                desc
+            )
     exp = "nothing listening on " + ",".join(str(p) for p in closed if p not in allowed)
     note = f"loopback only (not reachable): {', '.join(local)}" if local else ""
     if bad:
-        return Outcome(FAIL, "listening: " + ", ".join(bad), exp, [ev("/proc/net", ", ".join(bad))], note)
+        return Outcome(
+            FAIL, "listening: " + ", ".join(bad), exp, [ev("/proc/net", ", ".join(bad))], note
+        )
     return Outcome(PASS, "none listening", exp, note=note)
 
 
@@ -445,7 +504,11 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
     bad: list[str] = []
     exp = ""
     if rule == "no_empty_password":
-        bad = [u["name"] for u in users if u.get("password") == "empty" or u.get("passwd_field") == "empty"]
+        bad = [
+            u["name"]
+            for u in users
+            if u.get("password") == "empty" or u.get("passwd_field") == "empty"
+        ]
         exp = "no empty password field in /etc/shadow or /etc/passwd"
     elif rule == "unique_uids":
         seen: dict[int, str] = {}
@@ -465,7 +528,9 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
         bad = [
             f"{u['name']} ({u['shell']})"
             for u in users
-            if u.get("uid") is not None and 0 < u["uid"] < 1000 and u["name"] not in EXEMPT_NOLOGIN
+            if u.get("uid") is not None
+            and 0 < u["uid"] < 1000
+            and u["name"] not in EXEMPT_NOLOGIN
             and not re.search(r"(nologin|false)$", u.get("shell") or "")
         ]
         exp = "UID 1–999 (except sync/shutdown/halt) with nologin or false"
@@ -486,13 +551,21 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
             bad.append("/etc/hosts.equiv")
         exp = "no .rhosts, no /etc/hosts.equiv"
     elif rule == "strong_hashes":
-        bad = [f"{u['name']} ({u.get('hash_algorithm')})" for u in users
-               if u.get("password") == "set" and u.get("hash_algorithm") in WEAK_HASHES]
+        bad = [
+            f"{u['name']} ({u.get('hash_algorithm')})"
+            for u in users
+            if u.get("password") == "set" and u.get("hash_algorithm") in WEAK_HASHES
+        ]
         exp = "sha512/yescrypt/bcrypt hashes only"
     else:
         return Outcome(ERROR, "", "", note=f"unknown accounts rule {rule}")
     if bad:
-        return Outcome(FAIL, ", ".join(bad), exp, [ev("/etc/passwd,/etc/shadow (derived facts)", ", ".join(bad))])
+        return Outcome(
+            FAIL,
+            ", ".join(bad),
+            exp,
+            [ev("/etc/passwd,/etc/shadow (derived facts)", ", ".join(bad))],
+        )
     return Outcome(PASS, f"{len(users)} accounts checked", exp)
 
 
@@ -510,8 +583,11 @@ def chk_shell_var(chk: dict, ctx: Ctx) -> Outcome:
     if chk.get("export") and not sv.exported:
         problems.append("not exported")
     evidence = [ev(a.source, line_at(ctx.files, a.source)) for a in sv.assignments]
-    exp = f"{chk['name']} {desc}" + (", readonly" if chk.get("readonly") else "") + (
-        ", exported" if chk.get("export") else "")
+    exp = (
+        f"{chk['name']} {desc}"
+        + (", readonly" if chk.get("readonly") else "")
+        + (", exported" if chk.get("export") else "")
+    )
     if problems:
         return Outcome(FAIL, "; ".join(problems), exp, evidence)
     return Outcome(PASS, f"{chk['name']}={sv.value} ({sv.source})", exp, evidence)
@@ -526,7 +602,8 @@ def chk_shell_umask(chk: dict, ctx: Ctx) -> Outcome:
         val, src = eff.value, eff.source
     else:
         uses_pam_umask = any(
-            e.module == "pam_umask.so" for svc in ("common-session", "system-auth", "login")
+            e.module == "pam_umask.so"
+            for svc in ("common-session", "system-auth", "login")
             for e in P.parse_pam(ctx.files, svc)
         )
         kv = P.keyvals(ctx.files, "/etc/login.defs")
@@ -590,13 +667,21 @@ def chk_audit_immutable(chk: dict, ctx: Ctx) -> Outcome:
         # augenrules moves -e to the end of the compiled rules: any "-e 2" makes them immutable
         hits = [r for r in rules if re.fullmatch(r"-e\s+2", r.value)]
         if hits:
-            return Outcome(PASS, f"{hits[-1].value} ({hits[-1].source})", "-e 2 in the rules",
-                           [ev(hits[-1].source, hits[-1].value)])
+            return Outcome(
+                PASS,
+                f"{hits[-1].value} ({hits[-1].source})",
+                "-e 2 in the rules",
+                [ev(hits[-1].source, hits[-1].value)],
+            )
         return Outcome(FAIL, "no -e 2 in /etc/audit/rules.d", "-e 2 in the rules")
     last = rules[-1]
     ok = re.fullmatch(r"-e\s+2", last.value) is not None
-    return Outcome(PASS if ok else FAIL, f"last rule: {last.value}", "-e 2 as the last rule",
-                   [ev(last.source, last.value)])
+    return Outcome(
+        PASS if ok else FAIL,
+        f"last rule: {last.value}",
+        "-e 2 as the last rule",
+        [ev(last.source, last.value)],
+    )
 
 
 def chk_file_regex(chk: dict, ctx: Ctx) -> Outcome:
@@ -610,9 +695,11 @@ def chk_file_regex(chk: dict, ctx: Ctx) -> Outcome:
             if rx.search(text):
                 hits.append(ev(f"{p}:{n}", text.strip()))
     present = chk.get("expect", "present") == "present"
-    exp = f"{'a line' if present else 'no line'} matching /{chk['pattern']}/ in {', '.join(chk['paths'])}"
+    exp = f"{'a line' if present else 'no line'} matching /{chk['pattern']}/ in {', '.join(chk['paths'])}"  # noqa: E501
     if present:
-        return Outcome(PASS if hits else FAIL, hits[0]["text"] if hits else "no matching line", exp, hits)
+        return Outcome(
+            PASS if hits else FAIL, hits[0]["text"] if hits else "no matching line", exp, hits
+        )
     return Outcome(FAIL if hits else PASS, "; ".join(h["text"] for h in hits) or "none", exp, hits)
 
 
@@ -625,7 +712,9 @@ def chk_log_retention(chk: dict, ctx: Ctx) -> Outcome:
     worst = min(blocks, key=lambda b: b[1])
     evidence = [ev(src, f"{files.split()[0]}…: {days} days") for files, days, src in blocks]
     ok = worst[1] >= want
-    return Outcome(PASS if ok else FAIL, f"{worst[1]} days ({worst[2]})", f"≥ {want} days", evidence)
+    return Outcome(
+        PASS if ok else FAIL, f"{worst[1]} days ({worst[2]})", f"≥ {want} days", evidence
+    )
 
 
 def chk_mac(chk: dict, ctx: Ctx) -> Outcome:
@@ -634,12 +723,12 @@ def chk_mac(chk: dict, ctx: Ctx) -> Outcome:
         mode = kv.get("SELINUX")
         live = (ctx.files.get("/sys/fs/selinux/enforce") or {}).get("exists")
         ok = bool(mode and mode.value.lower() == "enforcing" and live)
-        obs = f"SELINUX={mode.value if mode else 'unset'}, selinuxfs {'present' if live else 'absent'}"
+        obs = f"SELINUX={mode.value if mode else 'unset'}, selinuxfs {'present' if live else 'absent'}"  # noqa: E501
         return Outcome(PASS if ok else FAIL, obs, "SELINUX=enforcing and active")
     aa = (ctx.files.get("/sys/kernel/security/apparmor") or {}).get("exists")
     pk = ctx.ev.get("packages") or {}
     ok = bool(aa and "apparmor" in pk)
-    obs = f"apparmor package {'installed' if 'apparmor' in pk else 'absent'}, securityfs {'present' if aa else 'absent'}"
+    obs = f"apparmor package {'installed' if 'apparmor' in pk else 'absent'}, securityfs {'present' if aa else 'absent'}"  # noqa: E501
     return Outcome(PASS if ok else FAIL, obs, "AppArmor installed and enabled")
 
 
@@ -655,7 +744,9 @@ def chk_time_server(chk: dict, ctx: Ctx) -> Outcome:
     for n, text in P.lines_of(ctx.files, "/etc/systemd/timesyncd.conf"):
         m = re.match(r"^\s*NTP=(.+)$", text)
         if m:
-            servers += [(s, f"/etc/systemd/timesyncd.conf:{n}", text.strip()) for s in m.group(1).split()]
+            servers += [
+                (s, f"/etc/systemd/timesyncd.conf:{n}", text.strip()) for s in m.group(1).split()
+            ]
     evidence = [ev(src, t) for _s, src, t in servers]
     names = [s for s, _a, _b in servers]
     if want:
@@ -670,13 +761,28 @@ def chk_time_server(chk: dict, ctx: Ctx) -> Outcome:
 def chk_updates(chk: dict, ctx: Ctx) -> Outcome:
     up = ctx.ev.get("updates")
     if up is None:
-        return Outcome(ERROR, "", "no pending security updates", note="update check not collected (check_updates off)")
+        return Outcome(
+            ERROR,
+            "",
+            "no pending security updates",
+            note="update check not collected (check_updates off)",
+        )
     if not up.get("ok"):
-        return Outcome(ERROR, "", "no pending security updates", note=f"package manager: {up.get('error', '')[:200]}")
+        return Outcome(
+            ERROR,
+            "",
+            "no pending security updates",
+            note=f"package manager: {up.get('error', '')[:200]}",
+        )
     sec = up.get("security") or []
     exp = "no pending security updates"
     if sec:
-        return Outcome(FAIL, f"{len(sec)} pending: " + ", ".join(sec[:10]), exp, [ev("package manager", ", ".join(sec))])
+        return Outcome(
+            FAIL,
+            f"{len(sec)} pending: " + ", ".join(sec[:10]),
+            exp,
+            [ev("package manager", ", ".join(sec))],
+        )
     return Outcome(PASS, f"0 security updates ({up.get('count', 0)} updates in total)", exp)
 
 
@@ -708,7 +814,8 @@ def chk_package_signatures(chk: dict, ctx: Ctx) -> Outcome:
 def chk_sudoers(chk: dict, ctx: Ctx) -> Outcome:
     allowed = {str(x) for x in ctx.vars.get(chk.get("allow_var", ""), []) or []}
     paths = ["/etc/sudoers"] + [
-        p for p in P.expand(ctx.files, "/etc/sudoers.d/*")
+        p
+        for p in P.expand(ctx.files, "/etc/sudoers.d/*")
         if "." not in p.rsplit("/", 1)[-1] and not p.endswith("~")
     ]
     bad = []
@@ -716,9 +823,15 @@ def chk_sudoers(chk: dict, ctx: Ctx) -> Outcome:
         for n, text in P.lines_of(ctx.files, p):
             line = text.split("#", 1)[0].strip()
             m = re.match(r"^(\S+)\s+.*NOPASSWD\s*:\s*ALL\s*$", line)
-            if m and m.group(1) not in allowed and m.group(1).lstrip("%") not in allowed:
-                if not m.group(1).startswith(("Defaults", "Cmnd_Alias", "User_Alias", "Host_Alias")):
-                    bad.append(ev(f"{p}:{n}", line))
+            if (
+                m
+                and m.group(1) not in allowed
+                and m.group(1).lstrip("%") not in allowed
+                and not m.group(1).startswith(
+                    ("Defaults", "Cmnd_Alias", "User_Alias", "Host_Alias")
+                )
+            ):
+                bad.append(ev(f"{p}:{n}", line))
     exp = "no 'NOPASSWD: ALL' grants" + (f" except {', '.join(sorted(allowed))}" if allowed else "")
     if bad:
         return Outcome(FAIL, "; ".join(b["text"] for b in bad), exp, bad)
@@ -745,12 +858,18 @@ def chk_special_files(chk: dict, ctx: Ctx) -> Outcome:
 def chk_combined(chk: dict, ctx: Ctx) -> Outcome:
     outs = [run_check(sub, ctx) for sub in chk["checks"]]
     if chk["type"] == "all_of":
-        verdict = FAIL if any(o.verdict == FAIL for o in outs) else (
-            ERROR if any(o.verdict == ERROR for o in outs) else PASS)
+        verdict = (
+            FAIL
+            if any(o.verdict == FAIL for o in outs)
+            else (ERROR if any(o.verdict == ERROR for o in outs) else PASS)
+        )
         sep = " and "
     else:
-        verdict = PASS if any(o.verdict == PASS for o in outs) else (
-            FAIL if any(o.verdict == FAIL for o in outs) else ERROR)
+        verdict = (
+            PASS
+            if any(o.verdict == PASS for o in outs)
+            else (FAIL if any(o.verdict == FAIL for o in outs) else ERROR)
+        )
         sep = " or "
     return Outcome(
         verdict,
@@ -798,7 +917,9 @@ def run_check(chk: dict, ctx: Ctx) -> Outcome:
         return Outcome(ERROR, "", "", note=f"evaluation failed: {type(e).__name__}: {e}")
 
 
-def evaluate_control(control: Control, evidence: dict, host_vars: dict[str, Any], host: str) -> Result:
+def evaluate_control(
+    control: Control, evidence: dict, host_vars: dict[str, Any], host: str
+) -> Result:
     ctx = Ctx(evidence, host_vars)
     if control.kind == "manual":
         return Result(host, control.id, MANUAL, note="manual control: see the evidence file")
@@ -806,7 +927,12 @@ def evaluate_control(control: Control, evidence: dict, host_vars: dict[str, Any]
         return Result(host, control.id, NA, note=f"not for OS family {ctx.family}")
     if control.container and ctx.container:
         reason = control.container.get("en", "")
-        return Result(host, control.id, NA, note=f"container: {reason}",
-                      observed=(evidence.get("virtualization") or {}).get("technology", "container"))
+        return Result(
+            host,
+            control.id,
+            NA,
+            note=f"container: {reason}",
+            observed=(evidence.get("virtualization") or {}).get("technology", "container"),
+        )
     o = run_check(control.check, ctx)
     return Result(host, control.id, o.verdict, o.observed, o.expected, o.evidence, o.note)

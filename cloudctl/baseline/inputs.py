@@ -28,25 +28,39 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
         if not isinstance(w, dict):
             problems.append(Problem(where, "waiver must be a mapping"))
             continue
-        missing = [k for k in ("hosts", "control", "justification", "approver", "expires") if not w.get(k)]
+        missing = [
+            k for k in ("hosts", "control", "justification", "approver", "expires") if not w.get(k)
+        ]
         if missing:
             problems.append(Problem(where, f"waiver misses {', '.join(missing)}"))
             continue
         if profile.control(str(w["control"])) is None:
-            problems.append(Problem(loc_of(w, "control", where), f"unknown control {w['control']!r}"))
+            problems.append(
+                Problem(loc_of(w, "control", where), f"unknown control {w['control']!r}")
+            )
             continue
         exp = w["expires"]
         if isinstance(exp, str):
             try:
                 exp = dt.date.fromisoformat(exp)
             except ValueError:
-                problems.append(Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD"))
+                problems.append(
+                    Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD")
+                )
                 continue
         if not isinstance(exp, dt.date):
             problems.append(Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD"))
             continue
-        out.append(Waiver(str(w["hosts"]), str(w["control"]), str(w["justification"]),
-                          str(w["approver"]), exp, str(where)))
+        out.append(
+            Waiver(
+                str(w["hosts"]),
+                str(w["control"]),
+                str(w["justification"]),
+                str(w["approver"]),
+                exp,
+                str(where),
+            )
+        )
     if problems:
         raise ValidationFailed(problems)
     return out
@@ -72,7 +86,9 @@ def load_manual_evidence(evidence_dir: Path, profile: Profile) -> dict[str, list
             if r.get("control") and r["control"] != c.id and c.id not in (r.get("controls") or []):
                 continue
             if r.get("result") not in ("pass", "fail", "not_applicable"):
-                problems.append(Problem(loc_of(r, "result", where), "result: pass, fail or not_applicable"))
+                problems.append(
+                    Problem(loc_of(r, "result", where), "result: pass, fail or not_applicable")
+                )
                 continue
             out.setdefault(c.id, []).append(
                 ManualEvidence(
@@ -93,20 +109,30 @@ def load_manual_evidence(evidence_dir: Path, profile: Profile) -> dict[str, list
 
 
 def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
-    """The file check.yml writes: {schema, generated_at, hosts: {name: {status, evidence, error}}}."""
+    """The file check.yml writes: {schema, generated_at, hosts: {name: {status, evidence, error}}}."""  # noqa: E501
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("evidence file not found", Location(display_path(Path(path)))) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"not JSON: {e.msg}", Location(display_path(Path(path)), e.lineno)) from None
+        raise InputError(
+            f"not JSON: {e.msg}", Location(display_path(Path(path)), e.lineno)
+        ) from None
     if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
-        raise InputError(f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)",
-                         Location(display_path(Path(path)), 1))
+        raise InputError(
+            f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)",
+            Location(display_path(Path(path)), 1),
+        )
     hosts = []
     for name, h in sorted((raw.get("hosts") or {}).items()):
         ev = h.get("evidence")
         status = h.get("status") or ("ok" if ev else "unreachable")
-        hosts.append(HostEvidence(name, status if ev or status != "ok" else "failed", ev,
-                                  str(h.get("error") or "")[:500]))
+        hosts.append(
+            HostEvidence(
+                name,
+                status if ev or status != "ok" else "failed",
+                ev,
+                str(h.get("error") or "")[:500],
+            )
+        )
     return raw, hosts

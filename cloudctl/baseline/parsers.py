@@ -31,7 +31,9 @@ def expand(files: Files, pattern: str) -> list[str]:
     """Paths of the evidence matching a glob, sorted like the shell does."""
     if not any(c in pattern for c in "*?["):
         return [pattern] if pattern in files and files[pattern].get("exists") else []
-    return sorted(p for p, f in files.items() if f.get("exists") and fnmatch.fnmatchcase(p, pattern))
+    return sorted(
+        p for p, f in files.items() if f.get("exists") and fnmatch.fnmatchcase(p, pattern)
+    )
 
 
 def lines_of(files: Files, path: str) -> list[tuple[int, str]]:
@@ -40,8 +42,18 @@ def lines_of(files: Files, path: str) -> list[tuple[int, str]]:
 
 
 # --- sshd ----------------------------------------------------------------------------
-SSHD_MULTI = {"allowusers", "allowgroups", "denyusers", "denygroups", "hostkey", "port",
-              "listenaddress", "acceptenv", "setenv", "subsystem"}
+SSHD_MULTI = {
+    "allowusers",
+    "allowgroups",
+    "denyusers",
+    "denygroups",
+    "hostkey",
+    "port",
+    "listenaddress",
+    "acceptenv",
+    "setenv",
+    "subsystem",
+}
 SSHD_DEFAULTS = {  # OpenSSH 8.x/9.x compiled-in defaults of the keys the catalog checks
     "permitrootlogin": "prohibit-password",
     "permitemptypasswords": "no",
@@ -128,7 +140,9 @@ def parse_sshd(files: Files, main: str = "/etc/ssh/sshd_config") -> SshdConfig:
     return cfg
 
 
-def sshd_effective(evidence: dict, key: str) -> tuple[Setting | None, list[tuple[str, Setting]], str]:
+def sshd_effective(
+    evidence: dict, key: str
+) -> tuple[Setting | None, list[tuple[str, Setting]], str]:
     """(global effective value, values set by Match blocks, how it was determined)."""
     key = key.lower()
     parsed = parse_sshd(evidence.get("files") or {})
@@ -139,7 +153,11 @@ def sshd_effective(evidence: dict, key: str) -> tuple[Setting | None, list[tuple
         if raw is None:
             return None, match_vals, "sshd -T"
         value = " ".join(raw.split("\n"))
-        return Setting(sshd_time(value) if key in _TIME_KEYS else value, "sshd -T"), match_vals, "sshd -T"
+        return (
+            Setting(sshd_time(value) if key in _TIME_KEYS else value, "sshd -T"),
+            match_vals,
+            "sshd -T",
+        )
     if key in parsed.settings:
         return parsed.settings[key], match_vals, "parsed"
     if key in SSHD_DEFAULTS:
@@ -192,15 +210,17 @@ def parse_pam(files: Files, service: str, depth: int = 0) -> list[PamEntry]:
             out += [e for e in parse_pam(files, module, depth + 1) if e.type == typ.lower()]
             continue
         out.append(
-            PamEntry(typ.lower(), control, posixpath.basename(module), tuple(rest.split()),
-                     f"{path}:{n}")
+            PamEntry(
+                typ.lower(), control, posixpath.basename(module), tuple(rest.split()), f"{path}:{n}"
+            )
         )
     return out
 
 
 # --- key/value files -----------------------------------------------------------------
-def keyvals(files: Files, path: str, sep: str = "space", case_insensitive_keys: bool = False
-            ) -> dict[str, Setting]:
+def keyvals(
+    files: Files, path: str, sep: str = "space", case_insensitive_keys: bool = False
+) -> dict[str, Setting]:
     """Last occurrence wins; '#' starts a comment; sep 'space' or '=' (either accepted for '=')."""
     out: dict[str, Setting] = {}
     for n, raw in lines_of(files, path):
@@ -216,7 +236,9 @@ def keyvals(files: Files, path: str, sep: str = "space", case_insensitive_keys: 
             else:
                 k, v = parts
         k = k.strip()
-        out[k.lower() if case_insensitive_keys else k] = Setting(v.strip().strip('"'), f"{path}:{n}")
+        out[k.lower() if case_insensitive_keys else k] = Setting(
+            v.strip().strip('"'), f"{path}:{n}"
+        )
     return out
 
 

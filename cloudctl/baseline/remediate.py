@@ -56,7 +56,11 @@ def _sshd_tasks(settings: dict[str, str]) -> list[dict]:
         },
         {
             "name": "sshd drop-in directory",
-            "ansible.builtin.file": {"path": "/etc/ssh/sshd_config.d", "state": "directory", "mode": "0755"},
+            "ansible.builtin.file": {
+                "path": "/etc/ssh/sshd_config.d",
+                "state": "directory",
+                "mode": "0755",
+            },
         },
     ]
     for key, value in settings.items():
@@ -114,7 +118,7 @@ def _sysctl_tasks(settings: dict[str, str]) -> list[dict]:
                 "name": f"apply {key} = {value} now (best effort)",
                 "ansible.builtin.shell": (
                     f'cur=$(sysctl -n {key} 2>/dev/null || true); if [ "$cur" != "{value}" ]; then '
-                    f'sysctl -q -w {key}={value} >/dev/null 2>&1 && echo changed || true; fi'
+                    f"sysctl -q -w {key}={value} >/dev/null 2>&1 && echo changed || true; fi"
                 ),
                 "register": "mlps_sysctl",
                 "changed_when": "mlps_sysctl.stdout == 'changed'",
@@ -130,18 +134,31 @@ def _packages_task(spec: Any, state: str, var: str | None = None) -> list[dict]:
         return [
             {
                 "name": f"packages {state}: {var}",
-                "ansible.builtin.package": {"name": f"{{{{ mlps.{var}[{FAMILY}] }}}}", "state": state},
+                "ansible.builtin.package": {
+                    "name": f"{{{{ mlps.{var}[{FAMILY}] }}}}",
+                    "state": state,
+                },
             }
         ]
     out = []
     for fam, names in spec.items():
         if fam == "debian" and state == "present":
             # no Recommends: aide would otherwise pull in a mail server (a SUID exim4)
-            module = {"ansible.builtin.apt": {"name": list(names), "state": state, "install_recommends": False}}
+            module = {
+                "ansible.builtin.apt": {
+                    "name": list(names),
+                    "state": state,
+                    "install_recommends": False,
+                }
+            }
         else:
             module = {"ansible.builtin.package": {"name": list(names), "state": state}}
         out.append(
-            {"name": f"packages {state} ({fam}): {', '.join(names)}", **module, "when": f"{FAMILY} == '{fam}'"}
+            {
+                "name": f"packages {state} ({fam}): {', '.join(names)}",
+                **module,
+                "when": f"{FAMILY} == '{fam}'",
+            }
         )
     return out
 
@@ -150,7 +167,7 @@ def _file_mode_tasks(spec: dict, cid: str) -> list[dict]:
     out = []
     for path in spec["paths"]:
         task: dict[str, Any] = {
-            "name": f"{path} {spec['mode']} {spec.get('owner', 'root')}:{spec.get('group', 'root')}",
+            "name": f"{path} {spec['mode']} {spec.get('owner', 'root')}:{spec.get('group', 'root')}",  # noqa: E501
             "ansible.builtin.file": {
                 "path": path,
                 "state": "file",
@@ -161,7 +178,13 @@ def _file_mode_tasks(spec: dict, cid: str) -> list[dict]:
         }
         if spec.get("only_if_exists"):
             reg = "mlps_stat_" + re.sub(r"\W", "_", cid)
-            out.append({"name": f"does {path} exist", "ansible.builtin.stat": {"path": path}, "register": reg})
+            out.append(
+                {
+                    "name": f"does {path} exist",
+                    "ansible.builtin.stat": {"path": path},
+                    "register": reg,
+                }
+            )
             task["when"] = f"{reg}.stat.exists"
         out.append(task)
     return out
@@ -189,7 +212,12 @@ def control_tasks(c: Control) -> list[dict]:
             tasks.append(
                 {
                     "name": f"audit rule {line}",
-                    "ansible.builtin.lineinfile": {"path": AUDIT_RULES_FILE, "line": line, "create": True, "mode": "0640"},
+                    "ansible.builtin.lineinfile": {
+                        "path": AUDIT_RULES_FILE,
+                        "line": line,
+                        "create": True,
+                        "mode": "0640",
+                    },
                     "notify": "mlps load audit rules",
                 }
             )
@@ -240,17 +268,26 @@ def build_playbook(profile: Profile, controls: list[Control], hosts: str = "all"
             {
                 "name": f"{c.id}: {c.title.get('en', '')}",
                 "tags": [c.id, f"{c.clause} {c.item}".replace(" ", "_"), c.unit],
-                "when": f"mlps_targets is not defined or inventory_hostname in (mlps_targets.get('{c.id}') or [])",
+                "when": f"mlps_targets is not defined or inventory_hostname in (mlps_targets.get('{c.id}') or [])",  # noqa: E501
                 "block": body,
             }
         )
     tasks += [
-        {"name": "Apply handler changes (validated sshd reload) now", "ansible.builtin.meta": "flush_handlers",
-         "tags": ["always"]},
-        {"name": "Drop the cached SSH connection", "ansible.builtin.meta": "reset_connection",
-         "tags": ["always"]},
-        {"name": "A new SSH session still works (no lock-out)", "ansible.builtin.ping": None,
-         "tags": ["always"]},
+        {
+            "name": "Apply handler changes (validated sshd reload) now",
+            "ansible.builtin.meta": "flush_handlers",
+            "tags": ["always"],
+        },
+        {
+            "name": "Drop the cached SSH connection",
+            "ansible.builtin.meta": "reset_connection",
+            "tags": ["always"],
+        },
+        {
+            "name": "A new SSH session still works (no lock-out)",
+            "ansible.builtin.ping": None,
+            "tags": ["always"],
+        },
     ]
     return [
         {
@@ -269,7 +306,8 @@ def playbook_yaml(profile: Profile, controls: list[Control], hosts: str = "all")
     header = (
         "# Generated by `cloudctl baseline playbook` from policies/mlps-l3 (do not edit: edit the\n"
         "# catalog). Each control is one block tagged with its id; run e.g.\n"
-        "#   ansible-playbook -i INVENTORY playbooks/baseline/remediate.yml --tags sshd-permit-root-login --check --diff\n"
+        "#   ansible-playbook -i INVENTORY playbooks/baseline/remediate.yml --tags sshd-permit-root-login --check --diff\n"  # noqa: E501
     )
-    return header + yaml.safe_dump(build_playbook(profile, controls, hosts), allow_unicode=True,
-                                   sort_keys=False, width=120)
+    return header + yaml.safe_dump(
+        build_playbook(profile, controls, hosts), allow_unicode=True, sort_keys=False, width=120
+    )

@@ -23,10 +23,21 @@ VERDICT_LABEL = {
     "not_applicable": {"zh": "不适用", "en": "n/a"},
     "error": {"zh": "错误", "en": "error"},
 }
-VERDICT_STYLE = {"pass": "green", "fail": "bold red", "waived": "yellow", "manual": "cyan",
-                 "not_applicable": "dim", "error": "magenta"}
-STATUS_STYLE = {"compliant": "green", "partial": "yellow", "non_compliant": "bold red",
-                "not_applicable": "dim", "pending": "cyan"}
+VERDICT_STYLE = {
+    "pass": "green",
+    "fail": "bold red",
+    "waived": "yellow",
+    "manual": "cyan",
+    "not_applicable": "dim",
+    "error": "magenta",
+}
+STATUS_STYLE = {
+    "compliant": "green",
+    "partial": "yellow",
+    "non_compliant": "bold red",
+    "not_applicable": "dim",
+    "pending": "cyan",
+}
 
 
 def t(lang: str, zh: str, en: str) -> str:
@@ -41,54 +52,103 @@ def terminal(doc: dict, lang: str, console: Console, verbose: bool = False) -> N
     meta = {c["id"]: c for c in doc["controls"]}
     s = doc["summary"]
     ht = Table(title=t(lang, "主机", "Hosts"), header_style="bold")
-    for col in (t(lang, "主机", "host"), t(lang, "状态", "status"), *[VERDICT_LABEL[v][lang] for v in VERDICT_LABEL]):
-        ht.add_column(col, justify="right" if col not in ("主机", "host", "状态", "status") else "left")
+    for col in (
+        t(lang, "主机", "host"),
+        t(lang, "状态", "status"),
+        *[VERDICT_LABEL[v][lang] for v in VERDICT_LABEL],
+    ):
+        ht.add_column(
+            col, justify="right" if col not in ("主机", "host", "状态", "status") else "left"
+        )
     for h in doc["hosts"]:
         c = h.get("counts") or {}
-        status = h["status"] if h["status"] == "ok" else f"[bold red]{h['status']}[/] {h.get('error', '')[:60]}"
-        ht.add_row(h["name"], status, *[
-            f"[{VERDICT_STYLE[v]}]{c.get(v, 0)}[/]" if c.get(v) else "0" for v in VERDICT_LABEL
-        ])
+        status = (
+            h["status"]
+            if h["status"] == "ok"
+            else f"[bold red]{h['status']}[/] {h.get('error', '')[:60]}"
+        )
+        ht.add_row(
+            h["name"],
+            status,
+            *[f"[{VERDICT_STYLE[v]}]{c.get(v, 0)}[/]" if c.get(v) else "0" for v in VERDICT_LABEL],
+        )
     console.print(ht)
-    it = Table(title=t(lang, "测评项（按条款汇总，多主机取最差）", "Clause items (worst case across hosts)"),
-               header_style="bold")
-    for col in (t(lang, "条款", "clause"), t(lang, "测评单元", "unit"), t(lang, "控制点", "area"),
-                t(lang, "结论", "status"), t(lang, "控制项", "controls")):
+    it = Table(
+        title=t(
+            lang, "测评项（按条款汇总，多主机取最差）", "Clause items (worst case across hosts)"
+        ),
+        header_style="bold",
+    )
+    for col in (
+        t(lang, "条款", "clause"),
+        t(lang, "测评单元", "unit"),
+        t(lang, "控制点", "area"),
+        t(lang, "结论", "status"),
+        t(lang, "控制项", "controls"),
+    ):
         it.add_column(col)
     for item in doc["items"]:
         st = item["status"]
-        it.add_row(f"{item['clause']} {item['item']}", item["unit"], item["clause_title"].get(lang, ""),
-                   f"[{STATUS_STYLE[st]}]{STATUS_LABEL[st][lang]}[/]", str(len(item["controls"])))
+        it.add_row(
+            f"{item['clause']} {item['item']}",
+            item["unit"],
+            item["clause_title"].get(lang, ""),
+            f"[{STATUS_STYLE[st]}]{STATUS_LABEL[st][lang]}[/]",
+            str(len(item["controls"])),
+        )
     console.print(it)
     bad = [r for r in doc["results"] if r["verdict"] in ("fail", "error")]
     if bad:
-        ft = Table(title=t(lang, "不通过的控制项（实际值 / 期望值）", "Failing controls (observed / expected)"),
-                   header_style="bold", show_lines=False)
-        for col in (t(lang, "主机", "host"), t(lang, "条款", "clause"), t(lang, "控制项", "control"),
-                    t(lang, "实际", "observed"), t(lang, "期望", "expected")):
+        ft = Table(
+            title=t(
+                lang, "不通过的控制项（实际值 / 期望值）", "Failing controls (observed / expected)"
+            ),
+            header_style="bold",
+            show_lines=False,
+        )
+        for col in (
+            t(lang, "主机", "host"),
+            t(lang, "条款", "clause"),
+            t(lang, "控制项", "control"),
+            t(lang, "实际", "observed"),
+            t(lang, "期望", "expected"),
+        ):
             ft.add_column(col, overflow="fold")
         for r in bad:
             m = meta[r["control"]]
             flag = " [bold red]⚠高风险[/]" if m["high_risk"] and r["verdict"] == "fail" else ""
             obs = r["observed"] or r["note"]
-            ft.add_row(r["host"], f"{m['clause']} {m['item']}", f"{r['control']}{flag}\n[dim]{_title(m, lang)}[/]",
-                       (obs[:160] + "…") if len(obs) > 160 and not verbose else obs,
-                       r["expected"][:120])
+            ft.add_row(
+                r["host"],
+                f"{m['clause']} {m['item']}",
+                f"{r['control']}{flag}\n[dim]{_title(m, lang)}[/]",
+                (obs[:160] + "…") if len(obs) > 160 and not verbose else obs,
+                r["expected"][:120],
+            )
         console.print(ft)
     expired = [w for w in doc["waivers"] if w["status"] == "expired"]
     for w in expired:
-        console.print(t(lang, f"[yellow]豁免已过期[/]：{w['control']}（{w['hosts']}，{w['expires']} 到期，审批人 {w['approver']}）",
-                        f"[yellow]expired waiver[/]: {w['control']} ({w['hosts']}, expired {w['expires']}, approver {w['approver']})"))
+        console.print(
+            t(
+                lang,
+                f"[yellow]豁免已过期[/]：{w['control']}（{w['hosts']}，{w['expires']} 到期，审批人 {w['approver']}）",  # noqa: E501
+                f"[yellow]expired waiver[/]: {w['control']} ({w['hosts']}, expired {w['expires']}, approver {w['approver']})",  # noqa: E501
+            )
+        )
     for name in s["hosts_unreachable"]:
-        console.print(t(lang, f"[bold red]无法连接[/]：{name}", f"[bold red]unreachable[/]: {name}"))
+        console.print(
+            t(lang, f"[bold red]无法连接[/]：{name}", f"[bold red]unreachable[/]: {name}")
+        )
     rate = "—" if s["compliance_rate"] is None else f"{s['compliance_rate']}%"
     concl = s["conclusion_label"][lang]
     console.print(
-        t(lang,
-          f"符合率 {rate}（符合 {s['items']['compliant']} / 部分符合 {s['items']['partial']} / 不符合 {s['items']['non_compliant']} / 不适用 {s['items']['not_applicable']} / 待人工核查 {s['items']['pending']}），"
-          f"高风险 {len(s['high_risk'])} 项，结论：[bold]{concl}[/]",
-          f"compliance rate {rate} (compliant {s['items']['compliant']} / partial {s['items']['partial']} / non-compliant {s['items']['non_compliant']} / n/a {s['items']['not_applicable']} / pending {s['items']['pending']}), "
-          f"{len(s['high_risk'])} high-risk findings, conclusion: [bold]{concl}[/]")
+        t(
+            lang,
+            f"符合率 {rate}（符合 {s['items']['compliant']} / 部分符合 {s['items']['partial']} / 不符合 {s['items']['non_compliant']} / 不适用 {s['items']['not_applicable']} / 待人工核查 {s['items']['pending']}），"  # noqa: E501
+            f"高风险 {len(s['high_risk'])} 项，结论：[bold]{concl}[/]",
+            f"compliance rate {rate} (compliant {s['items']['compliant']} / partial {s['items']['partial']} / non-compliant {s['items']['non_compliant']} / n/a {s['items']['not_applicable']} / pending {s['items']['pending']}), "  # noqa: E501
+            f"{len(s['high_risk'])} high-risk findings, conclusion: [bold]{concl}[/]",
+        )
     )
     if doc.get("run_id"):
         console.print(t(lang, f"[dim]运行编号 {doc['run_id']}[/]", f"[dim]run {doc['run_id']}[/]"))
@@ -103,7 +163,10 @@ def junit(doc: dict) -> str:
     for h in doc["hosts"]:
         rs = by_host.get(h["name"], [])
         suite = ET.SubElement(
-            suites, "testsuite", name=h["name"], tests=str(max(len(rs), 1)),
+            suites,
+            "testsuite",
+            name=h["name"],
+            tests=str(max(len(rs), 1)),
             failures=str(sum(r["verdict"] == "fail" for r in rs)),
             errors=str(sum(r["verdict"] == "error" for r in rs) + (h["status"] != "ok")),
             skipped=str(sum(r["verdict"] in ("waived", "manual", "not_applicable") for r in rs)),
@@ -114,8 +177,12 @@ def junit(doc: dict) -> str:
             continue
         for r in rs:
             m = meta[r["control"]]
-            tc = ET.SubElement(suite, "testcase", classname=f"{h['name']}.{m['clause']} {m['item']}",
-                               name=f"{r['control']}: {m['title'].get('en', '')}")
+            tc = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{h['name']}.{m['clause']} {m['item']}",
+                name=f"{r['control']}: {m['title'].get('en', '')}",
+            )
             msg = f"observed: {r['observed']}; expected: {r['expected']}"
             if r["verdict"] == "fail":
                 ET.SubElement(tc, "failure", message=msg[:500], type=m["severity"]).text = r["note"]
@@ -124,7 +191,9 @@ def junit(doc: dict) -> str:
             elif r["verdict"] in ("waived", "manual", "not_applicable"):
                 ET.SubElement(tc, "skipped", message=f"{r['verdict']}: {r['note']}"[:500])
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
 
 
 _HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
@@ -142,9 +211,19 @@ def html_report(doc: dict, lang: str, remediation: dict[str, str] | None = None)
             for r in doc["results"]:
                 if r["control"] == cid:
                     rows.append(r)
-        cl["items"].append({"item": item, "controls": [meta[c] for c in item["controls"]], "results": rows})
+        cl["items"].append(
+            {"item": item, "controls": [meta[c] for c in item["controls"]], "results": rows}
+        )
     return _HTML.render(
-        doc=doc, lang=lang, clauses=clauses, meta=meta, t=lambda zh, en: t(lang, zh, en),
-        VL=VERDICT_LABEL, SL=STATUS_LABEL, CL=CONCLUSION_LABEL, remediation=remediation or {},
-        evidence_json=lambda x: json.dumps(x, ensure_ascii=False, indent=1), esc=html.escape,
+        doc=doc,
+        lang=lang,
+        clauses=clauses,
+        meta=meta,
+        t=lambda zh, en: t(lang, zh, en),
+        VL=VERDICT_LABEL,
+        SL=STATUS_LABEL,
+        CL=CONCLUSION_LABEL,
+        remediation=remediation or {},
+        evidence_json=lambda x: json.dumps(x, ensure_ascii=False, indent=1),
+        esc=html.escape,
     )

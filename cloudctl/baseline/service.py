@@ -56,10 +56,7 @@ def load_inputs(center: Center, profile: str = "mlps-l3") -> Inputs:
 
 
 def inventories(center: Center, given: Sequence[str] | None) -> list[Path]:
-    if given:
-        paths = [Path(g) for g in given]
-    else:
-        paths = [center.hosts_inventory]
+    paths = [Path(g) for g in given] if given else [center.hosts_inventory]
     for p in paths:
         if not p.exists():
             raise InputError("inventory not found", Location(str(p)))
@@ -84,8 +81,14 @@ def collect(
     if check_updates is not None:
         extravars["baseline_check_updates"] = check_updates
     res = run_playbook(
-        playbook(center, "check.yml"), list(inventory), artifacts_root=out_dir / "ansible",
-        ident=run_id, extravars=extravars, limit=limit, forks=forks, event_handler=on_event,
+        playbook(center, "check.yml"),
+        list(inventory),
+        artifacts_root=out_dir / "ansible",
+        ident=run_id,
+        extravars=extravars,
+        limit=limit,
+        forks=forks,
+        event_handler=on_event,
     )
     if not evidence_file.is_file():
         raise ExternalError(
@@ -95,17 +98,32 @@ def collect(
     return evidence_file, res
 
 
-def evaluate_file(center: Center, evidence_file: Path, inputs: Inputs, run_id: str,
-                  controls: list[str] | None = None) -> dict:
+def evaluate_file(
+    center: Center,
+    evidence_file: Path,
+    inputs: Inputs,
+    run_id: str,
+    controls: list[str] | None = None,
+) -> dict:
     raw, hosts = read_evidence_file(evidence_file)
     return evaluate(inputs, hosts, run_id, raw.get("generated_at", ""), controls)
 
 
-def evaluate(inputs: Inputs, hosts: list[HostEvidence], run_id: str, started_at: str,
-             controls: list[str] | None = None) -> dict:
+def evaluate(
+    inputs: Inputs,
+    hosts: list[HostEvidence],
+    run_id: str,
+    started_at: str,
+    controls: list[str] | None = None,
+) -> dict:
     return evaluate_run(
-        inputs.profile, hosts, waivers=inputs.waivers, manual=inputs.manual,
-        controls=controls, run_id=run_id, started_at=started_at or dt.datetime.now(dt.UTC).isoformat(),
+        inputs.profile,
+        hosts,
+        waivers=inputs.waivers,
+        manual=inputs.manual,
+        controls=controls,
+        run_id=run_id,
+        started_at=started_at or dt.datetime.now(dt.UTC).isoformat(),
     )
 
 
@@ -149,9 +167,17 @@ def remediate(
     atomic_write(pb, text)
     t0 = time.monotonic()
     res = run_playbook(
-        pb, list(inventory), artifacts_root=out_dir / "ansible", ident=run_id + "-fix",
-        extravars={"mlps_targets": targets}, limit=limit, tags=[c.id for c in chosen],
-        check=dry_run, diff=dry_run, forks=20, event_handler=on_event,
+        pb,
+        list(inventory),
+        artifacts_root=out_dir / "ansible",
+        ident=run_id + "-fix",
+        extravars={"mlps_targets": targets},
+        limit=limit,
+        tags=[c.id for c in chosen],
+        check=dry_run,
+        diff=dry_run,
+        forks=20,
+        event_handler=on_event,
     )
     changed: dict[str, dict[str, list[str]]] = {}
     failed, diffs = [], []

@@ -54,14 +54,25 @@ def save_run(db: Path, doc: dict, source: str) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
             "INSERT OR REPLACE INTO baseline_runs VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (doc["run_id"], doc["started_at"], doc["profile"]["id"], source, s["hosts"],
-             int(s["failed"]), s["compliance_rate"], s["conclusion"],
-             json.dumps(s["verdicts"]), json.dumps(doc, ensure_ascii=False)),
+            (
+                doc["run_id"],
+                doc["started_at"],
+                doc["profile"]["id"],
+                source,
+                s["hosts"],
+                int(s["failed"]),
+                s["compliance_rate"],
+                s["conclusion"],
+                json.dumps(s["verdicts"]),
+                json.dumps(doc, ensure_ascii=False),
+            ),
         )
         conn.executemany(
             "INSERT OR REPLACE INTO baseline_results VALUES (?,?,?,?,?,?)",
-            [(doc["run_id"], r["host"], r["control"], r["verdict"], r["observed"], r["expected"])
-             for r in doc["results"]],
+            [
+                (doc["run_id"], r["host"], r["control"], r["verdict"], r["observed"], r["expected"])
+                for r in doc["results"]
+            ],
         )
         conn.executemany(
             "INSERT OR REPLACE INTO baseline_hosts VALUES (?,?,?,?)",
@@ -76,7 +87,7 @@ def list_runs(db: Path, limit: int = 20) -> list[dict]:
     conn = open_db(db)
     try:
         rows = conn.execute(
-            "SELECT run_id, started_at, profile, source, hosts, failed, compliance_rate, conclusion, verdicts "
+            "SELECT run_id, started_at, profile, source, hosts, failed, compliance_rate, conclusion, verdicts "  # noqa: E501
             "FROM baseline_runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
             (limit,),
         ).fetchall()
@@ -95,7 +106,7 @@ def load_run(db: Path, run_id: str) -> dict:
     conn = open_db(db)
     try:
         row = conn.execute(
-            "SELECT doc FROM baseline_runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC",
+            "SELECT doc FROM baseline_runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC",  # noqa: E501
             (run_id, run_id + "%"),
         ).fetchone()
     finally:
@@ -123,8 +134,13 @@ def diff_runs(a: dict, b: dict) -> dict:
         new = rb["verdict"] if rb else "absent"
         if old == new:
             continue
-        row = {"host": key[0], "control": key[1], "before": old, "after": new,
-               "observed": (rb or ra or {}).get("observed", "")}
+        row = {
+            "host": key[0],
+            "control": key[1],
+            "before": old,
+            "after": new,
+            "observed": (rb or ra or {}).get("observed", ""),
+        }
         if old not in GOOD and new in GOOD:
             better.append(row)
         elif old in GOOD and new not in GOOD:

@@ -17,7 +17,9 @@ from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
 
-app = typer.Typer(no_args_is_help=True, help="等保三级主机基线：核查、报告、整改 (MLPS level-3 baseline).")
+app = typer.Typer(
+    no_args_is_help=True, help="等保三级主机基线：核查、报告、整改 (MLPS level-3 baseline)."
+)
 
 LimitOpt = Annotated[str | None, typer.Option("--limit", "-l", help="Ansible host pattern.")]
 InvOpt = Annotated[
@@ -32,8 +34,15 @@ ControlOpt = Annotated[
 ]
 
 
-def _emit(ctx: typer.Context, doc: dict, output: OutputFormat, lang: str, junit: Path | None,
-          html: Path | None, inputs: svc.Inputs | None = None) -> None:
+def _emit(
+    ctx: typer.Context,
+    doc: dict,
+    output: OutputFormat,
+    lang: str,
+    junit: Path | None,
+    html: Path | None,
+    inputs: svc.Inputs | None = None,
+) -> None:
     if junit:
         atomic_write(junit, rep.junit(doc))
     if html:
@@ -48,15 +57,21 @@ def _emit(ctx: typer.Context, doc: dict, output: OutputFormat, lang: str, junit:
 
 def _progress(lang: str, total_hint: str):
     con = stderr()
-    status = con.status(pick(lang, f"正在采集证据（{total_hint}）…", f"collecting evidence ({total_hint})…"))
+    status = con.status(
+        pick(lang, f"正在采集证据（{total_hint}）…", f"collecting evidence ({total_hint})…")
+    )
     done: list[str] = []
 
     def on_event(ev: dict) -> None:
         data = ev.get("event_data") or {}
-        if ev.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and \
-                data.get("task") == "Gather the baseline evidence":
+        if (
+            ev.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+            and data.get("task") == "Gather the baseline evidence"
+        ):
             done.append(data.get("host", "?"))
-            status.update(pick(lang, f"已采集 {len(done)} 台主机…", f"{len(done)} hosts collected…"))
+            status.update(
+                pick(lang, f"已采集 {len(done)} 台主机…", f"{len(done)} hosts collected…")
+            )
 
     return status, on_event
 
@@ -66,7 +81,9 @@ def _check_controls(inputs: svc.Inputs, controls: list[str] | None) -> list[str]
         return None
     unknown = [c for c in controls if inputs.profile.control(c) is None]
     if unknown:
-        raise InputError(f"unknown control(s): {', '.join(unknown)} (see `cloudctl baseline controls`)")
+        raise InputError(
+            f"unknown control(s): {', '.join(unknown)} (see `cloudctl baseline controls`)"
+        )
     return list(controls)
 
 
@@ -81,8 +98,12 @@ def check(
     junit: JunitOpt = None,
     html: HtmlOpt = None,
     lang: LangOpt = None,
-    no_updates: Annotated[bool, typer.Option("--no-updates", help="Skip the (slow) pending-update query.")] = False,
-    no_store: Annotated[bool, typer.Option("--no-store", help="Do not record the run in the state DB.")] = False,
+    no_updates: Annotated[
+        bool, typer.Option("--no-updates", help="Skip the (slow) pending-update query.")
+    ] = False,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not record the run in the state DB.")
+    ] = False,
 ) -> None:
     """Check hosts against the baseline (read-only). Exit 1 when anything fails."""
     s = session(ctx)
@@ -95,8 +116,14 @@ def check(
     status, on_event = _progress(lg, limit or "all")
     t0 = time.monotonic()
     with status:
-        evidence_file, _res = svc.collect(center, invs, limit=limit, run_id=run_id,
-                                          check_updates=False if no_updates else None, on_event=on_event)
+        evidence_file, _res = svc.collect(
+            center,
+            invs,
+            limit=limit,
+            run_id=run_id,
+            check_updates=False if no_updates else None,
+            on_event=on_event,
+        )
     doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
     doc["evidence_file"] = str(evidence_file)
     doc["elapsed_seconds"] = round(time.monotonic() - t0, 2)
@@ -110,13 +137,17 @@ def check(
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
-    evidence: Annotated[Path, typer.Argument(help="Evidence file written by playbooks/baseline/check.yml.")],
+    evidence: Annotated[
+        Path, typer.Argument(help="Evidence file written by playbooks/baseline/check.yml.")
+    ],
     profile: ProfileOpt = "mlps-l3",
     output: OutputOpt = OutputFormat.table,
     junit: JunitOpt = None,
     html: HtmlOpt = None,
     lang: LangOpt = None,
-    store_run: Annotated[bool, typer.Option("--store", help="Also record it in the run history.")] = False,
+    store_run: Annotated[
+        bool, typer.Option("--store", help="Also record it in the run history.")
+    ] = False,
 ) -> None:
     """Turn an evidence file (plain ansible-playbook run) into every report format."""
     s = session(ctx)
@@ -140,9 +171,13 @@ def remediate_cmd(
     profile: ProfileOpt = "mlps-l3",
     control: ControlOpt = None,
     dry_run: DryRunOpt = False,
-    all_controls: Annotated[bool, typer.Option(
-        "--all", help="Run every remediable control, passing ones too (proves idempotency: expect no change)."
-    )] = False,
+    all_controls: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Run every remediable control, passing ones too (proves idempotency: expect no change).",  # noqa: E501
+        ),
+    ] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -156,8 +191,9 @@ def remediate_cmd(
     run_id = svc.new_run_id()
     status, on_event = _progress(lg, limit or "all")
     with status:
-        evidence_file, _ = svc.collect(center, invs, limit=limit, run_id=run_id, check_updates=False,
-                                       on_event=on_event)
+        evidence_file, _ = svc.collect(
+            center, invs, limit=limit, run_id=run_id, check_updates=False, on_event=on_event
+        )
     doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
     targets: dict[str, list[str]] = {}
     advice_only = []
@@ -171,15 +207,36 @@ def remediate_cmd(
             advice_only.append(r)
     unreachable = doc["summary"]["hosts_unreachable"]
     if not targets:
-        result = {"run_id": run_id, "dry_run": dry_run, "targets": {}, "changed": {}, "failed": [],
-                  "advice_only": advice_only, "unreachable": unreachable}
-        s.audit("baseline.remediate", {"dry_run": dry_run, "targets": {}, "changed": {}}, result="noop")
-        render(result, output, table=lambda con: con.print(
-            pick(lg, "没有可自动整改的不通过项。", "Nothing to remediate automatically.")))
+        result = {
+            "run_id": run_id,
+            "dry_run": dry_run,
+            "targets": {},
+            "changed": {},
+            "failed": [],
+            "advice_only": advice_only,
+            "unreachable": unreachable,
+        }
+        s.audit(
+            "baseline.remediate", {"dry_run": dry_run, "targets": {}, "changed": {}}, result="noop"
+        )
+        render(
+            result,
+            output,
+            table=lambda con: con.print(
+                pick(lg, "没有可自动整改的不通过项。", "Nothing to remediate automatically.")
+            ),
+        )
         raise typer.Exit(1 if unreachable else 0)
-    with stderr().status(pick(lg, f"正在{'预演' if dry_run else '执行'}整改 {len(targets)} 个控制项…",
-                              f"{'previewing' if dry_run else 'applying'} {len(targets)} controls…")):
-        out = svc.remediate(center, invs, inputs, targets, limit=limit, dry_run=dry_run, run_id=run_id)
+    with stderr().status(
+        pick(
+            lg,
+            f"正在{'预演' if dry_run else '执行'}整改 {len(targets)} 个控制项…",
+            f"{'previewing' if dry_run else 'applying'} {len(targets)} controls…",
+        )
+    ):
+        out = svc.remediate(
+            center, invs, inputs, targets, limit=limit, dry_run=dry_run, run_id=run_id
+        )
     result = {
         "run_id": run_id,
         "dry_run": dry_run,
@@ -194,16 +251,31 @@ def remediate_cmd(
     }
     s.audit(
         "baseline.remediate",
-        {"dry_run": dry_run, "limit": limit, "targets": targets, "changed": out.changed,
-         "failed": out.failed, "playbook": str(out.playbook)},
+        {
+            "dry_run": dry_run,
+            "limit": limit,
+            "targets": targets,
+            "changed": out.changed,
+            "failed": out.failed,
+            "playbook": str(out.playbook),
+        },
         result="failed" if out.failed else ("dry-run" if dry_run else "ok"),
     )
 
     def table(con) -> None:
-        t = Table(title=pick(lg, "整改预演（检查模式）" if dry_run else "整改结果",
-                             "remediation preview (check mode)" if dry_run else "remediation"),
-                  header_style="bold")
-        for col in (pick(lg, "控制项", "control"), pick(lg, "主机", "hosts"), pick(lg, "变更", "changed")):
+        t = Table(
+            title=pick(
+                lg,
+                "整改预演（检查模式）" if dry_run else "整改结果",
+                "remediation preview (check mode)" if dry_run else "remediation",
+            ),
+            header_style="bold",
+        )
+        for col in (
+            pick(lg, "控制项", "control"),
+            pick(lg, "主机", "hosts"),
+            pick(lg, "变更", "changed"),
+        ):
             t.add_column(col, overflow="fold")
         for cid, hosts in sorted(targets.items()):
             ch = [h for h in hosts if cid in out.changed.get(h, {})]
@@ -213,16 +285,30 @@ def remediate_cmd(
             for d in out.diffs[:40]:
                 dd = d["diff"]
                 if dd.get("before") != dd.get("after") and (dd.get("before") or dd.get("after")):
-                    con.print(f"[bold]{d['host']}[/] {d['task']} "
-                              f"[dim]{dd.get('after_header') or dd.get('before_header') or ''}[/]")
+                    con.print(
+                        f"[bold]{d['host']}[/] {d['task']} "
+                        f"[dim]{dd.get('after_header') or dd.get('before_header') or ''}[/]"
+                    )
         for f in out.failed:
-            con.print(f"[bold red]{pick(lg, '失败', 'failed')}[/] {f['host']} {f['task']}: {f['msg']}")
+            con.print(
+                f"[bold red]{pick(lg, '失败', 'failed')}[/] {f['host']} {f['task']}: {f['msg']}"
+            )
         n = sum(len(v) for v in out.changed.values())
-        con.print(pick(lg, f"{'将变更' if dry_run else '已变更'} {n} 个（主机×控制项），耗时 {out.seconds:.1f} 秒",
-                       f"{'would change' if dry_run else 'changed'} {n} host×control pairs in {out.seconds:.1f} s"))
+        con.print(
+            pick(
+                lg,
+                f"{'将变更' if dry_run else '已变更'} {n} 个（主机×控制项），耗时 {out.seconds:.1f} 秒",  # noqa: E501
+                f"{'would change' if dry_run else 'changed'} {n} host×control pairs in {out.seconds:.1f} s",  # noqa: E501
+            )
+        )
         if advice_only:
-            con.print(pick(lg, f"另有 {len(advice_only)} 项需人工整改（见报告中的整改建议）。",
-                           f"{len(advice_only)} more need manual work (see the report's advice)."))
+            con.print(
+                pick(
+                    lg,
+                    f"另有 {len(advice_only)} 项需人工整改（见报告中的整改建议）。",
+                    f"{len(advice_only)} more need manual work (see the report's advice).",
+                )
+            )
 
     render(result, output, table=table)
     if out.failed or unreachable:
@@ -243,15 +329,28 @@ def runs_cmd(
 
     def table(con) -> None:
         t = Table(header_style="bold")
-        for col in ("run", pick(lg, "时间", "time"), pick(lg, "来源", "source"), pick(lg, "主机", "hosts"),
-                    pick(lg, "通过", "pass"), pick(lg, "不通过", "fail"), pick(lg, "符合率", "rate"),
-                    pick(lg, "结论", "conclusion")):
+        for col in (
+            "run",
+            pick(lg, "时间", "time"),
+            pick(lg, "来源", "source"),
+            pick(lg, "主机", "hosts"),
+            pick(lg, "通过", "pass"),
+            pick(lg, "不通过", "fail"),
+            pick(lg, "符合率", "rate"),
+            pick(lg, "结论", "conclusion"),
+        ):
             t.add_column(col)
         for r in rows:
-            t.add_row(r["run_id"], r["started_at"][:19], r["source"], str(r["hosts"]),
-                      str(r["verdicts"].get("pass", 0)), str(r["verdicts"].get("fail", 0)),
-                      "—" if r["compliance_rate"] is None else f"{r['compliance_rate']}%",
-                      rep.CONCLUSION_LABEL.get(r["conclusion"] or "", {}).get(lg, r["conclusion"] or ""))
+            t.add_row(
+                r["run_id"],
+                r["started_at"][:19],
+                r["source"],
+                str(r["hosts"]),
+                str(r["verdicts"].get("pass", 0)),
+                str(r["verdicts"].get("fail", 0)),
+                "—" if r["compliance_rate"] is None else f"{r['compliance_rate']}%",
+                rep.CONCLUSION_LABEL.get(r["conclusion"] or "", {}).get(lg, r["conclusion"] or ""),
+            )
         con.print(t)
 
     render(rows, output, table=table)
@@ -260,7 +359,9 @@ def runs_cmd(
 @app.command("diff")
 def diff_cmd(
     ctx: typer.Context,
-    run_a: Annotated[str | None, typer.Argument(help="Older run (default: the one before the latest).")] = None,
+    run_a: Annotated[
+        str | None, typer.Argument(help="Older run (default: the one before the latest).")
+    ] = None,
     run_b: Annotated[str | None, typer.Argument(help="Newer run (default: the latest).")] = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
@@ -275,15 +376,24 @@ def diff_cmd(
     d = store.diff_runs(store.load_run(db, run_a), store.load_run(db, run_b))
 
     def table(con) -> None:
-        con.print(f"{d['run_a']} → {d['run_b']}: {pick(lg, '符合率', 'rate')} {d['rate_a']}% → {d['rate_b']}%")
-        for key, title, style in (("better", pick(lg, "改善", "better"), "green"),
-                                  ("worse", pick(lg, "变差", "worse"), "bold red"),
-                                  ("changed", pick(lg, "其他变化", "other changes"), "yellow")):
+        con.print(
+            f"{d['run_a']} → {d['run_b']}: {pick(lg, '符合率', 'rate')} {d['rate_a']}% → {d['rate_b']}%"  # noqa: E501
+        )
+        for key, title, style in (
+            ("better", pick(lg, "改善", "better"), "green"),
+            ("worse", pick(lg, "变差", "worse"), "bold red"),
+            ("changed", pick(lg, "其他变化", "other changes"), "yellow"),
+        ):
             if not d[key]:
                 continue
             t = Table(title=f"[{style}]{title} ({len(d[key])})[/]", header_style="bold")
-            for col in (pick(lg, "主机", "host"), pick(lg, "控制项", "control"), pick(lg, "之前", "before"),
-                        pick(lg, "之后", "after"), pick(lg, "实际", "observed")):
+            for col in (
+                pick(lg, "主机", "host"),
+                pick(lg, "控制项", "control"),
+                pick(lg, "之前", "before"),
+                pick(lg, "之后", "after"),
+                pick(lg, "实际", "observed"),
+            ):
                 t.add_column(col, overflow="fold")
             for r in d[key]:
                 t.add_row(r["host"], r["control"], r["before"], r["after"], r["observed"][:80])
@@ -312,15 +422,32 @@ def controls_cmd(
     rows = [control_meta(c) for c in inputs.profile.controls]
 
     def table(con) -> None:
-        t = Table(header_style="bold", title=f"{inputs.profile.title.get(lg, '')}: "
-                  f"{len(inputs.profile.automated)} {pick(lg, '自动', 'automated')} + "
-                  f"{len(inputs.profile.manual)} {pick(lg, '人工', 'manual')}")
-        for col in ("id", pick(lg, "条款", "clause"), pick(lg, "单元", "unit"), pick(lg, "标题", "title"),
-                    pick(lg, "级别", "severity"), pick(lg, "方式", "kind"), pick(lg, "高风险", "high risk")):
+        t = Table(
+            header_style="bold",
+            title=f"{inputs.profile.title.get(lg, '')}: "
+            f"{len(inputs.profile.automated)} {pick(lg, '自动', 'automated')} + "
+            f"{len(inputs.profile.manual)} {pick(lg, '人工', 'manual')}",
+        )
+        for col in (
+            "id",
+            pick(lg, "条款", "clause"),
+            pick(lg, "单元", "unit"),
+            pick(lg, "标题", "title"),
+            pick(lg, "级别", "severity"),
+            pick(lg, "方式", "kind"),
+            pick(lg, "高风险", "high risk"),
+        ):
             t.add_column(col, overflow="fold")
         for r in rows:
-            t.add_row(r["id"], f"{r['clause']} {r['item']}", r["unit"], r["title"].get(lg, ""), r["severity"],
-                      r["kind"], r["high_risk"] or "")
+            t.add_row(
+                r["id"],
+                f"{r['clause']} {r['item']}",
+                r["unit"],
+                r["title"].get(lg, ""),
+                r["severity"],
+                r["kind"],
+                r["high_risk"] or "",
+            )
         con.print(t)
 
     render(rows, output, table=table)
@@ -330,7 +457,9 @@ def controls_cmd(
 def playbook_cmd(
     ctx: typer.Context,
     profile: ProfileOpt = "mlps-l3",
-    out: Annotated[Path | None, typer.Option("--out", help="Default: playbooks/baseline/remediate.yml")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Default: playbooks/baseline/remediate.yml")
+    ] = None,
 ) -> None:
     """Regenerate the plain-Ansible remediation playbook from the catalog."""
     s = session(ctx)
@@ -338,6 +467,8 @@ def playbook_cmd(
     from cloudctl.baseline.remediate import playbook_yaml
 
     target = out or (s.center.playbooks / "baseline" / "remediate.yml")
-    atomic_write(target, playbook_yaml(inputs.profile, [c for c in inputs.profile.automated if c.remediable]))
+    atomic_write(
+        target, playbook_yaml(inputs.profile, [c for c in inputs.profile.automated if c.remediable])
+    )
     s.audit("baseline.playbook", {"written": str(target)})
     stdout().print(str(target))

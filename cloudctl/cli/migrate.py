@@ -289,8 +289,8 @@ def plan_cmd(
 @app.command()
 def run(
     ctx: typer.Context,
-    plan: Annotated[str, typer.Argument(help="Plan file or name.")],
     wave: Annotated[str, typer.Option("--wave", "-w", help="The wave to run.")],
+    plan: PlanArg = None,
     systems: Annotated[
         list[str] | None,
         typer.Option(
@@ -305,6 +305,9 @@ def run(
     inventory: InventoryOpt = None,
     journal: JournalOpt = None,
     approve: ApproveOpt = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Also run systems an earlier run already migrated.")
+    ] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -362,6 +365,7 @@ def run(
                 inventory=inventory,
                 approvals=approve or (),
                 progress=sink,
+                again=again,
             )
     except BaseException as e:
         s.audit(
@@ -409,6 +413,27 @@ def resume(
     _print_result(res, output, lg, pick(lg, "运行", "run"))
     if res.status != "done":
         raise typer.Exit(1)
+
+
+@app.command()
+def abandon(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="An interrupted or paused run.")],
+    journal: JournalOpt = None,
+    lang: LangOpt = None,
+) -> None:
+    """Give up an interrupted or paused run so its wave can be run afresh (undoes nothing)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    run = service.abandon_run(_journal(ctx, journal), run_id)
+    s.audit("migrate.abandon", {"run_id": run.run_id, "wave": run.wave, "plan": run.plan_name})
+    typer.echo(
+        pick(
+            lg,
+            f"运行 {run.run_id} 已放弃（未做任何回退）",
+            f"run {run.run_id} abandoned (nothing undone)",
+        )
+    )
 
 
 @app.command()
@@ -571,10 +596,14 @@ def report(
 @app.command("lab-seed")
 def lab_seed(
     ctx: typer.Context,
-    plan: Annotated[str, typer.Argument(help="Plan file or name.")] = "xiaogan-2016",
+    plan: PlanArg = None,
     system: Annotated[
-        str, typer.Option("--system", help="The system whose app to install.")
-    ] = "xxgk",
+        str | None,
+        typer.Option(
+            "--system",
+            help="The system whose app to install (default: the first of the first wave).",
+        ),
+    ] = None,
     inventory: InventoryOpt = None,
     lang: LangOpt = None,
 ) -> None:

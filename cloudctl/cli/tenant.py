@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from typing import Annotated
@@ -20,26 +19,6 @@ from cloudctl.tenant.diff import Plan, drift_items
 from cloudctl.tenant.render import print_drift, print_plan
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _reported(fn):
-    """Print every problem as ``file:line: message`` on stderr, exit with its code.
-
-    (The root group's rich error panel would show only the summary of a ValidationFailed.)
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CloudctlError as e:
-            for p in e.problems:
-                sys.stderr.write(f"{p}\n")
-            if len(e.problems) > 1:
-                sys.stderr.write(f"cloudctl: {e.message}\n")
-            raise typer.Exit(e.exit_code) from None
-
-    return wrapper
 
 
 NamesArg = Annotated[
@@ -73,7 +52,6 @@ def _problems_or_raise(plan: Plan) -> None:
 
 
 @app.command("validate")
-@_reported
 def validate(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -110,7 +88,6 @@ def validate(
 
 
 @app.command("plan")
-@_reported
 def plan_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -219,7 +196,6 @@ def _confirm(auto_approve: bool, lg, question_zh: str, question_en: str) -> None
 
 
 @app.command("apply")
-@_reported
 def apply_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -282,7 +258,6 @@ def apply_cmd(
 
 
 @app.command("drift")
-@_reported
 def drift_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
@@ -311,7 +286,6 @@ def drift_cmd(
 
 
 @app.command("destroy")
-@_reported
 def destroy_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Tenant code (department code).")],
@@ -360,7 +334,6 @@ def destroy_cmd(
         raise typer.Exit(2)
 
 
-@_reported
 def ipam_drift_command(
     ctx: typer.Context,
     os_cloud: CloudOpt = None,

@@ -211,7 +211,7 @@ def ensure(
         count = len(state.hosts)
     wanted_hosts = plan_hosts(configured, count, cfg_file)
     wanted_svcs = wanted_services(without)
-    venv_ready = (services.venv_dir(paths) / ".cloudctl-complete").exists()
+    venv_ready = services.usable_venv(paths) is not None
     requirements.check(
         hosts=bool(wanted_hosts),
         build_image=not image.tarball(paths).exists(),
@@ -228,6 +228,13 @@ def ensure(
             )
         state = LabState.load(paths) or LabState()
         _stop_unwanted(paths, state, wanted_svcs, wanted_hosts)
+        # recorded first, so that `status` and `down` see a start that fails half-way
+        state.status = "up"
+        state.services = [s.name for s in wanted_svcs]
+        state.hosts = [
+            {"name": h.name, "port": h.port, "groups": list(h.groups)} for h in wanted_hosts
+        ]
+        state.save(paths)
 
         def building() -> None:
             rep.note(
@@ -243,11 +250,6 @@ def ensure(
         pw = services.load_secrets(paths)
         _write_private(paths.clouds_yaml, yaml.safe_dump(clouds_doc(pw["admin"]), sort_keys=False))
         center_inv = _write_inventories(paths, wanted_hosts, center)
-        state.status = "up"
-        state.services = [s.name for s in wanted_svcs]
-        state.hosts = [
-            {"name": h.name, "port": h.port, "groups": list(h.groups)} for h in wanted_hosts
-        ]
         state.center_inventory = str(center_inv) if center_inv else state.center_inventory
         state.image = lower.name if lower else state.image
         state.save(paths)
@@ -283,8 +285,10 @@ def _ensure_services(
 ) -> None:
     recs = records(paths)
     todo = []
-    venv_now = str(services.venv_dir(paths))
-    same_venv = state.venv in (None, venv_now)  # else the lock file changed: restart all
+    usable = services.usable_venv(paths, state.venv)
+    venv_now = str(usable) if usable else None
+    # another venv only when the lock file changed (or the cache was wiped): restart all
+    same_venv = state.venv is None or state.venv == venv_now
     for spec in wanted:
         r = recs.get(f"svc-{spec.name}")
         # one worker, one thread: a busy service queues the probe behind other clients'
@@ -308,7 +312,7 @@ def _ensure_services(
         )
 
     with rep.step("准备 OpenStack 服务的 Python 环境", "services' venv"):
-        venv = services.ensure_venv(paths, building)
+        venv = services.ensure_venv(paths, building, state.venv)
     state.venv = str(venv)
     pw = services.load_secrets(paths)
     services.write_configs(paths, venv, wanted, pw)
@@ -341,7 +345,7 @@ def _ensure_hosts(
     for h in wanted:
         k_host, k_init, k_fwd = hostmod.record_keys(h.name)
         live = all(k in recs and procs.is_running(recs[k]) for k in (k_host, k_init, k_fwd))
-        current = hostmod.image_of(hostmod.dirs(paths, h.name)) == lower.name
+        current = hostmod.image_of(hostmod.dirs(paths, h.name)) in (None, lower.name)
         if live and current and any(hostmod.ssh_banner(h.port, timeout=3) for _ in range(3)):
             continue
         hostmod.stop(paths, h.name)

@@ -52,13 +52,37 @@ def venv_dir(paths: LabPaths, python: str | None = None) -> Path:
     return paths.cache / f"services-venv-{key}"
 
 
-def ensure_venv(paths: LabPaths, on_build: Callable[[], None] | None = None) -> Path:
+def usable_venv(paths: LabPaths, preferred: str | None = None) -> Path | None:
+    """A complete cached venv built from the current lock file, whatever Python built it:
+    the ``preferred`` one (what the running lab uses), else this Python's, else any. So
+    cloudctl run from venvs of different Pythons never restarts the services for that."""
+    lock = files_text("requirements-lock.txt")
+    found = []
+    for venv in sorted(paths.cache.glob("services-venv-*")):
+        req = venv.parent / f"{venv.name}.requirements.txt"
+        if not (venv / ".cloudctl-complete").exists() or not req.exists():
+            continue
+        if req.read_text() == lock:
+            found.append(venv)
+    if not found:
+        return None
+    for want in (preferred, str(venv_dir(paths))):
+        for v in found:
+            if str(v) == want:
+                return v
+    return found[0]
+
+
+def ensure_venv(
+    paths: LabPaths, on_build: Callable[[], None] | None = None, preferred: str | None = None
+) -> Path:
     """The services' venv, built once from the lock file and cached (keyed by lock + Python)."""
+    have = usable_venv(paths, preferred)
+    if have is not None:
+        return have
     python = services_python()
     venv = venv_dir(paths, python)
     done = venv / ".cloudctl-complete"
-    if done.exists():
-        return venv
     paths.cache.mkdir(parents=True, exist_ok=True)
     with file_lock(paths.cache / "services-venv", timeout=1800, what="services venv build"):
         if done.exists():

@@ -251,7 +251,7 @@ class Journal:
     def active_runs(self, plan_name: str, wave: str) -> list[RunRecord]:
         rows = self.conn.execute(
             "SELECT * FROM migrate_runs WHERE plan_name=? AND wave=? AND status IN "
-            "('running','paused')",
+            "('running','paused','interrupted')",
             (plan_name, wave),
         ).fetchall()
         return [self._run(r) for r in rows]

@@ -361,6 +361,25 @@ class Template:
 
 
 _STRING_FIELDS = ("name", "playbook", "command", "hosts")
+_SYSTEM_FIELDS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "department",
+    "classification",
+    "strategy",
+    "source_hosts",
+    "target",
+    "depends_on",
+    "data",
+    "downtime",
+    "template",
+    "params",
+    "steps",
+    "description",
+    "notes",
+    "owner",
+}
 _SUBSTITUTABLE = {*_STRING_FIELDS, "vars", "description"}
 
 
@@ -583,6 +602,8 @@ def parse_system(
             p.add(st.loc, f"system {sid}: two steps named {st.name!r}")
         seen.add(st.name)
         s.steps.append(st)
+    for key in sorted(set(raw) - _SYSTEM_FIELDS, key=str):
+        p.add(loc_of(raw, key), f"system {sid}: unknown field `{key}`")
     if not s.steps and s.strategy not in ("retain", "retire"):
         p.add(s.loc, f"system {sid}: no steps (give `template` or `steps`)")
     return s

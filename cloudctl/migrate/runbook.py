@@ -27,6 +27,10 @@ def failure_message(events: Sequence[dict]) -> str | None:
         if ev.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             data = ev.get("event_data", {})
             res = data.get("res") or {}
+            for item in res.get("results") or []:  # a loop: the first failed item says why
+                if isinstance(item, dict) and (item.get("failed") or item.get("unreachable")):
+                    res = {**item, "msg": f"item {item.get('item')!r}: {item.get('msg', 'failed')}"}
+                    break
             msg = res.get("msg") or res.get("stderr") or res.get("reason") or "failed"
             if isinstance(msg, str):
                 msg = msg.strip().splitlines()[0] if msg.strip() else "failed"

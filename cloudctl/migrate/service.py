@@ -214,6 +214,7 @@ def start_run(
     approvals: Sequence[str] = (),
     progress: ProgressSink | None = None,
     step_runner=None,
+    again: bool = False,
 ) -> RunResult:
     plan = load_checked(center, plan_path, inventory)
     wave = plan.wave(wave_id)
@@ -234,7 +235,7 @@ def start_run(
         ids = [s for s in ids if s in set(systems)]
     ids = [s for s in ids if plan.systems[s].strategy not in ("retain",)]
     already: dict[str, str] = {}
-    if journal is not None:  # converge: what a finished run moved is not moved again
+    if journal is not None and not again:  # converge: what a run moved is not moved again
         latest = journal.latest_system_states(plan.name)
         already = {s: latest[s]["run_id"] for s in ids if latest.get(s, {}).get("status") == "done"}
         ids = [s for s in ids if s not in already]
@@ -270,7 +271,8 @@ def start_run(
                 )
             raise ConflictError(
                 f"run {r.run_id} of wave {wave_id} is {r.status} (started by {r.operator}); "
-                f"go on with: cloudctl migrate resume {r.run_id}",
+                f"go on with: cloudctl migrate resume {r.run_id} "
+                f"(or give it up: cloudctl migrate abandon {r.run_id})",
                 Location(display_path(plan_path)),
             )
         options = {
@@ -382,6 +384,28 @@ def resume_run(
         return _execute(center, journal, run, progress, approvals, step_runner)
     finally:
         lock.__exit__(None, None, None)
+
+
+def abandon_run(journal: Journal, run_id: str) -> RunRecord:
+    """Give up an interrupted or paused run (its wave can be run afresh); nothing is undone."""
+    run = find_run(journal, run_id)
+    journal.reap(run)
+    if run.status == "running":
+        raise ConflictError(
+            f"run {run.run_id} is running ({run.operator}, {run.host} pid {run.pid})",
+            Location(run.run_id),
+        )
+    if run.status not in ("interrupted", "paused"):
+        raise InputError(
+            f"run {run.run_id} is {run.status}: only an interrupted or paused run can be abandoned",
+            Location(run.run_id),
+        )
+    journal.conn.execute(
+        "UPDATE migrate_steps SET status='interrupted' WHERE run_id=? AND status='running'",
+        (run.run_id,),
+    )
+    journal.finish_run(run.run_id, "abandoned")
+    return find_run(journal, run.run_id)
 
 
 def rollback_system(
@@ -619,13 +643,17 @@ def audit_changes(result: RunResult, extra: dict[str, Any] | None = None) -> dic
 
 
 def seed_rehearsal(
-    center: Center, plan_path: Path, system_id: str, inventory: Sequence[Path] | None = None
+    center: Center, plan_path: Path, system_id: str | None, inventory: Sequence[Path] | None = None
 ) -> dict:
     """Install a system's app on its (lab) source host as the "legacy" starting point of a
     rehearsal: playbooks/migration/lab-legacy-app.yml with the system's own step vars."""
     from cloudctl.ansible.runner import run_playbook
 
     plan = load_checked(center, plan_path, inventory)
+    if system_id is None:
+        if not plan.waves or not plan.waves[0].systems:
+            raise InputError(f"plan {plan.name} has no waves: name a --system", Location(plan.path))
+        system_id = plan.waves[0].systems[0]
     s = plan.systems.get(system_id)
     if s is None:
         raise InputError(f"plan {plan.name} has no system {system_id!r}", Location(system_id))

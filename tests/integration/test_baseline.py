@@ -6,6 +6,7 @@ unreachable host is reported without stopping the run."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,31 +19,67 @@ import yaml
 from cloudctl.lab.api import reset_host
 
 PROJECT = Path(__file__).resolve().parents[2]
-HOST = "yun-db01"
+# yun-db01 is the baseline area's lab host; CLOUDCTL_BASELINE_TEST_HOST picks an extra one
+# (lab up --hosts 4 -> lab-host04) while other areas' tests share the lab.
+HOST = os.environ.get("CLOUDCTL_BASELINE_TEST_HOST", "yun-db01")
 CLOUDCTL = [sys.executable, "-m", "cloudctl"]
 
 # What the pristine lab image (Debian 12 minbase + sshd, auditd, rsyslog, chrony, pwquality)
 # fails with the db/lab group variables of this center.
 PRISTINE_FAILS = {
-    "aide-installed", "audit-rules-identity", "audit-rules-immutable", "audit-rules-logins",
-    "audit-rules-modules", "audit-rules-sudoers", "audit-rules-time", "faillock-deny",
-    "faillock-enabled", "faillock-unlock-time", "log-forwarding", "log-retention",
-    "login-defs-pass-max-days", "login-defs-pass-min-days", "pam-no-nullok", "pam-password-history",
-    "perm-crontab", "perm-sshd-config", "pwquality-enforce-root", "pwquality-minclass",
-    "shell-histsize", "shell-tmout", "ssh-access-restricted", "sshd-client-alive-interval",
-    "sshd-login-grace-time", "sshd-macs", "sshd-max-auth-tries", "sshd-permit-root-login",
-    "sshd-x11-forwarding", "su-restricted", "sysctl-accept-redirects", "sysctl-aslr",
-    "sysctl-dmesg-restrict", "sysctl-ip-forward", "sysctl-send-redirects", "sysctl-source-route",
-    "sysctl-suid-dumpable", "sysctl-syncookies", "umask-login-defs", "umask-profile",
+    "aide-installed",
+    "audit-rules-identity",
+    "audit-rules-immutable",
+    "audit-rules-logins",
+    "audit-rules-modules",
+    "audit-rules-sudoers",
+    "audit-rules-time",
+    "faillock-deny",
+    "faillock-enabled",
+    "faillock-unlock-time",
+    "log-forwarding",
+    "log-retention",
+    "login-defs-pass-max-days",
+    "login-defs-pass-min-days",
+    "pam-no-nullok",
+    "pam-password-history",
+    "perm-crontab",
+    "perm-sshd-config",
+    "pwquality-enforce-root",
+    "pwquality-minclass",
+    "shell-histsize",
+    "shell-tmout",
+    "ssh-access-restricted",
+    "sshd-client-alive-interval",
+    "sshd-login-grace-time",
+    "sshd-macs",
+    "sshd-max-auth-tries",
+    "sshd-permit-root-login",
+    "sshd-x11-forwarding",
+    "su-restricted",
+    "sysctl-accept-redirects",
+    "sysctl-aslr",
+    "sysctl-dmesg-restrict",
+    "sysctl-ip-forward",
+    "sysctl-send-redirects",
+    "sysctl-source-route",
+    "sysctl-suid-dumpable",
+    "sysctl-syncookies",
+    "umask-login-defs",
+    "umask-profile",
     "useradd-inactive",
 }
 # What this test breaks on top of that.
 INJECTED_FAILS = {
-    "pkg-telnet-server-absent", "pkg-inetd-absent", "port-telnet-closed", "high-risk-ports-closed",
-    "accounts-no-empty-password", "sshd-permit-empty-passwords",
+    "pkg-telnet-server-absent",
+    "pkg-inetd-absent",
+    "port-telnet-closed",
+    "high-risk-ports-closed",
+    "accounts-no-empty-password",
+    "sshd-permit-empty-passwords",
 }
 ETC_FINGERPRINT = (
-    "find /etc -xdev \\( -type f -o -type d -o -type l \\) -printf '%p %m %u %g %s %l\\n' | sort | sha256sum; "
+    "find /etc -xdev \\( -type f -o -type d -o -type l \\) -printf '%p %m %u %g %s %l\\n' | sort | sha256sum; "  # noqa: E501
     "find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum"
 )
 
@@ -58,25 +95,58 @@ def env(lab, tmp_path_factory):
     shutil.copy(lab.inventory, inv / "lab.yml")
     for g in ("lab.yml", "db.yml"):
         shutil.copy(PROJECT / "inventory/hosts/group_vars" / g, inv / "group_vars" / g)
-    (root / "unreachable.yml").write_text(yaml.safe_dump(
-        {"all": {"hosts": {"ghost-db09": {"ansible_host": "127.0.0.1", "ansible_port": 9,
-                                          "ansible_user": "admin"}}}}))
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump({
-        "name": "baseline-test", "policies": str(PROJECT / "policies"),
-        "playbooks": str(PROJECT / "playbooks"), "evidence": str(PROJECT / "inventory/evidence"),
-        "hosts_inventory": "inventory", "state": ".cloudctl",
-    }))
+    if HOST not in yaml.safe_load((inv / "lab.yml").read_text())["all"]["children"].get(
+        "db", {}
+    ).get("hosts", {}):  # the expectations below assume the db group's variables
+        shutil.copy(inv / "group_vars/db.yml", inv / "group_vars/lab.yml.db")
+        with (inv / "group_vars/lab.yml").open("a") as fh:
+            fh.write((inv / "group_vars/db.yml").read_text())
+        (inv / "group_vars/lab.yml.db").unlink()
+    (root / "unreachable.yml").write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        "ghost-db09": {
+                            "ansible_host": "127.0.0.1",
+                            "ansible_port": 9,
+                            "ansible_user": "admin",
+                        }
+                    }
+                }
+            }
+        )
+    )
+    (root / "cloudctl.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "baseline-test",
+                "policies": str(PROJECT / "policies"),
+                "playbooks": str(PROJECT / "playbooks"),
+                "evidence": str(PROJECT / "inventory/evidence"),
+                "hosts_inventory": "inventory",
+                "state": ".cloudctl",
+            }
+        )
+    )
     h = lab.hosts[HOST]
     host = testinfra.get_host(
-        f"ssh://{h.user}@127.0.0.1:{h.port}", ssh_identity_file=str(h.key_file), sudo=True,
-        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        f"ssh://{h.user}@127.0.0.1:{h.port}",
+        ssh_identity_file=str(h.key_file),
+        sudo=True,
+        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",  # noqa: E501
     )
     return {"root": root, "host": host}
 
 
 def cloudctl(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLOUDCTL, "--center", str(env["root"]), *args], capture_output=True,
-                          text=True, timeout=600, cwd=env["root"])
+    return subprocess.run(
+        [*CLOUDCTL, "--center", str(env["root"]), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=env["root"],
+    )
 
 
 def fingerprint(host) -> str:
@@ -85,8 +155,10 @@ def fingerprint(host) -> str:
 
 def misconfigure(host) -> None:
     host.run_test("DEBIAN_FRONTEND=noninteractive apt-get install -y -q telnetd openbsd-inetd")
-    host.run_test("grep -q '^23 stream' /etc/inetd.conf || "
-                  "echo '23 stream tcp nowait root /usr/sbin/telnetd telnetd' >> /etc/inetd.conf")
+    host.run_test(
+        "grep -q '^23 stream' /etc/inetd.conf || "
+        "echo '23 stream tcp nowait root /usr/sbin/telnetd telnetd' >> /etc/inetd.conf"
+    )
     host.run_test("systemctl restart inetd")
     host.run_test("useradd -m -s /bin/bash guest && passwd -d guest")
     host.run_test("printf 'PermitEmptyPasswords yes\\n' > /etc/ssh/sshd_config.d/10-legacy.conf")
@@ -103,13 +175,31 @@ def test_baseline_end_to_end(env):
 
     # 1. check: exactly the expected failures; the unreachable host is reported; /etc untouched
     before = fingerprint(host)
-    r = cloudctl(env, "baseline", "check", "-l", f"{HOST},ghost-db09", "-i", "inventory",
-                 "-i", "unreachable.yml", "-o", "json", "--junit", "junit.xml", "--html", "report.html")
+    r = cloudctl(
+        env,
+        "baseline",
+        "check",
+        "-l",
+        f"{HOST},ghost-db09",
+        "-i",
+        "inventory",
+        "-i",
+        "unreachable.yml",
+        "-o",
+        "json",
+        "--junit",
+        "junit.xml",
+        "--html",
+        "report.html",
+    )
     assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
     assert failing(doc) == PRISTINE_FAILS | INJECTED_FAILS
     assert doc["summary"]["hosts_unreachable"] == ["ghost-db09"]
-    assert {h["name"]: h["status"] for h in doc["hosts"]} == {HOST: "ok", "ghost-db09": "unreachable"}
+    assert {h["name"]: h["status"] for h in doc["hosts"]} == {
+        HOST: "ok",
+        "ghost-db09": "unreachable",
+    }
     assert doc["summary"]["verdicts"]["error"] == 0
     assert fingerprint(host) == before, "check changed /etc"
     assert (env["root"] / "report.html").read_text().count("yun-db01") > 10
@@ -137,8 +227,13 @@ def test_baseline_end_to_end(env):
     assert host.package("auditd").is_installed and host.service("auditd").is_enabled
     assert host.service("rsyslog").is_running
     sshd_t = host.check_output("sshd -T")
-    for line in ("permitrootlogin no", "permitemptypasswords no", "maxauthtries 4",
-                 "x11forwarding no", "allowusers admin"):
+    for line in (
+        "permitrootlogin no",
+        "permitemptypasswords no",
+        "maxauthtries 4",
+        "x11forwarding no",
+        "allowusers admin",
+    ):
         assert line in sshd_t.splitlines(), line
     dropin = host.file("/etc/ssh/sshd_config.d/00-cloudctl-mlps.conf")
     assert dropin.mode == 0o600 and dropin.contains("^PermitRootLogin no$")
@@ -175,4 +270,8 @@ def test_baseline_end_to_end(env):
 
     # every remediate left an audit record
     audit = [json.loads(x) for x in (env["root"] / ".cloudctl/audit.log").read_text().splitlines()]
-    assert [a["result"] for a in audit if a["action"] == "baseline.remediate"] == ["dry-run", "ok", "ok"]
+    assert [a["result"] for a in audit if a["action"] == "baseline.remediate"] == [
+        "dry-run",
+        "ok",
+        "ok",
+    ]

@@ -121,7 +121,7 @@ def test_every_host_answers_ansible_ping(lab, lab_inventory):
         assert f'{name} | SUCCESS => {{"changed": false,"ping": "pong"}}' in r.stdout
 
 
-def test_hosts_are_unhardened_debian_with_a_sudo_admin(lab, lab_testinfra):
+def test_every_host_is_debian_12_with_a_sudo_admin(lab, lab_testinfra):
     for name in lab.hosts:
         host = lab_testinfra(name)
         assert host.system_info.distribution == "debian"
@@ -129,13 +129,26 @@ def test_hosts_are_unhardened_debian_with_a_sudo_admin(lab, lab_testinfra):
         assert host.check_output("hostname") == name
         assert host.user("admin").exists
         assert host.service("ssh").is_running
-        for pkg in ("openssh-server", "sudo", "rsync", "python3-apt", "libpam-pwquality"):
-            assert host.package(pkg).is_installed, (name, pkg)
-        assert not host.package("telnetd").is_installed
-        root = lab_testinfra(name, sudo=True)
-        assert root.check_output("id -u") == "0"
-        # Debian's default, which the baseline must find wanting
-        assert "permitrootlogin without-password" in root.check_output("sshd -T")
+        assert lab_testinfra(name, sudo=True).check_output("id -u") == "0"
+        # never CAP_SYS_TIME (bit 25) or CAP_SYS_MODULE (16): the machine's clock and kernel
+        bounding = int(host.check_output("awk '/^CapBnd/ {print $2}' /proc/1/status"), 16)
+        assert not bounding & (1 << 25 | 1 << 16), name
+        assert host.check_output("ip -o link show | awk -F': ' '{print $2}'") == "lo"
+
+
+def test_a_fresh_host_is_an_unhardened_debian_server(lab, lab_testinfra):
+    reset_host(RESET_HOST)  # other areas' tests harden and change the hosts
+    host = lab_testinfra(RESET_HOST)
+    for pkg in ("openssh-server", "sudo", "rsync", "python3-apt", "libpam-pwquality", "auditd"):
+        assert host.package(pkg).is_installed, pkg
+    assert not host.package("telnetd").is_installed
+    for svc in ("ssh", "rsyslog", "cron"):
+        assert host.service(svc).is_running, svc
+    root = lab_testinfra(RESET_HOST, sudo=True)
+    # Debian's defaults, which the baseline must find wanting
+    sshd = root.check_output("sshd -T")
+    assert "permitrootlogin without-password" in sshd
+    assert "passwordauthentication yes" in sshd
 
 
 def test_local_apt_repository_installs_legacy_packages_offline(lab, lab_testinfra):

@@ -352,7 +352,7 @@ def test_neutron_restart_mid_apply_then_apply_converges(sdk, tcenter, lab_env):
     assert cloud.counter.summary()["writes"] == 0
 
 
-def test_ipam_drift_finds_unknown_and_mismatched_subnets(sdk, tcenter):
+def test_ipam_drift_finds_unknown_and_mismatched_subnets(cli, sdk, tcenter):
     from cloudctl.tenant.desired import plan_view_from_center
     from cloudctl.tenant.ipam_drift import ipam_drift
 
@@ -381,6 +381,11 @@ def test_ipam_drift_finds_unknown_and_mismatched_subnets(sdk, tcenter):
             "pools": {"cloud": ["10.20.19.100-10.20.19.200"], "plan": ["10.20.19.10-10.20.19.254"]}
         }
         assert by["t-czj-app"].status == "ok" and by["t-czj-app"].allocation == "czj-app"
+        r = cli("--center", str(tcenter), "ipam", "drift", "-o", "json")
+        assert r.exit_code == 1, r.output
+        found = {f["subnet"]: f["status"] for f in json.loads(r.stdout)["findings"]}
+        assert found["t-rsj-handmade"] == "unknown" and found["t-rsj-app"] == "mismatch"
+        assert "t-czj-app" not in found  # matches the plan: only differences are listed
     finally:
         sdk.network.update_subnet(
             sub, allocation_pools=[{"start": "10.20.19.10", "end": "10.20.19.254"}]

@@ -7,7 +7,10 @@ def mlps_host_record(res):
     if res.get("unreachable"):
         return {"status": "unreachable", "error": str(res.get("msg", ""))[:500]}
     if res.get("failed") or "evidence" not in res:
-        return {"status": "failed", "error": str(res.get("msg") or res.get("module_stderr") or "")[:500]}
+        return {
+            "status": "failed",
+            "error": str(res.get("msg") or res.get("module_stderr") or "")[:500],
+        }
     return {"status": "ok", "evidence": res["evidence"]}
 
 

@@ -6,8 +6,7 @@ anything and never returns password hashes: of /etc/shadow only derived facts le
 host (empty, locked, hash algorithm, ageing fields).
 """
 
-from __future__ import absolute_import, division, print_function
-
+import contextlib
 import glob
 import grp
 import os
@@ -27,7 +26,7 @@ options:
   profile_vars: {description: Host variables echoed back into the evidence, type: dict}
   max_file_bytes: {description: Content larger than this is cut, type: int, default: 65536}
   run_commands: {description: Run sshd -T, systemctl, dpkg-query/rpm, type: bool, default: true}
-  check_updates: {description: Ask the package manager for pending updates, type: bool, default: true}
+  check_updates: {description: Ask the package manager for updates, type: bool, default: true}
 """
 
 # Files (and globs) read with content. Never put /etc/shadow or /etc/gshadow here.
@@ -160,9 +159,10 @@ def _name_of(ids, getter, num):
     return ids[num]
 
 
-class Collector(object):
-    def __init__(self, root="/", max_bytes=65536, run_commands=True, extra_paths=None,
-                 check_updates=True):
+class Collector:
+    def __init__(
+        self, root="/", max_bytes=65536, run_commands=True, extra_paths=None, check_updates=True
+    ):
         self.root = root or "/"
         self.check_updates = check_updates
         self.max_bytes = max_bytes
@@ -179,7 +179,10 @@ class Collector(object):
             return None
         try:
             p = subprocess.Popen(
-                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, LC_ALL="C")
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(os.environ, LC_ALL="C"),
             )
             out, err = p.communicate(timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -226,7 +229,7 @@ class Collector(object):
             return {"exists": False}
         info = {
             "exists": True,
-            "mode": "%04o" % stat.S_IMODE(st.st_mode),
+            "mode": f"{stat.S_IMODE(st.st_mode):04o}",
             "uid": st.st_uid,
             "gid": st.st_gid,
             "owner": self.owner_name(st.st_uid),
@@ -240,10 +243,8 @@ class Collector(object):
             else "file",
         }
         if info["type"] == "link":
-            try:
+            with contextlib.suppress(OSError):
                 info["target"] = os.readlink(real)
-            except OSError:
-                pass
         return info
 
     def read(self, path):
@@ -323,7 +324,9 @@ class Collector(object):
         if self.root != "/":
             return self.packages_from_dpkg_status()
         if family == "debian" or os.path.exists("/usr/bin/dpkg-query"):
-            r = self.run(["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Version}\n"])
+            r = self.run(
+                ["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\t${Version}\n"]
+            )
             if r and r["rc"] == 0:
                 pk = {}
                 for line in r["out"].splitlines():
@@ -344,7 +347,9 @@ class Collector(object):
         pk = {}
         for block in text.split("\n\n"):
             fields = dict(
-                line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != " "
+                line.split(": ", 1)
+                for line in block.splitlines()
+                if ": " in line and line[0] != " "
             )
             if "Package" in fields and "installed" in fields.get("Status", "").split()[-1:]:
                 pk[fields["Package"]] = fields.get("Version", "")
@@ -356,7 +361,13 @@ class Collector(object):
         if self.root != "/":
             return self.services_from_root()
         r = self.run(
-            ["systemctl", "list-unit-files", "--type=service,socket,timer", "--no-legend", "--no-pager"]
+            [
+                "systemctl",
+                "list-unit-files",
+                "--type=service,socket,timer",
+                "--no-legend",
+                "--no-pager",
+            ]
         )
         if not r or r["rc"] != 0:
             self.errors.append("services: systemctl list-unit-files failed")
@@ -366,8 +377,15 @@ class Collector(object):
             if len(parts) >= 2:
                 units[parts[0]] = {"enabled": parts[1], "active": "inactive"}
         r = self.run(
-            ["systemctl", "list-units", "--all", "--type=service,socket,timer", "--no-legend",
-             "--no-pager", "--plain"]
+            [
+                "systemctl",
+                "list-units",
+                "--all",
+                "--type=service,socket,timer",
+                "--no-legend",
+                "--no-pager",
+                "--plain",
+            ]
         )
         if r and r["rc"] == 0:
             for line in r["out"].splitlines():
@@ -423,8 +441,12 @@ class Collector(object):
                     continue
                 addr_hex, port_hex = parts[1].rsplit(":", 1)
                 socks.append(
-                    {"proto": proto[:3], "family": "ipv6" if proto.endswith("6") else "ipv4",
-                     "address": _addr(addr_hex), "port": int(port_hex, 16)}
+                    {
+                        "proto": proto[:3],
+                        "family": "ipv6" if proto.endswith("6") else "ipv4",
+                        "address": _addr(addr_hex),
+                        "port": int(port_hex, 16),
+                    }
                 )
         uniq = []
         for s in socks:
@@ -465,14 +487,18 @@ class Collector(object):
                 "gid": int(parts[3]) if parts[3].lstrip("-").isdigit() else None,
                 "home": parts[5],
                 "shell": parts[6],
-                "passwd_field": "x" if parts[1] == "x" else ("empty" if parts[1] == "" else "other"),
+                "passwd_field": "x"
+                if parts[1] == "x"
+                else ("empty" if parts[1] == "" else "other"),
             }
             u.update(shadow.get(parts[0], {"in_shadow": False}))
             if "in_shadow" not in u:
                 u["in_shadow"] = True
             u["rhosts"] = os.path.exists(_p(self.root, parts[5].rstrip("/") + "/.rhosts"))
             u["history_files"] = [
-                h for h in HISTORY_FILES if os.path.exists(_p(self.root, parts[5].rstrip("/") + "/" + h))
+                h
+                for h in HISTORY_FILES
+                if os.path.exists(_p(self.root, parts[5].rstrip("/") + "/" + h))
             ]
             users.append(u)
         return users
@@ -483,7 +509,13 @@ class Collector(object):
         for line in (text or "").splitlines():
             parts = line.split(":")
             if len(parts) >= 4:
-                out.append({"name": parts[0], "gid": parts[2], "members": [m for m in parts[3].split(",") if m]})
+                out.append(
+                    {
+                        "name": parts[0],
+                        "gid": parts[2],
+                        "members": [m for m in parts[3].split(",") if m],
+                    }
+                )
         return out
 
     def special_files(self):
@@ -501,7 +533,9 @@ class Collector(object):
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode) and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-                    suid.append({"path": _unp(self.root, f), "mode": "%04o" % stat.S_IMODE(st.st_mode)})
+                    suid.append(
+                        {"path": _unp(self.root, f), "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
+                    )
         ww = []
         for d in ("/tmp", "/var/tmp", "/dev/shm", "/etc", "/usr/local", "/var/log"):
             base = _p(self.root, d)
@@ -520,7 +554,9 @@ class Collector(object):
                         continue
                     if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
                         continue
-                    ww.append({"path": _unp(self.root, f), "mode": "%04o" % stat.S_IMODE(st.st_mode)})
+                    ww.append(
+                        {"path": _unp(self.root, f), "mode": f"{stat.S_IMODE(st.st_mode):04o}"}
+                    )
         return {"suid_sgid": sorted(suid, key=lambda x: x["path"]), "world_writable": ww}
 
     def pending_updates(self, family):
@@ -551,7 +587,9 @@ class Collector(object):
             "schema": 1,
             "collector": "mlps_evidence",
             "collected_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "hostname": socket.gethostname() if self.root == "/" else os.path.basename(self.root.rstrip("/")),
+            "hostname": socket.gethostname()
+            if self.root == "/"
+            else os.path.basename(self.root.rstrip("/")),
             "os": osr,
             "virtualization": self.virtualization(),
             "files": files,
@@ -601,8 +639,17 @@ def _hash_algorithm(field):
     m = re.match(r"^\$(\w+)\$", field)
     if not m:
         return "des" if len(field) == 13 else "unknown"
-    return {"1": "md5", "2a": "bcrypt", "2b": "bcrypt", "2y": "bcrypt", "5": "sha256",
-            "6": "sha512", "y": "yescrypt", "gy": "gost-yescrypt", "7": "scrypt"}.get(m.group(1), m.group(1))
+    return {
+        "1": "md5",
+        "2a": "bcrypt",
+        "2b": "bcrypt",
+        "2y": "bcrypt",
+        "5": "sha256",
+        "6": "sha512",
+        "y": "yescrypt",
+        "gy": "gost-yescrypt",
+        "7": "scrypt",
+    }.get(m.group(1), m.group(1))
 
 
 def _int_or_none(v):
@@ -617,8 +664,9 @@ def _shadow_facts(parts):
     locked_hash = pw.lstrip("!") if pw.startswith("!") else ""
     return {
         "password": state,
-        "hash_algorithm": _hash_algorithm(pw) if state == "set" else (
-            _hash_algorithm(locked_hash) if locked_hash not in ("", "*") else None),
+        "hash_algorithm": _hash_algorithm(pw)
+        if state == "set"
+        else (_hash_algorithm(locked_hash) if locked_hash not in ("", "*") else None),
         "last_change": _int_or_none(parts[2]),
         "min_days": _int_or_none(parts[3]),
         "max_days": _int_or_none(parts[4]),

@@ -7,10 +7,24 @@ import copy
 from typing import Any
 
 
-def f(content: str | None = None, mode: str = "0644", owner: str = "root", group: str = "root",
-      kind: str = "file") -> dict:
-    d: dict[str, Any] = {"exists": True, "mode": mode, "uid": 0, "gid": 0, "owner": owner,
-                         "group": group, "size": len(content or ""), "mtime": 0, "type": kind}
+def f(
+    content: str | None = None,
+    mode: str = "0644",
+    owner: str = "root",
+    group: str = "root",
+    kind: str = "file",
+) -> dict:
+    d: dict[str, Any] = {
+        "exists": True,
+        "mode": mode,
+        "uid": 0,
+        "gid": 0,
+        "owner": owner,
+        "group": group,
+        "size": len(content or ""),
+        "mtime": 0,
+        "type": kind,
+    }
     if content is not None:
         d["content"] = content
     return d
@@ -63,23 +77,46 @@ fs.suid_dumpable = 0
 """
 
 
-def user(name: str, uid: int, shell: str = "/usr/sbin/nologin", password: str = "locked",
-         alg: str | None = None, max_days: int | None = 99999, min_days: int | None = 0) -> dict:
-    return {"name": name, "uid": uid, "gid": uid, "home": f"/home/{name}" if uid >= 1000 else "/",
-            "shell": shell, "passwd_field": "x", "password": password, "hash_algorithm": alg,
-            "last_change": 20000, "min_days": min_days, "max_days": max_days, "warn_days": 7,
-            "inactive_days": None, "expire_date": None, "in_shadow": True, "rhosts": False,
-            "history_files": []}
+def user(
+    name: str,
+    uid: int,
+    shell: str = "/usr/sbin/nologin",
+    password: str = "locked",
+    alg: str | None = None,
+    max_days: int | None = 99999,
+    min_days: int | None = 0,
+) -> dict:
+    return {
+        "name": name,
+        "uid": uid,
+        "gid": uid,
+        "home": f"/home/{name}" if uid >= 1000 else "/",
+        "shell": shell,
+        "passwd_field": "x",
+        "password": password,
+        "hash_algorithm": alg,
+        "last_change": 20000,
+        "min_days": min_days,
+        "max_days": max_days,
+        "warn_days": 7,
+        "inactive_days": None,
+        "expire_date": None,
+        "in_shadow": True,
+        "rhosts": False,
+        "history_files": [],
+    }
 
 
 def good_evidence() -> dict:
     files = {
-        "/etc/os-release": f('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'),
+        "/etc/os-release": f(
+            'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+        ),
         "/etc/ssh/sshd_config": f(SSHD_CONFIG, mode="0600"),
         "/etc/pam.d/common-password": f(
             "password\trequisite\tpam_pwquality.so retry=3\n"
             "password\trequired\tpam_pwhistory.so remember=5 use_authtok\n"
-            "password\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n"
+            "password\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt\n"  # noqa: E501
             "password\trequisite\tpam_deny.so\n"
         ),
         "/etc/pam.d/common-auth": f(
@@ -98,7 +135,9 @@ def good_evidence() -> dict:
             "auth       required   pam_wheel.so use_uid group=sudo\n"
             "@include common-auth\n"
         ),
-        "/etc/security/pwquality.conf": f("# minlen = 9\nminlen = 8\nminclass = 3\nenforce_for_root\n"),
+        "/etc/security/pwquality.conf": f(
+            "# minlen = 9\nminlen = 8\nminclass = 3\nenforce_for_root\n"
+        ),
         "/etc/security/faillock.conf": f("deny = 5\nunlock_time = 300\n"),
         "/etc/login.defs": f(
             "#\tPASS_MAX_DAYS\tMaximum number of days\nPASS_MAX_DAYS\t90\nPASS_MIN_DAYS\t1\n"
@@ -112,13 +151,19 @@ def good_evidence() -> dict:
         "/etc/audit/rules.d/50-cloudctl-mlps.rules": f(AUDIT_RULES, mode="0640"),
         "/etc/audit/rules.d/zz-cloudctl-finalize.rules": f("-e 2\n", mode="0640"),
         "/etc/audit/auditd.conf": f(
-            "max_log_file_action = keep_logs\nspace_left_action = email\nadmin_space_left_action = single\n"
+            "max_log_file_action = keep_logs\nspace_left_action = email\nadmin_space_left_action = single\n"  # noqa: E501
         ),
-        "/etc/rsyslog.conf": f("$FileCreateMode 0640\nauth,authpriv.*\t\t\t/var/log/auth.log\n*.* @@loghost.example:514\n"),
+        "/etc/rsyslog.conf": f(
+            "$FileCreateMode 0640\nauth,authpriv.*\t\t\t/var/log/auth.log\n*.* @@loghost.example:514\n"  # noqa: E501
+        ),
         "/etc/logrotate.conf": f("weekly\nrotate 4\n"),
-        "/etc/logrotate.d/rsyslog": f("/var/log/syslog\n/var/log/auth.log\n{\n\trotate 27\n\tweekly\n}\n"),
+        "/etc/logrotate.d/rsyslog": f(
+            "/var/log/syslog\n/var/log/auth.log\n{\n\trotate 27\n\tweekly\n}\n"
+        ),
         "/etc/chrony/chrony.conf": f("server ntp.example iburst\n"),
-        "/etc/sudoers": f("Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n", mode="0440"),
+        "/etc/sudoers": f(
+            "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) ALL\n", mode="0440"
+        ),
         "/etc/apt/sources.list": f("deb http://deb.debian.org/debian bookworm main\n"),
         "/etc/passwd": f("root:x:0:0:root:/root:/bin/bash\n"),
         "/etc/group": f("root:x:0:\n"),
@@ -139,11 +184,24 @@ def good_evidence() -> dict:
         "collector": "mlps_evidence",
         "collected_at": "2026-11-26T10:00:00+0000",
         "hostname": "good01",
-        "os": {"id": "debian", "id_like": "", "version_id": "12", "pretty_name": "Debian 12", "family": "debian"},
+        "os": {
+            "id": "debian",
+            "id_like": "",
+            "version_id": "12",
+            "pretty_name": "Debian 12",
+            "family": "debian",
+        },
         "virtualization": {"type": "none", "technology": ""},
         "files": files,
-        "packages": {"auditd": "1:3.0.9-1", "rsyslog": "8.2302", "aide": "0.18", "apparmor": "3.0.8",
-                     "clamav": "1.0.3", "libpam-pwquality": "1.4.5", "openssh-server": "1:9.2p1"},
+        "packages": {
+            "auditd": "1:3.0.9-1",
+            "rsyslog": "8.2302",
+            "aide": "0.18",
+            "apparmor": "3.0.8",
+            "clamav": "1.0.3",
+            "libpam-pwquality": "1.4.5",
+            "openssh-server": "1:9.2p1",
+        },
         "services": {
             "auditd.service": {"enabled": "enabled", "active": "active"},
             "rsyslog.service": {"enabled": "enabled", "active": "active"},
@@ -169,7 +227,10 @@ def good_evidence() -> dict:
             user("admin", 1000, "/bin/bash", "set", "yescrypt", 90, 1),
         ],
         "groups": [],
-        "special_files": {"suid_sgid": [{"path": "/usr/bin/passwd", "mode": "4755"}], "world_writable": []},
+        "special_files": {
+            "suid_sgid": [{"path": "/usr/bin/passwd", "mode": "4755"}],
+            "world_writable": [],
+        },
         "updates": {"ok": True, "count": 0, "security": [], "packages": []},
         "profile_vars": {},
         "errors": [],

@@ -65,27 +65,45 @@ def account(fn_user: Callable[[dict], None], name: str = "admin") -> Callable[[d
 
 
 BREAK: dict[str, Callable[[dict], None]] = {
-    "accounts-no-empty-password": account(lambda u: u.update(password="empty", hash_algorithm="empty")),
+    "accounts-no-empty-password": account(
+        lambda u: u.update(password="empty", hash_algorithm="empty")
+    ),
     "pam-no-nullok": replace("/etc/pam.d/common-auth", "pam_unix.so\n", "pam_unix.so nullok\n"),
     "sshd-permit-empty-passwords": sshd_line("PermitEmptyPasswords", "yes"),
     "accounts-unique-uid": lambda ev: ev["accounts"].append(user("ops", 1000, "/bin/bash")),
     "accounts-unique-names": lambda ev: ev["accounts"].append(user("admin", 1001, "/bin/bash")),
     "accounts-only-root-uid0": lambda ev: ev["accounts"].append(user("toor", 0, "/bin/bash")),
-    "pam-pwquality-enabled": replace("/etc/pam.d/common-password", "password\trequisite\tpam_pwquality.so retry=3\n", ""),
-    "pwquality-minlen": replace("/etc/pam.d/common-password", "pam_pwquality.so retry=3", "pam_pwquality.so retry=3 minlen=6"),
+    "pam-pwquality-enabled": replace(
+        "/etc/pam.d/common-password", "password\trequisite\tpam_pwquality.so retry=3\n", ""
+    ),
+    "pwquality-minlen": replace(
+        "/etc/pam.d/common-password",
+        "pam_pwquality.so retry=3",
+        "pam_pwquality.so retry=3 minlen=6",
+    ),
     "pwquality-minclass": replace("/etc/security/pwquality.conf", "minclass = 3", "minclass = 2"),
     "pwquality-retry": replace("/etc/pam.d/common-password", "retry=3", "retry=6"),
-    "pwquality-enforce-root": replace("/etc/security/pwquality.conf", "enforce_for_root\n", "# enforce_for_root\n"),
-    "login-defs-pass-max-days": replace("/etc/login.defs", "PASS_MAX_DAYS\t90", "PASS_MAX_DAYS\t99999"),
+    "pwquality-enforce-root": replace(
+        "/etc/security/pwquality.conf", "enforce_for_root\n", "# enforce_for_root\n"
+    ),
+    "login-defs-pass-max-days": replace(
+        "/etc/login.defs", "PASS_MAX_DAYS\t90", "PASS_MAX_DAYS\t99999"
+    ),
     "login-defs-pass-min-days": replace("/etc/login.defs", "PASS_MIN_DAYS\t1", "PASS_MIN_DAYS\t0"),
     "login-defs-pass-warn-age": replace("/etc/login.defs", "PASS_WARN_AGE\t7", "PASS_WARN_AGE\t3"),
     "users-pass-max-days": account(lambda u: u.update(max_days=99999)),
     "users-pass-min-days": account(lambda u: u.update(min_days=0)),
     "pam-password-history": replace("/etc/pam.d/common-password", "remember=5", "remember=2"),
-    "login-defs-encrypt-method": replace("/etc/login.defs", "ENCRYPT_METHOD SHA512", "ENCRYPT_METHOD MD5"),
-    "faillock-enabled": replace("/etc/pam.d/common-auth", "auth\trequired\tpam_faillock.so preauth\n", ""),
+    "login-defs-encrypt-method": replace(
+        "/etc/login.defs", "ENCRYPT_METHOD SHA512", "ENCRYPT_METHOD MD5"
+    ),
+    "faillock-enabled": replace(
+        "/etc/pam.d/common-auth", "auth\trequired\tpam_faillock.so preauth\n", ""
+    ),
     "faillock-deny": replace("/etc/security/faillock.conf", "deny = 5", "deny = 10"),
-    "faillock-unlock-time": replace("/etc/security/faillock.conf", "unlock_time = 300", "unlock_time = 60"),
+    "faillock-unlock-time": replace(
+        "/etc/security/faillock.conf", "unlock_time = 300", "unlock_time = 60"
+    ),
     "sshd-max-auth-tries": sshd_line("maxauthtries", "10"),
     "sshd-client-alive-interval": sshd_line("ClientAliveInterval", "0"),
     "sshd-client-alive-count-max": sshd_line("ClientAliveCountMax", "10"),
@@ -95,7 +113,9 @@ BREAK: dict[str, Callable[[dict], None]] = {
     "pkg-rsh-server-absent": add_pkg("rsh-server"),
     "pkg-inetd-absent": add_pkg("openbsd-inetd"),
     "no-rhosts-files": lambda ev: ev["files"].__setitem__("/etc/hosts.equiv", f("+\n")),
-    "port-telnet-closed": lambda ev: ev["listening"].append({"proto": "tcp", "family": "ipv6", "address": "::", "port": 23}),
+    "port-telnet-closed": lambda ev: ev["listening"].append(
+        {"proto": "tcp", "family": "ipv6", "address": "::", "port": 23}
+    ),
     "system-accounts-nologin": account(lambda u: u.update(shell="/bin/bash"), "daemon"),
     "perm-etc-passwd": set_mode("/etc/passwd", "0666"),
     "perm-etc-shadow": set_mode("/etc/shadow", "0644"),
@@ -105,35 +125,77 @@ BREAK: dict[str, Callable[[dict], None]] = {
     "perm-ssh-host-keys": set_mode("/etc/ssh/ssh_host_ed25519_key", "0644"),
     "sshd-permit-root-login": sshd_line("PERMITROOTLOGIN", "yes"),
     "useradd-inactive": replace("/etc/default/useradd", "INACTIVE=35", "INACTIVE=-1"),
-    "sudo-no-nopasswd-all": lambda ev: edit(ev, "/etc/sudoers.d/ops", "ops ALL=(ALL) NOPASSWD: ALL\n", mode="0440"),
-    "su-restricted": replace("/etc/pam.d/su", "auth       required   pam_wheel.so", "# auth       required   pam_wheel.so"),
+    "sudo-no-nopasswd-all": lambda ev: edit(
+        ev, "/etc/sudoers.d/ops", "ops ALL=(ALL) NOPASSWD: ALL\n", mode="0440"
+    ),
+    "su-restricted": replace(
+        "/etc/pam.d/su",
+        "auth       required   pam_wheel.so",
+        "# auth       required   pam_wheel.so",
+    ),
     "umask-login-defs": replace("/etc/login.defs", "UMASK\t\t027", "UMASK\t\t022"),
     "umask-profile": lambda ev: edit(ev, "/etc/profile.d/zz-local.sh", "umask 022\n"),
-    "world-writable-sticky": lambda ev: ev["special_files"]["world_writable"].append({"path": "/etc/app.conf", "mode": "0666"}),
-    "suid-allowlist": lambda ev: ev["special_files"]["suid_sgid"].append({"path": "/usr/local/bin/backdoor", "mode": "4755"}),
+    "world-writable-sticky": lambda ev: ev["special_files"]["world_writable"].append(
+        {"path": "/etc/app.conf", "mode": "0666"}
+    ),
+    "suid-allowlist": lambda ev: ev["special_files"]["suid_sgid"].append(
+        {"path": "/usr/local/bin/backdoor", "mode": "4755"}
+    ),
     "perm-crontab": set_mode("/etc/crontab", "0644"),
     "mac-enforcing": del_pkg("apparmor"),
     "auditd-installed": del_pkg("auditd"),
-    "auditd-enabled": lambda ev: ev["services"]["auditd.service"].update(enabled="disabled", active="inactive"),
+    "auditd-enabled": lambda ev: ev["services"]["auditd.service"].update(
+        enabled="disabled", active="inactive"
+    ),
     "kernel-audit-boot": replace("/proc/cmdline", " audit=1", ""),
-    "audit-rules-identity": replace("/etc/audit/rules.d/50-cloudctl-mlps.rules", "-w /etc/shadow -p wa", "-w /etc/shadow -p r"),
-    "audit-rules-sudoers": replace("/etc/audit/rules.d/50-cloudctl-mlps.rules", "-w /etc/sudoers.d -p wa -k scope\n", ""),
-    "audit-rules-logins": replace("/etc/audit/rules.d/50-cloudctl-mlps.rules", "-w /var/log/lastlog -p wa -k logins\n", "# -w /var/log/lastlog -p wa -k logins\n"),
-    "audit-rules-time": replace("/etc/audit/rules.d/50-cloudctl-mlps.rules", "adjtimex,settimeofday,clock_settime", "open"),
-    "audit-rules-modules": replace("/etc/audit/rules.d/50-cloudctl-mlps.rules", "init_module,finit_module,delete_module", "mount"),
+    "audit-rules-identity": replace(
+        "/etc/audit/rules.d/50-cloudctl-mlps.rules", "-w /etc/shadow -p wa", "-w /etc/shadow -p r"
+    ),
+    "audit-rules-sudoers": replace(
+        "/etc/audit/rules.d/50-cloudctl-mlps.rules", "-w /etc/sudoers.d -p wa -k scope\n", ""
+    ),
+    "audit-rules-logins": replace(
+        "/etc/audit/rules.d/50-cloudctl-mlps.rules",
+        "-w /var/log/lastlog -p wa -k logins\n",
+        "# -w /var/log/lastlog -p wa -k logins\n",
+    ),
+    "audit-rules-time": replace(
+        "/etc/audit/rules.d/50-cloudctl-mlps.rules", "adjtimex,settimeofday,clock_settime", "open"
+    ),
+    "audit-rules-modules": replace(
+        "/etc/audit/rules.d/50-cloudctl-mlps.rules",
+        "init_module,finit_module,delete_module",
+        "mount",
+    ),
     "rsyslog-enabled": lambda ev: ev["services"]["rsyslog.service"].update(active="failed"),
     "auth-log-configured": replace("/etc/rsyslog.conf", "auth,authpriv.*", "#auth,authpriv.*"),
     "time-sync-enabled": lambda ev: ev["services"].pop("chrony.service"),
-    "time-sync-server": replace("/etc/chrony/chrony.conf", "server ntp.example iburst", "# no server"),
+    "time-sync-server": replace(
+        "/etc/chrony/chrony.conf", "server ntp.example iburst", "# no server"
+    ),
     "perm-audit-log-dir": set_mode("/var/log/audit", "0755"),
-    "rsyslog-file-mode": replace("/etc/rsyslog.conf", "$FileCreateMode 0640", "$FileCreateMode 0644"),
+    "rsyslog-file-mode": replace(
+        "/etc/rsyslog.conf", "$FileCreateMode 0640", "$FileCreateMode 0644"
+    ),
     "log-retention": replace("/etc/logrotate.d/rsyslog", "rotate 27", "rotate 4"),
     "log-forwarding": replace("/etc/rsyslog.conf", "*.* @@loghost.example:514\n", ""),
-    "auditd-disk-full-action": replace("/etc/audit/auditd.conf", "space_left_action = email\n", "space_left_action = IGNORE\n"),
-    "auditd-admin-space-left-action": replace("/etc/audit/auditd.conf", "admin_space_left_action = single", "admin_space_left_action = ignore"),
-    "auditd-max-log-file-action": replace("/etc/audit/auditd.conf", "max_log_file_action = keep_logs", "max_log_file_action = ignore"),
-    "audit-rules-immutable": lambda ev: ev["files"].__setitem__("/etc/audit/rules.d/zz-cloudctl-finalize.rules", f("-e 1\n")),
-    "audit-not-delegated": lambda ev: edit(ev, "/etc/sudoers.d/ops", "ops ALL=(root) /usr/sbin/auditctl\n"),
+    "auditd-disk-full-action": replace(
+        "/etc/audit/auditd.conf", "space_left_action = email\n", "space_left_action = IGNORE\n"
+    ),
+    "auditd-admin-space-left-action": replace(
+        "/etc/audit/auditd.conf",
+        "admin_space_left_action = single",
+        "admin_space_left_action = ignore",
+    ),
+    "auditd-max-log-file-action": replace(
+        "/etc/audit/auditd.conf", "max_log_file_action = keep_logs", "max_log_file_action = ignore"
+    ),
+    "audit-rules-immutable": lambda ev: ev["files"].__setitem__(
+        "/etc/audit/rules.d/zz-cloudctl-finalize.rules", f("-e 1\n")
+    ),
+    "audit-not-delegated": lambda ev: edit(
+        ev, "/etc/sudoers.d/ops", "ops ALL=(root) /usr/sbin/auditctl\n"
+    ),
     "no-compilers": add_pkg("gcc"),
     "no-sniffers": add_pkg("tcpdump"),
     "no-x-server": add_pkg("xserver-xorg-core"),
@@ -142,16 +204,22 @@ BREAK: dict[str, Callable[[dict], None]] = {
     "svc-rpcbind-nfs-absent": add_pkg("rpcbind"),
     "svc-samba-absent": add_pkg("samba"),
     "svc-ftp-absent": add_pkg("vsftpd"),
-    "high-risk-ports-closed": lambda ev: ev["listening"].append({"proto": "tcp", "family": "ipv4", "address": "0.0.0.0", "port": 6379}),
+    "high-risk-ports-closed": lambda ev: ev["listening"].append(
+        {"proto": "tcp", "family": "ipv4", "address": "0.0.0.0", "port": 6379}
+    ),
     "sshd-x11-forwarding": sshd_line("X11Forwarding", "yes"),
     "sysctl-ip-forward": sysctl_bad("net.ipv4.ip_forward", "1"),
-    "sysctl-accept-redirects": lambda ev: ev["sysctl"]["net.ipv4.conf.all.accept_redirects"].update(value="1"),
+    "sysctl-accept-redirects": lambda ev: ev["sysctl"]["net.ipv4.conf.all.accept_redirects"].update(
+        value="1"
+    ),
     "sysctl-send-redirects": sysctl_bad("net.ipv4.conf.all.send_redirects", "1"),
     "sysctl-source-route": sysctl_bad("net.ipv4.conf.all.accept_source_route", "1"),
     "sysctl-syncookies": sysctl_bad("net.ipv4.tcp_syncookies", "0"),
     "ssh-access-restricted": replace("/etc/ssh/sshd_config", "AllowUsers admin\n", ""),
     "security-updates": lambda ev: ev["updates"].update(count=2, security=["openssl", "libssl3"]),
-    "package-signatures": lambda ev: edit(ev, "/etc/apt/sources.list.d/local.list", "deb [trusted=yes] file:/var/local-repo ./\n"),
+    "package-signatures": lambda ev: edit(
+        ev, "/etc/apt/sources.list.d/local.list", "deb [trusted=yes] file:/var/local-repo ./\n"
+    ),
     "sysctl-aslr": sysctl_bad("kernel.randomize_va_space", "0"),
     "sysctl-dmesg-restrict": sysctl_bad("kernel.dmesg_restrict", "0"),
     "aide-installed": del_pkg("aide"),
@@ -160,7 +228,9 @@ BREAK: dict[str, Callable[[dict], None]] = {
     "sshd-ciphers": sshd_line("Ciphers", "aes128-cbc,aes256-ctr"),
     "sshd-kex": sshd_line("KexAlgorithms", "diffie-hellman-group14-sha1"),
     "accounts-strong-hashes": account(lambda u: u.update(hash_algorithm="md5")),
-    "shell-histsize": replace("/etc/profile.d/99-cloudctl-histsize.sh", "HISTSIZE=100", "HISTSIZE=5000"),
+    "shell-histsize": replace(
+        "/etc/profile.d/99-cloudctl-histsize.sh", "HISTSIZE=100", "HISTSIZE=5000"
+    ),
     "sysctl-suid-dumpable": sysctl_bad("fs.suid_dumpable", "2"),
 }
 
@@ -190,14 +260,19 @@ def test_breaking_one_control_breaks_no_unrelated_control(control):
     """A mutation must be specific: it may only fail controls about the same thing."""
     ev = mutated(BREAK[control])
     failing = {
-        c.id for c in PROFILE.automated
+        c.id
+        for c in PROFILE.automated
         if evaluate_control(c, ev, PROFILE.defaults(), "bad01").verdict != "pass"
     }
     assert control in failing
     related = {
         "faillock-enabled": {"faillock-deny", "faillock-unlock-time"},
-        "pam-pwquality-enabled": {"pwquality-minlen", "pwquality-minclass", "pwquality-retry",
-                                  "pwquality-enforce-root"},
+        "pam-pwquality-enabled": {
+            "pwquality-minlen",
+            "pwquality-minclass",
+            "pwquality-retry",
+            "pwquality-enforce-root",
+        },
         "sudo-no-nopasswd-all": set(),
         "accounts-unique-names": {"accounts-unique-uid"},
         "accounts-only-root-uid0": {"accounts-unique-uid"},  # toor shares root's UID

@@ -40,9 +40,14 @@ def test_compliant_host_has_no_failures():
 def test_waiver_applies_until_it_expires():
     bad = mutated(BREAK["sshd-permit-root-login"])
     w = Waiver("yun-*", "sshd-permit-root-login", "bastion only", "张工", dt.date(2026, 12, 31))
-    d = run([HostEvidence("yun-db01", "ok", bad), HostEvidence("legacy-web01", "ok", bad)], waivers=[w])
+    d = run(
+        [HostEvidence("yun-db01", "ok", bad), HostEvidence("legacy-web01", "ok", bad)], waivers=[w]
+    )
     by_host = {r["host"]: r for r in d["results"] if r["control"] == "sshd-permit-root-login"}
-    assert by_host["yun-db01"]["verdict"] == "waived" and by_host["yun-db01"]["waiver"]["approver"] == "张工"
+    assert (
+        by_host["yun-db01"]["verdict"] == "waived"
+        and by_host["yun-db01"]["waiver"]["approver"] == "张工"
+    )
     assert by_host["legacy-web01"]["verdict"] == "fail"
     assert d["waivers"][0]["applied_to"] == ["yun-db01"]
     expired = Waiver("*", "sshd-permit-root-login", "old", "张工", dt.date(2026, 11, 25))
@@ -66,8 +71,21 @@ def test_roll_up_worst_case_wins_across_hosts():
 
 
 def test_manual_evidence_turns_into_a_verdict():
-    ev = {"backup-local": [ManualEvidence("backup-local", "pass", "访谈", "每日全备，季度恢复演练",
-                                          ["备份策略 v3"], "王工", "2026-11-01", "*", "backup.yaml:1")]}
+    ev = {
+        "backup-local": [
+            ManualEvidence(
+                "backup-local",
+                "pass",
+                "访谈",
+                "每日全备，季度恢复演练",
+                ["备份策略 v3"],
+                "王工",
+                "2026-11-01",
+                "*",
+                "backup.yaml:1",
+            )
+        ]
+    }
     d = run([HostEvidence("a", "ok", good_evidence())], manual=ev)
     r = next(r for r in d["results"] if r["control"] == "backup-local")
     assert r["verdict"] == "pass" and "备份策略" in r["evidence"][0]["text"]
@@ -76,7 +94,12 @@ def test_manual_evidence_turns_into_a_verdict():
 
 
 def test_unreachable_host_is_reported_and_others_evaluated():
-    d = run([HostEvidence("a", "ok", good_evidence()), HostEvidence("ghost", "unreachable", None, "refused")])
+    d = run(
+        [
+            HostEvidence("a", "ok", good_evidence()),
+            HostEvidence("ghost", "unreachable", None, "refused"),
+        ]
+    )
     assert d["summary"]["hosts_unreachable"] == ["ghost"]
     assert d["summary"]["failed"] is True
     assert {r["host"] for r in d["results"]} == {"a"}
@@ -84,7 +107,9 @@ def test_unreachable_host_is_reported_and_others_evaluated():
 
 def test_high_risk_and_conclusion_rule():
     d = run([HostEvidence("a", "ok", mutated(BREAK["accounts-no-empty-password"]))])
-    assert d["summary"]["high_risk"] == [{"host": "a", "control": "accounts-no-empty-password", "case": "6.4.1.1"}]
+    assert d["summary"]["high_risk"] == [
+        {"host": "a", "control": "accounts-no-empty-password", "case": "6.4.1.1"}
+    ]
     assert d["summary"]["conclusion"] == "non_compliant"
     assert conclusion(95.0, 0) == "compliant"
     assert conclusion(90.0, 0) == "basically_compliant"

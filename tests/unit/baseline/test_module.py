@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-spec = importlib.util.spec_from_file_location("mlps_evidence", ROOT / "playbooks/baseline/library/mlps_evidence.py")
+spec = importlib.util.spec_from_file_location(
+    "mlps_evidence", ROOT / "playbooks/baseline/library/mlps_evidence.py"
+)
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 
@@ -24,7 +26,9 @@ def make_root(tmp: Path) -> Path:
         "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\n"
         "ghost:x:1001:1001::/home/ghost:/bin/bash\nold:x:1002:1002::/home/old:/bin/bash\n"
     )
-    (r / "etc/shadow").write_text(f"root:!*:19000:0:99999:7:::\nadmin:{HASH}:19000:1:90:7:::\nghost::19000::::::\nold:$1$ab$cdef:19000:0:99999:7:::\n")
+    (r / "etc/shadow").write_text(
+        f"root:!*:19000:0:99999:7:::\nadmin:{HASH}:19000:1:90:7:::\nghost::19000::::::\nold:$1$ab$cdef:19000:0:99999:7:::\n"
+    )
     (r / "etc/shadow").chmod(0o640)
     (r / "etc/ssh/sshd_config").write_text("Include /etc/ssh/sshd_config.d/*.conf\n")
     (r / "etc/ssh/sshd_config.d/a.conf").write_text("PermitRootLogin no\n")

@@ -25,12 +25,17 @@ def test_sshd_first_match_wins_and_keywords_are_case_insensitive():
 
 
 def test_sshd_include_is_read_where_it_stands_in_lexical_order():
-    ev = sshd("Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n",
-              **{"50-cloud": "PermitRootLogin yes\n", "10-first": "MaxAuthTries 3\n"})
+    ev = sshd(
+        "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n",
+        **{"50-cloud": "PermitRootLogin yes\n", "10-first": "MaxAuthTries 3\n"},
+    )
     assert P.sshd_effective(ev, "permitrootlogin")[0].value == "yes"
     assert P.sshd_effective(ev, "maxauthtries")[0].value == "3"
     # an Include after the setting comes too late
-    ev = sshd("PermitRootLogin no\nInclude sshd_config.d/*.conf\n", **{"50-cloud": "PermitRootLogin yes\n"})
+    ev = sshd(
+        "PermitRootLogin no\nInclude sshd_config.d/*.conf\n",
+        **{"50-cloud": "PermitRootLogin yes\n"},
+    )
     assert P.sshd_effective(ev, "permitrootlogin")[0].value == "no"
 
 
@@ -42,7 +47,9 @@ def test_sshd_comments_equals_sign_and_defaults():
 
 
 def test_sshd_match_block_values_are_reported_separately():
-    ev = sshd("PermitRootLogin no\nMatch Address 10.0.0.0/8\n  PermitRootLogin yes\nMatch all\nX11Forwarding no\n")
+    ev = sshd(
+        "PermitRootLogin no\nMatch Address 10.0.0.0/8\n  PermitRootLogin yes\nMatch all\nX11Forwarding no\n"  # noqa: E501
+    )
     s, matches, _ = P.sshd_effective(ev, "permitrootlogin")
     assert s.value == "no"
     assert matches[0][0] == "Address 10.0.0.0/8" and matches[0][1].value == "yes"
@@ -63,25 +70,39 @@ def test_sshd_allowusers_accumulates():
 
 def test_pam_include_substack_and_bracket_controls():
     fs = {
-        "/etc/pam.d/sshd": f("@include common-auth\nauth substack password-auth\naccount include system-x\n"),
-        "/etc/pam.d/common-auth": f("auth [success=1 default=ignore] pam_unix.so nullok\n# auth required pam_x.so\n"),
-        "/etc/pam.d/password-auth": f("auth required /usr/lib/security/pam_faillock.so preauth\npassword required pam_y.so\n"),
+        "/etc/pam.d/sshd": f(
+            "@include common-auth\nauth substack password-auth\naccount include system-x\n"
+        ),
+        "/etc/pam.d/common-auth": f(
+            "auth [success=1 default=ignore] pam_unix.so nullok\n# auth required pam_x.so\n"
+        ),
+        "/etc/pam.d/password-auth": f(
+            "auth required /usr/lib/security/pam_faillock.so preauth\npassword required pam_y.so\n"
+        ),
         "/etc/pam.d/system-x": f("account required pam_z.so\n"),
     }
     stack = P.parse_pam(fs, "sshd")
     assert [(e.type, e.module) for e in stack] == [
-        ("auth", "pam_unix.so"), ("auth", "pam_faillock.so"), ("account", "pam_z.so")]
+        ("auth", "pam_unix.so"),
+        ("auth", "pam_faillock.so"),
+        ("account", "pam_z.so"),
+    ]
     assert stack[0].control == "[success=1 default=ignore]" and stack[0].arg("nullok") == ""
     assert stack[1].arg("preauth") == "" and stack[1].arg("deny") is None
 
 
 def test_pam_include_loop_terminates():
-    fs = {"/etc/pam.d/a": f("@include b\n"), "/etc/pam.d/b": f("@include a\nauth required pam_x.so\n")}
+    fs = {
+        "/etc/pam.d/a": f("@include b\n"),
+        "/etc/pam.d/b": f("@include a\nauth required pam_x.so\n"),
+    }
     assert len(P.parse_pam(fs, "a")) > 0
 
 
 def test_keyvals_last_wins_and_comments():
-    fs = {"/etc/login.defs": f("PASS_MAX_DAYS 99999\n#PASS_MAX_DAYS 30\nPASS_MAX_DAYS 90 # policy\n")}
+    fs = {
+        "/etc/login.defs": f("PASS_MAX_DAYS 99999\n#PASS_MAX_DAYS 30\nPASS_MAX_DAYS 90 # policy\n")
+    }
     kv = P.keyvals(fs, "/etc/login.defs")
     assert kv["PASS_MAX_DAYS"].value == "90" and kv["PASS_MAX_DAYS"].source.endswith(":3")
 
@@ -116,7 +137,9 @@ def test_sysctl_order_same_name_in_etc_wins_and_sysctl_conf_last():
 def test_logrotate_blocks_use_global_defaults():
     fs = {
         "/etc/logrotate.conf": f("monthly\nrotate 2\n"),
-        "/etc/logrotate.d/rsyslog": f("/var/log/syslog\n/var/log/auth.log\n{\n  daily\n  rotate 200\n}\n/var/log/x {\n}\n"),
+        "/etc/logrotate.d/rsyslog": f(
+            "/var/log/syslog\n/var/log/auth.log\n{\n  daily\n  rotate 200\n}\n/var/log/x {\n}\n"
+        ),
     }
     blocks = P.logrotate_days(fs, "/etc/logrotate.d/rsyslog")
     assert [b[1] for b in blocks] == [200, 62]
@@ -124,5 +147,8 @@ def test_logrotate_blocks_use_global_defaults():
 
 
 def test_audit_rules_prefer_rules_d():
-    fs = {"/etc/audit/audit.rules": f("-e 2\n"), "/etc/audit/rules.d/a.rules": f("-D\n# c\n-w /x -p wa\n")}
+    fs = {
+        "/etc/audit/audit.rules": f("-e 2\n"),
+        "/etc/audit/rules.d/a.rules": f("-D\n# c\n-w /x -p wa\n"),
+    }
     assert [r.value for r in P.audit_rules(fs)] == ["-D", "-w /x -p wa"]

@@ -23,9 +23,15 @@ PROFILE = load_profile(ROOT / "policies")
 def doc(run_id="r1", broken=("sshd-permit-root-login",)):
     ev = good_evidence()
     for b in broken:
-        ev = mutated(lambda e, b=b, base=ev: (e.clear(), e.update(json.loads(json.dumps(base))), BREAK[b](e)))
-    return evaluate_run(PROFILE, [HostEvidence("yun-db01", "ok", ev), HostEvidence("ghost", "unreachable", None, "refused")],
-                        run_id=run_id, started_at=f"2026-11-26T10:00:0{run_id[-1]}")
+        ev = mutated(
+            lambda e, b=b, base=ev: (e.clear(), e.update(json.loads(json.dumps(base))), BREAK[b](e))
+        )
+    return evaluate_run(
+        PROFILE,
+        [HostEvidence("yun-db01", "ok", ev), HostEvidence("ghost", "unreachable", None, "refused")],
+        run_id=run_id,
+        started_at=f"2026-11-26T10:00:0{run_id[-1]}",
+    )
 
 
 def test_junit_counts_failures_and_unreachable():
@@ -63,14 +69,27 @@ def test_store_runs_and_diff(tmp_path):
     assert [r["run_id"] for r in runs] == ["r2", "r1"]
     a, b = store.latest_two(db)
     d = store.diff_runs(store.load_run(db, a), store.load_run(db, b))
-    assert [(x["control"], x["before"], x["after"]) for x in d["better"]] == [("sshd-permit-root-login", "fail", "pass")]
-    assert [(x["control"], x["before"], x["after"]) for x in d["worse"]] == [("sshd-macs", "pass", "fail")]
+    assert [(x["control"], x["before"], x["after"]) for x in d["better"]] == [
+        ("sshd-permit-root-login", "fail", "pass")
+    ]
+    assert [(x["control"], x["before"], x["after"]) for x in d["worse"]] == [
+        ("sshd-macs", "pass", "fail")
+    ]
 
 
 def write_evidence(path: Path, ev: dict) -> None:
-    path.write_text(json.dumps({"schema": "cloudctl.baseline.evidence/1", "generated_at": "t",
-                                "hosts": {"yun-db01": {"status": "ok", "evidence": ev},
-                                          "ghost": {"status": "unreachable", "error": "port 9 refused"}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "schema": "cloudctl.baseline.evidence/1",
+                "generated_at": "t",
+                "hosts": {
+                    "yun-db01": {"status": "ok", "evidence": ev},
+                    "ghost": {"status": "unreachable", "error": "port 9 refused"},
+                },
+            }
+        )
+    )
 
 
 def test_cli_report_formats_and_exit_code(cli, center, tmp_path):
@@ -78,8 +97,20 @@ def test_cli_report_formats_and_exit_code(cli, center, tmp_path):
     ev_file = tmp_path / "ev.json"
     write_evidence(ev_file, mutated(BREAK["shell-tmout"]))
     html, junit = tmp_path / "r.html", tmp_path / "r.xml"
-    r = cli("--center", str(center), "baseline", "report", str(ev_file), "-o", "json",
-            "--html", str(html), "--junit", str(junit), "--store")
+    r = cli(
+        "--center",
+        str(center),
+        "baseline",
+        "report",
+        str(ev_file),
+        "-o",
+        "json",
+        "--html",
+        str(html),
+        "--junit",
+        str(junit),
+        "--store",
+    )
     assert r.exit_code == 1
     d = json.loads(r.stdout)
     assert d["schema"] == "cloudctl.baseline.run/1"
@@ -108,15 +139,18 @@ def test_cli_rejects_bad_waivers_with_file_and_line(cli, center, tmp_path):
     except ValidationFailed as e:
         msgs = [str(p) for p in e.problems]
     assert any(m.endswith("waivers.yaml:3: unknown control 'no-such-control'") for m in msgs), msgs
-    assert any(m.endswith("waivers.yaml:7: waiver misses justification, approver, expires") for m in msgs)
+    assert any(
+        m.endswith("waivers.yaml:7: waiver misses justification, approver, expires") for m in msgs
+    )
 
 
 def test_remediation_playbook_is_in_sync_with_the_catalog():
     from cloudctl.baseline.remediate import playbook_yaml
 
     expected = playbook_yaml(PROFILE, [c for c in PROFILE.automated if c.remediable])
-    assert (ROOT / "playbooks/baseline/remediate.yml").read_text() == expected, \
+    assert (ROOT / "playbooks/baseline/remediate.yml").read_text() == expected, (
         "run `cloudctl baseline playbook` after editing the catalog"
+    )
 
 
 def test_every_remediation_block_is_tagged_with_its_control():

@@ -78,3 +78,27 @@ def test_state_file_round_trip_and_info_when_down(paths: LabPaths):
     st.status = "down"
     st.save(paths)
     assert manager.info() is None
+
+
+def test_down_purge_deletes_the_lab_data_but_not_the_cache(paths: LabPaths):
+    (paths.data).mkdir(parents=True)
+    (paths.data / "keystone.db").write_text("x")
+    (paths.hosts / "h1/upper").mkdir(parents=True)
+    paths.cache.mkdir(parents=True)
+    (paths.cache / "rootfs-x.tar.zst").write_text("x")
+    _dead_record(paths, "svc-nova")
+    manager.down(purge=True)
+    assert sorted(p.name for p in paths.root.iterdir()) == ["lab.lock"]
+    assert (paths.cache / "rootfs-x.tar.zst").exists()
+
+
+def test_down_keeps_data_and_marks_the_lab_down(paths: LabPaths):
+    (paths.data).mkdir(parents=True)
+    (paths.data / "keystone.db").write_text("x")
+    manager.LabState(status="up", services=["keystone"]).save(paths)
+    paths.inventory.write_text("all: {}\n")
+    manager.down()
+    assert (paths.data / "keystone.db").exists()
+    assert not paths.inventory.exists()
+    assert manager.LabState.load(paths).status == "down"
+    assert manager.info() is None

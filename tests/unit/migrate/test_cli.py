@@ -262,3 +262,31 @@ def test_second_operator_on_the_same_wave_is_refused(cli, local_center, tmp_path
         )
     assert r.exit_code == 2
     assert "is being run by another cloudctl" in r.stderr
+
+
+def test_interrupted_run_must_be_resumed_or_abandoned(cli, local_center, tmp_path):
+    j = Journal(tmp_path / "j.db")
+    snap = [{"id": "base", "name_zh": "b", "depends_on": [], "steps": []}]
+    rid = j.create_run(
+        kind="run",
+        plan_name="t",
+        plan_path=None,
+        plan_sha=None,
+        wave="w1",
+        snapshot=snap,
+        options={"parallel": 1},
+    )
+    j.conn.execute("UPDATE migrate_runs SET pid=999999999 WHERE run_id=?", (rid,))  # runner died
+    r = cli(
+        "-C", str(local_center), "migrate", "run", "t", "--wave", "w1", "--journal", str(j.path)
+    )
+    assert r.exit_code == 2
+    assert f"run {rid} of wave w1 is interrupted" in r.stderr
+    assert f"cloudctl migrate resume {rid}" in r.stderr
+    r = cli(
+        "-C", str(local_center), "--lang", "en", "migrate", "abandon", rid, "--journal", str(j.path)
+    )
+    assert r.exit_code == 0, r.output
+    assert j.run(rid).status == "abandoned"
+    r = cli("-C", str(local_center), "migrate", "abandon", rid, "--journal", str(j.path))
+    assert r.exit_code == 2 and "only an interrupted or paused run" in r.stderr

@@ -221,3 +221,9 @@ def test_sample_plan_is_valid(project_root):
     assert plan.waves[0].id == "pilot"
     approval = plan.systems["xzsp"]
     assert {"rkxx", "frdw"} <= set(approval.depends_on)
+
+
+def test_typos_in_field_names_are_reported(write_plan, refs):
+    p = write_plan(HEAD + "systems:\n" + sys_("a", extra="    depend_on: [b]\n"))
+    msgs = messages(validate(load_plan(p), refs))
+    assert any("system a: unknown field `depend_on`" in m for m in msgs), msgs
