@@ -185,7 +185,7 @@ def playbook_vars(desired, password: str) -> dict:
         for k in (
             "projects",
             "users",
-            "roles",
+            "grants",
             "networks",
             "subnets",
             "routers",
@@ -255,7 +255,7 @@ def playbook_vars(desired, password: str) -> dict:
         for u in t.users:
             v["users"].append({"name": u.name, "project": t.project, "description": u.description})
             for role in u.roles:
-                v["roles"].append({"user": u.name, "role": role, "project": t.project})
+                v["grants"].append({"user": u.name, "role": role, "project": t.project})
     v["password"] = password
     return v
 
@@ -318,11 +318,25 @@ PLAYBOOK = """
         user: "{{ item.user }}"
         role: "{{ item.role }}"
         project: "{{ item.project }}"
-      loop: "{{ roles }}"
+      loop: "{{ grants }}"
 """
 
 
-def run_ansible(py: Path, workdir: Path, label: str, check: bool = False) -> dict:
+def run_ansible(py: Path, workdir: Path, label: str, check: bool = False, reset=None) -> dict:
+    """One playbook run; discarded and repeated (up to 3 times) when the lab went away."""
+    for attempt in range(1, 4):
+        wait_for_cloud()
+        row, out = _run_ansible_once(py, workdir, label, check)
+        if "Unable to establish connection" not in out:
+            return row
+        print(f"  {label}: the lab went away; attempt {attempt} discarded", flush=True)
+        if reset:
+            wait_for_cloud()
+            reset()
+    raise SystemExit(f"{label}: gave up after 3 attempts")
+
+
+def _run_ansible_once(py: Path, workdir: Path, label: str, check: bool) -> tuple[dict, str]:
     log = workdir / f"requests-{label}.log"
     log.unlink(missing_ok=True)
     env = {
@@ -350,15 +364,16 @@ def run_ansible(py: Path, workdir: Path, label: str, check: bool = False) -> dic
         f"{recap[-1].split(':', 1)[-1].strip() if recap else ''}",
         flush=True,
     )
-    if p.returncode and not check:
+    if p.returncode and not check and "Unable to establish connection" not in p.stdout:
         sys.stderr.write(p.stdout[-3000:] + p.stderr[-2000:])
-    return {
+    row = {
         "what": label,
         "requests": n,
         "writes": writes,
         "seconds": round(secs, 2),
         "rc": p.returncode,
     }
+    return row, p.stdout + p.stderr
 
 
 def wipe_prefix(prefix: str) -> None:
@@ -459,7 +474,7 @@ def main() -> int:
         os.chmod(awork / "vars.yml", 0o600)
         wipe_prefix("a-")
         arows = [
-            run_ansible(py, awork, "ansible create"),
+            run_ansible(py, awork, "ansible create", reset=lambda: wipe_prefix("a-")),
             run_ansible(py, awork, "ansible re-run (no-op)"),
             run_ansible(py, awork, "ansible --check", check=True),
         ]

@@ -110,6 +110,46 @@ def unmount_host(paths: LabPaths, name: str) -> list[str]:
     return done
 
 
+# ---------------------------------------------------------------- cgroups
+
+
+def cgroup_dirs(name: str, root: Path = Path("/sys/fs/cgroup")) -> list[Path]:
+    """Each host's own cgroup (in every hierarchy systemd uses). nspawn puts the container
+    under its own cgroup; started side by side from one shell, all hosts would share one,
+    and each container's systemd would wait for the others' processes to leave its units'
+    cgroups (stops hang, boots never finish)."""
+    if (root / "cgroup.controllers").exists():  # unified hierarchy only
+        return [root / "cloudctl-lab" / name]
+    return [
+        h / "cloudctl-lab" / name
+        for h in (root / "systemd", root / "unified")
+        if (h / "cgroup.procs").exists()
+    ]
+
+
+def remove_cgroups(name: str) -> None:
+    """Remove the host's cgroups once its processes are gone (deepest first)."""
+    for top in cgroup_dirs(name):
+        if not top.is_dir():
+            continue
+        for d, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        with contextlib.suppress(OSError):
+            top.parent.rmdir()  # the lab's own parent group, once no host is left
+
+
+def _enter_cgroups(dirs: list[Path]):
+    """preexec hook: move the about-to-be nspawn process into the host's cgroups."""
+
+    def enter() -> None:
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    return enter
+
+
 # ---------------------------------------------------------------- keys
 
 
@@ -247,7 +287,20 @@ def start(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> list[pro
     clear_propagate(host.name)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
     log = paths.logs / f"host-{host.name}.log"
-    rec = procs.spawn(k_host, nspawn_argv(host, d.merged), env, log, paths.root)
+    remove_cgroups(host.name)
+    groups = []
+    for g in cgroup_dirs(host.name):
+        with contextlib.suppress(OSError):
+            g.mkdir(parents=True, exist_ok=True)
+            groups.append(g)
+    rec = procs.spawn(
+        k_host,
+        nspawn_argv(host, d.merged),
+        env,
+        log,
+        paths.root,
+        preexec=_enter_cgroups(groups),
+    )
     rec.save(paths.run)
     init = _container_init(rec.pid)
     if init is None:
@@ -286,6 +339,7 @@ def stop(paths: LabPaths, name: str, timeout: float = 10) -> list[str]:
     for f, _ in recs:
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
+    remove_cgroups(name)
     found += unmount_host(paths, name)
     if clear_propagate(name):
         found.append(str(PROPAGATE_DIR / name))
@@ -354,4 +408,4 @@ def health(port: int, key: Path, timeout: float = 8) -> tuple[bool, str]:
     ms = (time.monotonic() - t0) * 1000
     state = out.splitlines()[-1] if out else "?"
     ok = state in ("running", "degraded")
-    return ok, f"ssh: systemd {state} ({ms:.0f} ms)"
+    return ok, f"systemd {state} ({ms:.0f} ms)"  # read over an SSH login

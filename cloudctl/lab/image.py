@@ -176,17 +176,33 @@ def ensure_lower(paths: LabPaths, on_build: Callable[[], None] | None = None) ->
     return lower
 
 
-def prune_images(paths: LabPaths, keep: Path, mounted: set[str]) -> list[str]:
-    """Remove unpacked images of older recipes that no mount uses."""
-    removed = []
+def lowerdirs_in_use() -> set[str]:
+    """Lower layers of the overlay mounts of this mount namespace."""
+    used: set[str] = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        _, _, after = line.partition(" - ")
+        fields = after.split()
+        if len(fields) >= 3 and fields[0] == "overlay":
+            for opt in fields[2].split(","):
+                if opt.startswith("lowerdir="):
+                    used.update(opt[len("lowerdir=") :].split(":"))
+    return used
+
+
+def prune_images(paths: LabPaths, keep: Path) -> list[str]:
+    """Remove unpacked images of older recipes that no overlay uses any more."""
+    removed: list[str] = []
     if not paths.images.is_dir():
         return removed
-    for d in paths.images.iterdir():
-        if d in (keep, keep.with_name(keep.name + ".complete")) or any(
-            str(d) in m for m in mounted
-        ):
+    used = lowerdirs_in_use()
+    for d in sorted(paths.images.iterdir()):
+        image_dir = d.with_suffix("") if d.suffix == ".complete" else d
+        if image_dir == keep or str(image_dir) in used:
             continue
         with contextlib.suppress(OSError):
-            shutil.rmtree(d)
+            if d.is_dir():
+                shutil.rmtree(d)
+            else:
+                d.unlink()
             removed.append(d.name)
     return removed

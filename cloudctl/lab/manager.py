@@ -335,9 +335,11 @@ def _ensure_services(
 def _ensure_hosts(
     paths: LabPaths, wanted: list[HostSpec], rep: Reporter, lower_future: Future[Path]
 ) -> Path:
-    with rep.step("准备主机镜像", "host image"):
+    if lower_future.done():
         lower = lower_future.result()
-        image.prune_images(paths, lower, set(hostmod.lab_mounts(paths)))
+    else:
+        with rep.step("准备主机镜像", "host image"):
+            lower = lower_future.result()
     key = hostmod.ensure_client_key(paths)
     pub = key.with_suffix(".pub").read_text()
     recs = records(paths)
@@ -360,6 +362,7 @@ def _ensure_hosts(
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
             for f in [pool.submit(hostmod.wait_ssh, paths, h, started[h.name]) for h in todo]:
                 f.result()
+    image.prune_images(paths, lower)
     return lower
 
 

@@ -15,7 +15,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -83,6 +83,7 @@ def spawn(
     log: Path,
     owner: Path,
     cwd: Path | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> ProcRecord:
     """Start a detached process (own session: it outlives this cloudctl) logging to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +100,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=preexec,
         )
     ticks = None
     for _ in range(50):

@@ -5,6 +5,7 @@ pinned PyPI packages, each served by gunicorn on 127.0.0.1 with one worker and o
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -43,11 +44,15 @@ def services_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def venv_dir(paths: LabPaths, python: str | None = None) -> Path:
-    python = python or services_python()
-    version = subprocess.run(
+@functools.cache
+def _python_version(python: str) -> str:
+    return subprocess.run(
         [python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True
     ).stdout.strip()
+
+
+def venv_dir(paths: LabPaths, python: str | None = None) -> Path:
+    version = _python_version(python or services_python())
     key = fingerprint(files_text("requirements-lock.txt"), version)
     return paths.cache / f"services-venv-{key}"
 
@@ -469,20 +474,16 @@ def probe(spec: ServiceSpec, token: str | None, project_id: str | None, timeout:
         ok = answers(spec, timeout)
         return ok, "version document" if ok else "no answer"
     headers = {"X-Auth-Token": token, "Accept": "application/json"}
-    url = {
-        "keystone": f"{spec.url}/v3/projects?name=admin",
-        "neutron": f"{spec.url}/v2.0/networks?limit=1",
-        "nova": f"{spec.url}/v2.1/os-quota-sets/{project_id}",
-        "cinder": f"{spec.url}/v3/{project_id}/os-quota-sets/{project_id}",
+    call = {  # (path, what it shows in status)
+        "keystone": ("/v3/projects?name=admin", "projects"),
+        "neutron": ("/v2.0/networks?limit=1", "networks"),
+        "nova": (f"/v2.1/os-quota-sets/{project_id}", "quota-sets"),
+        "cinder": (f"/v3/{project_id}/os-quota-sets/{project_id}", "quota-sets"),
     }[spec.name]
     t0 = time.monotonic()
-    status, _, _ = http_status(url, timeout, headers=headers)
+    status, _, _ = http_status(spec.url + call[0], timeout, headers=headers)
     ms = (time.monotonic() - t0) * 1000
-    path = url.split(str(spec.port), 1)[1].split("?")[0]
-    return (
-        status == 200,
-        f"GET {path.replace(project_id or '-', '<admin>')} -> {status or 'timeout'} ({ms:.0f} ms)",
-    )
+    return status == 200, f"GET {call[1]}: {status or 'timeout'} ({ms:.0f} ms)"
 
 
 def init_all(

@@ -241,6 +241,21 @@ class OpenStackAdapter:
             )
             for p in self._list("identity", f"/projects{dom}", "projects")
         ]
+        # Keystone, Neutron, Nova and Cinder are separate servers: read them side by side
+        # (each server's own requests stay sequential; the lab runs one worker per service).
+        pick = quota_projects or (lambda ps: [p.id for p in ps if p.managed])
+        pids = list(pick(st.projects))
+        jobs = [lambda: self._read_identity(st, dom), lambda: self._read_network(st)]
+        for svc in ("compute", "volume"):
+            st.quotas[svc] = {}
+            if st.services.get(svc):
+                jobs.append(lambda svc=svc: st.quotas.__setitem__(svc, self._quota_sets(svc, pids)))
+        with ThreadPoolExecutor(max_workers=len(jobs)) as ex:
+            for f in [ex.submit(j) for j in jobs]:
+                f.result()
+        return st
+
+    def _read_identity(self, st: ActualState, dom: str) -> None:
         st.users = [
             User(
                 id=u["id"],
@@ -260,6 +275,8 @@ class OpenStackAdapter:
             rid = (a.get("role") or {}).get("id")
             if uid and pid and rid:
                 st.role_assignments.add((uid, pid, rid))
+
+    def _read_network(self, st: ActualState) -> None:
         st.networks = [
             Network(
                 id=n["id"],
@@ -326,11 +343,6 @@ class OpenStackAdapter:
             if pid:
                 net_q[pid] = {k: v for k, v in q.items() if k in QUOTA_KEYS["network"]}
         st.quotas["network"] = net_q
-        pick = quota_projects or (lambda ps: [p.id for p in ps if p.managed])
-        pids = list(pick(st.projects))
-        for svc in ("compute", "volume"):
-            st.quotas[svc] = self._quota_sets(svc, pids) if st.services.get(svc) else {}
-        return st
 
     def read_subnets(self) -> ActualState:
         """Projects, networks and subnets only (for ``ipam drift``): three list calls."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -238,7 +239,8 @@ def test_baseline_end_to_end(env):
     dropin = host.file("/etc/ssh/sshd_config.d/00-cloudctl-mlps.conf")
     assert dropin.mode == 0o600 and dropin.contains("^PermitRootLogin no$")
     assert host.file("/etc/ssh/sshd_config").mode == 0o600
-    assert host.file("/etc/login.defs").contains(r"^PASS_MAX_DAYS\s+60$")  # group db: 60 days
+    login_defs = host.file("/etc/login.defs").content_string
+    assert re.search(r"^PASS_MAX_DAYS\s+60$", login_defs, re.M)  # group db: 60 days
     assert host.file("/etc/profile.d/99-cloudctl-tmout.sh").contains("^TMOUT=300$")
     assert host.file("/etc/pam.d/common-auth").contains("pam_faillock.so preauth")
     assert not host.file("/etc/pam.d/common-auth").contains("nullok")

@@ -205,18 +205,23 @@ def test_pilot_wave_moves_the_service_and_its_data(env):
     # 192.168.x / 10.x only as data: the record carries the target's planned address
     assert "10.11.12." in env["names"].read_text()
     rows = journal_rows(env["journal"], result["run_id"])
-    assert [(r["step_name"], r["status"]) for r in rows] == [
-        (n, "ok")
-        for n in (
-            "precheck",
-            "backup",
-            "prepare-target",
-            "stop-source",
-            "sync-data",
-            "cutover",
-            "verify",
-        )
+    steps = [
+        "precheck",
+        "backup",
+        "prepare-target",
+        "stop-source",
+        "sync-data",
+        "cutover",
+        "verify",
     ]
+    assert [
+        r["step_name"] for r in rows if r["status"] == "ok"
+    ] == steps  # each done once, in order
+    # a failed attempt (the shared lab's hosts can be restarted under us) is only ever
+    # followed by a retry of the same step, never by the next step
+    for i, r in enumerate(rows):
+        if r["status"] != "ok":
+            assert rows[i + 1]["step_name"] == r["step_name"], rows
     for r in rows:  # each step's Ansible events are kept
         assert list((Path(r["artifact"]) / "job_events").glob("*.json")), r
     status = cloudctl(
@@ -339,10 +344,12 @@ def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
     rows = journal_rows(journal, run_id)
     done_before = [r["step_name"] for r in before_resume if r["status"] == "ok"]
     assert done_before == ["precheck", "backup", "prepare-target", "stop-source"]
-    for name in done_before:  # never run again
-        assert len([r for r in rows if r["step_name"] == name]) == 1, name
-    sync = [(r["attempt"], r["status"]) for r in rows if r["step_name"] == "sync-data"]
-    assert sync == [(1, "interrupted"), (2, "ok")]
+    for name in done_before:  # never run again: no row for it after the resume
+        assert [r for r in rows if r["step_name"] == name] == [
+            r for r in before_resume if r["step_name"] == name
+        ], name
+    sync = [r["status"] for r in rows if r["step_name"] == "sync-data"]
+    assert sync[0] == "interrupted" and sync[-1] == "ok" and sync.count("ok") == 1, sync
     assert [r["step_name"] for r in rows if r["status"] == "ok"][-3:] == [
         "sync-data",
         "cutover",

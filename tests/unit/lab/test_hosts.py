@@ -45,3 +45,15 @@ def test_mount_table_is_read_and_filtered_to_the_lab(tmp_path: Path):
     paths = LabPaths(root=tmp_path, cache=tmp_path / "cache")
     assert hosts.lab_mounts(paths) == []
     assert hosts.record_keys("h1") == ("host-h1", "init-h1", "fwd-h1")
+
+
+def test_each_host_gets_its_own_cgroup_in_every_hierarchy(tmp_path: Path):
+    for h in ("systemd", "unified"):
+        (tmp_path / h).mkdir()
+        (tmp_path / h / "cgroup.procs").write_text("")
+    dirs = hosts.cgroup_dirs("h1", root=tmp_path)
+    assert dirs == [tmp_path / "systemd/cloudctl-lab/h1", tmp_path / "unified/cloudctl-lab/h1"]
+    assert hosts.cgroup_dirs("h2", root=tmp_path)[0].parent == dirs[0].parent
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2/cgroup.controllers").write_text("")
+    assert hosts.cgroup_dirs("h1", root=tmp_path / "v2") == [tmp_path / "v2/cloudctl-lab/h1"]

@@ -44,3 +44,17 @@ def test_the_image_carries_what_the_baseline_and_runbooks_need():
         assert pkg in image.BASE_PACKAGES
     for pkg in ("telnetd", "rsh-server", "openbsd-inetd"):
         assert pkg in image.REPO_PACKAGES
+
+
+def test_prune_keeps_the_current_image_and_removes_old_and_half_unpacked_ones(tmp_path: Path):
+    from cloudctl.lab.paths import LabPaths
+
+    paths = LabPaths(root=tmp_path, cache=tmp_path / "cache")
+    for d in ("old", "new", ".unpack-123"):
+        (paths.images / d / "etc").mkdir(parents=True)
+    for m in ("old.complete", "new.complete"):
+        (paths.images / m).write_text("x")
+    removed = image.prune_images(paths, paths.images / "new")
+    assert sorted(removed) == [".unpack-123", "old", "old.complete"]
+    assert sorted(p.name for p in paths.images.iterdir()) == ["new", "new.complete"]
+    assert isinstance(image.lowerdirs_in_use(), set)
