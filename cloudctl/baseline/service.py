@@ -23,6 +23,7 @@ from cloudctl.core.errors import ExternalError, InputError, Location
 from cloudctl.core.fileio import atomic_write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GATHER_TASK = "Gather the baseline evidence"
 
 
 def policies_dir(center: Center, profile: str) -> Path:
@@ -73,11 +74,12 @@ def collect(
     forks: int = 20,
     on_event: Callable[[dict], None] | None = None,
 ) -> tuple[Path, PlaybookResult]:
-    """Run check.yml once; returns the evidence file it wrote."""
+    """Run check.yml once (one module run per host) and write the evidence file from the
+    events, the same document the playbook writes when run without cloudctl."""
     out_dir = center.artifacts / "baseline"
     out_dir.mkdir(parents=True, exist_ok=True)
     evidence_file = out_dir / f"{run_id}.evidence.json"
-    extravars: dict = {"baseline_evidence_out": str(evidence_file)}
+    extravars: dict = {"baseline_evidence_out": ""}
     if check_updates is not None:
         extravars["baseline_check_updates"] = check_updates
     res = run_playbook(
@@ -90,11 +92,31 @@ def collect(
         forks=forks,
         event_handler=on_event,
     )
-    if not evidence_file.is_file():
+    hosts: dict[str, dict] = {}
+    for ev in res.events:
+        data = ev.get("event_data") or {}
+        if data.get("task") != GATHER_TASK:
+            continue
+        r = data.get("res") or {}
+        name = ev.get("event")
+        if name == "runner_on_ok" and "evidence" in r:
+            hosts[data["host"]] = {"status": "ok", "evidence": r["evidence"]}
+        elif name == "runner_on_unreachable" or r.get("unreachable"):
+            hosts[data["host"]] = {"status": "unreachable", "error": str(r.get("msg", ""))[:500]}
+        elif name in ("runner_on_failed", "runner_on_ok"):
+            err = r.get("msg") or r.get("module_stderr") or ""
+            hosts[data["host"]] = {"status": "failed", "error": str(err)[:500]}
+    if not hosts and not res.ok:
         raise ExternalError(
-            "the evidence playbook wrote no evidence file:\n" + res.stdout_tail(15),
+            "the evidence playbook did not run:\n" + res.stdout_tail(15),
             Location(str(playbook(center, "check.yml"))),
         )
+    doc = {
+        "schema": "cloudctl.baseline.evidence/1",
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "hosts": hosts,
+    }
+    atomic_write(evidence_file, json.dumps(doc, ensure_ascii=False))
     return evidence_file, res
 
 

@@ -22,7 +22,7 @@ from openstack import exceptions as os_exc
 
 from cloudctl.lab import procs
 from cloudctl.lab.api import ensure_lab, lab_down, lab_info, reset_host
-from cloudctl.lab.hosts import lab_mounts
+from cloudctl.lab.hosts import cgroup_dirs, lab_mounts
 from cloudctl.lab.manager import orphans, records
 from cloudctl.lab.paths import LabPaths
 
@@ -122,7 +122,11 @@ def test_every_host_answers_ansible_ping(lab, lab_inventory):
 
 
 def test_every_host_is_debian_12_with_a_sudo_admin(lab, lab_testinfra):
+    recs = records(LabPaths.from_env())
     for name in lab.hosts:
+        # its own cgroup: hosts sharing one make each other's systemd wait on stops and boots
+        cgroups = Path(f"/proc/{recs[f'init-{name}'].pid}/cgroup").read_text()
+        assert f"/cloudctl-lab/{name}/payload" in cgroups, cgroups
         host = lab_testinfra(name)
         assert host.system_info.distribution == "debian"
         assert host.system_info.release.startswith("12")
@@ -245,6 +249,7 @@ def test_down_leaves_nothing_behind_then_up_again(lab):
     assert procs.owned_pids(paths.root) == []
     assert orphans(paths) == []
     assert lab_mounts(paths) == []
+    assert [d for h in running.hosts for d in cgroup_dirs(h) if d.exists()] == []
     for port in [*running.services.values(), *(h.port for h in running.hosts.values())]:
         assert procs.listening_inodes(port) == set(), port
     assert lab_info() is None

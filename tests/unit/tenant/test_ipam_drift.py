@@ -17,7 +17,9 @@ def test_unknown_mismatch_and_ok(plan_view):
         subnet("t-czj-db", "10.30.4.128/26", "10.30.4.190", [("10.30.4.138", "10.30.4.180")]),
         subnet("rogue", "192.168.50.0/24", "192.168.50.1", []),
         subnet("narrow", "10.20.19.0/25", "10.20.19.1", []),
-        subnet("dns", "10.20.19.0/24", "10.20.19.1", [("10.20.19.10", "10.20.19.254")], ["8.8.8.8"]),
+        subnet(
+            "dns", "10.20.19.0/24", "10.20.19.1", [("10.20.19.10", "10.20.19.254")], ["8.8.8.8"]
+        ),
     ]
     by = {f.subnet: f for f in ipam_drift(plan_view, st)}
     assert by["czj-app"].status == "ok" and by["czj-app"].allocation == "czj-app"
