@@ -60,7 +60,11 @@ def steps(reports: Path) -> list[Step]:
         ),
         Step("Migration plan: validate / 迁移方案校验", ("migrate", "validate")),
         Step("Migration plan: waves / 迁移批次", ("migrate", "plan")),
-        Step("Run the pilot wave / 执行试点批次", ("migrate", "run", "--wave", "pilot")),
+        Step("Seed the legacy app on its lab host / 部署旧系统", ("migrate", "lab-seed")),
+        Step(
+            "Run the pilot wave / 执行试点批次",
+            ("migrate", "run", "--wave", "pilot", "--again"),
+        ),
         Step(
             "Migration report / 迁移报告",
             ("migrate", "report", "--format", "html", "--out", f"{r}/migration.html"),

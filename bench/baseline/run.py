@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -197,10 +198,10 @@ def oscap_hosts(lab, names: list[str]) -> tuple[int, dict]:
             text=True,
             timeout=600,
         )
-        for line in r.stdout.splitlines():
-            if line.startswith("Result"):
-                results[line.split()[-1]] = results.get(line.split()[-1], 0) + 1
-        rules = sum(1 for line in r.stdout.splitlines() if line.startswith("Result"))
+        verdicts = re.findall(r"^Result\s+(\w+)", r.stdout, re.M)
+        for v in verdicts:
+            results[v] = results.get(v, 0) + 1
+        rules = len(verdicts)
     return rules, results
 
 
