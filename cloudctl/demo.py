@@ -41,7 +41,11 @@ def steps(reports: Path) -> list[Step]:
         Step(
             "Baseline check (un-hardened hosts) / 等保基线检查",
             ("baseline", "check", "--limit", "lab", "--html", f"{r}/baseline-before.html"),
-            (0, 1),
+            (1,),
+        ),
+        Step(
+            "Baseline remediation preview / 整改预演",
+            ("baseline", "remediate", "--limit", "lab", "--dry-run"),
         ),
         Step("Baseline remediate / 基线整改", ("baseline", "remediate", "--limit", "lab")),
         Step(
@@ -56,8 +60,8 @@ def steps(reports: Path) -> list[Step]:
                 "--junit",
                 f"{r}/baseline.xml",
             ),
-            (0, 1),
         ),
+        Step("What got better / 整改前后对比", ("baseline", "diff")),
         Step("Migration plan: validate / 迁移方案校验", ("migrate", "validate")),
         Step("Migration plan: waves / 迁移批次", ("migrate", "plan")),
         Step("Seed the legacy app on its lab host / 部署旧系统", ("migrate", "lab-seed")),
