@@ -82,7 +82,15 @@ def main() -> int:
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
     exe = [sys.executable, "-m", "cloudctl"]
-    env = {**os.environ, "CLOUDCTL_CENTER": str(ROOT)}
+    from cloudctl.lab.paths import LabPaths
+
+    # The tenant steps talk to the lab's cloud the standard way (clouds.yaml + OS_CLOUD).
+    env = {
+        **os.environ,
+        "CLOUDCTL_CENTER": str(ROOT),
+        "OS_CLIENT_CONFIG_FILE": str(LabPaths.from_env().clouds_yaml),
+        "OS_CLOUD": "lab",
+    }
     failed: list[str] = []
     t_all = time.monotonic()
     for st in steps(reports):
