@@ -20,7 +20,8 @@ def digest(root):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)
             with open(path, "rb") as fh:
-                h.update(rel.encode() + b"\0" + hashlib.sha256(fh.read()).hexdigest().encode() + b"\n")
+                digest = hashlib.sha256(fh.read()).hexdigest()
+            h.update(rel.encode() + b"\0" + digest.encode() + b"\n")
             count += 1
     return count, h.hexdigest()
 
@@ -40,8 +41,15 @@ def main():
         def do_GET(self):
             if self.path == "/healthz":
                 count, dig = digest(args.data)
-                body = json.dumps({"status": "ok", "app": args.name, "host": socket.gethostname(),
-                                   "files": count, "data_sha256": dig}).encode()
+                body = json.dumps(
+                    {
+                        "status": "ok",
+                        "app": args.name,
+                        "host": socket.gethostname(),
+                        "files": count,
+                        "data_sha256": dig,
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
