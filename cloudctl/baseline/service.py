@@ -212,14 +212,23 @@ def remediate(
         r = data.get("res") or {}
         if name == "runner_on_ok" and r.get("changed") and cid:
             changed.setdefault(host, {}).setdefault(cid, []).append(task.split(" | ", 1)[1])
-            for d in r.get("diff") or ([r["diff"]] if isinstance(r.get("diff"), dict) else []):
-                diffs.append({"host": host, "control": cid, "task": task, "diff": d})
+            # Ansible gives ``diff`` as one dict or a list of dicts, at the top or per loop item.
+            found = _diff_list(r.get("diff"))
             for item in r.get("results") or []:
-                for d in item.get("diff") or []:
-                    diffs.append({"host": host, "control": cid, "task": task, "diff": d})
+                if isinstance(item, dict):
+                    found += _diff_list(item.get("diff"))
+            diffs += [{"host": host, "control": cid, "task": task, "diff": d} for d in found]
         if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             failed.append({"host": host, "task": task, "msg": str(r.get("msg", ""))[:300]})
     return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0)
+
+
+def _diff_list(value) -> list[dict]:
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [d for d in value if isinstance(d, dict)]
+    return []
 
 
 def write_json(path: Path, doc: dict) -> None:

@@ -162,3 +162,15 @@ def test_every_remediation_block_is_tagged_with_its_control():
     for b in blocks:
         for task in b["block"]:
             assert task["name"].startswith(b["tags"][0] + " | ")
+
+
+def test_remediation_diffs_accept_every_shape_ansible_reports():
+    """Ansible reports ``diff`` as a dict, a list of dicts, or per loop item; a dict
+    must not be iterated into its keys (that crashed the dry-run summary)."""
+    from cloudctl.baseline.service import _diff_list
+
+    one = {"before": "a", "after": "b"}
+    assert _diff_list(one) == [one]
+    assert _diff_list([one, "noise", one]) == [one, one]
+    assert _diff_list(None) == []
+    assert _diff_list("text") == []
