@@ -60,6 +60,9 @@ def steps(reports: Path) -> list[Step]:
                 "--junit",
                 f"{r}/baseline.xml",
             ),
+            # Automated controls pass after remediation; the sample's manual backup evidence
+            # (no restore test on record) stays a finding, so exit 1 is the honest answer.
+            (0, 1),
         ),
         Step("What got better / 整改前后对比", ("baseline", "diff")),
         Step("Migration plan: validate / 迁移方案校验", ("migrate", "validate")),
