@@ -158,3 +158,12 @@ def test_audit_log_command_reads_records(cli, center: Path):
     r = cli("--center", str(center), "audit", "log", "-o", "json")
     assert r.exit_code == 0
     assert json.loads(r.output)[0]["action"] == "ipam.allocate"
+
+
+def test_atomic_write_new_file_gets_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "new.csv", "x")
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "new.csv").stat().st_mode & 0o777) == 0o644
