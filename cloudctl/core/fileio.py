@@ -14,10 +14,13 @@ from pathlib import Path
 from cloudctl.core.errors import ConflictError, Location
 
 
-def atomic_write(path: str | Path, data: str | bytes, encoding: str = "utf-8") -> None:
+def atomic_write(
+    path: str | Path, data: str | bytes, encoding: str = "utf-8", mode: int | None = None
+) -> None:
     """Write to a temp file in the same directory, fsync, then rename over the target.
 
-    Keeps the target's permission bits; readers see the old or the new file, never a mix.
+    Keeps the target's permission bits unless ``mode`` is given (secrets: 0o600 — the temp
+    file is private from the start); readers see the old or the new file, never a mix.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +32,8 @@ def atomic_write(path: str | Path, data: str | bytes, encoding: str = "utf-8") -
             fh.flush()
             os.fsync(fh.fileno())
         try:
-            mode = target.stat().st_mode & 0o7777
+            if mode is None:
+                mode = target.stat().st_mode & 0o7777
         except FileNotFoundError:  # a new file gets the usual mode (mkstemp makes it 0600)
             umask = os.umask(0)
             os.umask(umask)

@@ -368,10 +368,7 @@ def _ensure_hosts(
 
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.touch(mode=0o600)
-    path.chmod(0o600)
-    atomic_write(path, text)
+    atomic_write(path, text, mode=0o600)
 
 
 def _inventory_text(paths: LabPaths, wanted: list[HostSpec]) -> str:

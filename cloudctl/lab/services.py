@@ -142,10 +142,7 @@ def load_secrets(paths: LabPaths) -> dict[str, str]:
 
 def _private_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        path.touch(mode=0o600)
-    os.chmod(path, 0o600)
-    atomic_write(path, text)
+    atomic_write(path, text, mode=0o600)
 
 
 def config_dir(paths: LabPaths, name: str) -> Path:

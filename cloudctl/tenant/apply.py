@@ -50,11 +50,7 @@ class PasswordStore:
             known[user] = secrets.token_urlsafe(18)
             text = "# initial passwords of tenant users (cloudctl tenant apply); keep secret\n"
             text += yaml.safe_dump(known, sort_keys=True)
-            if not self.path.exists():
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
-                os.close(fd)
-            atomic_write(self.path, text)
-            os.chmod(self.path, 0o600)
+            atomic_write(self.path, text, mode=0o600)
             return known[user]
 
 

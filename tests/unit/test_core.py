@@ -167,3 +167,11 @@ def test_atomic_write_new_file_gets_the_umask_mode(tmp_path):
     finally:
         os.umask(old)
     assert ((tmp_path / "new.csv").stat().st_mode & 0o777) == 0o644
+
+
+def test_atomic_write_private_mode_for_secrets(tmp_path):
+    p = tmp_path / "secrets.yaml"
+    p.write_text("old")
+    os.chmod(p, 0o644)
+    atomic_write(p, "new", mode=0o600)
+    assert (p.stat().st_mode & 0o777) == 0o600
