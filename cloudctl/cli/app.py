@@ -39,7 +39,25 @@ def report_error(err: CloudctlError) -> None:
 
 
 class CloudctlGroup(TyperGroup):
-    """Root group: every subcommand runs inside this ``invoke``, so one handler covers all."""
+    """Root group: every subcommand runs inside this ``invoke``, so one handler covers all.
+
+    Areas are imported only when named (``cloudctl baseline check`` never imports the
+    OpenStack or IPAM code): that keeps every command's start-up short.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*AREAS, *(c for c in super().list_commands(ctx) if c not in AREAS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name in AREAS:
+            mod = importlib.import_module(f"cloudctl.cli.{cmd_name}")
+            cmd = typer.main.get_group(mod.app)
+            cmd.name = cmd_name
+            cmd.help = AREAS[cmd_name]
+            cmd.short_help = AREAS[cmd_name]
+            self.add_command(cmd, cmd_name)
+        return cmd
 
     def invoke(self, ctx: click.Context):
         try:
@@ -109,20 +127,6 @@ def root(
     ] = False,
 ) -> None:
     ctx.obj = Session(center_path=center, debug=debug, lang=lang)
-
-
-def _register() -> None:
-    for area, help_text in AREAS.items():
-        try:
-            mod = importlib.import_module(f"cloudctl.cli.{area}")
-        except ModuleNotFoundError as e:
-            if e.name == f"cloudctl.cli.{area}":
-                continue
-            raise
-        app.add_typer(mod.app, name=area, help=help_text)
-
-
-_register()
 
 
 def main() -> None:

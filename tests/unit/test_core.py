@@ -175,3 +175,21 @@ def test_atomic_write_private_mode_for_secrets(tmp_path):
     os.chmod(p, 0o644)
     atomic_write(p, "new", mode=0o600)
     assert (p.stat().st_mode & 0o777) == 0o600
+
+
+def test_areas_are_imported_only_when_named():
+    """Start-up stays short: a baseline command never loads the tenant or ipam code."""
+    code = (
+        "import sys\n"
+        "from cloudctl.cli.app import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['baseline', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "other = ('cloudctl.tenant', 'cloudctl.ipam')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(other))\n"
+        "print(loaded)\n"
+        "assert not loaded\n"
+        "assert 'cloudctl.baseline' in sys.modules\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
