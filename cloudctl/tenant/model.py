@@ -158,6 +158,18 @@ class DesiredState:
 
 
 # --------------------------------------------------------------------------- actual
+class NeutronOwned:
+    """Neutron resources are ours when tagged, or when the description carries the marker
+    (a create whose tag call was lost stays ours)."""
+
+    tags: list[str]
+    description: str
+
+    @property
+    def managed(self) -> bool:
+        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
+
+
 @dataclass
 class Project:
     id: str
@@ -195,7 +207,7 @@ class User:
 
 
 @dataclass
-class Network:
+class Network(NeutronOwned):
     id: str
     name: str
     project_id: str
@@ -206,14 +218,9 @@ class Network:
     shared: bool = False
     mtu: int | None = None
 
-    @property
-    def managed(self) -> bool:
-        # the description marker also counts: a create whose tag call was lost stays ours
-        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
-
 
 @dataclass
-class Subnet:
+class Subnet(NeutronOwned):
     id: str
     name: str
     project_id: str
@@ -227,14 +234,9 @@ class Subnet:
     description: str = ""
     tags: list[str] = field(default_factory=list)
 
-    @property
-    def managed(self) -> bool:
-        # the description marker also counts: a create whose tag call was lost stays ours
-        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
-
 
 @dataclass
-class Router:
+class Router(NeutronOwned):
     id: str
     name: str
     project_id: str
@@ -242,11 +244,6 @@ class Router:
     tags: list[str] = field(default_factory=list)
     external_network_id: str | None = None
     enable_snat: bool | None = None
-
-    @property
-    def managed(self) -> bool:
-        # the description marker also counts: a create whose tag call was lost stays ours
-        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass
@@ -257,17 +254,12 @@ class RouterInterface:
 
 
 @dataclass
-class SecurityGroup:
+class SecurityGroup(NeutronOwned):
     id: str
     name: str
     project_id: str
     description: str = ""
     tags: list[str] = field(default_factory=list)
-
-    @property
-    def managed(self) -> bool:
-        # the description marker also counts: a create whose tag call was lost stays ours
-        return MANAGED_TAG in self.tags or MANAGED_NOTE in (self.description or "")
 
 
 @dataclass
