@@ -120,6 +120,16 @@ class Profile:
     def defaults(self) -> dict[str, Any]:
         return {n: v.default for n, v in self.variables.items()}
 
+    def service_units(self) -> list[str]:
+        """The systemd units the automated checks ask about.
+
+        The evidence module then asks systemd about these few units only, about 20 ms,
+        instead of listing every unit file on the host (0.4 s)."""
+        units: set[str] = set()
+        for c in self.automated:
+            units.update(_units_named(c.check))
+        return sorted(units)
+
     def resolve_vars(self, host_vars: dict[str, Any] | None) -> dict[str, Any]:
         """Profile defaults overridden by a host's ``baseline_<name>`` inventory variables."""
         out = self.defaults()
@@ -253,6 +263,13 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
         clause_titles=CLAUSE_TITLES,
         path=path,
     )
+
+
+def _units_named(chk: dict) -> list[str]:
+    out = list(chk.get("enabled_any") or []) if chk.get("type") == "services" else []
+    for sub in chk.get("checks") or []:
+        out += _units_named(sub)
+    return out
 
 
 def _vars_used(chk: dict) -> list[str]:

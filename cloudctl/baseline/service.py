@@ -71,6 +71,7 @@ def collect(
     limit: str | None,
     run_id: str,
     check_updates: bool | None = None,
+    service_units: Sequence[str] | None = None,
     forks: int = 20,
     on_event: Callable[[dict], None] | None = None,
 ) -> tuple[Path, PlaybookResult]:
@@ -82,6 +83,8 @@ def collect(
     extravars: dict = {"baseline_evidence_out": ""}
     if check_updates is not None:
         extravars["baseline_check_updates"] = check_updates
+    if service_units:
+        extravars["mlps_service_units"] = list(service_units)
     res = run_playbook(
         playbook(center, "check.yml"),
         list(inventory),

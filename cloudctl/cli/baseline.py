@@ -122,6 +122,7 @@ def check(
             limit=limit,
             run_id=run_id,
             check_updates=False if no_updates else None,
+            service_units=inputs.profile.service_units(),
             on_event=on_event,
         )
     doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
@@ -192,7 +193,13 @@ def remediate_cmd(
     status, on_event = _progress(lg, limit or "all")
     with status:
         evidence_file, _ = svc.collect(
-            center, invs, limit=limit, run_id=run_id, check_updates=False, on_event=on_event
+            center,
+            invs,
+            limit=limit,
+            run_id=run_id,
+            check_updates=False,
+            service_units=inputs.profile.service_units(),
+            on_event=on_event,
         )
     doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
     targets: dict[str, list[str]] = {}

@@ -9,12 +9,14 @@ host (empty, locked, hash algorithm, ageing fields).
 import contextlib
 import glob
 import grp
+import json
 import os
 import pwd
 import re
 import socket
 import stat
 import subprocess
+import sys
 import time
 
 DOCUMENTATION = r"""
@@ -27,6 +29,7 @@ options:
   max_file_bytes: {description: Content larger than this is cut, type: int, default: 65536}
   run_commands: {description: Run sshd -T, systemctl, dpkg-query/rpm, type: bool, default: true}
   check_updates: {description: Ask the package manager for updates, type: bool, default: true}
+  units: {description: Ask systemd about these units only (default every unit file), type: list}
 """
 
 # Files (and globs) read with content. Never put /etc/shadow or /etc/gshadow here.
@@ -161,9 +164,17 @@ def _name_of(ids, getter, num):
 
 class Collector:
     def __init__(
-        self, root="/", max_bytes=65536, run_commands=True, extra_paths=None, check_updates=True
+        self,
+        root="/",
+        max_bytes=65536,
+        run_commands=True,
+        extra_paths=None,
+        check_updates=True,
+        units=None,
     ):
         self.root = root or "/"
+        # Listing every unit file costs systemd ~0.4 s; a list of names ~20 ms.
+        self.units = list(units) if units else []
         self.check_updates = check_updates
         self.max_bytes = max_bytes
         self.run_commands = run_commands
@@ -368,7 +379,10 @@ class Collector:
                 "--no-legend",
                 "--no-pager",
             ]
+            + self.units
         )
+        if r and self.units and r["rc"] == 1 and not r["out"].strip():
+            r = dict(r, rc=0)  # none of the named units exists: an answer, not a failure
         if not r or r["rc"] != 0:
             self.errors.append("services: systemctl list-unit-files failed")
             return None
@@ -676,26 +690,67 @@ def _shadow_facts(parts):
     }
 
 
-def main():
-    from ansible.module_utils.basic import AnsibleModule
+# Ansible substitutes the task's arguments (JSON) for the marker below and sends this file
+# as it is: no AnsiballZ wrapper, no AnsibleModule import on the host. That saves ~0.1 s of
+# controller CPU per run and ~0.1 s of host CPU per host, which is most of what a fleet check
+# costs once the evidence itself takes 50 ms. The price is checking the arguments here.
+JSON_ARGS = r"""<<INCLUDE_ANSIBLE_MODULE_JSON_ARGS>>"""
 
-    module = AnsibleModule(
-        argument_spec=dict(
-            root=dict(type="str", default="/"),
-            extra_paths=dict(type="list", elements="str", default=[]),
-            profile_vars=dict(type="dict", default={}),
-            max_file_bytes=dict(type="int", default=65536),
-            run_commands=dict(type="bool", default=True),
-            check_updates=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
+ARG_SPEC = {
+    # name: (type, default)
+    "root": (str, "/"),
+    "extra_paths": (list, []),
+    "profile_vars": (dict, {}),
+    "max_file_bytes": (int, 65536),
+    "run_commands": (bool, True),
+    "check_updates": (bool, True),
+    "units": (list, None),
+}
+TRUE, FALSE = ("1", "true", "yes", "on", "y", "t"), ("0", "false", "no", "off", "n", "f")
+
+
+def parse_args(raw):
+    """Arguments as AnsibleModule would give them, for the few types this module takes."""
+    given = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    out, errors = {}, []
+    unknown = sorted(k for k in given if k not in ARG_SPEC and not k.startswith("_ansible_"))
+    if unknown:
+        errors.append("unsupported parameters: " + ", ".join(unknown))
+    for name, (kind, default) in ARG_SPEC.items():
+        v = given.get(name)
+        if v is None:
+            out[name] = default
+        elif kind is bool and isinstance(v, str) and v.lower() in TRUE + FALSE:
+            out[name] = v.lower() in TRUE
+        elif kind is int and isinstance(v, str) and v.strip().isdigit():
+            out[name] = int(v)
+        elif kind is list and isinstance(v, str):
+            out[name] = [x.strip() for x in v.split(",") if x.strip()]
+        elif isinstance(v, kind) and not (kind is int and isinstance(v, bool)):
+            out[name] = [str(x) for x in v] if kind is list else v
+        else:
+            errors.append("%s: expected %s, got %r" % (name, kind.__name__, v))
+    return out, errors
+
+
+def main(raw=JSON_ARGS):
+    try:
+        p, errors = parse_args(raw)
+    except ValueError as e:
+        p, errors = None, ["arguments are not JSON: %s" % e]
+    if errors:
+        print(json.dumps({"failed": True, "msg": "; ".join(errors)}))
+        sys.exit(1)
     ev = Collector(
-        p["root"], p["max_file_bytes"], p["run_commands"], p["extra_paths"], p["check_updates"]
+        p["root"],
+        p["max_file_bytes"],
+        p["run_commands"],
+        p["extra_paths"],
+        p["check_updates"],
+        p["units"],
     ).collect()
     ev["profile_vars"] = p["profile_vars"] or {}
-    module.exit_json(changed=False, evidence=ev)
+    print(json.dumps({"changed": False, "evidence": ev}))
 
 
 if __name__ == "__main__":

@@ -121,3 +121,9 @@ def test_high_risk_and_conclusion_rule():
 def test_control_filter():
     d = run([HostEvidence("a", "ok", good_evidence())], controls=["sshd-macs"])
     assert [r["control"] for r in d["results"]] == ["sshd-macs"]
+
+
+def test_catalog_names_the_units_the_module_asks_systemd_about():
+    units = PROFILE.service_units()
+    assert {"auditd.service", "rsyslog.service", "chrony.service"} <= set(units)
+    assert units == sorted(set(units))
