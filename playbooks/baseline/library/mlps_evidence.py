@@ -378,8 +378,8 @@ class Collector:
                 "--type=service,socket,timer",
                 "--no-legend",
                 "--no-pager",
+                *self.units,
             ]
-            + self.units
         )
         if r and self.units and r["rc"] == 1 and not r["out"].strip():
             r = dict(r, rc=0)  # none of the named units exists: an answer, not a failure
@@ -729,7 +729,7 @@ def parse_args(raw):
         elif isinstance(v, kind) and not (kind is int and isinstance(v, bool)):
             out[name] = [str(x) for x in v] if kind is list else v
         else:
-            errors.append("%s: expected %s, got %r" % (name, kind.__name__, v))
+            errors.append(f"{name}: expected {kind.__name__}, got {v!r}")
     return out, errors
 
 
@@ -737,7 +737,7 @@ def main(raw=JSON_ARGS):
     try:
         p, errors = parse_args(raw)
     except ValueError as e:
-        p, errors = None, ["arguments are not JSON: %s" % e]
+        p, errors = None, [f"arguments are not JSON: {e}"]
     if errors:
         print(json.dumps({"failed": True, "msg": "; ".join(errors)}))
         sys.exit(1)
