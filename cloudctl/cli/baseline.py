@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from cloudctl.baseline import report as rep
 from cloudctl.baseline import service as svc
 from cloudctl.baseline import store
-from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
+
+if TYPE_CHECKING:
+    from cloudctl.core.center import Center
 
 app = typer.Typer(
     no_args_is_help=True, help="等保三级主机基线：核查、报告、整改 (MLPS level-3 baseline)."
@@ -43,6 +45,7 @@ def _emit(
     html: Path | None,
     inputs: svc.Inputs | None = None,
 ) -> None:
+    """Write the JUnit/HTML files asked for, render the report, exit 1 when anything failed."""
     if junit:
         atomic_write(junit, rep.junit(doc))
     if html:
@@ -53,6 +56,8 @@ def _emit(
         for label, p in (("JUnit", junit), ("HTML", html)):
             if p:
                 stdout().print(f"[dim]{label}: {p}[/]")
+    if doc["summary"]["failed"]:
+        raise typer.Exit(1)
 
 
 def _progress(lang: str, total_hint: str):
@@ -74,6 +79,34 @@ def _progress(lang: str, total_hint: str):
             )
 
     return status, on_event
+
+
+def _collect_and_evaluate(
+    center: Center,
+    lang: str,
+    inputs: svc.Inputs,
+    invs: list[Path],
+    run_id: str,
+    limit: str | None,
+    controls: list[str] | None,
+    check_updates: bool | None,
+) -> tuple[Path, dict]:
+    """Gather evidence from the hosts under a progress line, then judge it.
+
+    Returns the evidence file and the result document.
+    """
+    status, on_event = _progress(lang, limit or "all")
+    with status:
+        evidence_file, _ = svc.collect(
+            center,
+            invs,
+            limit=limit,
+            run_id=run_id,
+            check_updates=check_updates,
+            service_units=inputs.profile.service_units(),
+            on_event=on_event,
+        )
+    return evidence_file, svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
 
 
 def _check_controls(inputs: svc.Inputs, controls: list[str] | None) -> list[str] | None:
@@ -113,26 +146,22 @@ def check(
     controls = _check_controls(inputs, control)
     invs = svc.inventories(center, inventory)
     run_id = svc.new_run_id()
-    status, on_event = _progress(lg, limit or "all")
     t0 = time.monotonic()
-    with status:
-        evidence_file, _res = svc.collect(
-            center,
-            invs,
-            limit=limit,
-            run_id=run_id,
-            check_updates=False if no_updates else None,
-            service_units=inputs.profile.service_units(),
-            on_event=on_event,
-        )
-    doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
+    evidence_file, doc = _collect_and_evaluate(
+        center,
+        lg,
+        inputs,
+        invs,
+        run_id,
+        limit,
+        controls,
+        check_updates=False if no_updates else None,
+    )
     doc["evidence_file"] = str(evidence_file)
     doc["elapsed_seconds"] = round(time.monotonic() - t0, 2)
     if not no_store:
         store.save_run(center.state_db, doc, source="check")
     _emit(ctx, doc, output, lg, junit, html, inputs)
-    if doc["summary"]["failed"]:
-        raise typer.Exit(1)
 
 
 @app.command("report")
@@ -160,8 +189,6 @@ def report_cmd(
     if store_run:
         store.save_run(s.center.state_db, doc, source="report")
     _emit(ctx, doc, output, lg, junit, html, inputs)
-    if doc["summary"]["failed"]:
-        raise typer.Exit(1)
 
 
 @app.command("remediate")
@@ -190,18 +217,9 @@ def remediate_cmd(
     controls = _check_controls(inputs, control)
     invs = svc.inventories(center, inventory)
     run_id = svc.new_run_id()
-    status, on_event = _progress(lg, limit or "all")
-    with status:
-        evidence_file, _ = svc.collect(
-            center,
-            invs,
-            limit=limit,
-            run_id=run_id,
-            check_updates=False,
-            service_units=inputs.profile.service_units(),
-            on_event=on_event,
-        )
-    doc = svc.evaluate_file(center, evidence_file, inputs, run_id, controls)
+    _evidence_file, doc = _collect_and_evaluate(
+        center, lg, inputs, invs, run_id, limit, controls, check_updates=False
+    )
     targets: dict[str, list[str]] = {}
     advice_only = []
     for r in doc["results"]:
@@ -270,20 +288,15 @@ def remediate_cmd(
     )
 
     def table(con) -> None:
-        t = Table(
+        t = column_table(
+            (pick(lg, "控制项", "control"), pick(lg, "主机", "hosts"), pick(lg, "变更", "changed")),
+            fold=True,
             title=pick(
                 lg,
                 "整改预演（检查模式）" if dry_run else "整改结果",
                 "remediation preview (check mode)" if dry_run else "remediation",
             ),
-            header_style="bold",
         )
-        for col in (
-            pick(lg, "控制项", "control"),
-            pick(lg, "主机", "hosts"),
-            pick(lg, "变更", "changed"),
-        ):
-            t.add_column(col, overflow="fold")
         for cid, hosts in sorted(targets.items()):
             ch = [h for h in hosts if cid in out.changed.get(h, {})]
             t.add_row(cid, ", ".join(hosts), ", ".join(ch) or "-")
@@ -335,18 +348,18 @@ def runs_cmd(
     rows = store.list_runs(s.center.state_db, last)
 
     def table(con) -> None:
-        t = Table(header_style="bold")
-        for col in (
-            "run",
-            pick(lg, "时间", "time"),
-            pick(lg, "来源", "source"),
-            pick(lg, "主机", "hosts"),
-            pick(lg, "通过", "pass"),
-            pick(lg, "不通过", "fail"),
-            pick(lg, "符合率", "rate"),
-            pick(lg, "结论", "conclusion"),
-        ):
-            t.add_column(col)
+        t = column_table(
+            (
+                "run",
+                pick(lg, "时间", "time"),
+                pick(lg, "来源", "source"),
+                pick(lg, "主机", "hosts"),
+                pick(lg, "通过", "pass"),
+                pick(lg, "不通过", "fail"),
+                pick(lg, "符合率", "rate"),
+                pick(lg, "结论", "conclusion"),
+            )
+        )
         for r in rows:
             t.add_row(
                 r["run_id"],
@@ -393,15 +406,17 @@ def diff_cmd(
         ):
             if not d[key]:
                 continue
-            t = Table(title=f"[{style}]{title} ({len(d[key])})[/]", header_style="bold")
-            for col in (
-                pick(lg, "主机", "host"),
-                pick(lg, "控制项", "control"),
-                pick(lg, "之前", "before"),
-                pick(lg, "之后", "after"),
-                pick(lg, "实际", "observed"),
-            ):
-                t.add_column(col, overflow="fold")
+            t = column_table(
+                (
+                    pick(lg, "主机", "host"),
+                    pick(lg, "控制项", "control"),
+                    pick(lg, "之前", "before"),
+                    pick(lg, "之后", "after"),
+                    pick(lg, "实际", "observed"),
+                ),
+                fold=True,
+                title=f"[{style}]{title} ({len(d[key])})[/]",
+            )
             for r in d[key]:
                 t.add_row(r["host"], r["control"], r["before"], r["after"], r["observed"][:80])
             con.print(t)
@@ -429,22 +444,21 @@ def controls_cmd(
     rows = [control_meta(c) for c in inputs.profile.controls]
 
     def table(con) -> None:
-        t = Table(
-            header_style="bold",
+        t = column_table(
+            (
+                "id",
+                pick(lg, "条款", "clause"),
+                pick(lg, "单元", "unit"),
+                pick(lg, "标题", "title"),
+                pick(lg, "级别", "severity"),
+                pick(lg, "方式", "kind"),
+                pick(lg, "高风险", "high risk"),
+            ),
+            fold=True,
             title=f"{inputs.profile.title.get(lg, '')}: "
             f"{len(inputs.profile.automated)} {pick(lg, '自动', 'automated')} + "
             f"{len(inputs.profile.manual)} {pick(lg, '人工', 'manual')}",
         )
-        for col in (
-            "id",
-            pick(lg, "条款", "clause"),
-            pick(lg, "单元", "unit"),
-            pick(lg, "标题", "title"),
-            pick(lg, "级别", "severity"),
-            pick(lg, "方式", "kind"),
-            pick(lg, "高风险", "high risk"),
-        ):
-            t.add_column(col, overflow="fold")
         for r in rows:
             t.add_row(
                 r["id"],

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cloudctl.core import audit
 from cloudctl.core.center import Center, load_center
 from cloudctl.core.output import Lang, OutputFormat
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 OutputOpt = Annotated[
     OutputFormat,
@@ -52,3 +56,17 @@ def session(ctx: typer.Context) -> Session:
     if not isinstance(root.obj, Session):
         root.obj = Session()
     return root.obj
+
+
+def column_table(headers: Iterable[str], *, fold: bool = False, **table_args: Any) -> Table:
+    """A bold-headed rich Table with these columns, for a command's own table view.
+
+    ``fold`` wraps long cells instead of cutting them short; ``table_args`` go to ``Table``
+    (``title`` and the like). rich is imported here, not at start-up.
+    """
+    from rich.table import Table
+
+    table = Table(header_style="bold", **table_args)
+    for header in headers:
+        table.add_column(header, overflow="fold" if fold else "ellipsis")
+    return table

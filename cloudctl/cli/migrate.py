@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import Column, OutputFormat, pick, render
@@ -144,6 +146,32 @@ def _progress(lang: str, names: dict[str, str]) -> tuple[Progress, RichProgress]
     return progress, RichProgress(progress, lang, names)
 
 
+@contextmanager
+def _audit_crash(s: Session, action: str, asked: dict) -> Iterator[None]:
+    """Record a failed or interrupted run in the audit log with what was asked, then re-raise."""
+    try:
+        yield
+    except BaseException as e:
+        s.audit(action, asked, result=f"error: {e}")
+        raise
+
+
+def _finish(
+    s: Session,
+    action: str,
+    changes: dict,
+    res: service.RunResult,
+    output: OutputFormat,
+    lang: str,
+    title: str,
+) -> None:
+    """Audit how a run ended, print it, and exit 1 unless every system is done."""
+    s.audit(action, changes, result=res.status)
+    _print_result(res, output, lang, title)
+    if res.status != "done":
+        raise typer.Exit(1)
+
+
 def _print_result(res: service.RunResult, output: OutputFormat, lang: str, title: str) -> None:
     rows = [{"system": k, "status": v} for k, v in res.systems.items()]
     data = {"run_id": res.run_id, "status": res.status, "systems": rows}
@@ -242,23 +270,19 @@ def plan_cmd(
     data = service.wave_table(p, auto_waves, max_per_wave, parallel)
 
     def table(con: Console) -> None:
-        from rich.table import Table
-
-        t = Table(
+        t = column_table(
+            (
+                pick(lg, "批次", "wave"),
+                pick(lg, "系统", "systems"),
+                pick(lg, "预计耗时", "estimate"),
+                pick(lg, "关键路径", "critical path"),
+            ),
             title=pick(
                 lg,
                 f"{p.title_zh or p.name} 迁移批次（并行 {data['parallel']}）",
                 f"{p.title_en or p.name}: waves (parallel {data['parallel']})",
             ),
-            header_style="bold",
         )
-        for h in (
-            pick(lg, "批次", "wave"),
-            pick(lg, "系统", "systems"),
-            pick(lg, "预计耗时", "estimate"),
-            pick(lg, "关键路径", "critical path"),
-        ):
-            t.add_column(h)
         for w in data["waves"]:
             names = ", ".join(
                 f"{x['name_zh'] if lg != 'en' else (x['name_en'] or x['id'])}" for x in w["systems"]
@@ -350,38 +374,23 @@ def run(
                 rbt = f"  ↩ {rb['name']}" if isinstance(rb, dict) else ""
                 con.print(f"  {i:>2}. {st['name']:<22} {st['kind']:<9} {what}{rbt}")
         return
-    names = {}
-    p, sink = _progress(lg, names)
-    try:
-        with p:
-            res = service.start_run(
-                s.center,
-                path,
-                wave,
-                journal=j,
-                systems=chosen,
-                parallel=parallel,  # type: ignore[arg-type]
-                fail_fast=fail_fast,
-                inventory=inventory,
-                approvals=approve or (),
-                progress=sink,
-                again=again,
-            )
-    except BaseException as e:
-        s.audit(
-            "migrate.run",
-            {"plan": str(path), "wave": wave, "systems": chosen},
-            result=f"error: {e}",
+    p, sink = _progress(lg, {})
+    with _audit_crash(s, "migrate.run", {"plan": str(path), "wave": wave, "systems": chosen}), p:
+        res = service.start_run(
+            s.center,
+            path,
+            wave,
+            journal=j,
+            systems=chosen,
+            parallel=parallel,  # type: ignore[arg-type]
+            fail_fast=fail_fast,
+            inventory=inventory,
+            approvals=approve or (),
+            progress=sink,
+            again=again,
         )
-        raise
-    s.audit(
-        "migrate.run",
-        service.audit_changes(res, {"plan": str(path), "wave": wave}),
-        result=res.status,
-    )
-    _print_result(res, output, lg, pick(lg, "运行", "run"))
-    if res.status != "done":
-        raise typer.Exit(1)
+    changes = service.audit_changes(res, {"plan": str(path), "wave": wave})
+    _finish(s, "migrate.run", changes, res, output, lg, pick(lg, "运行", "run"))
 
 
 @app.command()
@@ -401,18 +410,12 @@ def resume(
     lg = s.language(lang)
     j = _journal(ctx, journal)
     p, sink = _progress(lg, {})
-    try:
-        with p:
-            res = service.resume_run(
-                s.center, run_id, journal=j, approvals=approve or (), force=force, progress=sink
-            )
-    except BaseException as e:
-        s.audit("migrate.resume", {"run_id": run_id}, result=f"error: {e}")
-        raise
-    s.audit("migrate.resume", service.audit_changes(res), result=res.status)
-    _print_result(res, output, lg, pick(lg, "运行", "run"))
-    if res.status != "done":
-        raise typer.Exit(1)
+    with _audit_crash(s, "migrate.resume", {"run_id": run_id}), p:
+        res = service.resume_run(
+            s.center, run_id, journal=j, approvals=approve or (), force=force, progress=sink
+        )
+    changes = service.audit_changes(res)
+    _finish(s, "migrate.resume", changes, res, output, lg, pick(lg, "运行", "run"))
 
 
 @app.command()
@@ -467,16 +470,10 @@ def rollback(
         typer.confirm(pick(lg, f"回退系统 {system}？", f"Roll back system {system}?"), abort=True)
     j = _journal(ctx, journal)
     p, sink = _progress(lg, {})
-    try:
-        with p:
-            res = service.rollback_system(s.center, system, journal=j, run_id=run_id, progress=sink)
-    except BaseException as e:
-        s.audit("migrate.rollback", {"system": system, "run": run_id}, result=f"error: {e}")
-        raise
-    s.audit("migrate.rollback", service.audit_changes(res, {"system": system}), result=res.status)
-    _print_result(res, output, lg, pick(lg, "回退", "rollback"))
-    if res.status != "done":
-        raise typer.Exit(1)
+    with _audit_crash(s, "migrate.rollback", {"system": system, "run": run_id}), p:
+        res = service.rollback_system(s.center, system, journal=j, run_id=run_id, progress=sink)
+    changes = service.audit_changes(res, {"system": system})
+    _finish(s, "migrate.rollback", changes, res, output, lg, pick(lg, "回退", "rollback"))
 
 
 @app.command()
@@ -611,11 +608,8 @@ def lab_seed(
     s = session(ctx)
     lg = s.language(lang)
     path = service.resolve_plan(s.center, plan)
-    try:
+    with _audit_crash(s, "migrate.lab-seed", {"plan": str(path), "system": system}):
         done = service.seed_rehearsal(s.center, path, system, inventory)
-    except BaseException as e:
-        s.audit("migrate.lab-seed", {"plan": str(path), "system": system}, result=f"error: {e}")
-        raise
     s.audit("migrate.lab-seed", done)
     typer.echo(
         pick(

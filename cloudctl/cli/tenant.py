@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, NamedTuple, NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,6 +16,7 @@ from cloudctl.tenant import service
 from cloudctl.tenant.apply import ApplyResult, execute
 from cloudctl.tenant.desired import TenantSettings
 from cloudctl.tenant.diff import Plan, drift_items
+from cloudctl.tenant.model import ActualState, DesiredState
 from cloudctl.tenant.render import print_drift, print_plan
 
 app = typer.Typer(no_args_is_help=True)
@@ -49,6 +50,48 @@ def _problems_or_raise(plan: Plan) -> None:
         raise ValidationFailed(
             plan.problems, f"{len(plan.problems)} conflict(s): nothing was changed"
         )
+
+
+class _Planned(NamedTuple):
+    """What plan, apply and drift start from; ``t0`` is when reading the cloud began."""
+
+    desired: DesiredState
+    cloud: service.Cloud
+    plan: Plan
+    actual: ActualState
+    t0: float
+
+
+def _plan_from_files(
+    s, names: list[str] | None, os_cloud: str | None, os_config_file: str | None, prune: bool
+) -> _Planned:
+    """Validate the tenant files, then read the cloud and plan; stop on conflicts."""
+    only = names or ()
+    desired = service.load_desired(s.center, only)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    t0 = time.perf_counter()
+    plan, actual = service.plan_tenants(cloud, desired, only, prune)
+    _problems_or_raise(plan)
+    return _Planned(desired, cloud, plan, actual, t0)
+
+
+def _stats(cloud: service.Cloud, t0: float) -> dict:
+    """The ``requests`` block of a report: API calls so far and seconds since ``t0``."""
+    return {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _print_stats(stats: dict) -> None:
+    """The request count and time, dim on stderr so stdout stays the plan or result."""
+    stderr().print(
+        f"[dim]{stats['requests']} API requests ({stats['writes']} writes), {stats['seconds']} s[/]"
+    )
+
+
+def _stop_for_dry_run(plan: Plan, output: OutputFormat) -> NoReturn:
+    """End a --dry-run: other formats than the table get the plan; exit 1 if it would change."""
+    if output is not OutputFormat.table:
+        render({**plan.as_dict(), "dry_run": True}, output)
+    raise typer.Exit(0 if plan.empty else 1)
 
 
 @app.command("validate")
@@ -101,22 +144,13 @@ def plan_cmd(
     """Compare desired and actual state (exit 0: no changes, 1: changes, 2: error)."""
     s = session(ctx)
     lg = s.language(lang)
-    only = names or ()
-    desired = service.load_desired(s.center, only)
-    cloud = service.open_cloud(os_cloud, os_config_file)
-    t0 = time.perf_counter()
-    plan, _actual = service.plan_tenants(cloud, desired, only, prune)
-    _problems_or_raise(plan)
-    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    _desired, cloud, plan, _actual, t0 = _plan_from_files(s, names, os_cloud, os_config_file, prune)
+    stats = _stats(cloud, t0)
     if output is not OutputFormat.table:
         render({**plan.as_dict(), "requests": stats}, output)
     else:
-        con = stdout()
-        print_plan(plan, con, lg, details=not compact)
-        stderr().print(
-            f"[dim]{stats['requests']} API requests ({stats['writes']} writes), "
-            f"{stats['seconds']} s[/]"
-        )
+        print_plan(plan, stdout(), lg, details=not compact)
+        _print_stats(stats)
     raise typer.Exit(0 if plan.empty else 1)
 
 
@@ -147,7 +181,14 @@ def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResul
     return result
 
 
-def _report(result: ApplyResult, plan: Plan, s, lg, output: OutputFormat, stats: dict) -> None:
+def _finish(result: ApplyResult, lg, output: OutputFormat, stats: dict) -> None:
+    """Report what apply or destroy did; exit 2 when a tenant failed part-way."""
+    _report(result, lg, output, stats)
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+def _report(result: ApplyResult, lg, output: OutputFormat, stats: dict) -> None:
     if output is not OutputFormat.table:
         render({**result.as_dict(), "requests": stats}, output)
         return
@@ -174,9 +215,7 @@ def _report(result: ApplyResult, plan: Plan, s, lg, output: OutputFormat, stats:
         f"Applied {c['done']} change(s); {c['failed_tenants']} tenant(s) failed",
     )
     con.print(("[bold green]" if result.ok else "[bold red]") + msg + "[/]")
-    stderr().print(
-        f"[dim]{stats['requests']} API requests ({stats['writes']} writes), {stats['seconds']} s[/]"
-    )
+    _print_stats(stats)
 
 
 def _confirm(auto_approve: bool, lg, question_zh: str, question_en: str) -> None:
@@ -215,26 +254,18 @@ def apply_cmd(
     """Show the plan, ask, then create/update (and with --prune delete) in dependency order."""
     s = session(ctx)
     lg = s.language(lang)
-    only = names or ()
-    desired = service.load_desired(s.center, only)
-    cloud = service.open_cloud(os_cloud, os_config_file)
-    t0 = time.perf_counter()
-    plan, actual = service.plan_tenants(cloud, desired, only, prune)
-    _problems_or_raise(plan)
+    _desired, cloud, plan, actual, t0 = _plan_from_files(s, names, os_cloud, os_config_file, prune)
     if output is OutputFormat.table:
         print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
     if plan.empty:
         if output is not OutputFormat.table:
-            stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
-            render({**plan.as_dict(), "applied": None, "requests": stats}, output)
+            render({**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)}, output)
         return
     if dry_run:
-        if output is not OutputFormat.table:
-            render({**plan.as_dict(), "dry_run": True}, output)
-        raise typer.Exit(1)
+        _stop_for_dry_run(plan, output)
     _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
     result = _run(plan, s, cloud, actual, parallel, "apply")
-    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    stats = _stats(cloud, t0)
     s.audit(
         "tenant.apply",
         changes=[
@@ -252,9 +283,7 @@ def apply_cmd(
         requests=stats,
         prune=prune,
     )
-    _report(result, plan, s, lg, output, stats)
-    if not result.ok:
-        raise typer.Exit(2)
+    _finish(result, lg, output, stats)
 
 
 @app.command("drift")
@@ -269,11 +298,9 @@ def drift_cmd(
     """Read-only: out-of-band changes on managed resources; wide-open rules flagged (exit 1)."""
     s = session(ctx)
     lg = s.language(lang)
-    only = names or ()
-    desired = service.load_desired(s.center, only)
-    cloud = service.open_cloud(os_cloud, os_config_file)
-    plan, actual = service.plan_tenants(cloud, desired, only, prune=False)
-    _problems_or_raise(plan)
+    desired, cloud, plan, actual, _t0 = _plan_from_files(
+        s, names, os_cloud, os_config_file, prune=False
+    )
     items = drift_items(plan, actual, desired)
     stats = cloud.counter.summary()
     if stats["writes"]:
@@ -306,9 +333,7 @@ def destroy_cmd(
     if output is OutputFormat.table:
         print_plan(plan, stdout(), lg, details=False)
     if dry_run:
-        if output is not OutputFormat.table:
-            render({**plan.as_dict(), "dry_run": True}, output)
-        raise typer.Exit(0 if plan.empty else 1)
+        _stop_for_dry_run(plan, output)
     _confirm(
         yes,
         lg,
@@ -316,7 +341,7 @@ def destroy_cmd(
         f"Destroy these resources of tenant {name}? This cannot be undone",
     )
     result = _run(plan, s, cloud, actual, 1, "destroy")
-    stats = {**cloud.counter.summary(), "seconds": round(time.perf_counter() - t0, 2)}
+    stats = _stats(cloud, t0)
     s.audit(
         "tenant.destroy",
         changes=[
@@ -329,9 +354,7 @@ def destroy_cmd(
         tenant=name,
         requests=stats,
     )
-    _report(result, plan, s, lg, output, stats)
-    if not result.ok:
-        raise typer.Exit(2)
+    _finish(result, lg, output, stats)
 
 
 def ipam_drift_command(

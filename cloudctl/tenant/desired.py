@@ -8,7 +8,7 @@ returns a :class:`DesiredState` or raises :class:`ValidationFailed` with every p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,57 @@ def _item_loc(seq: Any, i: int, fallback: Location) -> Location:
     return loc_of(seq, i, fallback) or fallback
 
 
+def _entries(
+    raw: list,
+    where: Location,
+    probs: _Problems,
+    what: str,
+    allowed: Iterable[str],
+    shorthand: str | None = None,
+    expected: str = "a mapping",
+) -> Iterator[tuple[Any, Location]]:
+    """Each mapping of a list section (rules, networks, subnets, ...) with its location.
+
+    Every list section is checked the same way: an entry that is not a mapping is reported
+    (``a <what> must be <expected>``) and skipped, unknown keys are reported. With
+    ``shorthand``, a plain string stands for ``{shorthand: string}``.
+    """
+    for i, item in enumerate(raw):
+        loc = _item_loc(raw, i, where)
+        if shorthand is not None and isinstance(item, str):
+            item = {shorthand: item}
+        if not isinstance(item, dict):
+            probs.add(loc, f"a {what} must be {expected}")
+            continue
+        _unknown_keys(item, allowed, probs, what)
+        yield item, loc
+
+
+def _new_short_name(
+    short: Any,
+    where: Location,
+    seen: set[str],
+    probs: _Problems,
+    what: str,
+    hint: str,
+    twice_where: Location | None = None,
+) -> bool:
+    """Whether ``short`` is a usable short name not taken yet by another ``what`` of the tenant.
+
+    Short names become part of OpenStack names, so they must match SHORT_NAME_RE and be
+    unique. Reports ``<what> name <short><hint>`` or ``<what> <short> defined twice``
+    (at ``twice_where`` if given) and returns False; otherwise remembers it in ``seen``.
+    """
+    if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
+        probs.add(where, f"{what} name {short!r}{hint}")
+        return False
+    if short in seen:
+        probs.add(twice_where or where, f"{what} {short!r} defined twice")
+        return False
+    seen.add(short)
+    return True
+
+
 def parse_range(text: str) -> tuple[str, str]:
     """``10.0.0.10-10.0.0.20`` → (start, end); raises ValueError."""
     start, sep, end = str(text).partition("-")
@@ -222,13 +273,7 @@ def _parse_templates(
         if egress not in ("default", "none"):
             probs.add(doc.loc("egress"), "egress: expected 'default' (allow all out) or 'none'")
         rules: list[RuleTemplate] = []
-        raw_rules = _as_list(doc, "rules", probs, top)
-        for i, r in enumerate(raw_rules):
-            rl = _item_loc(raw_rules, i, top)
-            if not isinstance(r, dict):
-                probs.add(rl, "a rule must be a mapping")
-                continue
-            _unknown_keys(r, RULE_KEYS, probs, "rule")
+        for r, rl in _entries(_as_list(doc, "rules", probs, top), top, probs, "rule", RULE_KEYS):
             rule = _parse_rule_template(r, rl, plan, probs)
             if rule is not None:
                 rules.append(rule)
@@ -487,20 +532,13 @@ def _parse_tenant(
     subnet_names: dict[str, Location] = {}
     raw_nets = _as_list(doc, "networks", probs, top)
     seen_nets: set[str] = set()
-    for i, n in enumerate(raw_nets):
-        nl = _item_loc(raw_nets, i, top)
-        if not isinstance(n, dict):
-            probs.add(nl, "a network must be a mapping")
-            continue
-        _unknown_keys(n, NETWORK_KEYS, probs, "network")
+    for n, nl in _entries(raw_nets, top, probs, "network", NETWORK_KEYS):
         short = n.get("name")
-        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
-            probs.add(loc_of(n, "name", nl), f"network name {short!r}: expected e.g. app, db, web")
+        name_loc = loc_of(n, "name", nl)
+        if not _new_short_name(
+            short, name_loc, seen_nets, probs, "network", ": expected e.g. app, db, web"
+        ):
             continue
-        if short in seen_nets:
-            probs.add(loc_of(n, "name", nl), f"network {short!r} defined twice")
-            continue
-        seen_nets.add(short)
         mtu = n.get("mtu")
         if mtu is not None and (not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68):
             probs.add(loc_of(n, "mtu", nl), f"mtu {mtu!r}: expected a number ≥ 68")
@@ -509,14 +547,15 @@ def _parse_tenant(
         raw_subs = _as_list(n, "subnets", probs, nl)
         if not raw_subs:
             probs.add(nl, f"network {short!r} has no subnets")
-        for j, s in enumerate(raw_subs):
-            sl = _item_loc(raw_subs, j, nl)
-            if isinstance(s, str):
-                s = {"allocation": s}
-            if not isinstance(s, dict):
-                probs.add(sl, "a subnet must be an allocation name or a mapping")
-                continue
-            _unknown_keys(s, SUBNET_KEYS, probs, "subnet")
+        for s, sl in _entries(
+            raw_subs,
+            nl,
+            probs,
+            "subnet",
+            SUBNET_KEYS,
+            shorthand="allocation",
+            expected="an allocation name or a mapping",
+        ):
             sub = _parse_subnet(s, sl, code, p, plan, used_allocations, probs)
             if sub is not None:
                 subnets.append(sub)
@@ -582,14 +621,15 @@ def _parse_tenant(
     raw_sgs = _as_list(doc, "security_groups", probs, top)
     sg_entries: list[tuple[str, SecurityGroupTemplate, Any, Location]] = []
     seen_sg: set[str] = set()
-    for i, g in enumerate(raw_sgs):
-        gl = _item_loc(raw_sgs, i, top)
-        if isinstance(g, str):
-            g = {"template": g}
-        if not isinstance(g, dict):
-            probs.add(gl, "a security group must be a template name or a mapping")
-            continue
-        _unknown_keys(g, SG_KEYS, probs, "security group")
+    for g, gl in _entries(
+        raw_sgs,
+        top,
+        probs,
+        "security group",
+        SG_KEYS,
+        shorthand="template",
+        expected="a template name or a mapping",
+    ):
         tname = g.get("template")
         if tname not in templates:
             known = ", ".join(sorted(templates)) or "none"
@@ -599,13 +639,11 @@ def _parse_tenant(
             )
             continue
         short = g.get("name", tname)
-        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
-            probs.add(loc_of(g, "name", gl), f"security group name {short!r} is not valid")
+        name_loc = loc_of(g, "name", gl)
+        if not _new_short_name(
+            short, name_loc, seen_sg, probs, "security group", " is not valid", twice_where=gl
+        ):
             continue
-        if short in seen_sg:
-            probs.add(gl, f"security group {short!r} defined twice")
-            continue
-        seen_sg.add(short)
         sg_entries.append((short, templates[tname], g, gl))
     by_template = {}
     for short, tpl, _g, _gl in sg_entries:
@@ -640,22 +678,15 @@ def _parse_tenant(
     users: list[UserSpec] = []
     raw_users = _as_list(doc, "users", probs, top)
     seen_users: set[str] = set()
-    for i, u in enumerate(raw_users):
-        ul = _item_loc(raw_users, i, top)
-        if not isinstance(u, dict):
-            probs.add(ul, "a user must be a mapping")
-            continue
-        _unknown_keys(u, USER_KEYS, probs, "user")
+    for u, ul in _entries(raw_users, top, probs, "user", USER_KEYS):
         if "password" in u:
             probs.add(loc_of(u, "password", ul), "never put a password in a tenant file")
         short = u.get("name")
-        if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
-            probs.add(loc_of(u, "name", ul), f"user name {short!r}: expected e.g. ops, audit")
+        name_loc = loc_of(u, "name", ul)
+        if not _new_short_name(
+            short, name_loc, seen_users, probs, "user", ": expected e.g. ops, audit"
+        ):
             continue
-        if short in seen_users:
-            probs.add(loc_of(u, "name", ul), f"user {short!r} defined twice")
-            continue
-        seen_users.add(short)
         roles = u.get("roles") or []
         if not isinstance(roles, list) or not roles:
             probs.add(loc_of(u, "roles", ul), "roles: expected a non-empty list (member, reader)")

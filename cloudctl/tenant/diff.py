@@ -150,6 +150,16 @@ class _Index:
             self.assignments[(uid, pid)].add(rid)
         self.external_nets = {n.name: n for n in actual.networks if n.external}
 
+    def network_name(self, network_id: str | None) -> str | None:
+        """A network's name for display, or its ID when it is not in the state read."""
+        n = self.net_by_id.get(network_id or "")
+        return n.name if n else network_id
+
+    def subnet_name(self, subnet_id: str) -> str:
+        """A subnet's name for display, or its ID when it is not in the state read."""
+        sub = self.sub_by_id.get(subnet_id)
+        return sub.name if sub else subnet_id
+
     def rule_spec(self, r: Rule) -> RuleSpec:
         group = None
         if r.remote_group_id:
@@ -204,6 +214,20 @@ def _tag_fix(attrs: dict[str, tuple[Any, Any]], tags: list[str]) -> None:
         attrs["tags"] = (list(tags), [*tags, MANAGED_TAG])
 
 
+def _is_conflict(cur: Any, what: str, conflicts: list[str]) -> bool:
+    """Whether ``cur`` exists without cloudctl's marker: a conflict (noted in ``conflicts``),
+    since a resource that merely has a desired name is never adopted silently."""
+    if cur is not None and not cur.managed:
+        conflicts.append(what)
+        return True
+    return False
+
+
+def _neutron_body(name: str, description: str) -> dict[str, Any]:
+    """What every Neutron resource is created with: its name, description and our tag."""
+    return {"name": name, "description": description, "tags": _tags([])}
+
+
 def _update_params(attrs: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"body": {k: v[1] for k, v in attrs.items() if k != "tags"}}
     if "tags" in attrs:
@@ -213,6 +237,32 @@ def _update_params(attrs: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
 
 def _pools(p: Iterable[tuple[str, str]]) -> list[list[str]]:
     return [[a, b] for a, b in p]
+
+
+def _created(code: str, kind: str, name: str, params: dict[str, Any], /, **new: Any) -> Change:
+    """A create change; its attrs show each attribute in ``new`` going from nothing to its value."""
+    return Change(code, "create", kind, name, {k: (None, v) for k, v in new.items()}, params=params)
+
+
+def _out_of_band_update(
+    code: str,
+    kind: str,
+    name: str,
+    attrs: dict[str, tuple[Any, Any]],
+    resource_id: str,
+    params: dict[str, Any],
+) -> Change:
+    """An update putting back what was changed in the cloud behind cloudctl's back."""
+    return Change(
+        code,
+        "update",
+        kind,
+        name,
+        attrs,
+        id=resource_id,
+        params=params,
+        reason="out-of-band change",
+    )
 
 
 # --------------------------------------------------------------------------- plan
@@ -269,26 +319,22 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
     out: list[Change] = []
     pid = None
     if proj is None:
+        body = {
+            "name": t.project,
+            "description": t.description,
+            "enabled": t.enabled,
+            "domain_id": desired.domain,
+            "tags": _tags([], desired.scope),
+        }
         out.append(
-            Change(
+            _created(
                 code,
-                "create",
                 "project",
                 t.project,
-                attrs={
-                    "description": (None, t.description),
-                    "enabled": (None, t.enabled),
-                    "tags": (None, _tags([], desired.scope)),
-                },
-                params={
-                    "body": {
-                        "name": t.project,
-                        "description": t.description,
-                        "enabled": t.enabled,
-                        "domain_id": desired.domain,
-                        "tags": _tags([], desired.scope),
-                    }
-                },
+                {"body": body},
+                description=t.description,
+                enabled=t.enabled,
+                tags=_tags([], desired.scope),
             )
         )
     else:
@@ -314,18 +360,8 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         if set(want_tags) != set(proj.tags):
             attrs["tags"] = (list(proj.tags), want_tags)
         if attrs:
-            out.append(
-                Change(
-                    code,
-                    "update",
-                    "project",
-                    t.project,
-                    attrs,
-                    id=pid,
-                    params={"body": {k: v[1] for k, v in attrs.items()}},
-                    reason="out-of-band change",
-                )
-            )
+            params = {"body": {k: v[1] for k, v in attrs.items()}}  # Keystone: tags in the body
+            out.append(_out_of_band_update(code, "project", t.project, attrs, pid, params))
 
     conflicts: list[str] = []
     nets = idx.nets.get(pid, {}) if pid else {}
@@ -338,23 +374,14 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
     replaced_subnets: set[str] = set()
     for n in t.networks:
         cur = nets.get(n.name)
-        if cur is not None and not cur.managed:
-            conflicts.append(f"network {n.name}")
+        if _is_conflict(cur, f"network {n.name}", conflicts):
             continue
         if cur is None:
-            body = {"name": n.name, "description": n.description, "tags": _tags([])}
+            body = _neutron_body(n.name, n.description)
             if n.mtu:
                 body["mtu"] = n.mtu
-            out.append(
-                Change(
-                    code,
-                    "create",
-                    "network",
-                    n.name,
-                    {k: (None, v) for k, v in body.items() if k != "name"},
-                    params={"body": body, **ref},
-                )
-            )
+            new = {k: v for k, v in body.items() if k != "name"}
+            out.append(_created(code, "network", n.name, {"body": body, **ref}, **new))
         else:
             attrs = {}
             _cmp(attrs, "description", cur.description, n.description)
@@ -363,22 +390,11 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 _cmp(attrs, "mtu", cur.mtu, n.mtu)
             _tag_fix(attrs, cur.tags)
             if attrs:
-                out.append(
-                    Change(
-                        code,
-                        "update",
-                        "network",
-                        n.name,
-                        attrs,
-                        id=cur.id,
-                        params=_update_params(attrs),
-                        reason="out-of-band change",
-                    )
-                )
+                params = _update_params(attrs)
+                out.append(_out_of_band_update(code, "network", n.name, attrs, cur.id, params))
         for s in n.subnets:
             scur = subs.get(s.name)
-            if scur is not None and not scur.managed:
-                conflicts.append(f"subnet {s.name}")
+            if _is_conflict(scur, f"subnet {s.name}", conflicts):
                 continue
             body = {
                 "name": s.name,
@@ -391,26 +407,22 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 "description": s.description,
                 "tags": _tags([]),
             }
-            create = Change(
+            create = _created(
                 code,
-                "create",
                 "subnet",
                 s.name,
-                {
-                    "network": (None, n.name),
-                    "cidr": (None, s.cidr),
-                    "gateway_ip": (None, s.gateway_ip),
-                    "allocation_pools": (None, _pools(s.allocation_pools)),
-                    "dns_nameservers": (None, list(s.dns_nameservers)),
-                    "enable_dhcp": (None, s.enable_dhcp),
-                },
-                params={"body": body, "network_ref": n.name, **ref},
+                {"body": body, "network_ref": n.name, **ref},
+                network=n.name,
+                cidr=s.cidr,
+                gateway_ip=s.gateway_ip,
+                allocation_pools=_pools(s.allocation_pools),
+                dns_nameservers=list(s.dns_nameservers),
+                enable_dhcp=s.enable_dhcp,
             )
             if scur is None:
                 out.append(create)
                 continue
-            cur_net = idx.net_by_id.get(scur.network_id)
-            cur_net_name = cur_net.name if cur_net else scur.network_id
+            cur_net_name = idx.network_name(scur.network_id)
             if scur.cidr != s.cidr or cur_net_name != n.name:
                 # CIDR and network are immutable: replace (interfaces first, see below)
                 why = {}
@@ -444,18 +456,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 upd = _update_params(attrs)
                 if "allocation_pools" in upd["body"]:
                     upd["body"]["allocation_pools"] = body["allocation_pools"]
-                out.append(
-                    Change(
-                        code,
-                        "update",
-                        "subnet",
-                        s.name,
-                        attrs,
-                        id=scur.id,
-                        params=upd,
-                        reason="out-of-band change",
-                    )
-                )
+                out.append(_out_of_band_update(code, "subnet", s.name, attrs, scur.id, upd))
 
     # router and interfaces --------------------------------------------------------------
     if t.router is not None:
@@ -482,20 +483,17 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         if rcur is not None and not rcur.managed:
             conflicts.append(f"router {r.name}")
         elif rcur is None:
-            body: dict[str, Any] = {"name": r.name, "description": r.description, "tags": _tags([])}
+            body = _neutron_body(r.name, r.description)
             if gw:
                 body["external_gateway_info"] = gw
             out.append(
-                Change(
+                _created(
                     code,
-                    "create",
                     "router",
                     r.name,
-                    {
-                        "description": (None, r.description),
-                        "external_network": (None, r.external_network),
-                    },
-                    params={"body": body, **ref},
+                    {"body": body, **ref},
+                    description=r.description,
+                    external_network=r.external_network,
                 )
             )
             for sname in r.interfaces:
@@ -503,8 +501,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         else:
             attrs = {}
             _cmp(attrs, "description", rcur.description, r.description)
-            cur_ext = idx.net_by_id.get(rcur.external_network_id or "")
-            cur_ext_name = cur_ext.name if cur_ext else rcur.external_network_id
+            cur_ext_name = idx.network_name(rcur.external_network_id)
             _cmp(attrs, "external_network", cur_ext_name, r.external_network)
             if r.external_network and r.enable_snat is not None:
                 _cmp(attrs, "enable_snat", rcur.enable_snat, r.enable_snat)
@@ -515,24 +512,13 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                     body["description"] = r.description
                 if "external_network" in attrs or "enable_snat" in attrs:
                     body["external_gateway_info"] = gw or {}
-                out.append(
-                    Change(
-                        code,
-                        "update",
-                        "router",
-                        r.name,
-                        attrs,
-                        id=rcur.id,
-                        params={"body": body, **_update_params({"tags": attrs["tags"]})}
-                        if "tags" in attrs
-                        else {"body": body},
-                        reason="out-of-band change",
-                    )
-                )
+                params: dict[str, Any] = {"body": body}
+                if "tags" in attrs:
+                    params["tags"] = attrs["tags"][1]
+                out.append(_out_of_band_update(code, "router", r.name, attrs, rcur.id, params))
             have = {}
             for i in idx.ifaces.get(rcur.id, []):
-                sub = idx.sub_by_id.get(i.subnet_id)
-                have[sub.name if sub else i.subnet_id] = i
+                have[idx.subnet_name(i.subnet_id)] = i
             for sname in r.interfaces:
                 i = have.get(sname)
                 if i is None or i.subnet_id in replaced_subnets:
@@ -546,19 +532,19 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
     # security groups and rules ---------------------------------------------------------
     for g in t.security_groups:
         gcur = sgs.get(g.name)
-        if gcur is not None and not gcur.managed:
-            conflicts.append(f"security group {g.name}")
+        if _is_conflict(gcur, f"security group {g.name}", conflicts):
             continue
         if gcur is None:
-            body = {"name": g.name, "description": g.description, "tags": _tags([])}
+            rule_keys = [list(r.key()) for r in g.rules]
+            params = {"body": _neutron_body(g.name, g.description), "rule_keys": rule_keys, **ref}
             out.append(
-                Change(
+                _created(
                     code,
-                    "create",
                     "security_group",
                     g.name,
-                    {"description": (None, g.description), "template": (None, g.template)},
-                    params={"body": body, "rule_keys": [list(r.key()) for r in g.rules], **ref},
+                    params,
+                    description=g.description,
+                    template=g.template,
                 )
             )
             for rule in g.rules:
@@ -568,18 +554,8 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         _cmp(attrs, "description", gcur.description, g.description)
         _tag_fix(attrs, gcur.tags)
         if attrs:
-            out.append(
-                Change(
-                    code,
-                    "update",
-                    "security_group",
-                    g.name,
-                    attrs,
-                    id=gcur.id,
-                    params=_update_params(attrs),
-                    reason="out-of-band change",
-                )
-            )
+            params = _update_params(attrs)
+            out.append(_out_of_band_update(code, "security_group", g.name, attrs, gcur.id, params))
         have_rules = {}
         for r in idx.rules.get(gcur.id, []):
             have_rules.setdefault(idx.rule_spec(r).key(), r)
@@ -590,18 +566,8 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         for r in idx.rules.get(gcur.id, []):
             spec = idx.rule_spec(r)
             if spec.key() not in want or have_rules.get(spec.key()) is not r:
-                wide = is_wide_open(spec)
-                out.append(
-                    Change(
-                        code,
-                        "delete",
-                        "security_group_rule",
-                        f"{g.name}: {spec.label()}",
-                        id=r.id,
-                        reason="not in template " + g.template + " (added out of band)",
-                        warning=f"WIDE OPEN: {spec.label()}" if wide else "",
-                    )
-                )
+                why = "not in template " + g.template + " (added out of band)"
+                out.append(_rule_delete(code, g.name, spec, r.id, why))
     # wide-open rules in security groups we do not own: flag, never touch
     if pid:
         ours = {g.name for g in t.security_groups}
@@ -611,17 +577,8 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             for r in idx.rules.get(g.id, []):
                 spec = idx.rule_spec(r)
                 if is_wide_open(spec):
-                    plan.warnings.append(
-                        Change(
-                            code,
-                            "delete",
-                            "security_group_rule",
-                            f"{g.name}: {spec.label()}",
-                            id=r.id,
-                            reason="in a security group cloudctl does not manage: fix by hand",
-                            warning=f"WIDE OPEN: {spec.label()}",
-                        )
-                    )
+                    why = "in a security group cloudctl does not manage: fix by hand"
+                    plan.warnings.append(_rule_delete(code, g.name, spec, r.id, why))
 
     # quotas -----------------------------------------------------------------------------
     for svc in ("network", "compute", "volume"):
@@ -650,8 +607,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
     # users and roles --------------------------------------------------------------------
     for u in t.users:
         ucur = idx.users.get(u.name)
-        if ucur is not None and not ucur.managed:
-            conflicts.append(f"user {u.name}")
+        if _is_conflict(ucur, f"user {u.name}", conflicts):
             continue
         if ucur is None:
             body = {
@@ -663,19 +619,16 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             if u.email:
                 body["email"] = u.email
             out.append(
-                Change(
+                _created(
                     code,
-                    "create",
                     "user",
                     u.name,
-                    {
-                        "description": (None, u.description),
-                        "email": (None, u.email),
-                        "enabled": (None, u.enabled),
-                        "default_project": (None, t.project),
-                        "password": (None, "(generated, kept in the secrets file)"),
-                    },
-                    params={"body": body, "password_env": u.password_env, **ref},
+                    {"body": body, "password_env": u.password_env, **ref},
+                    description=u.description,
+                    email=u.email,
+                    enabled=u.enabled,
+                    default_project=t.project,
+                    password="(generated, kept in the secrets file)",
                 )
             )
             for role in u.roles:
@@ -697,18 +650,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             params: dict[str, Any] = {"body": body}
             if "default_project" in attrs:
                 params["default_project_ref"] = t.project
-            out.append(
-                Change(
-                    code,
-                    "update",
-                    "user",
-                    u.name,
-                    attrs,
-                    id=ucur.id,
-                    params=params,
-                    reason="out-of-band change",
-                )
-            )
+            out.append(_out_of_band_update(code, "user", u.name, attrs, ucur.id, params))
         have_roles = idx.assignments.get((ucur.id, pid), set()) if pid else set()
         have_names = {idx.a.roles.get(rid, rid): rid for rid in have_roles}
         for role in u.roles:
@@ -801,6 +743,19 @@ def _rule_create(code: str, project: str, g: SecurityGroupSpec, rule: RuleSpec) 
     )
 
 
+def _rule_delete(code: str, group: str, spec: RuleSpec, rule_id: str, reason: str) -> Change:
+    """Deleting a rule of ``group``; a wide-open one is flagged so it stands out."""
+    return Change(
+        code,
+        "delete",
+        "security_group_rule",
+        f"{group}: {spec.label()}",
+        id=rule_id,
+        reason=reason,
+        warning=f"WIDE OPEN: {spec.label()}" if is_wide_open(spec) else "",
+    )
+
+
 def _role_create(code: str, project: str, user: str, role: str) -> Change:
     return Change(
         code,
@@ -822,9 +777,8 @@ def _undesired(t: TenantSpec, pid: str, idx: _Index) -> list[Change]:
     for r in idx.routers.get(pid, {}).values():
         if r.managed and r.name != want_router:
             for i in idx.ifaces.get(r.id, []):
-                sub = idx.sub_by_id.get(i.subnet_id)
                 out.append(
-                    _iface_delete(t.code, r.name, r.id, sub.name if sub else i.subnet_id, i, why)
+                    _iface_delete(t.code, r.name, r.id, idx.subnet_name(i.subnet_id), i, why)
                 )
             out.append(Change(t.code, "delete", "router", r.name, id=r.id, reason=why))
     for s in idx.subs.get(pid, {}).values():
@@ -888,8 +842,7 @@ def destroy_changes(
             unmanaged.append(f"router {r.name}")
             continue
         for i in idx.ifaces.get(r.id, []):
-            sub = idx.sub_by_id.get(i.subnet_id)
-            out.append(_iface_delete(code, r.name, r.id, sub.name if sub else i.subnet_id, i, why))
+            out.append(_iface_delete(code, r.name, r.id, idx.subnet_name(i.subnet_id), i, why))
         out.append(Change(code, "delete", "router", r.name, id=r.id, reason=why))
     for s in actual.subnets:
         if s.project_id == pid:

@@ -268,3 +268,14 @@ def test_new_rules_of_a_group_go_in_one_bulk_request(desired):
     assert [len(b) for b in rule_batches] == [3, 1, 3]
     assert all(len({c.params["security_group_ref"] for c in b}) == 1 for b in rule_batches)
     assert all(len(b) == 1 for b in batches if b[0].kind != "security_group_rule")
+
+
+def test_router_with_lost_tag_and_edited_description_gets_both_fixed(desired):
+    st = converged(desired)
+    want = st.routers[0].description
+    st.routers[0].tags = []
+    st.routers[0].description = want + " (edited by hand)"  # still carries the marker
+    plan = compute_plan(desired, st)
+    (c,) = plan.changes
+    assert (c.action, c.kind) == ("update", "router")
+    assert c.params == {"body": {"description": want}, "tags": [MANAGED_TAG]}
