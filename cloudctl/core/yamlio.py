@@ -81,8 +81,129 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+_PLAIN = "!cloudctl/plain"  # a plain scalar whose type is not decided yet
+_STR, _SEQ, _MAP = (
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+)
+_MERGE = "tag:yaml.org,2002:merge"
+_CAN_COMPOSE_FAST = hasattr(yaml, "CBaseLoader")
+_RESOLVER = yaml.resolver.Resolver()
+_SCALAR_TAGS: dict[str, str] = {}  # plain scalar -> tag: the same words recur in a plan
+
+
+class _Fallback(Exception):
+    """Something the fast path does not do (explicit collection tags): use the full loader."""
+
+
+if _CAN_COMPOSE_FAST:
+
+    class _Composer(yaml.CBaseLoader):  # type: ignore[misc, valid-type]
+        """libyaml builds the node tree; plain scalars are typed later, once per distinct
+        value, instead of PyYAML running its regexes on every one of them."""
+
+        def resolve(self, kind, value, implicit):
+            if kind is yaml.ScalarNode:
+                return _PLAIN if implicit[0] else _STR
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+def _plain_tag(value: str) -> str:
+    tag = _SCALAR_TAGS.get(value)
+    if tag is None:
+        if len(_SCALAR_TAGS) > 100_000:
+            _SCALAR_TAGS.clear()
+        tag = _SCALAR_TAGS[value] = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+    return tag
+
+
+def _mark_merge_keys(node: Any, seen: set[int]) -> None:
+    if id(node) in seen or isinstance(node, yaml.ScalarNode):
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.tag == _PLAIN and k.value == "<<":
+                k.tag = _MERGE
+            _mark_merge_keys(v, seen)
+    else:
+        for v in node.value:
+            _mark_merge_keys(v, seen)
+
+
+def _load_fast(text: str, filename: str) -> Any:
+    """Same result as the line-tracking loader below (tests compare them), ~25% faster on
+    big files: a 2,000-system plan or a 100k-prefix address plan."""
+    composer = _Composer(text)
+    try:
+        root = composer.get_single_node()
+    finally:
+        composer.dispose()
+    if root is None:
+        return None
+    if "<<" in text:
+        _mark_merge_keys(root, set())
+    ctor = yaml.SafeLoader("")
+    constructors = yaml.SafeLoader.yaml_constructors
+    built: dict[int, Any] = {}  # aliases: one object per collection node, as PyYAML does
+    scalar_node, sequence_node = yaml.ScalarNode, yaml.SequenceNode
+
+    def scalar(node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _PLAIN:
+            tag = node.tag = _plain_tag(node.value)
+        if tag == _STR:
+            return node.value
+        make = constructors.get(tag)
+        if make is None:
+            raise _Fallback
+        return make(ctor, node)
+
+    def build(node: Any) -> Any:
+        kind = type(node)
+        if kind is scalar_node:
+            return scalar(node)
+        done = built.get(id(node))
+        if done is not None:
+            return done
+        if kind is sequence_node:
+            if node.tag != _SEQ:
+                raise _Fallback
+            seq = built[id(node)] = LList()
+            seq.file, seq.line = filename, node.start_mark.line + 1
+            seq.extend(build(child) for child in node.value)
+            seq.item_lines = [child.start_mark.line + 1 for child in node.value]
+            return seq
+        if node.tag != _MAP:
+            raise _Fallback
+        ctor.flatten_mapping(node)
+        out = built[id(node)] = LDict()
+        out.file, out.line, out.key_lines = filename, node.start_mark.line + 1, {}
+        key_lines = out.key_lines
+        for key_node, value_node in node.value:
+            key = scalar(key_node) if type(key_node) is scalar_node else build(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                hash(key)
+            except TypeError:
+                raise InputError("mapping key is not hashable", Location(filename, line)) from None
+            if key in out:
+                raise InputError(f"duplicate key {key!r}", Location(filename, line))
+            out[key] = build(value_node)
+            key_lines[key] = line
+        return out
+
+    return build(root)
+
+
 def load_yaml_text(text: str, filename: str) -> Any:
     try:
+        if _CAN_COMPOSE_FAST:
+            try:
+                return _load_fast(text, filename)
+            except _Fallback:
+                pass
         return yaml.load(text, Loader=_make_loader(filename))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark

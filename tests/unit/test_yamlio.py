@@ -1,0 +1,131 @@
+"""The fast YAML path gives exactly what the line-tracking PyYAML loader gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudctl.core import yamlio
+from cloudctl.core.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def slow(text: str, name: str = "f.yaml"):
+    return yaml.load(text, Loader=yamlio._make_loader(name))
+
+
+def fast(text: str, name: str = "f.yaml"):
+    return yamlio._load_fast(text, name)
+
+
+def same(a, b) -> bool:
+    """Equal values, equal types, and equal line bookkeeping, all the way down."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, yamlio.LDict):
+        return (
+            (a.file, a.line, a.key_lines) == (b.file, b.line, b.key_lines)
+            and list(a) == list(b)
+            and all(same(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, yamlio.LList):
+        return (a.file, a.line, a.item_lines) == (b.file, b.line, b.item_lines) and all(
+            same(x, y) for x, y in zip(a, b, strict=True)
+        )
+    return a == b or (a != a and b != b)  # NaN
+
+
+YAML_FILES = sorted(
+    p
+    for d in ("inventory", "policies", "migration_plans", "playbooks")
+    for p in (ROOT / d).rglob("*.y*ml")
+)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_yaml_file_of_the_project_loads_the_same(path):
+    text = path.read_text(encoding="utf-8")
+    assert same(fast(text), slow(text))
+
+
+TRICKY = """
+base: &base {a: 1, b: [x, y], c: null}
+other:
+  <<: *base
+  d: [z]
+flags: [yes, no, true, False, on, ~, '', "1", 0x1F, 0o17, 1_000, 1.5e3, .inf, -.inf, .nan]
+when: 2026-11-26
+stamp: 2026-11-26 10:00:00
+quoted: "123"
+tagged: !!str 123
+intkey:
+  1: one
+  "1": one as string
+binary: !!binary aGVsbG8=
+multi: |
+  line one
+  line two
+shared: [*base, *base]
+"""
+
+
+def test_tricky_scalars_anchors_and_merge_keys():
+    a, b = fast(TRICKY), slow(TRICKY)
+    assert same(a, b)
+    assert a["other"] == {"a": 1, "b": ["x", "y"], "c": None, "d": ["z"]}
+    assert a["tagged"] == "123" and a["quoted"] == "123"
+    assert a["shared"][0] is a["shared"][1]
+
+
+def test_explicit_collection_tags_fall_back_to_the_full_loader():
+    text = "s: !!set {a, b}\no: !!omap [{x: 1}]\n"
+    assert yamlio.load_yaml_text(text, "f") == slow(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("a: 1\na: 2\n", "duplicate key 'a'"), ("? [1, 2]\n: x\n", "not hashable")],
+)
+def test_bad_keys_are_reported_with_their_line(text, message):
+    with pytest.raises(InputError) as e:
+        yamlio.load_yaml_text(text, "f.yaml")
+    assert message in str(e.value) and e.value.problems[0].location.line == (
+        2 if "duplicate" in message else 1
+    )
+
+
+def test_empty_and_malformed_documents():
+    assert yamlio.load_yaml_text("", "f") is None
+    with pytest.raises(InputError, match="malformed YAML"):
+        yamlio.load_yaml_text("a: [1, 2\n", "f")
+
+
+words = st.sampled_from(["a", "yes", "No", "null", "1", "0x10", "1.5", "-3", "x y", "2026-01-02"])
+scalars = st.one_of(
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=8),
+    words,
+    st.floats(allow_nan=False),
+)
+docs = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(words, st.text(max_size=5)), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(docs, st.booleans())
+def test_any_document_loads_the_same(doc, flow):
+    text = yaml.safe_dump(doc, default_flow_style=flow, allow_unicode=True)
+    assert same(fast(text), slow(text))
