@@ -51,6 +51,9 @@ class Step:
     estimate: float = 0.0
     duration: float | None = None  # wait steps
     read_only: bool = False
+    # One ansible-playbook run for every system at this step at the same time; the
+    # playbook targets the hosts group `migrate_batch` (one host per system, see runbook.py).
+    batch: bool = False
     rollback: Step | None = None
     rollback_none: bool = False  # `rollback: none`: nothing to undo, said on purpose
     loc: Location | None = None
@@ -72,6 +75,8 @@ class Step:
         d["estimate"] = self.estimate
         if self.read_only:
             d["read_only"] = True
+        if self.batch:
+            d["batch"] = True
         if self.rollback is not None:
             d["rollback"] = self.rollback.to_dict()
         elif self.rollback_none:
@@ -95,6 +100,7 @@ class Step:
             estimate=float(d.get("estimate", 0.0)),
             duration=d.get("duration"),
             read_only=bool(d.get("read_only", False)),
+            batch=bool(d.get("batch", False)),
             rollback=cls.from_dict(rb) if isinstance(rb, dict) else None,
             rollback_none=rb == "none",
         )
@@ -316,6 +322,19 @@ def parse_step(
     if step.timeout is not None and step.duration is not None and step.duration > step.timeout:
         p.add(loc_of(raw, "duration"), f"step {name!r}: waits longer than its own timeout")
     step.read_only = bool(raw.get("read_only", kind in ("check", "approval", "wait")))
+    batch = raw.get("batch", False)
+    if not isinstance(batch, bool):
+        p.add(loc_of(raw, "batch"), f"step {name!r}: `batch` must be true or false")
+    elif batch and not step.playbook:
+        p.add(loc_of(raw, "batch"), f"step {name!r}: only playbook steps can run as a batch")
+    else:
+        step.batch = batch
+        if batch and step.hosts is not None:
+            p.add(
+                loc_of(raw, "hosts"),
+                f"step {name!r}: a batch step runs on the group migrate_batch; "
+                "`hosts` does not apply",
+            )
     rb = raw.get("rollback")
     if rb == "none":
         step.rollback_none = True
@@ -340,6 +359,7 @@ def parse_step(
         "estimate",
         "duration",
         "read_only",
+        "batch",
         "rollback",
         "description",
     }

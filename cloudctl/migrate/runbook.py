@@ -3,9 +3,11 @@ their events and output as artifacts under ``<state>/artifacts/migrate/<run>/<sy
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 
 from cloudctl.ansible.runner import run_playbook
 from cloudctl.core.errors import CloudctlError
+from cloudctl.core.fileio import atomic_write
+from cloudctl.migrate.batch import BatchGate
 from cloudctl.migrate.executor import RunSystem, StepOutcome
 from cloudctl.migrate.model import Step
 
@@ -21,11 +25,23 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "step"
 
 
-def failure_message(events: Sequence[dict]) -> str | None:
-    """The last failed task, in one line: ``host: task: message``."""
+BATCH_GROUP = "migrate_batch"
+
+
+def batch_host(system_id: str) -> str:
+    """The inventory name a system gets in a batch run (never a real host's name)."""
+    return f"migrate-system-{system_id}"
+
+
+def failure_message(events: Sequence[dict], host: str | None = None) -> str | None:
+    """The last failed task, in one line: ``host: task: message`` (of ``host`` only if given)."""
     for ev in reversed(events):
         if ev.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             data = ev.get("event_data", {})
+            if host is not None and data.get("host") != host:
+                continue
+            if ev.get("event") == "runner_on_failed" and data.get("ignore_errors"):
+                continue
             res = data.get("res") or {}
             for item in res.get("results") or []:  # a loop: the first failed item says why
                 if isinstance(item, dict) and (item.get("failed") or item.get("unreachable")):
@@ -47,6 +63,7 @@ class AnsibleStepRunner:
     artifacts: Path  # <state>/artifacts/migrate
     workdir: Path
     extravars: dict[str, Any] = field(default_factory=dict)
+    gate: BatchGate = field(default_factory=BatchGate)
 
     def _vars(self, run_id: str, s: RunSystem, step: Step) -> dict[str, Any]:
         return {
@@ -70,6 +87,14 @@ class AnsibleStepRunner:
     ) -> StepOutcome:
         root = self.artifacts / run_id / s.id
         ident = f"{'rb' if phase == 'rollback' else 'st'}{index:02d}-{_safe(step.name)}-a{attempt}"
+        if step.playbook and step.batch:
+            key = (phase, index, step.name, str(step.playbook), attempt)
+            return self.gate.run(
+                key,
+                s.id,
+                (s, step, on_task),
+                lambda members: self._playbook_batch(run_id, step, ident, members),
+            )
         if step.playbook:
             return self._playbook(run_id, s, step, root, ident, on_task)
         return self._command(run_id, s, step, root / ident)
@@ -110,6 +135,89 @@ class AnsibleStepRunner:
         if res.status == "timeout":
             msg = f"timed out after {step.timeout:.0f}s; last: {msg}"
         return StepOutcome("failed", rc=res.rc, message=msg, artifact=str(res.artifact_dir))
+
+    def _playbook_batch(
+        self,
+        run_id: str,
+        step: Step,
+        ident: str,
+        members: Sequence[tuple[str, tuple[RunSystem, Step, Callable[[str], None]]]],
+    ) -> dict[str, StepOutcome]:
+        """One ansible-playbook run for several systems: each system is a host of the group
+        ``migrate_batch`` (connection local, its step vars as host vars); the playbook
+        reaches the real hosts with ``delegate_to``. A system fails alone, by its host."""
+        root = self.artifacts / run_id / "_batch"
+        ident = f"{ident}-{'-'.join(sorted(mid for mid, _ in members))}"[:120]
+        hosts = {}
+        for _mid, (s, own, _cb) in members:  # each system's own step: its own vars
+            hosts[batch_host(s.id)] = {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable,
+                "migrate_system": s.id,
+                "migrate_source_hosts": s.source_hosts,
+                "migrate_target_hosts": s.target_hosts,
+                **own.vars,
+            }
+        inv = root / f"{ident}.inventory.json"
+        root.mkdir(parents=True, exist_ok=True)
+        doc = {"all": {"children": {BATCH_GROUP: {"hosts": hosts}}}}
+        atomic_write(inv, json.dumps(doc, ensure_ascii=False, indent=1))
+        callbacks = [cb for _, (_s, _own, cb) in members]
+
+        def on_event(ev: dict) -> None:
+            if ev.get("event") == "playbook_on_task_start":
+                for cb in callbacks:
+                    cb(ev.get("event_data", {}).get("task", ""))
+
+        extravars = {**self.extravars, "migrate_run_id": run_id, "migrate_batch": BATCH_GROUP}
+        try:
+            res = run_playbook(
+                self.playbooks / str(step.playbook),
+                [*self.inventory, str(inv)],
+                artifacts_root=root,
+                ident=ident,
+                extravars=extravars,
+                timeout=int(step.timeout) if step.timeout else None,
+                event_handler=on_event,
+            )
+        except CloudctlError as e:
+            return {
+                mid: StepOutcome("failed", message=str(e), artifact=str(root / ident))
+                for mid, _ in members
+            }
+        art = str(res.artifact_dir)
+        bad = set((res.stats or {}).get("failures") or {}) | set(
+            (res.stats or {}).get("dark") or {}
+        )
+        seen = set()
+        for bucket in ("ok", "changed", "skipped", "failures", "dark", "ignored", "rescued"):
+            seen |= set((res.stats or {}).get(bucket) or {})
+        out: dict[str, StepOutcome] = {}
+        for mid, (s, _own, _cb) in members:
+            h = batch_host(s.id)
+            if res.status == "timeout":
+                out[mid] = StepOutcome(
+                    "failed",
+                    rc=res.rc,
+                    message=f"timed out after {step.timeout:.0f}s",
+                    artifact=art,
+                )
+            elif h in bad:
+                msg = failure_message(res.events, h) or "failed"
+                out[mid] = StepOutcome("failed", rc=res.rc, message=msg, artifact=art)
+            elif h not in seen and not res.ok:
+                msg = failure_message(res.events) or f"ansible-playbook {res.status} (rc {res.rc})"
+                out[mid] = StepOutcome("failed", rc=res.rc, message=msg, artifact=art)
+            elif h not in seen:
+                out[mid] = StepOutcome(
+                    "failed",
+                    rc=res.rc,
+                    message=f"the playbook does not run on hosts: {{{{ migrate_batch }}}} ({h})",
+                    artifact=art,
+                )
+            else:
+                out[mid] = StepOutcome("ok", rc=0, artifact=art)
+        return out
 
     def _command(self, run_id: str, s: RunSystem, step: Step, out_dir: Path) -> StepOutcome:
         """Command steps run on the controller (use a playbook step to run on hosts)."""

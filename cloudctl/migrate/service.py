@@ -302,10 +302,14 @@ def _execute(
     center: Center, journal: Journal, run: RunRecord, progress, approvals, step_runner
 ) -> RunResult:
     invs = [Path(p) for p in run.options.get("inventory", [])] or None
+    if step_runner is None:
+        step_runner = step_runner_for(center, invs)
+        if int(run.options.get("parallel", 1)) <= 1:
+            step_runner.gate.window = 0.0  # alone at every step: nobody to wait for
     ex = Executor(
         journal=journal,
         run=run,
-        step_runner=step_runner or step_runner_for(center, invs),
+        step_runner=step_runner,
         progress=progress or ProgressSink(),
         approvals=approvals,
     )

@@ -227,3 +227,25 @@ def test_typos_in_field_names_are_reported(write_plan, refs):
     p = write_plan(HEAD + "systems:\n" + sys_("a", extra="    depend_on: [b]\n"))
     msgs = messages(validate(load_plan(p), refs))
     assert any("system a: unknown field `depend_on`" in m for m in msgs), msgs
+
+
+def test_batch_steps_are_checked(write_plan, refs):
+    steps = (
+        "    steps:\n"
+        "      - {name: a, kind: check, playbook: migration/a.yml, batch: true}\n"
+        "      - {name: b, kind: command, command: 'true', batch: true}\n"
+        "      - {name: c, kind: check, playbook: migration/a.yml, batch: maybe}\n"
+        "      - {name: d, kind: check, playbook: migration/a.yml, batch: true, hosts: web}\n"
+    )
+    p = write_plan(HEAD + "systems:\n" + sys_("a", steps=steps))
+    plan = load_plan(p)
+    msgs = messages(validate(plan, refs))
+    assert plan.systems["a"].steps[0].batch is True
+    assert any("step 'b': only playbook steps can run as a batch" in m for m in msgs), msgs
+    assert any("step 'c': `batch` must be true or false" in m for m in msgs), msgs
+    assert any("step 'd': a batch step runs on the group migrate_batch" in m for m in msgs), msgs
+    assert not any("step 'a'" in m for m in msgs), msgs
+    # the journal's snapshot keeps it
+    from cloudctl.migrate.model import Step
+
+    assert Step.from_dict(plan.systems["a"].steps[0].to_dict()).batch is True

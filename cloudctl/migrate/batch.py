@@ -1,0 +1,61 @@
+"""Callers that arrive together with the same key share one call.
+
+A wave's systems run in threads and usually reach the same step of the same runbook within
+milliseconds. For a step marked ``batch: true`` the first thread waits a short window,
+then runs the step once for everyone who arrived, and each caller gets its own result.
+The journal still records every system's step on its own. Threads released by one batch
+reach the next batch step within milliseconds of each other, so 0.1 s is a long window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Batch[M, R]:
+    members: list[tuple[str, M]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+    results: dict[str, R] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
+class BatchGate[M, R]:
+    def __init__(self, window: float = 0.1, sleep: Callable[[float], None] = time.sleep):
+        self.window = window
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._open: dict[Hashable, _Batch[M, R]] = {}
+
+    def run(
+        self,
+        key: Hashable,
+        member_id: str,
+        member: M,
+        call: Callable[[Sequence[tuple[str, M]]], dict[str, R]],
+    ) -> R:
+        """``call`` gets every (id, member) of the batch and returns a result per id."""
+        with self._lock:
+            batch = self._open.get(key)
+            leader = batch is None
+            if batch is None:
+                batch = self._open[key] = _Batch()
+            batch.members.append((member_id, member))
+        if leader:
+            self._sleep(self.window)
+            with self._lock:
+                del self._open[key]  # later arrivals start the next batch
+            try:
+                batch.results = call(list(batch.members))
+            except BaseException as e:  # every member must learn of it, not only the leader
+                batch.error = e
+            finally:
+                batch.done.set()
+        else:
+            batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+        return batch.results[member_id]

@@ -1,0 +1,88 @@
+"""A `batch: true` step: one ansible-playbook run for the systems that reach it together,
+each system a host of `migrate_batch`; a system that fails rolls back alone.
+
+Runs Ansible for real, on the controller only (connection local), so it needs no lab host.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cloudctl.core.center import load_center
+from cloudctl.migrate import service
+from cloudctl.migrate.journal import Journal
+
+ROOT = Path(__file__).resolve().parents[2]
+
+STEP = """---
+- name: Mark every system of the batch
+  hosts: "{{ migrate_batch | default('localhost') }}"
+  gather_facts: false
+  tasks:
+    - name: Refuse the system told to fail
+      ansible.builtin.fail:
+        msg: "{{ migrate_system }} was told to fail"
+      when: fail | default(false) | bool
+    - name: Write the system's marker
+      ansible.builtin.copy:
+        dest: "{{ out }}/{{ migrate_system }}.done"
+        content: "{{ migrate_system }} {{ label }}\\n"
+        mode: "0644"
+"""
+
+
+def make_center(tmp: Path) -> Path:
+    c = tmp / "center"
+    (c / "playbooks" / "t").mkdir(parents=True)
+    (c / "migration_plans").mkdir()
+    (c / "inventory" / "hosts").mkdir(parents=True)
+    (c / "cloudctl.yaml").write_text(
+        f"name: t\ndepartments: {ROOT / 'inventory' / 'departments.yaml'}\n"
+        f"address_plan: {ROOT / 'inventory' / 'ipam'}\n"
+    )
+    (c / "playbooks" / "t" / "mark.yml").write_text(STEP)
+    (c / "inventory" / "hosts" / "local.yml").write_text(
+        "all:\n  hosts:\n    localhost: {ansible_connection: local, "
+        f"ansible_python_interpreter: {sys.executable}}}\n"
+    )
+    out = tmp / "out"
+    out.mkdir()
+
+    def system(sid: str, fail: bool) -> str:
+        return (
+            f"  - {{id: {sid}, name_zh: 系统{sid}, department: dzzwb, strategy: retire, steps: ["
+            f"{{name: mark, kind: playbook, batch: true, playbook: t/mark.yml, "
+            f"vars: {{out: '{out}', label: L-{sid}, fail: {str(fail).lower()}}}, "
+            f"rollback: {{name: undo, kind: command, command: 'touch {out}/{sid}.undone'}}}}]}}"
+        )
+
+    (c / "migration_plans" / "p.yaml").write_text(
+        "version: 1\nname: p\nsystems:\n"
+        + "\n".join(system(s, s == "sysb") for s in ("sysa", "sysb", "sysc"))
+        + "\nwaves:\n  - {id: w, systems: [sysa, sysb, sysc]}\n"
+    )
+    return c
+
+
+def test_batch_step_runs_once_and_a_failing_system_rolls_back_alone(tmp_path):
+    c = make_center(tmp_path)
+    center = load_center(c)
+    j = Journal(tmp_path / "j.db")
+    res = service.start_run(center, c / "migration_plans" / "p.yaml", "w", journal=j, parallel=3)
+    assert res.systems == {"sysa": "done", "sysb": "rolled_back", "sysc": "done"}
+    out = tmp_path / "out"
+    assert (out / "sysa.done").read_text() == "sysa L-sysa\n"  # each its own host vars
+    assert (out / "sysc.done").read_text() == "sysc L-sysc\n"
+    assert not (out / "sysb.done").exists() and (out / "sysb.undone").exists()
+    # one ansible-playbook run for the three systems
+    batch_runs = [
+        p
+        for p in (center.artifacts / "migrate" / res.run_id / "_batch").iterdir()
+        if p.is_dir() and p.name != "pdd"  # pdd: ansible-runner's own
+    ]
+    assert len(batch_runs) == 1, batch_runs
+    rows = {r["system_id"]: r for r in j.steps(res.run_id) if r["phase"] == "forward"}
+    assert rows["sysa"]["status"] == "ok" and rows["sysb"]["status"] == "failed"
+    assert "sysb was told to fail" in rows["sysb"]["message"]
+    assert rows["sysa"]["artifact"] == rows["sysb"]["artifact"] == str(batch_runs[0])
