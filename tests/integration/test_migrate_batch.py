@@ -86,3 +86,44 @@ def test_batch_step_runs_once_and_a_failing_system_rolls_back_alone(tmp_path):
     assert rows["sysa"]["status"] == "ok" and rows["sysb"]["status"] == "failed"
     assert "sysb was told to fail" in rows["sysb"]["message"]
     assert rows["sysa"]["artifact"] == rows["sysb"]["artifact"] == str(batch_runs[0])
+
+
+DELEGATED = """---
+- name: Each system of the batch acts on its own real host
+  hosts: "{{ migrate_batch }}"
+  gather_facts: false
+  tasks:
+    - name: Leave a mark on the system's source host
+      ansible.builtin.copy:
+        dest: "/tmp/cloudctl-batch-{{ migrate_run_id }}"
+        content: "{{ migrate_system }}\\n"
+        mode: "0644"
+      delegate_to: "{{ source }}"
+      become: true
+"""
+
+
+def test_batch_step_reaches_real_hosts_with_delegate_to(tmp_path, lab, lab_testinfra):
+    c = make_center(tmp_path)
+    (c / "playbooks" / "t" / "delegated.yml").write_text(DELEGATED)
+    pairs = {"webs": "legacy-web01", "dbs": "yun-db01"}
+    systems = "\n".join(
+        f"  - {{id: {sid}, name_zh: 系统{sid}, department: dzzwb, strategy: retire, "
+        f"steps: [{{name: mark, kind: playbook, batch: true, playbook: t/delegated.yml, "
+        f"vars: {{source: {host}}}, rollback: none}}]}}"
+        for sid, host in pairs.items()
+    )
+    plan = c / "migration_plans" / "real.yaml"
+    plan.write_text(
+        f"version: 1\nname: real\nsystems:\n{systems}\n"
+        "waves:\n  - {id: w, systems: [webs, dbs]}\n"
+    )
+    center = load_center(c)
+    j = Journal(tmp_path / "j2.db")
+    res = service.start_run(center, plan, "w", journal=j, parallel=2, inventory=[lab.inventory])
+    assert res.systems == {"webs": "done", "dbs": "done"}, [dict(r) for r in j.steps(res.run_id)]
+    for sid, host in pairs.items():
+        h = lab_testinfra(host, sudo=True)
+        f = h.file(f"/tmp/cloudctl-batch-{res.run_id}")
+        assert f.exists and f.content_string == f"{sid}\n" and f.user == "root"
+        h.run(f"rm -f /tmp/cloudctl-batch-{res.run_id}")
