@@ -4,7 +4,8 @@ A wave's systems run in threads and usually reach the same step of the same runb
 milliseconds. For a step marked ``batch: true`` the first thread waits a short window,
 then runs the step once for everyone who arrived, and each caller gets its own result.
 The journal still records every system's step on its own. Threads released by one batch
-reach the next batch step within milliseconds of each other, so 0.1 s is a long window.
+reach the next batch step within milliseconds of each other: the first waits until nobody
+has come for 50 ms (0.3 s at most).
 """
 
 from __future__ import annotations
@@ -24,8 +25,14 @@ class _Batch[M, R]:
 
 
 class BatchGate[M, R]:
-    def __init__(self, window: float = 0.1, sleep: Callable[[float], None] = time.sleep):
-        self.window = window
+    def __init__(
+        self,
+        window: float = 0.3,
+        quiet: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.window = window  # the longest the first caller waits for others
+        self.quiet = quiet  # ... and it stops waiting once nobody came for this long
         self._sleep = sleep
         self._lock = threading.Lock()
         self._open: dict[Hashable, _Batch[M, R]] = {}
@@ -45,7 +52,7 @@ class BatchGate[M, R]:
                 batch = self._open[key] = _Batch()
             batch.members.append((member_id, member))
         if leader:
-            self._sleep(self.window)
+            self._gather(batch)
             with self._lock:
                 del self._open[key]  # later arrivals start the next batch
             try:
@@ -59,3 +66,16 @@ class BatchGate[M, R]:
         if batch.error is not None:
             raise batch.error
         return batch.results[member_id]
+
+    def _gather(self, batch: _Batch) -> None:
+        waited, seen = 0.0, len(batch.members)
+        step = min(0.01, self.quiet, self.window) or self.window
+        quiet_for = 0.0
+        while waited < self.window and step > 0:
+            self._sleep(step)
+            waited += step
+            now = len(batch.members)
+            quiet_for = 0.0 if now != seen else quiet_for + step
+            seen = now
+            if quiet_for >= self.quiet:
+                break

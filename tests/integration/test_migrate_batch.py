@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cloudctl.core.center import load_center
 from cloudctl.migrate import service
+from cloudctl.migrate.batch import BatchGate
 from cloudctl.migrate.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,11 @@ def test_batch_step_runs_once_and_a_failing_system_rolls_back_alone(tmp_path):
     c = make_center(tmp_path)
     center = load_center(c)
     j = Journal(tmp_path / "j.db")
-    res = service.start_run(center, c / "migration_plans" / "p.yaml", "w", journal=j, parallel=3)
+    runner = service.step_runner_for(center, None)
+    runner.gate = BatchGate(window=1.0, quiet=1.0)  # a loaded CI machine may start threads late
+    res = service.start_run(
+        center, c / "migration_plans" / "p.yaml", "w", journal=j, parallel=3, step_runner=runner
+    )
     assert res.systems == {"sysa": "done", "sysb": "rolled_back", "sysc": "done"}
     out = tmp_path / "out"
     assert (out / "sysa.done").read_text() == "sysa L-sysa\n"  # each its own host vars

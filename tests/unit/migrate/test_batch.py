@@ -34,7 +34,7 @@ def test_callers_with_one_key_share_one_call_and_get_their_own_result():
         calls.append(sorted(m for _, m in members))
         return {mid: m * 10 for mid, m in members}
 
-    out, errors = run_together(BatchGate(window=0.2), ["k"] * 5, call)
+    out, errors = run_together(BatchGate(window=0.5, quiet=0.5), ["k"] * 5, call)
     assert not errors and calls == [[0, 1, 2, 3, 4]]
     assert out == {i: i * 10 for i in range(5)}
 
@@ -46,7 +46,7 @@ def test_different_keys_are_different_calls():
         calls.append(len(members))
         return {mid: 0 for mid, _ in members}
 
-    run_together(BatchGate(window=0.2), ["a", "b", "a", "b"], call)
+    run_together(BatchGate(window=0.5, quiet=0.5), ["a", "b", "a", "b"], call)
     assert sorted(calls) == [2, 2]
 
 
@@ -54,7 +54,7 @@ def test_a_failing_call_reaches_every_member():
     def call(members):
         raise RuntimeError("ansible-runner could not start")
 
-    out, errors = run_together(BatchGate(window=0.1), ["k"] * 3, call)
+    out, errors = run_together(BatchGate(window=0.2, quiet=0.2), ["k"] * 3, call)
     assert out == {} and len(errors) == 3
     assert all(isinstance(e, RuntimeError) for e in errors.values())
 
@@ -75,3 +75,10 @@ def test_a_late_caller_starts_the_next_batch():
 def test_missing_result_for_a_member_is_an_error():
     with pytest.raises(KeyError):
         BatchGate(window=0.0).run("k", "a", 1, lambda members: {})
+
+
+def test_the_first_caller_stops_waiting_once_nobody_comes():
+    slept = []
+    gate = BatchGate(window=0.3, quiet=0.05, sleep=slept.append)
+    gate.run("k", "a", 1, lambda members: {mid: 0 for mid, _ in members})
+    assert sum(slept) == pytest.approx(0.05)  # not the whole 0.3 s window
