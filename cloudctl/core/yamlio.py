@@ -40,23 +40,15 @@ def _make_loader(filename: str):
         pass
 
     def construct_mapping(loader, node, deep=False):
-        loader.flatten_mapping(node)
+        first_own = _flatten(loader, node, "tag:yaml.org,2002:merge")
         d = LDict()
         d.file = filename
         d.line = node.start_mark.line + 1
         d.key_lines = {}
-        for key_node, value_node in node.value:
+        own: set = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise InputError(
-                    "mapping key is not hashable", Location(filename, key_node.start_mark.line + 1)
-                ) from None
-            if key in d:
-                raise InputError(
-                    f"duplicate key {key!r}", Location(filename, key_node.start_mark.line + 1)
-                )
+            _check_key(key, i >= first_own, own, Location(filename, key_node.start_mark.line + 1))
             d[key] = loader.construct_object(value_node, deep=True)
             d.key_lines[key] = key_node.start_mark.line + 1
         return d
@@ -71,6 +63,25 @@ def _make_loader(filename: str):
     _Loader.add_constructor("tag:yaml.org,2002:map", construct_mapping)
     _Loader.add_constructor("tag:yaml.org,2002:seq", construct_sequence)
     return _Loader
+
+
+def _flatten(loader: Any, node: Any, merge_tag: str) -> int:
+    """Resolve ``<<`` merge keys; return the index of the mapping's own first pair (the
+    merged pairs come first, and an own key may override a merged one, as YAML says)."""
+    own = sum(1 for k, _ in node.value if k.tag != merge_tag)
+    loader.flatten_mapping(node)
+    return len(node.value) - own
+
+
+def _check_key(key: Any, is_own: bool, own: set, where: Location) -> None:
+    try:
+        hash(key)
+    except TypeError:
+        raise InputError("mapping key is not hashable", where) from None
+    if is_own:
+        if key in own:
+            raise InputError(f"duplicate key {key!r}", where)
+        own.add(key)
 
 
 def display_path(path: Path) -> str:
@@ -177,19 +188,16 @@ def _load_fast(text: str, filename: str) -> Any:
             return seq
         if node.tag != _MAP:
             raise _Fallback
-        ctor.flatten_mapping(node)
+        first_own = _flatten(ctor, node, _MERGE)
         out = built[id(node)] = LDict()
         out.file, out.line, out.key_lines = filename, node.start_mark.line + 1, {}
         key_lines = out.key_lines
-        for key_node, value_node in node.value:
+        own: set = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = scalar(key_node) if type(key_node) is scalar_node else build(key_node)
             line = key_node.start_mark.line + 1
-            try:
-                hash(key)
-            except TypeError:
-                raise InputError("mapping key is not hashable", Location(filename, line)) from None
-            if key in out:
-                raise InputError(f"duplicate key {key!r}", Location(filename, line))
+            if i >= first_own or type(key) is not str:
+                _check_key(key, i >= first_own, own, Location(filename, line))
             out[key] = build(value_node)
             key_lines[key] = line
         return out

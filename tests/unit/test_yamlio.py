@@ -57,6 +57,7 @@ TRICKY = """
 base: &base {a: 1, b: [x, y], c: null}
 other:
   <<: *base
+  b: [z]
   d: [z]
 flags: [yes, no, true, False, on, ~, '', "1", 0x1F, 0o17, 1_000, 1.5e3, .inf, -.inf, .nan]
 when: 2026-11-26
@@ -77,7 +78,8 @@ shared: [*base, *base]
 def test_tricky_scalars_anchors_and_merge_keys():
     a, b = fast(TRICKY), slow(TRICKY)
     assert same(a, b)
-    assert a["other"] == {"a": 1, "b": ["x", "y"], "c": None, "d": ["z"]}
+    assert a["other"] == {"a": 1, "b": ["z"], "c": None, "d": ["z"]}  # own key wins
+    assert a["other"].key_lines["b"] == 5
     assert a["tagged"] == "123" and a["quoted"] == "123"
     assert a["shared"][0] is a["shared"][1]
 
@@ -89,14 +91,19 @@ def test_explicit_collection_tags_fall_back_to_the_full_loader():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("a: 1\na: 2\n", "duplicate key 'a'"), ("? [1, 2]\n: x\n", "not hashable")],
+    [
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("? [1, 2]\n: x\n", "not hashable"),
+        ("m: &m {a: 1}\nn:\n  <<: *m\n  a: 2\n  a: 3\n", "duplicate key 'a'"),
+    ],
 )
 def test_bad_keys_are_reported_with_their_line(text, message):
     with pytest.raises(InputError) as e:
         yamlio.load_yaml_text(text, "f.yaml")
-    assert message in str(e.value) and e.value.problems[0].location.line == (
-        2 if "duplicate" in message else 1
-    )
+    expected_line = text.count("\n") if "duplicate" in message else 1
+    assert message in str(e.value) and e.value.problems[0].location.line == expected_line
+    with pytest.raises(InputError, match=message):  # the full loader says the same
+        slow(text)
 
 
 def test_empty_and_malformed_documents():
