@@ -6,6 +6,7 @@ half-runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,19 +266,22 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     )
 
 
-def _units_named(chk: dict) -> list[str]:
-    out = list(chk.get("enabled_any") or []) if chk.get("type") == "services" else []
+def _each_check(chk: dict) -> Iterator[dict]:
+    """A check and the checks nested in it (``all``/``any`` combine ``checks``)."""
+    yield chk
     for sub in chk.get("checks") or []:
-        out += _units_named(sub)
-    return out
+        yield from _each_check(sub)
+
+
+def _units_named(chk: dict) -> list[str]:
+    return [
+        u
+        for c in _each_check(chk)
+        if c.get("type") == "services"
+        for u in c.get("enabled_any") or []
+    ]
 
 
 def _vars_used(chk: dict) -> list[str]:
-    out = [
-        str(chk[k])
-        for k in ("var", "allow_var", "closed_var", "allowed_var", "absent_var", "present_any_var")
-        if chk.get(k)
-    ]
-    for sub in chk.get("checks") or []:
-        out += _vars_used(sub)
-    return out
+    keys = ("var", "allow_var", "closed_var", "allowed_var", "absent_var", "present_any_var")
+    return [str(c[k]) for c in _each_check(chk) for k in keys if c.get(k)]

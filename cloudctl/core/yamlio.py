@@ -196,8 +196,7 @@ def _load_fast(text: str, filename: str) -> Any:
         for i, (key_node, value_node) in enumerate(node.value):
             key = scalar(key_node) if type(key_node) is scalar_node else build(key_node)
             line = key_node.start_mark.line + 1
-            if i >= first_own or type(key) is not str:
-                _check_key(key, i >= first_own, own, Location(filename, line))
+            _check_key(key, i >= first_own, own, Location(filename, line))
             out[key] = build(value_node)
             key_lines[key] = line
         return out

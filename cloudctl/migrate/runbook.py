@@ -28,6 +28,16 @@ def _safe(name: str) -> str:
 BATCH_GROUP = "migrate_batch"
 
 
+def _system_vars(s: RunSystem, step: Step) -> dict[str, Any]:
+    """What a step's playbook knows of its system: extra vars, or host vars in a batch."""
+    return {
+        "migrate_system": s.id,
+        "migrate_source_hosts": s.source_hosts,
+        "migrate_target_hosts": s.target_hosts,
+        **step.vars,
+    }
+
+
 def batch_host(system_id: str) -> str:
     """The inventory name a system gets in a batch run (never a real host's name)."""
     return f"migrate-system-{system_id}"
@@ -66,14 +76,7 @@ class AnsibleStepRunner:
     gate: BatchGate = field(default_factory=BatchGate)
 
     def _vars(self, run_id: str, s: RunSystem, step: Step) -> dict[str, Any]:
-        return {
-            **self.extravars,
-            "migrate_run_id": run_id,
-            "migrate_system": s.id,
-            "migrate_source_hosts": s.source_hosts,
-            "migrate_target_hosts": s.target_hosts,
-            **step.vars,
-        }
+        return {**self.extravars, "migrate_run_id": run_id, **_system_vars(s, step)}
 
     def __call__(
         self,
@@ -153,10 +156,7 @@ class AnsibleStepRunner:
             hosts[batch_host(s.id)] = {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": sys.executable,
-                "migrate_system": s.id,
-                "migrate_source_hosts": s.source_hosts,
-                "migrate_target_hosts": s.target_hosts,
-                **own.vars,
+                **_system_vars(s, own),
             }
         inv = root / f"{ident}.inventory.json"
         root.mkdir(parents=True, exist_ok=True)
@@ -186,12 +186,11 @@ class AnsibleStepRunner:
                 for mid, _ in members
             }
         art = str(res.artifact_dir)
-        bad = set((res.stats or {}).get("failures") or {}) | set(
-            (res.stats or {}).get("dark") or {}
-        )
+        stats = res.stats or {}
+        bad = set(stats.get("failures") or {}) | set(stats.get("dark") or {})
         seen = set()
         for bucket in ("ok", "changed", "skipped", "failures", "dark", "ignored", "rescued"):
-            seen |= set((res.stats or {}).get(bucket) or {})
+            seen |= set(stats.get(bucket) or {})
         out: dict[str, StepOutcome] = {}
         for mid, (s, _own, _cb) in members:
             h = batch_host(s.id)
