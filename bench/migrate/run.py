@@ -9,6 +9,8 @@
    and ansible-runner with --parallel 1, 5 and 10. The step runs on localhost with
    ansible_connection=local (no SSH), so only the runner and Ansible's own cost are added.
 3. Fixed cost of one Ansible step, and where it goes.
+4. The shipped pre-check of 10 systems on the lab's real hosts (if the lab runs): one
+   ansible-playbook per system against one run for all of them (`batch: true`).
 """
 
 from __future__ import annotations
@@ -386,12 +388,85 @@ def bench_step_cost(lab_host: str | None) -> None:
                 print("    (lab not running: SSH figure skipped)")
 
 
+def bench_precheck(n: int = 10) -> None:
+    """The shipped pre-check (playbooks/migration/precheck.yml) of n systems on the lab's
+    real hosts over SSH: one ansible-playbook per system against one for all (batch: true)."""
+    import json
+
+    from cloudctl.core.center import load_center
+    from cloudctl.lab.api import lab_info
+    from cloudctl.migrate import service
+    from cloudctl.migrate.journal import Journal
+
+    info = lab_info()
+    if not info or len(info.hosts) < 2 or not Path(info.inventory).exists():
+        print("[4] (lab not running: shipped pre-check on real hosts skipped)")
+        return
+    hosts = list(info.hosts)
+    with tempfile.TemporaryDirectory() as tmp:
+        c = make_center(Path(tmp), 1)
+        shutil.copytree(ROOT / "playbooks" / "migration", c / "playbooks" / "migration")
+        ids = [f"sys{i:02d}" for i in range(n)]
+
+        def plan(name: str, batch: bool) -> Path:
+            rows = []
+            for i, sid in enumerate(ids):
+                v = {  # read-only: a unit every host runs, /etc as "data", a free port
+                    "source": hosts[i % len(hosts)],
+                    "target": hosts[(i + 1) % len(hosts)],
+                    "unit": "systemd-journald.service",
+                    "data_dir": "/etc",
+                    "port": 1,
+                    "min_free_mb": 1,
+                }
+                rows.append(
+                    f"  - {{id: {sid}, name_zh: 系统{i}, department: dzzwb, strategy: retire, "
+                    f"steps: [{{name: precheck, kind: check, playbook: migration/precheck.yml, "
+                    f"batch: {str(batch).lower()}, vars: {json.dumps(v)}}}]}}"
+                )
+            p = c / "migration_plans" / f"{name}.yaml"
+            p.write_text(
+                f"version: 1\nname: {name}\nsystems:\n"
+                + "\n".join(rows)
+                + f"\nwaves:\n  - {{id: w, systems: [{', '.join(ids)}]}}\n"
+            )
+            return p
+
+        center = load_center(c)
+        inv = [Path(info.inventory)]
+        times: dict[str, float] = {}
+        for label, p, par, only in (
+            ("warm-up", plan("alone", False), 1, ids[:1]),
+            ("one system", plan("alone", False), 1, ids[:1]),
+            ("--parallel 1", plan("alone", False), 1, None),
+            ("--parallel 10", plan("alone", False), 10, None),
+            ("--parallel 10, batch: true", plan("batched", True), 10, None),
+        ):
+            j = Journal(Path(tmp) / f"j-{len(times)}.db")
+            t0 = time.perf_counter()
+            res = service.start_run(
+                center, p, "w", journal=j, parallel=par, systems=only, inventory=inv
+            )
+            times[label] = time.perf_counter() - t0
+            if res.status != "done":
+                raise SystemExit(f"[4] pre-check run failed: {res}")
+        one = times["one system"]
+        print(
+            f"[4] the shipped pre-check (precheck.yml: 10 tasks on source and target over SSH) "
+            f"of {n} systems on {len(hosts)} lab hosts"
+        )
+        for label in ("one system", "--parallel 1", "--parallel 10", "--parallel 10, batch: true"):
+            print(f"    {label:<27}: {times[label]:5.1f}s = {times[label] / one:4.2f}× one system")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--systems", type=int, default=2000)
     ap.add_argument("--deps", type=int, default=5000)
     ap.add_argument("--skip-ansible", action="store_true")
-    ap.add_argument("--only", choices=["plan", "wave", "step"], help="run one part only")
+    ap.add_argument(
+        "--only", choices=["plan", "wave", "step", "precheck"], help="run one part only"
+    )
     ap.add_argument("--lab-host", default="yun-db01")
     a = ap.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -402,6 +477,8 @@ def main() -> None:
         bench_wave()
     if not a.skip_ansible and a.only in (None, "step"):
         bench_step_cost(a.lab_host)
+    if not a.skip_ansible and a.only in (None, "precheck"):
+        bench_precheck()
 
 
 if __name__ == "__main__":

@@ -224,6 +224,10 @@ def test_pilot_wave_moves_the_service_and_its_data(env):
             assert rows[i + 1]["step_name"] == r["step_name"], rows
     for r in rows:  # each step's Ansible events are kept
         assert list((Path(r["artifact"]) / "job_events").glob("*.json")), r
+    # the templates mark the pre-check `batch: true`: it ran on the pseudo-host of xxgk
+    pre = next(r for r in rows if r["step_name"] == "precheck" and r["status"] == "ok")
+    assert Path(pre["artifact"]).parent.name == "_batch", pre["artifact"]
+    assert "migrate-system-xxgk" in (Path(pre["artifact"]) / "stdout").read_text()
     status = cloudctl(
         env, "status", result["run_id"], "--journal", str(env["journal"]), "-o", "json", check=0
     )

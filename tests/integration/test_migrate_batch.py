@@ -6,6 +6,8 @@ Runs Ansible for real, on the controller only (connection local), so it needs no
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -132,3 +134,64 @@ def test_batch_step_reaches_real_hosts_with_delegate_to(tmp_path, lab, lab_testi
         f = h.file(f"/tmp/cloudctl-batch-{res.run_id}")
         assert f.exists and f.content_string == f"{sid}\n" and f.user == "root"
         h.run(f"rm -f /tmp/cloudctl-batch-{res.run_id}")
+
+
+def _precheck_vars(unit: str) -> dict:
+    # read-only checks on two real lab hosts; /etc is there on every host and port 1 is free
+    return {
+        "source": "legacy-web01",
+        "target": "yun-web01",
+        "unit": unit,
+        "data_dir": "/etc",
+        "port": 1,
+        "min_free_mb": 1,
+    }
+
+
+def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(tmp_path, lab):
+    """playbooks/migration/precheck.yml serves one system (play on its source) and a batch
+    (play on migrate_batch): same checks, same hosts, each system judged on its own vars."""
+    from cloudctl.ansible.runner import run_playbook
+    from cloudctl.migrate.runbook import failure_message
+
+    pb = ROOT / "playbooks" / "migration" / "precheck.yml"
+    alone = {}
+    for unit in ("systemd-journald.service", "no-such-app.service"):
+        r = run_playbook(
+            pb, lab.inventory, artifacts_root=tmp_path / "art", extravars=_precheck_vars(unit)
+        )
+        alone[unit] = (r.ok, failure_message(r.events))
+    assert alone["systemd-journald.service"] == (True, None)
+    assert alone["no-such-app.service"] == (
+        False,
+        "legacy-web01: The app runs on the source: "
+        "no-such-app.service is inactive on legacy-web01, not active",
+    )
+
+    c = make_center(tmp_path)
+    shutil.copytree(ROOT / "playbooks" / "migration", c / "playbooks" / "migration")
+    systems = "\n".join(
+        f"  - {{id: {sid}, name_zh: 系统{sid}, department: dzzwb, strategy: retire, "
+        f"steps: [{{name: precheck, kind: check, batch: true, "
+        f"playbook: migration/precheck.yml, vars: {json.dumps(_precheck_vars(unit))}}}]}}"
+        for sid, unit in (("good", "systemd-journald.service"), ("bad", "no-such-app.service"))
+    )
+    plan = c / "migration_plans" / "pre.yaml"
+    plan.write_text(
+        f"version: 1\nname: pre\nsystems:\n{systems}\nwaves:\n  - {{id: w, systems: [good, bad]}}\n"
+    )
+    center = load_center(c)
+    j = Journal(tmp_path / "j3.db")
+    runner = service.step_runner_for(center, [lab.inventory])
+    runner.gate = BatchGate(window=1.0, quiet=1.0)  # a loaded CI machine may start threads late
+    res = service.start_run(
+        center, plan, "w", journal=j, parallel=2, step_runner=runner, inventory=[lab.inventory]
+    )
+    rows = {r["system_id"]: r for r in j.steps(res.run_id) if r["phase"] == "forward"}
+    # a failed pre-check leaves nothing to undo: the system ends rolled_back, the other done
+    assert res.systems == {"good": "done", "bad": "rolled_back"}, [dict(r) for r in rows.values()]
+    assert rows["good"]["artifact"] == rows["bad"]["artifact"]  # one run for both
+    assert rows["bad"]["message"] == (
+        "migrate-system-bad: The app runs on the source: "
+        "no-such-app.service is inactive on legacy-web01, not active"
+    )
