@@ -452,8 +452,8 @@ def bench_precheck(n: int = 10) -> None:
                 raise SystemExit(f"[4] pre-check run failed: {res}")
         one = times["one system"]
         print(
-            f"[4] the shipped pre-check (precheck.yml: 10 tasks on source and target over SSH) "
-            f"of {n} systems on {len(hosts)} lab hosts"
+            "[4] the shipped pre-check (precheck.yml: one command on the source, one on the "
+            f"target, over SSH) of {n} systems on {len(hosts)} lab hosts"
         )
         for label in ("one system", "--parallel 1", "--parallel 10", "--parallel 10, batch: true"):
             print(f"    {label:<27}: {times[label]:5.1f}s = {times[label] / one:4.2f}× one system")

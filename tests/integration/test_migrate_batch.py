@@ -167,6 +167,16 @@ def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(tmp_path,
         "legacy-web01: The app runs on the source: "
         "no-such-app.service is inactive on legacy-web01, not active",
     )
+    r = run_playbook(
+        pb,
+        lab.inventory,
+        artifacts_root=tmp_path / "art",
+        extravars={**_precheck_vars("systemd-journald.service"), "data_dir": "/srv/nothing-here"},
+    )
+    assert failure_message(r.events) == (
+        "legacy-web01: Its data is there: "
+        "/srv/nothing-here is missing or unreadable on legacy-web01"
+    )
 
     c = make_center(tmp_path)
     shutil.copytree(ROOT / "playbooks" / "migration", c / "playbooks" / "migration")
