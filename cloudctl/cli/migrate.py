@@ -372,7 +372,10 @@ def run(
                 what = st.get("playbook") or st.get("command") or st.get("duration") or ""
                 rb = st.get("rollback")
                 rbt = f"  ↩ {rb['name']}" if isinstance(rb, dict) else ""
-                con.print(f"  {i:>2}. {st['name']:<22} {st['kind']:<9} {what}{rbt}")
+                bt = (" ⇉ " + ("批量" if lg != "en" else "batch")) if st.get("batch") else ""
+                con.print(
+                    f"  {i:>2}. {st['name']:<22} {st['kind']:<9} {what}{bt}{rbt}", soft_wrap=True
+                )
         return
     p, sink = _progress(lg, {})
     with _audit_crash(s, "migrate.run", {"plan": str(path), "wave": wave, "systems": chosen}), p:

@@ -144,6 +144,8 @@ def test_dry_run_lists_steps_and_changes_nothing(cli, sample_center):
     )
     assert r.exit_code == 0, r.output
     assert "precheck" in r.stdout and "cutover" in r.stdout and "rollback-cutover" in r.stdout
+    precheck = next(line for line in r.stdout.splitlines() if "precheck" in line)
+    assert precheck.rstrip().endswith("migration/precheck.yml ⇉ batch"), precheck
     assert not (sample_center / ".cloudctl" / "cloudctl.db").exists()
 
 
