@@ -430,3 +430,74 @@ def test_destroy_keeps_what_is_not_ours_then_removes_all(cli, sdk, tcenter):
     assert sdk.identity.find_user("t-rsj-ops") is None
     rec = json.loads((tcenter / "state" / "audit.log").read_text().splitlines()[-1])
     assert rec["action"] == "tenant.destroy" and rec["result"] == "ok"
+
+
+EXT_NET = "lab-ext-itest"
+
+
+def test_router_external_gateway_is_applied_drifts_and_converges(cli, sdk, tmp_path):
+    """A router with `external_network` and `enable_snat` on a real Neutron: the gateway is
+    set, a hand-made change of SNAT or a removed gateway is drift, and apply restores it."""
+    _wipe(sdk, "x-")
+    for n in sdk.network.networks(name=EXT_NET):  # left by a killed run
+        for r in sdk.network.routers():
+            if (r.external_gateway_info or {}).get("network_id") == n.id:
+                sdk.network.update_router(r, external_gateway_info={})
+        sdk.network.delete_network(n)
+    # an external provider network, made by the cloud's admin as in a real center
+    # (203.0.113.0/24 is a documentation range: data in Neutron, no packet goes anywhere)
+    ext = sdk.network.create_network(
+        name=EXT_NET,
+        is_router_external=True,
+        provider_network_type="flat",
+        provider_physical_network="extnet",
+    )
+    sdk.network.create_subnet(
+        network_id=ext.id,
+        name=EXT_NET,
+        ip_version=4,
+        cidr="203.0.113.0/24",
+        gateway_ip="203.0.113.1",
+        is_dhcp_enabled=False,
+    )
+    root = make_center(tmp_path / "c", tenants=("rsj",), prefix="x-", scope="itest-ext")
+    f = root / "tenants" / "rsj.yaml"
+    doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+    doc["router"] = {"name": "router", "external_network": EXT_NET, "enable_snat": False}
+    f.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    try:
+        r = run(cli, root, "apply", "--auto-approve")
+        assert r.exit_code == 0, r.output + r.stderr
+        pid = sdk.identity.find_project("x-rsj").id
+        router = sdk.network.find_router("x-rsj-router", project_id=pid)
+        gw = router.external_gateway_info
+        assert gw["network_id"] == ext.id and gw["enable_snat"] is False, gw
+        assert gw["external_fixed_ips"][0]["ip_address"].startswith("203.0.113.")
+        assert run(cli, root, "plan").exit_code == 0  # converged
+
+        sdk.network.update_router(
+            router, external_gateway_info={"network_id": ext.id, "enable_snat": True}
+        )
+        r = run(cli, root, "drift", "-o", "json")
+        assert r.exit_code == 1
+        assert [(d["kind"], d["what"]) for d in json.loads(r.output)["drift"]] == [
+            ("router", "changed")
+        ]
+        assert "enable_snat" in r.output
+        assert run(cli, root, "apply", "--auto-approve").exit_code == 0
+        assert sdk.network.get_router(router.id).external_gateway_info["enable_snat"] is False
+
+        sdk.network.update_router(router, external_gateway_info={})  # gateway removed by hand
+        r = run(cli, root, "drift")
+        assert r.exit_code == 1 and EXT_NET in r.output, r.output
+        assert run(cli, root, "apply", "--auto-approve").exit_code == 0
+        gw = sdk.network.get_router(router.id).external_gateway_info
+        assert gw["network_id"] == ext.id and gw["enable_snat"] is False, gw
+        assert run(cli, root, "drift").exit_code == 0
+
+        r = run(cli, root, "destroy", "rsj", "--yes")
+        assert r.exit_code == 0, r.output + r.stderr
+        assert sdk.identity.find_project("x-rsj") is None
+    finally:
+        _wipe(sdk, "x-")
+        sdk.network.delete_network(ext)
