@@ -107,6 +107,7 @@ def connect(cloud: str | None = None, config_file: str | None = None) -> tuple[A
     OS_CLIENT_CONFIG_FILE); returns it with a request counter already attached."""
     import openstack
     import openstack.config
+    from keystoneauth1 import exceptions as ksa_exc
     from openstack import exceptions as osexc
 
     cloud = cloud or os.environ.get("OS_CLOUD")
@@ -117,10 +118,12 @@ def connect(cloud: str | None = None, config_file: str | None = None) -> tuple[A
             conn = openstack.connection.Connection(config=region)
         else:
             conn = openstack.connect(cloud=cloud)
-    except osexc.ConfigException as e:
+    except (osexc.ConfigException, ksa_exc.OptionError) as e:
+        # OptionError: an empty configuration (no clouds.yaml, no OS_* variables) has no auth_url
         raise InputError(
             f"cannot choose a cloud: {e} (use --os-cloud NAME or OS_CLOUD, and clouds.yaml "
-            "or OS_CLIENT_CONFIG_FILE)"
+            "or OS_CLIENT_CONFIG_FILE; for the local lab: export "
+            "OS_CLIENT_CONFIG_FILE=/var/lib/cloudctl/lab/clouds.yaml OS_CLOUD=lab)"
         ) from None
     counter = RequestCounter()
     counter.attach(conn.session)
