@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
-from cloudctl.core.errors import InputError, ValidationFailed
+from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
 from cloudctl.core.yamlio import display_path
@@ -246,7 +246,21 @@ def free(
     """Free blocks of a zone or container, merged / 查看空闲网段."""
     s = session(ctx)
     loaded = service.load(s.center, plan)
+    if loaded.problems:  # free space of a plan that does not load whole would be a lie
+        raise ValidationFailed(
+            loaded.problems,
+            pick(
+                s.language(lang),
+                f"地址规划有 {len(loaded.problems)} 个问题，无法计算空闲网段",
+                f"{len(loaded.problems)} problem(s) in the address plan: free space not computed",
+            ),
+        )
     space = free_space(loaded.plan, zone, within)
+    maxlen = 32 if all(b.version == 4 for b in space.blocks) else 128
+    if prefixlen is not None and not 0 < prefixlen <= maxlen:
+        raise InputError(
+            f"--prefixlen must be 1..{maxlen}, not {prefixlen}", Location("--prefixlen")
+        )
     rows = []
     for b in space.blocks:
         if prefixlen is not None and b.prefixlen > prefixlen:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
-from cloudctl.core.output import Column, OutputFormat, pick, render
+from cloudctl.core.output import Column, OutputFormat, pick, render, to_json, to_yaml
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate import report as reports
 from cloudctl.migrate import service
@@ -575,17 +575,21 @@ def report(
     s = session(ctx)
     lg = str(s.language(lang))
     path = service.resolve_plan(s.center, plan)
-    from cloudctl.migrate.model import load_plan
-
-    data = service.report_data(load_plan(path), _journal(ctx, journal))
-    if fmt in ("json", "yaml"):
-        render(data, fmt)
-        return
-    if fmt not in ("markdown", "md", "html"):
+    if fmt not in ("markdown", "md", "html", "json", "yaml"):
         raise InputError(
             f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
         )
-    text = reports.html_report(data, lg) if fmt == "html" else reports.markdown(data, lg)
+    # the plan is checked as `plan` checks it: a broken plan is an error, not an empty report
+    data = service.report_data(service.load_checked(s.center, path), _journal(ctx, journal))
+    if fmt in ("json", "yaml") and not out:
+        render(data, fmt)
+        return
+    if fmt == "json":
+        text = to_json(data) + "\n"
+    elif fmt == "yaml":
+        text = to_yaml(data)
+    else:
+        text = reports.html_report(data, lg) if fmt == "html" else reports.markdown(data, lg)
     if out:
         atomic_write(out, text)
         typer.echo(pick(lg, f"已写入 {out}", f"written: {out}"), err=True)

@@ -95,4 +95,18 @@ def read(log_path: str | Path) -> list[dict]:
     path = Path(log_path)
     if not path.exists():
         return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    from cloudctl.core.errors import InputError, Location
+
+    out = []
+    # a damaged audit trail is reported where it is damaged, never skipped in silence
+    for no, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise InputError(f"damaged audit record: {e}", Location(str(path), no)) from None
+        if not isinstance(rec, dict):
+            raise InputError("damaged audit record: not a JSON object", Location(str(path), no))
+        out.append(rec)
+    return out

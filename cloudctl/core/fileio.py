@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cloudctl.core.errors import ConflictError, Location
+from cloudctl.core.errors import ConflictError, InputError, Location
 
 
 def atomic_write(
@@ -23,9 +23,14 @@ def atomic_write(
     file is private from the start); readers see the old or the new file, never a mix.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise InputError("is a directory, not a file to write", Location(str(target)))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:  # a parent that is a file, a read-only or virtual file system ...
+        raise InputError(f"cannot write here: {e.strerror}", Location(str(target))) from None
     raw = data.encode(encoding) if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,9 +147,19 @@ def _entry_for_file(entry: dict, zone: str, text: str) -> dict:
     return out
 
 
+# a name is a key other files refer to (tenant subnets): plain, one token, no YAML syntax
+ALLOCATION_NAME = re.compile(r"[^\W_][\w.-]{0,63}")
+
+
 def allocate(
     center: Center, req: AllocationRequest, *, dry_run: bool = False, plan: str | Path | None = None
 ) -> AllocateResult:
+    if not ALLOCATION_NAME.fullmatch(req.name or ""):
+        raise InputError(
+            f"bad allocation name {req.name!r}: letters, digits, '.', '_' and '-' only, "
+            "starting with a letter or digit, at most 64 characters (e.g. rsj-app)",
+            Location("--name"),
+        )
     root = plan_root(center, plan)
     with quiet_gc(), plan_lock(center, root):
         loaded = load_valid(center, plan, dns=False)

@@ -160,6 +160,18 @@ def test_audit_log_command_reads_records(cli, center: Path):
     assert json.loads(r.output)[0]["action"] == "ipam.allocate"
 
 
+def test_a_damaged_audit_log_is_reported_at_its_line(cli, center: Path):
+    log = center / ".cloudctl" / "audit.log"
+    audit.record(log, "ipam.allocate", {"name": "x"})
+    for damage in (b'{"action": "ipam.rel', b"\xff\xfe{}"):
+        before = log.read_bytes()
+        log.write_bytes(before + damage + b"\n")
+        r = cli("--center", str(center), "audit", "log")
+        assert r.exit_code == 2, r.output
+        assert f"{log}:2: damaged audit record" in r.output
+        log.write_bytes(before)
+
+
 def test_atomic_write_new_file_gets_the_umask_mode(tmp_path):
     old = os.umask(0o022)
     try:
