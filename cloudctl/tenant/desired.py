@@ -524,6 +524,11 @@ def _parse_tenant(
     dept = dept or {}
     p = settings.name_prefix
     project = f"{p}{code}"
+    for key in ("name_zh", "name_en", "description"):
+        if doc.get(key) is not None and not isinstance(doc.get(key), str):
+            probs.add(doc.loc(key), f"{key}: expected text")
+    if not isinstance(doc.get("enabled", True), bool):
+        probs.add(doc.loc("enabled"), "enabled: expected true or false (unquoted)")
     name_zh = str(doc.get("name_zh") or dept.get("name_zh") or code)
     name_en = str(doc.get("name_en") or dept.get("name_en") or code)
 
@@ -631,7 +636,7 @@ def _parse_tenant(
         expected="a template name or a mapping",
     ):
         tname = g.get("template")
-        if tname not in templates:
+        if not isinstance(tname, str) or tname not in templates:
             known = ", ".join(sorted(templates)) or "none"
             probs.add(
                 loc_of(g, "template", gl),
@@ -667,7 +672,7 @@ def _parse_tenant(
     cls = defaults.default_class
     if isinstance(raw_q, dict) and "class" in raw_q:
         cls = raw_q.get("class")
-        if cls not in defaults.quota_classes:
+        if not isinstance(cls, str) or cls not in defaults.quota_classes:
             known = ", ".join(sorted(defaults.quota_classes)) or "none"
             probs.add(loc_of(raw_q, "class", qloc), f"unknown quota class {cls!r} (known: {known})")
             cls = None
@@ -697,13 +702,15 @@ def _parse_tenant(
                     loc_of(roles, k, ul),
                     f"role {role!r} is not allowed for tenant users ({', '.join(ALLOWED_ROLES)})",
                 )
+        if not isinstance(u.get("enabled", True), bool):
+            probs.add(loc_of(u, "enabled", ul), "enabled: expected true or false (unquoted)")
         pw_env = u.get("password_env")
         if pw_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(pw_env)):
             probs.add(loc_of(u, "password_env", ul), "password_env: expected an env var name")
         users.append(
             UserSpec(
                 name=f"{p}{code}-{short}",
-                roles=tuple(sorted(set(roles) & set(ALLOWED_ROLES))),
+                roles=tuple(sorted({r for r in roles if isinstance(r, str)} & set(ALLOWED_ROLES))),
                 email=u.get("email"),
                 description=_described(u.get("description") or f"{name_zh} {short}"),
                 password_env=pw_env,

@@ -219,3 +219,23 @@ def test_sample_center_is_valid(project_root):
     d = load_desired(load_center(project_root))
     assert len(d.tenants) == 45
     assert all(t.subnets and t.router and t.users for t in d.tenants.values())
+
+
+@pytest.mark.parametrize(
+    "text, where, what",
+    [
+        ("security_groups:\n  - template: [app]\n", 3, "unknown security-group template ['app']"),
+        ("security_groups:\n  - {template: {a: 1}}\n", 3, "unknown security-group template"),
+        ("users:\n  - {name: ops, roles: [[member]]}\n", 3, "role ['member'] is not allowed"),
+        ("quotas: {class: [standard]}\n", 2, "unknown quota class ['standard']"),
+        ("name_zh: [x]\n", 2, "name_zh: expected text"),
+        ('enabled: "false"\n', 2, "enabled: expected true or false"),
+        ('users:\n  - {name: ops, roles: [member], enabled: "no"}\n', 3, "enabled: expected"),
+    ],
+)
+def test_wrong_types_are_problems_not_crashes(plan_view, templates, text, where, what):
+    f = "inventory/tenants/czj.yaml"
+    with pytest.raises(ValidationFailed) as ei:
+        build_desired({"czj": doc("code: czj\n" + text, f)}, plan_view, templates)
+    msgs = problems(ei)
+    assert any(m.startswith(f"{f}:{where}:") and what in m for m in msgs), msgs
