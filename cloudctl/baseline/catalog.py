@@ -164,9 +164,13 @@ def _check_check(chk: Any, where: Location | None, problems: list[Problem]) -> N
     if not isinstance(chk, dict) or "type" not in chk:
         problems.append(Problem(where, "check: expected a mapping with a 'type'"))
         return
-    if chk["type"] not in CHECK_TYPES:
+    if not isinstance(chk["type"], str) or chk["type"] not in CHECK_TYPES:
         problems.append(Problem(loc_of(chk, "type", where), f"unknown check type {chk['type']!r}"))
-    for sub in chk.get("checks") or []:
+    subs = chk.get("checks") or []
+    if not isinstance(subs, list):
+        problems.append(Problem(loc_of(chk, "checks", where), "checks must be a list"))
+        return
+    for sub in subs:
         _check_check(sub, loc_of(chk, "checks", where), problems)
 
 
@@ -177,7 +181,15 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     if not isinstance(raw, dict):
         raise ValidationFailed([Problem(Location(str(path), 1), "profile must be a mapping")])
     variables: dict[str, Variable] = {}
-    for name, spec in (raw.get("variables") or {}).items():
+    raw_vars = raw.get("variables") or {}
+    if not isinstance(raw_vars, dict):
+        problems.append(Problem(loc_of(raw, "variables"), "variables must be a mapping"))
+        raw_vars = {}
+    includes = raw.get("include") or []
+    if not isinstance(includes, list):
+        problems.append(Problem(loc_of(raw, "include"), "include must be a list of files"))
+        includes = []
+    for name, spec in raw_vars.items():
         if not isinstance(spec, dict) or "default" not in spec:
             problems.append(
                 Problem(loc_of(raw.get("variables"), name), f"variable {name}: needs a default")
@@ -186,12 +198,18 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
         variables[name] = Variable(name, to_plain(spec["default"]), str(spec.get("doc", "")))
     controls: list[Control] = []
     seen: dict[str, Location | None] = {}
-    for fname in raw.get("include") or []:
+    for fname in includes:
         fpath = path.parent / str(fname)
         if not fpath.is_file():
             problems.append(Problem(loc_of(raw, "include"), f"catalog file not found: {fname}"))
             continue
         doc = load_yaml(fpath)
+        if not isinstance(doc, dict):
+            problems.append(Problem(Location(str(fpath), 1), "catalog file must be a mapping"))
+            continue
+        if not isinstance(doc.get("controls") or [], list):
+            problems.append(Problem(loc_of(doc, "controls"), "controls must be a list"))
+            continue
         family_clause = str(doc.get("clause", ""))
         for i, c in enumerate(doc.get("controls") or []):
             where = loc_of(doc.get("controls"), i)
@@ -202,7 +220,10 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
             if missing:
                 problems.append(Problem(where, f"control misses {', '.join(missing)}"))
                 continue
-            cid = str(c["id"])
+            if not isinstance(c["id"], str):
+                problems.append(Problem(loc_of(c, "id", where), "id: expected text"))
+                continue
+            cid = c["id"]
             if cid in seen:
                 problems.append(
                     Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})")
@@ -268,8 +289,11 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
 
 def _each_check(chk: dict) -> Iterator[dict]:
     """A check and the checks nested in it (``all``/``any`` combine ``checks``)."""
+    if not isinstance(chk, dict):  # reported by _check_check; nothing to walk
+        return
     yield chk
-    for sub in chk.get("checks") or []:
+    subs = chk.get("checks") or []
+    for sub in subs if isinstance(subs, list) else []:
         yield from _each_check(sub)
 
 

@@ -169,7 +169,10 @@ def _load_fast(text: str, filename: str) -> Any:
         make = constructors.get(tag)
         if make is None:
             raise _Fallback
-        return make(ctor, node)
+        try:
+            return make(ctor, node)
+        except ValueError as e:  # looks like a date or number but is not one: 2027-13-45
+            raise _bad_scalar(node.value, e, Location(filename, node.start_mark.line + 1)) from None
 
     def build(node: Any) -> Any:
         kind = type(node)
@@ -219,6 +222,13 @@ def load_yaml_text(text: str, filename: str) -> Any:
         raise InputError(f"malformed YAML: {what}", Location(filename, line)) from None
     except yaml.YAMLError as e:
         raise InputError(f"malformed YAML: {e}", Location(filename)) from None
+    except ValueError as e:  # the full loader: a scalar that is not the date it looks like
+        raise _bad_scalar(None, e, Location(filename)) from None
+
+
+def _bad_scalar(value: str | None, e: ValueError, where: Location) -> InputError:
+    what = f"{value!r} " if value is not None else ""
+    return InputError(f"{what}is not a valid value ({e}); quote it to keep it as text", where)
 
 
 def load_yaml(path: str | Path) -> Any:

@@ -106,6 +106,14 @@ def test_bad_keys_are_reported_with_their_line(text, message):
         slow(text)
 
 
+def test_a_scalar_that_looks_like_a_date_but_is_not_one_is_an_input_error():
+    text = "waivers:\n  - expires: 2027-13-45\n"
+    with pytest.raises(InputError, match="'2027-13-45' is not a valid value") as e:
+        yamlio.load_yaml_text(text, "w.yaml")
+    assert str(e.value.problems[0].location) == "w.yaml:2"
+    assert yamlio.load_yaml_text('a: "2027-13-45"\n', "w.yaml") == {"a": "2027-13-45"}
+
+
 def test_empty_and_malformed_documents():
     assert yamlio.load_yaml_text("", "f") is None
     with pytest.raises(InputError, match="malformed YAML"):
