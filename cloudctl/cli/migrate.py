@@ -65,7 +65,13 @@ STATUS_STYLE = {
 }
 
 
-def _journal(ctx: typer.Context, path: Path | None) -> Journal:
+def _journal(ctx: typer.Context, path: Path | None, *, read_only: bool = False) -> Journal:
+    """The center's journal, or ``--journal``; a reading command never creates the latter:
+    a mistyped path to a shared journal must not look like an empty history."""
+    if path is not None and read_only and not path.exists():
+        raise InputError(
+            "no journal here (a reading command does not create one)", Location(str(path))
+        )
     return Journal(path or service.default_journal(session(ctx).center))
 
 
@@ -491,7 +497,7 @@ def status(
     """A run's systems and steps, from the journal."""
     s = session(ctx)
     lg = s.language(lang)
-    data = service.run_status(_journal(ctx, journal), run_id)
+    data = service.run_status(_journal(ctx, journal, read_only=True), run_id)
 
     def table(con: Console) -> None:
         con.print(
@@ -543,7 +549,7 @@ def history(
 ) -> None:
     """Past runs, newest first."""
     lg = session(ctx).language(lang)
-    rows = service.history(_journal(ctx, journal), plan, last)
+    rows = service.history(_journal(ctx, journal, read_only=True), plan, last)
     cols = [
         Column("run_id", "run"),
         Column("kind", pick(lg, "类型", "kind")),
@@ -580,7 +586,9 @@ def report(
             f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
         )
     # the plan is checked as `plan` checks it: a broken plan is an error, not an empty report
-    data = service.report_data(service.load_checked(s.center, path), _journal(ctx, journal))
+    data = service.report_data(
+        service.load_checked(s.center, path), _journal(ctx, journal, read_only=True)
+    )
     if fmt in ("json", "yaml") and not out:
         render(data, fmt)
         return

@@ -17,11 +17,19 @@ def test_journal_that_is_not_sqlite_or_is_a_directory(cli, sample_center, tmp_pa
 def test_report_json_goes_to_out_and_a_broken_plan_is_an_error(cli, sample_center, tmp_path):
     out = tmp_path / "r.json"
     args = ["--center", str(sample_center), "migrate", "report"]
-    r = cli(*args, "-f", "json", "--out", str(out), "--journal", str(tmp_path / "j.db"))
+    r = cli(*args, "-f", "json", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["plan"] == "xiaogan-2016"
     (sample_center / "migration_plans" / "xiaogan-2016.yaml").write_text("[]\n")
-    r = cli(*args, "--journal", str(tmp_path / "j.db"))
+    r = cli(*args)
     assert (
         r.exit_code == 2 and "xiaogan-2016.yaml:1: a migration plan must be a mapping" in r.output
     )
+
+
+def test_reading_commands_never_create_a_mistyped_journal(cli, sample_center, tmp_path):
+    typo = tmp_path / "shared" / "jounral.db"
+    for cmd in ("history", "status", "report"):
+        r = cli("--center", str(sample_center), "migrate", cmd, "--journal", str(typo))
+        assert r.exit_code == 2 and "no journal here" in r.output, (cmd, r.output)
+    assert not typo.parent.exists()
