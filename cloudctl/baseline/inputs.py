@@ -123,8 +123,14 @@ def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
             f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)",
             Location(display_path(Path(path)), 1),
         )
+    where = Location(display_path(Path(path)))
+    raw_hosts = raw.get("hosts")
+    if not isinstance(raw_hosts, dict) or not raw_hosts:
+        raise InputError('the evidence file holds no hosts ("hosts": {name: {...}})', where)
     hosts = []
-    for name, h in sorted((raw.get("hosts") or {}).items()):
+    for name, h in sorted(raw_hosts.items()):
+        if not isinstance(h, dict) or not isinstance(h.get("evidence") or {}, dict):
+            raise InputError(f"host {name!r}: expected {{status, evidence: {{...}}, error}}", where)
         ev = h.get("evidence")
         status = h.get("status") or ("ok" if ev else "unreachable")
         hosts.append(

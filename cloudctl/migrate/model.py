@@ -686,7 +686,13 @@ def load_plan(
         if isinstance(raw.get("defaults"), dict)
         else 4
     )
-    plan.parallel = par if isinstance(par, int) and par > 0 else 4
+    if isinstance(par, bool) or not isinstance(par, int) or par < 1:
+        p.add(
+            loc_of(raw.get("defaults"), "parallel"),
+            f"defaults.parallel: expected a whole number ≥ 1, not {par!r}",
+        )
+        par = 4
+    plan.parallel = par
     tdir = templates_dir or path.parent / "templates"
     templates: dict[str, Template | None] = {}
     systems = raw.get("systems")
@@ -710,6 +716,11 @@ def load_plan(
     for i, wraw in enumerate(waves):
         if not isinstance(wraw, dict) or "id" not in wraw:
             p.add(loc_of(waves, i), "a wave needs `id` and `systems`")
+            continue
+        if not isinstance(wraw["id"], (str, int)) or isinstance(wraw["id"], bool):
+            p.add(
+                loc_of(wraw, "id", loc_of(waves, i)), f"wave id: expected text, not {wraw['id']!r}"
+            )
             continue
         w = Wave(id=str(wraw["id"]), loc=loc_of(wraw))
         w.name_zh = _text(wraw, "name_zh", p)

@@ -7,6 +7,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from cloudctl.baseline import report, store
@@ -174,3 +175,20 @@ def test_remediation_diffs_accept_every_shape_ansible_reports():
     assert _diff_list([one, "noise", one]) == [one, one]
     assert _diff_list(None) == []
     assert _diff_list("text") == []
+
+
+@pytest.mark.parametrize(
+    "hosts, message",
+    [
+        ([], "holds no hosts"),
+        ({}, "holds no hosts"),
+        ({"yun-db01": "ok"}, "host 'yun-db01': expected"),
+        ({"yun-db01": {"status": "ok", "evidence": "x"}}, "host 'yun-db01': expected"),
+    ],
+)
+def test_cli_rejects_evidence_of_the_wrong_shape(cli, center, tmp_path, hosts, message):
+    shutil.copytree(ROOT / "policies", center / "policies")
+    ev_file = tmp_path / "ev.json"
+    ev_file.write_text(json.dumps({"schema": "cloudctl.baseline.evidence/1", "hosts": hosts}))
+    r = cli("--center", str(center), "baseline", "report", str(ev_file))
+    assert r.exit_code == 2 and message in r.output, r.output

@@ -249,3 +249,16 @@ def test_batch_steps_are_checked(write_plan, refs):
     from cloudctl.migrate.model import Step
 
     assert Step.from_dict(plan.systems["a"].steps[0].to_dict()).batch is True
+
+
+@pytest.mark.parametrize("value", ["-3", "0", "zero", "true"])
+def test_defaults_parallel_must_be_a_positive_whole_number(write_plan, refs, value):
+    p = write_plan(HEAD + f"defaults: {{parallel: {value}}}\nsystems:\n" + sys_("a"))
+    msgs = messages(validate(load_plan(p), refs))
+    assert any(":3: defaults.parallel: expected a whole number" in m for m in msgs), msgs
+
+
+def test_a_wave_id_must_be_text(write_plan, refs):
+    p = write_plan(HEAD + "systems:\n" + sys_("a") + "waves:\n  - {id: [pilot], systems: [a]}\n")
+    msgs = messages(validate(load_plan(p), refs))
+    assert any("wave id: expected text, not ['pilot']" in m for m in msgs), msgs
