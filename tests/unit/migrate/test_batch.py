@@ -11,8 +11,10 @@ from cloudctl.migrate.batch import BatchGate
 
 def run_together(gate, keys, call):
     out, errors, threads = {}, {}, []
+    ready = threading.Barrier(len(keys))  # all arrive together, however loaded the machine
 
     def one(i, key):
+        ready.wait(10)
         try:
             out[i] = gate.run(key, f"s{i}", i, call)
         except Exception as e:
@@ -34,7 +36,7 @@ def test_callers_with_one_key_share_one_call_and_get_their_own_result():
         calls.append(sorted(m for _, m in members))
         return {mid: m * 10 for mid, m in members}
 
-    out, errors = run_together(BatchGate(window=0.5, quiet=0.5), ["k"] * 5, call)
+    out, errors = run_together(BatchGate(window=3.0, quiet=1.0), ["k"] * 5, call)
     assert not errors and calls == [[0, 1, 2, 3, 4]]
     assert out == {i: i * 10 for i in range(5)}
 
@@ -46,7 +48,7 @@ def test_different_keys_are_different_calls():
         calls.append(len(members))
         return {mid: 0 for mid, _ in members}
 
-    run_together(BatchGate(window=0.5, quiet=0.5), ["a", "b", "a", "b"], call)
+    run_together(BatchGate(window=3.0, quiet=1.0), ["a", "b", "a", "b"], call)
     assert sorted(calls) == [2, 2]
 
 
@@ -54,7 +56,7 @@ def test_a_failing_call_reaches_every_member():
     def call(members):
         raise RuntimeError("ansible-runner could not start")
 
-    out, errors = run_together(BatchGate(window=0.2, quiet=0.2), ["k"] * 3, call)
+    out, errors = run_together(BatchGate(window=3.0, quiet=1.0), ["k"] * 3, call)
     assert out == {} and len(errors) == 3
     assert all(isinstance(e, RuntimeError) for e in errors.values())
 
