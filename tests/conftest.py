@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,32 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture
+def controller_center():
+    """``make(root, {"t/x.yml": text})`` -> a center whose only host is the controller
+    (connection local), with the sample departments and address plan: real Ansible runs
+    without the lab."""
+
+    def make(root: Path, playbooks: dict[str, str]) -> Path:
+        (root / "migration_plans").mkdir(parents=True)
+        (root / "inventory" / "hosts").mkdir(parents=True)
+        (root / "cloudctl.yaml").write_text(
+            f"name: t\ndepartments: {PROJECT_ROOT / 'inventory' / 'departments.yaml'}\n"
+            f"address_plan: {PROJECT_ROOT / 'inventory' / 'ipam'}\n"
+        )
+        for rel, text in playbooks.items():
+            f = root / "playbooks" / rel
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(text)
+        (root / "inventory" / "hosts" / "local.yml").write_text(
+            "all:\n  hosts:\n    localhost: {ansible_connection: local, "
+            f"ansible_python_interpreter: {sys.executable}}}\n"
+        )
+        return root
+
+    return make
 
 
 @pytest.fixture

@@ -110,20 +110,18 @@ def load_manual_evidence(evidence_dir: Path, profile: Profile) -> dict[str, list
 
 def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
     """The file check.yml writes: {schema, generated_at, hosts: {name: {status, evidence, error}}}."""  # noqa: E501
+    shown = display_path(Path(path))
+    where = Location(shown)
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("evidence file not found", Location(display_path(Path(path)))) from None
+        raise InputError("evidence file not found", where) from None
     except json.JSONDecodeError as e:
-        raise InputError(
-            f"not JSON: {e.msg}", Location(display_path(Path(path)), e.lineno)
-        ) from None
+        raise InputError(f"not JSON: {e.msg}", Location(shown, e.lineno)) from None
     if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
         raise InputError(
-            f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)",
-            Location(display_path(Path(path)), 1),
+            f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)", Location(shown, 1)
         )
-    where = Location(display_path(Path(path)))
     raw_hosts = raw.get("hosts")
     if not isinstance(raw_hosts, dict) or not raw_hosts:
         raise InputError('the evidence file holds no hosts ("hosts": {name: {...}})', where)

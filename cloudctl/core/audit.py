@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudctl.core.errors import InputError, Location
+
 SECRET_WORDS = ("password", "passwd", "secret", "token", "vault", "private_key", "credential")
 
 
@@ -95,8 +97,6 @@ def read(log_path: str | Path) -> list[dict]:
     path = Path(log_path)
     if not path.exists():
         return []
-    from cloudctl.core.errors import InputError, Location
-
     out = []
     # a damaged audit trail is reported where it is damaged, never skipped in silence
     for no, raw in enumerate(path.read_bytes().splitlines(), 1):

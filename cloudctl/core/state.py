@@ -6,12 +6,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from cloudctl.core.errors import InputError, Location
+
 
 def connect(db_path: str | Path, schema: str | None = None) -> sqlite3.Connection:
     """Open (creating if needed) with WAL and a busy timeout, so two cloudctl processes
     can read while one writes; apply ``schema`` (idempotent CREATE ... IF NOT EXISTS)."""
-    from cloudctl.core.errors import InputError, Location
-
     path = Path(db_path)
     if path.is_dir():
         raise InputError("is a directory, not a state database", Location(str(path)))

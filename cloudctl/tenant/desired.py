@@ -527,8 +527,7 @@ def _parse_tenant(
     for key in ("name_zh", "name_en", "description"):
         if doc.get(key) is not None and not isinstance(doc.get(key), str):
             probs.add(doc.loc(key), f"{key}: expected text")
-    if not isinstance(doc.get("enabled", True), bool):
-        probs.add(doc.loc("enabled"), "enabled: expected true or false (unquoted)")
+    _check_enabled(doc, top, probs)
     name_zh = str(doc.get("name_zh") or dept.get("name_zh") or code)
     name_en = str(doc.get("name_en") or dept.get("name_en") or code)
 
@@ -702,8 +701,7 @@ def _parse_tenant(
                     loc_of(roles, k, ul),
                     f"role {role!r} is not allowed for tenant users ({', '.join(ALLOWED_ROLES)})",
                 )
-        if not isinstance(u.get("enabled", True), bool):
-            probs.add(loc_of(u, "enabled", ul), "enabled: expected true or false (unquoted)")
+        _check_enabled(u, ul, probs)
         pw_env = u.get("password_env")
         if pw_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(pw_env)):
             probs.add(loc_of(u, "password_env", ul), "password_env: expected an env var name")
@@ -738,6 +736,12 @@ def _parse_tenant(
         file=top.file,
         location=top,
     )
+
+
+def _check_enabled(m: Any, where: Location | None, probs: _Problems) -> None:
+    """`enabled: "false"` is text, and text is truthy: only a real boolean is taken."""
+    if not isinstance(m.get("enabled", True), bool):
+        probs.add(loc_of(m, "enabled", where), "enabled: expected true or false (unquoted)")
 
 
 def _described(text: str) -> str:

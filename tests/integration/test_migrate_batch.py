@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from cloudctl.core.center import load_center
@@ -35,20 +34,8 @@ STEP = """---
 """
 
 
-def make_center(tmp: Path) -> Path:
-    c = tmp / "center"
-    (c / "playbooks" / "t").mkdir(parents=True)
-    (c / "migration_plans").mkdir()
-    (c / "inventory" / "hosts").mkdir(parents=True)
-    (c / "cloudctl.yaml").write_text(
-        f"name: t\ndepartments: {ROOT / 'inventory' / 'departments.yaml'}\n"
-        f"address_plan: {ROOT / 'inventory' / 'ipam'}\n"
-    )
-    (c / "playbooks" / "t" / "mark.yml").write_text(STEP)
-    (c / "inventory" / "hosts" / "local.yml").write_text(
-        "all:\n  hosts:\n    localhost: {ansible_connection: local, "
-        f"ansible_python_interpreter: {sys.executable}}}\n"
-    )
+def make_center(tmp: Path, controller_center) -> Path:
+    c = controller_center(tmp / "center", {"t/mark.yml": STEP})
     out = tmp / "out"
     out.mkdir()
 
@@ -68,8 +55,8 @@ def make_center(tmp: Path) -> Path:
     return c
 
 
-def test_batch_step_runs_once_and_a_failing_system_rolls_back_alone(tmp_path):
-    c = make_center(tmp_path)
+def test_batch_step_runs_once_and_a_failing_system_rolls_back_alone(tmp_path, controller_center):
+    c = make_center(tmp_path, controller_center)
     center = load_center(c)
     j = Journal(tmp_path / "j.db")
     runner = service.step_runner_for(center, None)
@@ -110,8 +97,10 @@ DELEGATED = """---
 """
 
 
-def test_batch_step_reaches_real_hosts_with_delegate_to(tmp_path, lab, lab_testinfra):
-    c = make_center(tmp_path)
+def test_batch_step_reaches_real_hosts_with_delegate_to(
+    tmp_path, lab, lab_testinfra, controller_center
+):
+    c = make_center(tmp_path, controller_center)
     (c / "playbooks" / "t" / "delegated.yml").write_text(DELEGATED)
     pairs = {"webs": "legacy-web01", "dbs": "yun-db01"}
     systems = "\n".join(
@@ -148,7 +137,9 @@ def _precheck_vars(unit: str) -> dict:
     }
 
 
-def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(tmp_path, lab):
+def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(
+    tmp_path, lab, controller_center
+):
     """playbooks/migration/precheck.yml serves one system (play on its source) and a batch
     (play on migrate_batch): same checks, same hosts, each system judged on its own vars."""
     from cloudctl.ansible.runner import run_playbook
@@ -178,7 +169,7 @@ def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(tmp_path,
         "/srv/nothing-here is missing or unreadable on legacy-web01"
     )
 
-    c = make_center(tmp_path)
+    c = make_center(tmp_path, controller_center)
     shutil.copytree(ROOT / "playbooks" / "migration", c / "playbooks" / "migration")
     systems = "\n".join(
         f"  - {{id: {sid}, name_zh: 系统{sid}, department: dzzwb, strategy: retire, "

@@ -4,7 +4,6 @@ tiny center whose steps run real Ansible on localhost (connection local): no lab
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,20 +29,8 @@ LOCAL_PLAYBOOK = """---
 
 
 @pytest.fixture
-def local_center(tmp_path: Path, project_root: Path) -> Path:
-    c = tmp_path / "local"
-    (c / "playbooks" / "t").mkdir(parents=True)
-    (c / "migration_plans").mkdir()
-    (c / "inventory" / "hosts").mkdir(parents=True)
-    (c / "cloudctl.yaml").write_text(
-        f"name: t\ndepartments: {project_root / 'inventory' / 'departments.yaml'}\n"
-        f"address_plan: {project_root / 'inventory' / 'ipam'}\n"
-    )
-    (c / "playbooks" / "t" / "marker.yml").write_text(LOCAL_PLAYBOOK)
-    (c / "inventory" / "hosts" / "local.yml").write_text(
-        f"all:\n  hosts:\n    localhost: {{ansible_connection: local, ansible_python_interpreter: "
-        f"{sys.executable}}}\n"
-    )
+def local_center(tmp_path: Path, controller_center) -> Path:
+    c = controller_center(tmp_path / "local", {"t/marker.yml": LOCAL_PLAYBOOK})
     m = tmp_path / "markers"
     m.mkdir()
 
