@@ -83,6 +83,15 @@ class Plan:
     pruneable: list[Change] = field(default_factory=list)  # shown, applied only with --prune
     warnings: list[Change] = field(default_factory=list)  # wide-open rules not ours to fix
     tenants: list[str] = field(default_factory=list)
+    #: ownership findings: duplicates, and resources claiming the marker without a record
+    findings: list[Finding] = field(default_factory=list)
+    #: (kind, id, name, tenant) of marked resources with a desired name and no record that
+    #: match the desired state exactly: apply records them (resources made before the record)
+    adoptions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: the same, but differing from the desired state: only ``tenant adopt`` records them
+    unrecorded: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: tenants whose whole content is deleted (tenant file gone, --prune) -> deletions
+    teardowns: dict[str, int] = field(default_factory=dict)
 
     def by_tenant(self) -> dict[str, list[Change]]:
         out: dict[str, list[Change]] = defaultdict(list)
@@ -100,15 +109,46 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
+    @property
+    def blocking(self) -> list[Finding]:
+        """Findings apply cannot resolve on its own (it refuses and names the ids)."""
+        return [f for f in self.findings if f.blocking]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "summary": self.counts(),
+            "findings": [f.as_dict() for f in self.findings],
+            "adopt": [
+                {"kind": k, "id": i, "name": n, "tenant": t} for k, i, n, t in self.adoptions
+            ],
             "changes": [c.as_dict() for c in sorted(self.changes, key=_sort_key)],
             "not_desired": [c.as_dict() for c in self.pruneable],
             "warnings": [c.as_dict() for c in self.warnings],
             "notes": list(self.notes),
             "problems": [str(p) for p in self.problems],
         }
+
+
+@dataclass
+class Finding:
+    """Something about ownership a person must look at (drift: plan and drift exit 1).
+
+    ``duplicate``: more than one resource of one kind and name in a project, at least one
+    claiming cloudctl's marker. ``unrecorded``: a resource claims the marker but cloudctl
+    has no record of creating it: it is never deleted or changed. ``blocking``: apply
+    refuses to run until a person removes one (the ids are named).
+    """
+
+    tenant: str
+    kind: str
+    name: str
+    what: str  # duplicate | unrecorded
+    ids: list[str]
+    message: str
+    blocking: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _sort_key(c: Change):
@@ -124,24 +164,19 @@ class _Index:
         self.projects = {p.name: p for p in actual.projects}
         self.users = {u.name: u for u in actual.users}
         self.role_ids = {name: rid for rid, name in actual.roles.items()}
-        self.nets: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.recorded = actual.recorded
+        #: (project id, kind) -> [(name, [every resource of that name], the one used)]
+        self.dups: dict[tuple[str, str], list[tuple[str, list, Any]]] = defaultdict(list)
+        self.nets = self._by_name("network", actual.networks)
         self.net_by_id = {n.id: n for n in actual.networks}
-        for n in actual.networks:
-            self.nets[n.project_id][n.name] = n
-        self.subs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.subs = self._by_name("subnet", actual.subnets)
         self.sub_by_id = {s.id: s for s in actual.subnets}
-        for s in actual.subnets:
-            self.subs[s.project_id][s.name] = s
-        self.routers: dict[str, dict[str, Any]] = defaultdict(dict)
-        for r in actual.routers:
-            self.routers[r.project_id][r.name] = r
+        self.routers = self._by_name("router", actual.routers)
         self.ifaces: dict[str, list] = defaultdict(list)
         for i in actual.router_interfaces:
             self.ifaces[i.router_id].append(i)
-        self.sgs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.sgs = self._by_name("security_group", actual.security_groups)
         self.sg_by_id = {g.id: g for g in actual.security_groups}
-        for g in actual.security_groups:
-            self.sgs[g.project_id].setdefault(g.name, g)
         self.rules: dict[str, list[Rule]] = defaultdict(list)
         for r in actual.rules:
             self.rules[r.security_group_id].append(r)
@@ -149,6 +184,24 @@ class _Index:
         for uid, pid, rid in actual.role_assignments:
             self.assignments[(uid, pid)].add(rid)
         self.external_nets = {n.name: n for n in actual.networks if n.external}
+
+    def _by_name(self, kind: str, items: list) -> dict[str, dict[str, Any]]:
+        """project id -> name -> the resource used under that name (see :func:`primary`);
+        names held by more than one resource are remembered in ``dups``."""
+        groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for it in items:
+            groups[it.project_id][it.name].append(it)
+        out: dict[str, dict[str, Any]] = defaultdict(dict)
+        for pid, names in groups.items():
+            for name, same in names.items():
+                out[pid][name] = chosen = primary(same, self.recorded)
+                if len(same) > 1 and any(x.managed for x in same):
+                    self.dups[(pid, kind)].append((name, same, chosen))
+        return out
+
+    def owned(self, res: Any) -> bool:
+        """Created by cloudctl: its id is in the ownership record (a marker only claims)."""
+        return res.id in self.recorded
 
     def network_name(self, network_id: str | None) -> str | None:
         """A network's name for display, or its ID when it is not in the state read."""
@@ -175,6 +228,16 @@ class _Index:
             remote_group=group,
             description=r.description,
         )
+
+
+def primary(same: list, recorded: set[str]) -> Any:
+    """Of resources sharing one name, the one cloudctl works on: the recorded one, else one
+    that claims the marker, else the first (apply and the diff must agree on it)."""
+    for pick in (lambda x: x.id in recorded, lambda x: x.managed):
+        hit = [x for x in same if pick(x)]
+        if hit:
+            return hit[0]
+    return same[0]
 
 
 _PROTO_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp"}
@@ -299,8 +362,12 @@ def compute_plan(
         for p in actual.projects:
             if p.managed and p.scope == desired.scope and p.name not in wanted:
                 code = p.name.removeprefix(desired.name_prefix)
+                if not idx.owned(p):
+                    plan.findings.append(_unrecorded(code, "project", p))
+                    continue
                 changes, kept = destroy_changes(code, p, actual, idx=idx)
                 plan.pruneable.extend(changes)
+                plan.teardowns[code] = len(changes)
                 if kept:
                     plan.notes.append(
                         f"project {p.name} would be kept: it holds resources cloudctl does "
@@ -318,6 +385,22 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
     proj = idx.projects.get(t.project)
     out: list[Change] = []
     pid = None
+    adopt: list[tuple[str, str, str, str]] = []
+    unrecorded: list[tuple[str, str, str, str]] = []
+
+    def settle(cur: Any, kind: str, mark: int) -> None:
+        """After diffing a resource that claims the marker: if cloudctl has no record of
+        it, it is adopted when nothing about it changes (made before the record existed),
+        otherwise its changes are held back until a person runs ``tenant adopt``."""
+        if idx.owned(cur):
+            return
+        item = (kind, cur.id, cur.name, code)
+        if len(out) == mark:
+            adopt.append(item)
+        else:
+            del out[mark:]
+            unrecorded.append(item)
+
     if proj is None:
         body = {
             "name": t.project,
@@ -353,6 +436,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             )
             return
         pid = proj.id
+        mark = len(out)
         attrs: dict[str, tuple[Any, Any]] = {}
         _cmp(attrs, "description", proj.description, t.description)
         _cmp(attrs, "enabled", proj.enabled, t.enabled)
@@ -362,6 +446,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
         if attrs:
             params = {"body": {k: v[1] for k, v in attrs.items()}}  # Keystone: tags in the body
             out.append(_out_of_band_update(code, "project", t.project, attrs, pid, params))
+        settle(proj, "project", mark)
 
     conflicts: list[str] = []
     nets = idx.nets.get(pid, {}) if pid else {}
@@ -383,6 +468,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             new = {k: v for k, v in body.items() if k != "name"}
             out.append(_created(code, "network", n.name, {"body": body, **ref}, **new))
         else:
+            mark = len(out)
             attrs = {}
             _cmp(attrs, "description", cur.description, n.description)
             _cmp(attrs, "admin_state_up", cur.admin_state_up, True)
@@ -392,6 +478,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             if attrs:
                 params = _update_params(attrs)
                 out.append(_out_of_band_update(code, "network", n.name, attrs, cur.id, params))
+            settle(cur, "network", mark)
         for s in n.subnets:
             scur = subs.get(s.name)
             if _is_conflict(scur, f"subnet {s.name}", conflicts):
@@ -422,41 +509,9 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             if scur is None:
                 out.append(create)
                 continue
-            cur_net_name = idx.network_name(scur.network_id)
-            if scur.cidr != s.cidr or cur_net_name != n.name:
-                # CIDR and network are immutable: replace (interfaces first, see below)
-                why = {}
-                _cmp(why, "cidr", scur.cidr, s.cidr)
-                _cmp(why, "network", cur_net_name, n.name)
-                out.append(
-                    Change(
-                        code,
-                        "delete",
-                        "subnet",
-                        s.name,
-                        why,
-                        id=scur.id,
-                        reason="replaced: " + ", ".join(why) + " cannot change in place",
-                    )
-                )
-                create.reason = "replacement"
-                out.append(create)
-                replaced_subnets.add(scur.id)
-                continue
-            attrs = {}
-            _cmp(attrs, "gateway_ip", scur.gateway_ip, s.gateway_ip)
-            _cmp(
-                attrs, "allocation_pools", _pools(scur.allocation_pools), _pools(s.allocation_pools)
-            )
-            _cmp(attrs, "dns_nameservers", list(scur.dns_nameservers), list(s.dns_nameservers))
-            _cmp(attrs, "enable_dhcp", scur.enable_dhcp, s.enable_dhcp)
-            _cmp(attrs, "description", scur.description, s.description)
-            _tag_fix(attrs, scur.tags)
-            if attrs:
-                upd = _update_params(attrs)
-                if "allocation_pools" in upd["body"]:
-                    upd["body"]["allocation_pools"] = body["allocation_pools"]
-                out.append(_out_of_band_update(code, "subnet", s.name, attrs, scur.id, upd))
+            mark = len(out)
+            _subnet_update(code, s, n.name, scur, create, body, idx, out, replaced_subnets)
+            settle(scur, "subnet", mark)
 
     # router and interfaces --------------------------------------------------------------
     if t.router is not None:
@@ -499,35 +554,9 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             for sname in r.interfaces:
                 out.append(_iface_create(code, r.name, sname))
         else:
-            attrs = {}
-            _cmp(attrs, "description", rcur.description, r.description)
-            cur_ext_name = idx.network_name(rcur.external_network_id)
-            _cmp(attrs, "external_network", cur_ext_name, r.external_network)
-            if r.external_network and r.enable_snat is not None:
-                _cmp(attrs, "enable_snat", rcur.enable_snat, r.enable_snat)
-            _tag_fix(attrs, rcur.tags)
-            if attrs:
-                body = {}
-                if "description" in attrs:
-                    body["description"] = r.description
-                if "external_network" in attrs or "enable_snat" in attrs:
-                    body["external_gateway_info"] = gw or {}
-                params: dict[str, Any] = {"body": body}
-                if "tags" in attrs:
-                    params["tags"] = attrs["tags"][1]
-                out.append(_out_of_band_update(code, "router", r.name, attrs, rcur.id, params))
-            have = {}
-            for i in idx.ifaces.get(rcur.id, []):
-                have[idx.subnet_name(i.subnet_id)] = i
-            for sname in r.interfaces:
-                i = have.get(sname)
-                if i is None or i.subnet_id in replaced_subnets:
-                    if i is not None:
-                        out.append(_iface_delete(code, r.name, rcur.id, sname, i, "replacement"))
-                    out.append(_iface_create(code, r.name, sname))
-            for sname, i in have.items():
-                if sname not in r.interfaces:
-                    out.append(_iface_delete(code, r.name, rcur.id, sname, i, "not desired"))
+            mark = len(out)
+            _router_update(code, r, rcur, gw, idx, out, replaced_subnets)
+            settle(rcur, "router", mark)
 
     # security groups and rules ---------------------------------------------------------
     for g in t.security_groups:
@@ -550,6 +579,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             for rule in g.rules:
                 out.append(_rule_create(code, t.project, g, rule))
             continue
+        mark = len(out)
         attrs = {}
         _cmp(attrs, "description", gcur.description, g.description)
         _tag_fix(attrs, gcur.tags)
@@ -568,6 +598,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             if spec.key() not in want or have_rules.get(spec.key()) is not r:
                 why = "not in template " + g.template + " (added out of band)"
                 out.append(_rule_delete(code, g.name, spec, r.id, why))
+        settle(gcur, "security_group", mark)
     # wide-open rules in security groups we do not own: flag, never touch
     if pid:
         ours = {g.name for g in t.security_groups}
@@ -634,6 +665,7 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             for role in u.roles:
                 out.append(_role_create(code, t.project, u.name, role))
             continue
+        mark = len(out)
         attrs = {}
         _cmp(attrs, "description", ucur.description, u.description)
         _cmp(attrs, "enabled", ucur.enabled, u.enabled)
@@ -670,11 +702,26 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                         warning="extra privilege" if role not in ("member", "reader") else "",
                     )
                 )
+        settle(ucur, "user", mark)
 
     # whole resources that are managed but no longer desired ----------------------------
     if pid:
-        plan.pruneable.extend(_undesired(t, pid, idx))
+        changes, claims = _undesired(t, pid, idx)
+        plan.pruneable.extend(changes)
+        plan.findings.extend(claims)
+        plan.findings.extend(_duplicates(code, pid, idx))
 
+    plan.unrecorded.extend(unrecorded)
+    if unrecorded:
+        plan.problems.append(
+            Problem(
+                loc,
+                "carries cloudctl's marker but cloudctl has no record of creating it, and it "
+                "differs from the desired state; check it, then take it over with "
+                f"`cloudctl tenant adopt {code}`: "
+                + ", ".join(f"{k} {n} ({i})" for k, i, n, _t in unrecorded),
+            )
+        )
     if conflicts:
         plan.problems.append(
             Problem(
@@ -683,8 +730,139 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 f"{MANAGED_TAG}); rename it or tag it to adopt: " + ", ".join(conflicts),
             )
         )
+    if conflicts or unrecorded:
         return
+    plan.adoptions.extend(adopt)
     plan.changes.extend(out)
+
+
+UNRECORDED = "claims to be managed by cloudctl but was not created by cloudctl"
+
+
+def _unrecorded(code: str, kind: str, res: Any) -> Finding:
+    return Finding(
+        code,
+        kind,
+        res.name,
+        "unrecorded",
+        [res.id],
+        f"{UNRECORDED} (no ownership record): never deleted; remove the marker or the "
+        "resource by hand",
+    )
+
+
+def _duplicates(code: str, pid: str, idx: _Index) -> list[Finding]:
+    """Names held by more than one resource of a kind in the project (one claiming the
+    marker at least): a second apply racing the first, or a hand-made copy."""
+    out: list[Finding] = []
+    for kind in ("network", "subnet", "router", "security_group"):
+        for name, same, chosen in idx.dups.get((pid, kind), []):
+            ids = [x.id for x in same]
+            owners = [x for x in same if idx.owned(x)] or [x for x in same if x.managed]
+            if len(owners) > 1:
+                msg = (
+                    f"{len(same)} {kind}s named {name} claim cloudctl's marker "
+                    f"({', '.join(ids)}); apply refuses to choose: delete the one not in use "
+                    "by hand, then apply again"
+                )
+                out.append(Finding(code, kind, name, "duplicate", ids, msg, blocking=True))
+            else:
+                others = [x.id for x in same if x is not chosen]
+                how = "recorded as created by cloudctl" if idx.owned(chosen) else "the marked one"
+                msg = (
+                    f"{len(same)} {kind}s named {name}: cloudctl keeps {chosen.id} ({how}); "
+                    f"{', '.join(others)} was not created by cloudctl and is left alone"
+                )
+                out.append(Finding(code, kind, name, "duplicate", ids, msg))
+    return out
+
+
+def _subnet_update(
+    code: str,
+    s: Any,
+    net_name: str,
+    scur: Any,
+    create: Change,
+    body: dict[str, Any],
+    idx: _Index,
+    out: list[Change],
+    replaced_subnets: set[str],
+) -> None:
+    """An existing subnet: replaced when CIDR or network changed, else updated in place."""
+    cur_net_name = idx.network_name(scur.network_id)
+    if scur.cidr != s.cidr or cur_net_name != net_name:
+        # CIDR and network are immutable: replace (interfaces first, see below)
+        why = {}
+        _cmp(why, "cidr", scur.cidr, s.cidr)
+        _cmp(why, "network", cur_net_name, net_name)
+        out.append(
+            Change(
+                code,
+                "delete",
+                "subnet",
+                s.name,
+                why,
+                id=scur.id,
+                reason="replaced: " + ", ".join(why) + " cannot change in place",
+            )
+        )
+        create.reason = "replacement"
+        out.append(create)
+        replaced_subnets.add(scur.id)
+        return
+    attrs = {}
+    _cmp(attrs, "gateway_ip", scur.gateway_ip, s.gateway_ip)
+    _cmp(attrs, "allocation_pools", _pools(scur.allocation_pools), _pools(s.allocation_pools))
+    _cmp(attrs, "dns_nameservers", list(scur.dns_nameservers), list(s.dns_nameservers))
+    _cmp(attrs, "enable_dhcp", scur.enable_dhcp, s.enable_dhcp)
+    _cmp(attrs, "description", scur.description, s.description)
+    _tag_fix(attrs, scur.tags)
+    if attrs:
+        upd = _update_params(attrs)
+        if "allocation_pools" in upd["body"]:
+            upd["body"]["allocation_pools"] = body["allocation_pools"]
+        out.append(_out_of_band_update(code, "subnet", s.name, attrs, scur.id, upd))
+
+
+def _router_update(
+    code: str,
+    r: Any,
+    rcur: Any,
+    gw: dict[str, Any] | None,
+    idx: _Index,
+    out: list[Change],
+    replaced_subnets: set[str],
+) -> None:
+    """An existing router: attributes, gateway, tag, and its interfaces."""
+    attrs = {}
+    _cmp(attrs, "description", rcur.description, r.description)
+    cur_ext_name = idx.network_name(rcur.external_network_id)
+    _cmp(attrs, "external_network", cur_ext_name, r.external_network)
+    if r.external_network and r.enable_snat is not None:
+        _cmp(attrs, "enable_snat", rcur.enable_snat, r.enable_snat)
+    _tag_fix(attrs, rcur.tags)
+    if attrs:
+        body = {}
+        if "description" in attrs:
+            body["description"] = r.description
+        if "external_network" in attrs or "enable_snat" in attrs:
+            body["external_gateway_info"] = gw or {}
+        params: dict[str, Any] = {"body": body}
+        if "tags" in attrs:
+            params["tags"] = attrs["tags"][1]
+        out.append(_out_of_band_update(code, "router", r.name, attrs, rcur.id, params))
+    have = {}
+    for i in idx.ifaces.get(rcur.id, []):
+        have[idx.subnet_name(i.subnet_id)] = i
+    for sname in r.interfaces:
+        i = have.get(sname)
+        if i is None or i.subnet_id in replaced_subnets:
+            if i is not None:
+                out.append(_iface_delete(code, r.name, rcur.id, sname, i, "replacement"))
+            out.append(_iface_create(code, r.name, sname))
+    for sname, i in have.items():
+        if sname not in r.interfaces:
+            out.append(_iface_delete(code, r.name, rcur.id, sname, i, "not desired"))
 
 
 def _iface_create(code: str, router: str, subnet: str) -> Change:
@@ -767,53 +945,78 @@ def _role_create(code: str, project: str, user: str, role: str) -> Change:
     )
 
 
-def _undesired(t: TenantSpec, pid: str, idx: _Index) -> list[Change]:
+def _undesired(t: TenantSpec, pid: str, idx: _Index) -> tuple[list[Change], list[Finding]]:
+    """Marked resources of the tenant that are no longer desired: what cloudctl created
+    is pruneable; the rest only claims the marker and is reported, never deleted."""
     out: list[Change] = []
+    claims: list[Finding] = []
     why = "managed but not desired (--prune deletes it)"
     want_nets = {n.name for n in t.networks}
     want_subs = {s.name for s in t.subnets}
     want_sgs = {g.name for g in t.security_groups}
     want_router = t.router.name if t.router else None
+
+    def ours(kind: str, res: Any) -> bool:
+        if idx.owned(res):
+            return True
+        claims.append(_unrecorded(t.code, kind, res))
+        return False
+
     for r in idx.routers.get(pid, {}).values():
-        if r.managed and r.name != want_router:
+        if r.managed and r.name != want_router and ours("router", r):
             for i in idx.ifaces.get(r.id, []):
                 out.append(
                     _iface_delete(t.code, r.name, r.id, idx.subnet_name(i.subnet_id), i, why)
                 )
             out.append(Change(t.code, "delete", "router", r.name, id=r.id, reason=why))
     for s in idx.subs.get(pid, {}).values():
-        if s.managed and s.name not in want_subs:
+        if s.managed and s.name not in want_subs and ours("subnet", s):
             # its interface on the desired router is removed by the router's own diff
             out.append(Change(t.code, "delete", "subnet", s.name, id=s.id, reason=why))
     for n in idx.nets.get(pid, {}).values():
-        if n.managed and n.name not in want_nets:
+        if n.managed and n.name not in want_nets and ours("network", n):
             out.append(Change(t.code, "delete", "network", n.name, id=n.id, reason=why))
     for g in idx.sgs.get(pid, {}).values():
-        if g.managed and g.name not in want_sgs:
+        if g.managed and g.name not in want_sgs and ours("security_group", g):
             out.append(Change(t.code, "delete", "security_group", g.name, id=g.id, reason=why))
     want_users = {u.name for u in t.users}
     for u in idx.a.users:
-        if u.managed and u.default_project_id == pid and u.name not in want_users:
+        if (
+            u.managed
+            and u.default_project_id == pid
+            and u.name not in want_users
+            and ours("user", u)
+        ):
             out.append(Change(t.code, "delete", "user", u.name, id=u.id, reason=why))
-    return out
+    return out, claims
 
 
 # --------------------------------------------------------------------------- destroy
 def destroy_changes(
     code: str, project: Project, actual: ActualState, idx: _Index | None = None
 ) -> tuple[list[Change], list[str]]:
-    """Everything of one managed tenant, in reverse dependency order, and what was left.
+    """Everything cloudctl created of one tenant, in reverse dependency order, and what
+    was left (things not ours, and things that claim the marker without a record).
 
-    The project itself goes only when nothing unmanaged remains in it (Neutron's own
+    The project itself goes only when nothing else remains in it (Neutron's own
     ``default`` security group is removed with it: deleting a project leaves it behind).
+    The caller checks that the project itself was created by cloudctl.
     """
     idx = idx or _Index(actual)
     pid = project.id
     why = "destroy"
     out: list[Change] = []
-    unmanaged: list[str] = []
+    kept: list[str] = []
+
+    def ours(kind: str, res: Any) -> bool:
+        if idx.owned(res):
+            return True
+        note = " (claims the marker, not created by cloudctl)" if res.managed else ""
+        kept.append(f"{kind.replace('_', ' ')} {res.name}{note}")
+        return False
+
     for u in actual.users:
-        if u.managed and u.default_project_id == pid:
+        if u.managed and u.default_project_id == pid and ours("user", u):
             out.append(Change(code, "delete", "user", u.name, id=u.id, reason=why))
     for svc in ("network", "compute", "volume"):
         if actual.services.get(svc):
@@ -831,34 +1034,23 @@ def destroy_changes(
     for g in actual.security_groups:
         if g.project_id != pid:
             continue
-        if g.managed or g.name == "default":
+        if (g.name == "default" and not g.managed) or ours("security_group", g):
             out.append(Change(code, "delete", "security_group", g.name, id=g.id, reason=why))
-        else:
-            unmanaged.append(f"security group {g.name}")
     for r in actual.routers:
-        if r.project_id != pid:
-            continue
-        if not r.managed:
-            unmanaged.append(f"router {r.name}")
+        if r.project_id != pid or not ours("router", r):
             continue
         for i in idx.ifaces.get(r.id, []):
             out.append(_iface_delete(code, r.name, r.id, idx.subnet_name(i.subnet_id), i, why))
         out.append(Change(code, "delete", "router", r.name, id=r.id, reason=why))
     for s in actual.subnets:
-        if s.project_id == pid:
-            if s.managed:
-                out.append(Change(code, "delete", "subnet", s.name, id=s.id, reason=why))
-            else:
-                unmanaged.append(f"subnet {s.name}")
+        if s.project_id == pid and ours("subnet", s):
+            out.append(Change(code, "delete", "subnet", s.name, id=s.id, reason=why))
     for n in actual.networks:
-        if n.project_id == pid:
-            if n.managed:
-                out.append(Change(code, "delete", "network", n.name, id=n.id, reason=why))
-            else:
-                unmanaged.append(f"network {n.name}")
-    if not unmanaged:
+        if n.project_id == pid and ours("network", n):
+            out.append(Change(code, "delete", "network", n.name, id=n.id, reason=why))
+    if not kept:
         out.append(Change(code, "delete", "project", project.name, id=pid, reason=why))
-    return out, unmanaged
+    return out, kept
 
 
 # --------------------------------------------------------------------------- drift
@@ -902,4 +1094,7 @@ def drift_items(plan: Plan, actual: ActualState, desired: DesiredState) -> list[
         out.append(DriftItem(c.tenant, c.kind, c.name, "not-desired"))
     for c in plan.warnings:
         out.append(DriftItem(c.tenant, c.kind, c.name, "wide-open", {}, c.warning))
+    for f in plan.findings:
+        what = "duplicate" if f.what == "duplicate" else "not-created-by-cloudctl"
+        out.append(DriftItem(f.tenant, f.kind, f.name, what, {}, f.message))
     return out

@@ -295,3 +295,18 @@ class ActualState:
     services: dict[str, bool] = field(
         default_factory=lambda: {"network": True, "compute": False, "volume": False}
     )
+    #: ids cloudctl recorded when it created them (the ownership record): only these are
+    #: ever deleted; a marker without a record only claims ownership.
+    recorded: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Port:
+    """A Neutron port, read only before deletes (what would make them fail with 409)."""
+
+    id: str
+    network_id: str
+    project_id: str
+    device_owner: str
+    device_id: str
+    security_groups: tuple[str, ...] = ()

@@ -85,6 +85,12 @@ def converged(desired) -> ActualState:
         for role in u.roles:
             rid = {"member": "R1", "reader": "R2"}[role]
             st.role_assignments.add((f"U-{u.name}", "P", rid))
+    # cloudctl created all of it: every id is in the ownership record
+    st.recorded = {
+        x.id
+        for x in (*st.projects, *st.networks, *st.subnets, *st.routers, *st.users)
+        + tuple(g for g in st.security_groups if g.name != "default")
+    }
     return st
 
 
@@ -217,6 +223,7 @@ def test_prune_only_managed_undesired(desired):
     st = converged(desired)
     st.networks.append(Network("NX", "czj-old", "P", "", [MANAGED_TAG]))
     st.networks.append(Network("NH", "czj-handmade", "P", "", []))
+    st.recorded.add("NX")  # cloudctl created czj-old
     plan = compute_plan(desired, st)
     assert plan.empty and [c.name for c in plan.pruneable] == ["czj-old"]
     pruned = compute_plan(desired, st, prune=True)
@@ -227,6 +234,7 @@ def test_prune_removes_tenant_without_file_only_in_own_scope(desired):
     st = converged(desired)
     st.projects.append(Project("Q", "gone", "", [MANAGED_TAG, f"cloudctl-scope={SCOPE}"]))
     st.projects.append(Project("O", "other", "", [MANAGED_TAG, "cloudctl-scope=test"]))
+    st.recorded |= {"Q", "O"}
     plan = compute_plan(desired, st, prune=True)
     got = [(c.kind, c.name) for c in sorted(plan.changes, key=lambda c: c.order)]
     assert got == [("quota", "gone/network"), ("quota", "gone/compute"), ("project", "gone")]
