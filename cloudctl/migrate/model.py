@@ -126,6 +126,8 @@ class System:
     downtime_max: float | None = None
     template: str | None = None
     steps: list[Step] = field(default_factory=list)
+    # What the system needs on the cloud (capacity planning): vcpu, ram_gb, disk_gb, public_ips
+    resources: dict[str, float] = field(default_factory=dict)
     loc: Location | None = None
     locs: dict[str, Location] = field(default_factory=dict)
     dep_locs: list[Location | None] = field(default_factory=list)
@@ -399,6 +401,7 @@ _SYSTEM_FIELDS = {
     "description",
     "notes",
     "owner",
+    "resources",
 }
 _SUBSTITUTABLE = {*_STRING_FIELDS, "vars", "description"}
 
@@ -475,6 +478,34 @@ def load_template(path: Path, p: _Collector) -> Template | None:
         ]
         tpl.protos = [x for x in protos if x is not None]
     return tpl
+
+
+RESOURCE_KEYS = ("vcpu", "ram_gb", "disk_gb", "public_ips")
+
+
+def _resources(raw: dict, p: _Collector) -> dict[str, float]:
+    """Optional ``resources: {vcpu, ram_gb, disk_gb, public_ips}``: positive numbers
+    (public_ips may be 0), read by ``cloudctl capacity``."""
+    val = raw.get("resources")
+    if val is None:
+        return {}
+    if not isinstance(val, dict):
+        p.add(loc_of(raw, "resources"), "`resources` must be a mapping (vcpu, ram_gb, disk_gb)")
+        return {}
+    out: dict[str, float] = {}
+    for key, num in val.items():
+        if key not in RESOURCE_KEYS:
+            p.add(
+                loc_of(val, key),
+                f"resources: unknown field `{key}` (known: {', '.join(RESOURCE_KEYS)})",
+            )
+        elif isinstance(num, bool) or not isinstance(num, (int, float)) or not (
+            num > 0 or (key == "public_ips" and num == 0)
+        ):
+            p.add(loc_of(val, key), f"resources.{key}: expected a positive number, not {num!r}")
+        else:
+            out[key] = float(num)
+    return out
 
 
 def _builtin_params(s: System) -> dict[str, Any]:
@@ -554,6 +585,8 @@ def parse_system(
         s.downtime_max = _duration(down, "max", p, what="downtime.max")
     else:
         p.add(loc_of(raw, "downtime"), "`downtime` must be a mapping (window, max)")
+
+    s.resources = _resources(raw, p)
 
     steps_raw: list[tuple[Any, Location | None]] = []
     ready_steps: list[Step] = []
