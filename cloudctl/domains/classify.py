@@ -43,9 +43,7 @@ MAPPED_V6 = ("::ffff:0:0/96", "64:ff9b::/96")
 
 PUBLIC_V4 = netaddr.IPSet(["0.0.0.0/0"]) - netaddr.IPSet(_NOT_PUBLIC_V4)
 PRIVATE_V4 = netaddr.IPSet(_PRIVATE_V4)
-PUBLIC_V6 = (
-    netaddr.IPSet(["::/0"]) - netaddr.IPSet(_NOT_PUBLIC_V6) - netaddr.IPSet(list(MAPPED_V6))
-)
+PUBLIC_V6 = netaddr.IPSet(["::/0"]) - netaddr.IPSet(_NOT_PUBLIC_V6) - netaddr.IPSet(list(MAPPED_V6))
 PRIVATE_V6 = netaddr.IPSet(_PRIVATE_V6)
 
 

@@ -8,7 +8,9 @@ The tenant area (``tenant validate``/``plan``) and the live check call the same 
 A rule is allowed when, for every source zone its remote covers and every destination zone
 of the ports it protects, the design has a flow src→dst whose services cover the rule's
 protocol and ports. Traffic inside one zone between members of one tenant's own group is the
-tenant's VM-to-VM policy (GB/T 22239-2019 8.2.4.2) and needs no flow.
+tenant's VM-to-VM policy (GB/T 22239-2019 8.2.4.2) and needs no flow. A service the design
+publishes to the internet (internet→dmz https) may be reached from any zone: a rule opening
+it to 0.0.0.0/0 is what publishing means.
 """
 
 from __future__ import annotations
@@ -74,7 +76,11 @@ def rule_denials(design: Design, zones: AddressZones, rule: RuleRef) -> list[Den
     """Every (source zone, destination zone) pair of ``rule`` that the design does not allow."""
     out: list[Denial] = []
     srcs = source_zones(design, zones, rule)
+    inet = design.internet_zone
     for dst in rule.dst_zones:
+        public = design.flow(inet, dst) if inet else None
+        if public is not None and public.allows(rule.spec):
+            continue  # a service published to the internet may be reached from anywhere
         for src in srcs:
             if src == dst and rule.remote_group is not None and rule.same_tenant:
                 continue

@@ -253,9 +253,9 @@ def _parse_high_risk(
     # a service touching a high-risk port is high-risk too (one list, shared with baseline)
     for n, svc in list(services.items()):
         if any(
-            s.protocol in PORT_PROTOCOLS and s.lo is not None and any(
-                s.lo <= p <= (s.hi or s.lo) for p in ports
-            )
+            s.protocol in PORT_PROTOCOLS
+            and s.lo is not None
+            and any(s.lo <= p <= (s.hi or s.lo) for p in ports)
             for s in svc.specs
         ):
             services[n] = Service(
@@ -278,20 +278,28 @@ def _parse_zones(
             continue
         _unknown(z, ZONE_KEYS, probs, f"zone {name}")
         if plan_zones and name not in plan_zones:
-            probs.add(zl, f"unknown zone {name!r}: not in the address plan "
-                      f"(known: {', '.join(sorted(plan_zones))})")
+            probs.add(
+                zl,
+                f"unknown zone {name!r}: not in the address plan "
+                f"(known: {', '.join(sorted(plan_zones))})",
+            )
         role = z.get("role")
         if role not in ROLES:
-            probs.add(loc_of(z, "role", zl), f"zone {name}: role {role!r} is not one of "
-                      f"{', '.join(sorted(ROLES))}")
+            probs.add(
+                loc_of(z, "role", zl),
+                f"zone {name}: role {role!r} is not one of {', '.join(sorted(ROLES))}",
+            )
             continue
         lv = z.get("level")
         if lv is not None and (isinstance(lv, bool) or not isinstance(lv, int) or not 1 <= lv <= 5):
             probs.add(loc_of(z, "level", zl), f"zone {name}: level must be 1-5 or null")
             lv = None
         if lv is not None and lv > level:
-            probs.add(loc_of(z, "level", zl), f"zone {name}: level {lv} is above the platform's "
-                      f"level {level} (8.2.2.1: 云平台不承载高于其等级的系统)")
+            probs.add(
+                loc_of(z, "level", zl),
+                f"zone {name}: level {lv} is above the platform's "
+                f"level {level} (8.2.2.1: 云平台不承载高于其等级的系统)",
+            )
         if ROLES[role] == "external" and lv is not None:
             probs.add(loc_of(z, "level", zl), f"zone {name}: an external zone has no level (null)")
         out[str(name)] = DesignZone(str(name), role, lv, str(z.get("description", "")), zl)
@@ -345,13 +353,17 @@ def _parse_flows(
         for a in range(len(specs)):
             for b in range(a + 1, len(specs)):
                 if specs[a][0].overlaps(specs[b][0]):
-                    probs.add(sl, f"flow {src}→{dst}: services {specs[a][1]} and {specs[b][1]} "
-                              "overlap")
+                    probs.add(
+                        sl, f"flow {src}→{dst}: services {specs[a][1]} and {specs[b][1]} overlap"
+                    )
         if not ok:
             continue
         if (src, dst) in seen:
-            probs.add(fl, f"flow {src}→{dst} is defined twice (also at {seen[(src, dst)]}): "
-                      "merge the services into one flow")
+            probs.add(
+                fl,
+                f"flow {src}→{dst} is defined twice (also at {seen[(src, dst)]}): "
+                "merge the services into one flow",
+            )
             continue
         seen[(src, dst)] = fl
         out.append(Flow(src, dst, tuple(svcs), str(f.get("reason", "")), fl))
@@ -370,28 +382,42 @@ def _check_flow_policy(
         src, dst = zones[f.src], zones[f.dst]
         cats = {c for svc in f.services for c in (services.get(svc.name) or svc).categories}
         inline_hr = any(
-            s.protocol in PORT_PROTOCOLS and s.lo is not None
+            s.protocol in PORT_PROTOCOLS
+            and s.lo is not None
             and any(s.lo <= p <= (s.hi or s.lo) for p in hr_ports)
-            for svc in f.services for s in svc.specs
+            for svc in f.services
+            for s in svc.specs
         )
         if inline_hr:
             cats.add("high_risk")
         if any(s.protocol is None for svc in f.services for s in svc.specs):
-            probs.add(f.location, f"flow {f.id}: 'any' protocol is not a controlled flow "
-                      "(8.1.3.2 c: 端口级控制)")
+            probs.add(
+                f.location,
+                f"flow {f.id}: 'any' protocol is not a controlled flow (8.1.3.2 c: 端口级控制)",
+            )
         if dst.management and src.external:
-            probs.add(f.location, f"flow {f.id}: nothing may reach a management zone from "
-                      "outside the center")
+            probs.add(
+                f.location,
+                f"flow {f.id}: nothing may reach a management zone from outside the center",
+            )
         if src.external and cats & set(CATEGORIES):
-            probs.add(f.location, f"flow {f.id}: {', '.join(sorted(cats & set(CATEGORIES)))} "
-                      "services may not be reached from outside the center")
+            probs.add(
+                f.location,
+                f"flow {f.id}: {', '.join(sorted(cats & set(CATEGORIES)))} "
+                "services may not be reached from outside the center",
+            )
         if "admin" in cats and not src.management:
             names = [s.name for s in f.services if "admin" in s.categories]
-            probs.add(f.location, f"flow {f.id}: administrative services ({', '.join(names)}) "
-                      "only from a management zone (运维管理区)")
+            probs.add(
+                f.location,
+                f"flow {f.id}: administrative services ({', '.join(names)}) "
+                "only from a management zone (运维管理区)",
+            )
         if "database" in cats and src.role not in ("business", "management", "security-management"):
-            probs.add(f.location, f"flow {f.id}: database services only from the business tier "
-                      "or a management zone")
+            probs.add(
+                f.location,
+                f"flow {f.id}: database services only from the business tier or a management zone",
+            )
 
 
 def _parse_waivers(
@@ -410,8 +436,15 @@ def _parse_waivers(
             continue
         _unknown(w, WAIVER_KEYS, probs, "waiver")
         reason = w.get("justification") or w.get("reason")
-        missing = [k for k, v in (("approver", w.get("approver")), ("justification", reason),
-                                  ("expires", w.get("expires"))) if not v]
+        missing = [
+            k
+            for k, v in (
+                ("approver", w.get("approver")),
+                ("justification", reason),
+                ("expires", w.get("expires")),
+            )
+            if not v
+        ]
         if missing:
             probs.add(wl, f"waiver misses {', '.join(missing)}")
             continue
@@ -455,8 +488,9 @@ def load_design(
 ) -> Design:
     """Read and validate the design file; raises ValidationFailed with every problem."""
     if not path.is_file():
-        raise CloudctlError(f"no security-domain design at {display_path(path)}",
-                            Location(display_path(path)))
+        raise CloudctlError(
+            f"no security-domain design at {display_path(path)}", Location(display_path(path))
+        )
     doc = load_yaml(path)
     baseline: list[int] = []
     hr = doc.get("high_risk") if isinstance(doc, dict) else None
@@ -464,13 +498,24 @@ def load_design(
     if profile:
         pol = policies or path.parent
         if not (pol / str(profile) / "profile.yaml").is_file():
-            raise ValidationFailed([Problem(loc_of(hr, "baseline_profile"),
-                                            f"no baseline profile {profile!r} under {pol}")])
+            raise ValidationFailed(
+                [
+                    Problem(
+                        loc_of(hr, "baseline_profile"),
+                        f"no baseline profile {profile!r} under {pol}",
+                    )
+                ]
+            )
         baseline, _ = baseline_high_risk_ports(pol, str(profile))
     design, problems = parse_design(
-        doc, plan_zones, baseline_ports=baseline, templates=templates,
+        doc,
+        plan_zones,
+        baseline_ports=baseline,
+        templates=templates,
         where=Location(display_path(path)),
     )
     if problems or design is None:
-        raise ValidationFailed(problems, f"{len(problems)} problem(s) in the security-domain design")
+        raise ValidationFailed(
+            problems, f"{len(problems)} problem(s) in the security-domain design"
+        )
     return design
