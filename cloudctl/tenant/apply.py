@@ -7,51 +7,34 @@ is reported; the next ``apply`` re-reads the cloud and converges from wherever i
 
 from __future__ import annotations
 
-import os
-import secrets
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cloudctl.core.errors import CloudctlError
-from cloudctl.core.fileio import atomic_write, file_lock
-from cloudctl.tenant.diff import Change, Plan
+from cloudctl.tenant.diff import Change, Plan, primary
 from cloudctl.tenant.model import ActualState, RuleSpec
+from cloudctl.tenant.ownership import RECORDED_KINDS, OwnershipStore
+from cloudctl.tenant.passwords import PasswordStore
+
+__all__ = ["ApplyResult", "PasswordStore", "Recorder", "execute"]
 
 
-class PasswordStore:
-    """Initial passwords of tenant users: from the env var a user names, else a file readable
-    by root only (generated once, kept so the operator can hand it over). Never printed."""
+@dataclass
+class Recorder:
+    """Writes what apply creates (and forgets what it deletes) in the ownership record."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._lock = threading.Lock()
+    store: OwnershipStore
+    cloud: str
 
-    def _read(self) -> dict[str, str]:
-        if not self.path.is_file():
-            return {}
-        data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    def created(self, kind: str, rid: str, name: str, tenant: str) -> None:
+        if kind in RECORDED_KINDS:
+            self.store.record(self.cloud, kind, rid, name, tenant)
 
-    def password_for(self, user: str, env_var: str | None = None) -> str:
-        if env_var and os.environ.get(env_var):
-            return os.environ[env_var]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
-        with self._lock, file_lock(self.path, what="the tenant secrets file"):
-            known = self._read()
-            if user in known:
-                return known[user]
-            known[user] = secrets.token_urlsafe(18)
-            text = "# initial passwords of tenant users (cloudctl tenant apply); keep secret\n"
-            text += yaml.safe_dump(known, sort_keys=True)
-            atomic_write(self.path, text, mode=0o600)
-            return known[user]
+    def deleted(self, kind: str, rid: str | None) -> None:
+        if kind in RECORDED_KINDS and rid:
+            self.store.forget(self.cloud, rid)
 
 
 @dataclass
@@ -133,9 +116,12 @@ class _Ids:
             ("router", actual.routers),
             ("security_group", actual.security_groups),
         ):
+            same: dict[str, list] = {}
             for it in items:
                 if pid and it.project_id == pid:
-                    self.map.setdefault((kind, it.name), it.id)
+                    same.setdefault(it.name, []).append(it)
+            for name, group in same.items():  # a name held twice: the one the diff used
+                self.map[(kind, name)] = primary(group, actual.recorded).id
         for u in actual.users:
             self.map[("user", u.name)] = u.id
         for rid, name in actual.roles.items():
@@ -157,7 +143,11 @@ def execute(
     *,
     parallel: int = 4,
     on_change: Callable[[ChangeResult], None] | None = None,
+    recorder: Recorder | None = None,
 ) -> ApplyResult:
+    """Run the plan. With ``recorder``, every id created is recorded before the next
+    change, and every id deleted is forgotten (without one, e.g. in benches, the next
+    apply adopts what matches the desired state)."""
     by_tenant = plan.by_tenant()
     projects = {t: _project_name(cs) for t, cs in by_tenant.items()}
 
@@ -171,7 +161,7 @@ def execute(
             else:
                 try:
                     if len(batch) == 1:
-                        _apply_one(batch[0], adapter, ids, passwords)
+                        _apply_one(batch[0], adapter, ids, passwords, recorder)
                     else:
                         _create_rules(batch, adapter, ids)
                     done = [ChangeResult(ch, ok=True) for ch in batch]
@@ -246,7 +236,24 @@ def _project_name(changes: list[Change]) -> str | None:
     return None
 
 
-def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None:
+def _apply_one(
+    ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore, rec: Recorder | None = None
+) -> None:
+    def created(rid: str) -> None:
+        ids.map[(ch.kind, ch.name)] = rid
+        if rec is not None:
+            rec.created(ch.kind, rid, ch.name, ch.tenant)
+
+    _apply_change(ch, ad, ids, passwords, created)
+    if rec is not None and ch.action == "delete":
+        rec.deleted(ch.kind, ch.id)
+
+
+def _apply_change(
+    ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore, created: Callable[[str], None]
+) -> None:
+    """One change; ``created`` gets a new resource's id the moment the cloud returns it
+    (before a separate tag call, so a lost tag call loses no ownership record)."""
     p = ch.params
     kind, action = ch.kind, ch.action
     body = dict(p.get("body") or {})
@@ -255,7 +262,7 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
         pid = ids.get("project", p["project_ref"])
     if kind == "project":
         if action == "create":
-            ids.map[("project", ch.name)] = ad.create_project(body)
+            created(ad.create_project(body))
         elif action == "update":
             ad.update_project(ch.id, body)
         else:
@@ -266,8 +273,7 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
             body["project_id"] = pid
             if kind == "subnet":
                 body["network_id"] = ids.get("network", p["network_ref"])
-            obj = ad.create(kind, body)
-            ids.map[(kind, ch.name)] = obj["id"]
+            obj = ad.create(kind, body, on_created=lambda o: created(o["id"]))
             if kind == "security_group":
                 _settle_default_rules(ch, obj, ad, ids)
         elif action == "update":
@@ -301,7 +307,7 @@ def _apply_one(ch: Change, ad: Any, ids: _Ids, passwords: PasswordStore) -> None
         if action == "create":
             body["default_project_id"] = pid
             body["password"] = passwords.password_for(ch.name, p.get("password_env"))
-            ids.map[("user", ch.name)] = ad.create_user(body)
+            created(ad.create_user(body))
         elif action == "update":
             if p.get("default_project_ref"):
                 body["default_project_id"] = ids.get("project", p["default_project_ref"])

@@ -30,6 +30,7 @@ from cloudctl.tenant.model import (
     TenantSpec,
     UserSpec,
 )
+from cloudctl.tenant.passwords import env_name_problem
 
 FILE_VERSION = 1
 CODE_RE = re.compile(r"^[a-z][a-z0-9]{1,23}$")
@@ -266,6 +267,7 @@ def _parse_templates(
             probs.add(top, "a security-group template must be a mapping")
             continue
         _unknown_keys(doc, TEMPLATE_KEYS, probs, "security-group template")
+        _check_text(doc, top, probs, "description", "description_zh")
         name = doc.get("name", stem)
         if name != stem:
             probs.add(doc.loc("name"), f"name {name!r} must equal the file name {stem!r}")
@@ -518,15 +520,13 @@ def _parse_tenant(
         return None
     if code != stem:
         probs.add(doc.loc("code"), f"code {code!r} must equal the file name ({stem}.yaml)")
-    dept = plan.departments.get(code) if plan.departments else None
-    if plan.departments and dept is None:
+    dept = plan.departments.get(code)
+    if dept is None:  # also when the departments list is empty or missing
         probs.add(doc.loc("code"), f"no department {code!r} in the departments list")
     dept = dept or {}
     p = settings.name_prefix
     project = f"{p}{code}"
-    for key in ("name_zh", "name_en", "description"):
-        if doc.get(key) is not None and not isinstance(doc.get(key), str):
-            probs.add(doc.loc(key), f"{key}: expected text")
+    _check_text(doc, top, probs, "name_zh", "name_en", "description")
     _check_enabled(doc, top, probs)
     name_zh = str(doc.get("name_zh") or dept.get("name_zh") or code)
     name_en = str(doc.get("name_en") or dept.get("name_en") or code)
@@ -543,6 +543,7 @@ def _parse_tenant(
             short, name_loc, seen_nets, probs, "network", ": expected e.g. app, db, web"
         ):
             continue
+        _check_text(n, nl, probs, "description")
         mtu = n.get("mtu")
         if mtu is not None and (not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68):
             probs.add(loc_of(n, "mtu", nl), f"mtu {mtu!r}: expected a number ≥ 68")
@@ -586,6 +587,7 @@ def _parse_tenant(
             probs.add(rl, "router: expected a mapping (or true)")
         else:
             _unknown_keys(raw_router, ROUTER_KEYS, probs, "router")
+            _check_text(raw_router, rl, probs, "description", "name", "external_network")
             ifaces = raw_router.get("interfaces")
             if ifaces is None:
                 iface_allocs = list(subnet_names)
@@ -634,6 +636,7 @@ def _parse_tenant(
         shorthand="template",
         expected="a template name or a mapping",
     ):
+        _check_text(g, gl, probs, "description")
         tname = g.get("template")
         if not isinstance(tname, str) or tname not in templates:
             known = ", ".join(sorted(templates)) or "none"
@@ -685,6 +688,7 @@ def _parse_tenant(
     for u, ul in _entries(raw_users, top, probs, "user", USER_KEYS):
         if "password" in u:
             probs.add(loc_of(u, "password", ul), "never put a password in a tenant file")
+        _check_text(u, ul, probs, "description", "email")
         short = u.get("name")
         name_loc = loc_of(u, "name", ul)
         if not _new_short_name(
@@ -703,8 +707,9 @@ def _parse_tenant(
                 )
         _check_enabled(u, ul, probs)
         pw_env = u.get("password_env")
-        if pw_env is not None and not re.match(r"^[A-Z_][A-Z0-9_]*$", str(pw_env)):
-            probs.add(loc_of(u, "password_env", ul), "password_env: expected an env var name")
+        bad_env = env_name_problem(pw_env) if pw_env is not None else None
+        if bad_env:
+            probs.add(loc_of(u, "password_env", ul), bad_env)
         users.append(
             UserSpec(
                 name=f"{p}{code}-{short}",
@@ -738,6 +743,17 @@ def _parse_tenant(
     )
 
 
+def _check_text(m: Any, where: Location | None, probs: _Problems, *keys: str) -> None:
+    """Free-text fields must be text: `description: {x: 1}` or `[a, b]` is a mistake, not
+    something to store as "{'x': 1}"."""
+    for key in keys:
+        v = m.get(key)
+        if v is not None and not isinstance(v, str):
+            kind = "a list" if isinstance(v, list) else "a mapping" if isinstance(v, dict) else ""
+            got = f" (got {kind or type(v).__name__})"
+            probs.add(loc_of(m, key, where), f"{key}: expected text{got}")
+
+
 def _check_enabled(m: Any, where: Location | None, probs: _Problems) -> None:
     """`enabled: "false"` is text, and text is truthy: only a real boolean is taken."""
     if not isinstance(m.get("enabled", True), bool):
@@ -758,6 +774,7 @@ def _parse_subnet(
     used: dict[str, Location],
     probs: _Problems,
 ) -> SubnetSpec | None:
+    _check_text(s, sl, probs, "description")
     alloc_name = s.get("allocation")
     aloc = loc_of(s, "allocation", sl)
     alloc = plan.allocations.get(alloc_name) if isinstance(alloc_name, str) else None
@@ -895,10 +912,35 @@ def read_docs(directory: Path, problems: list[Problem], pattern: str = "*.yaml")
         if f.name.startswith((".", "_")):
             continue
         try:
-            out[f.stem] = load_yaml(f)
+            doc = load_yaml(f)
         except CloudctlError as e:
             problems.extend(e.problems)
+            continue
+        if not isinstance(doc, (dict, list)):  # empty, or a bare value: no line to point at
+            what = "the file is empty" if doc is None else "the file holds a single value"
+            problems.append(Problem(Location(display_path(f), 1), f"{what}: expected a mapping"))
+            continue
+        out[f.stem] = doc
     return out
+
+
+def _tenants_dir_problem(tenants_dir: Path) -> Problem | None:
+    """A mistyped or emptied tenants directory must never read as "no tenants wanted"
+    (``--prune`` would then plan the deletion of every tenant)."""
+    where = Location(display_path(tenants_dir))
+    if not tenants_dir.exists():
+        return Problem(where, "tenants directory not found (check `tenants:` in cloudctl.yaml)")
+    if not tenants_dir.is_dir():
+        return Problem(where, "not a directory (check `tenants:` in cloudctl.yaml)")
+    if not any(
+        not f.name.startswith((".", "_")) for f in tenants_dir.glob("*.yaml") if f.is_file()
+    ):
+        return Problem(
+            where,
+            "no tenant files (<code>.yaml) in the tenants directory: refusing to treat that "
+            "as no tenants (check `tenants:` in cloudctl.yaml)",
+        )
+    return None
 
 
 def plan_view_from_center(center: Any) -> AddressPlanView:
@@ -939,6 +981,9 @@ def load_desired_from_files(
 ) -> DesiredState:
     """Read the files and validate; ``only`` restricts to some tenant codes (all validated)."""
     problems: list[Problem] = []
+    bad_dir = _tenants_dir_problem(tenants_dir)
+    if bad_dir is not None:
+        raise ValidationFailed([bad_dir], str(bad_dir))
     tenant_docs = read_docs(tenants_dir, problems)
     template_docs = read_docs(templates_dir, problems)
     defaults_path = tenants_dir / "_defaults.yaml"

@@ -310,3 +310,4 @@ class Port:
     device_owner: str
     device_id: str
     security_groups: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ from cloudctl.tenant.model import (
     QUOTA_KEYS,
     ActualState,
     Network,
+    Port,
     Project,
     Router,
     RouterInterface,
@@ -357,6 +358,40 @@ class OpenStackAdapter:
         st.subnets = [_subnet(s) for s in self._list("network", "/subnets", "subnets")]
         return st
 
+    def read_ports(self, network_ids: Iterable[str], project_ids: Iterable[str]) -> list[Port]:
+        """Ports on these networks or in these projects (before deletes; two list calls)."""
+        fields = "&".join(
+            f"fields={f}"
+            for f in (
+                "id",
+                "network_id",
+                "project_id",
+                "device_owner",
+                "device_id",
+                "security_groups",
+                "fixed_ips",
+            )
+        )
+        out: dict[str, Port] = {}
+        for key, values in (("network_id", network_ids), ("project_id", project_ids)):
+            values = sorted(set(values))
+            if not values:
+                continue
+            query = "&".join(f"{key}={v}" for v in values)
+            for p in self._list("network", f"/ports?{query}&{fields}", "ports"):
+                out[p["id"]] = Port(
+                    id=p["id"],
+                    network_id=p.get("network_id") or "",
+                    project_id=p.get("project_id") or p.get("tenant_id") or "",
+                    device_owner=p.get("device_owner") or "",
+                    device_id=p.get("device_id") or "",
+                    security_groups=tuple(p.get("security_groups") or ()),
+                    subnet_ids=tuple(
+                        ip["subnet_id"] for ip in p.get("fixed_ips") or () if ip.get("subnet_id")
+                    ),
+                )
+        return list(out.values())
+
     def _quota_sets(self, svc: str, pids: list[str]) -> dict[str, dict[str, int]]:
         def one(pid: str) -> tuple[str, dict[str, int]]:
             data = self.call(svc, "GET", f"/os-quota-sets/{pid}", what=f"{svc} quotas of {pid}")
@@ -403,7 +438,9 @@ class OpenStackAdapter:
             what="revoke role",
         )
 
-    def create(self, kind: str, body: dict) -> dict:
+    def create(
+        self, kind: str, body: dict, on_created: Callable[[dict], None] | None = None
+    ) -> dict:
         """Create a Neutron resource (network, subnet, router, security_group, ...).
 
         Tags go in the POST when the cloud accepts that (``tag-creation``); some deployments
@@ -412,15 +449,19 @@ class OpenStackAdapter:
         """
         path = "/" + _plural(kind).replace("_", "-")
         tags = body.get("tags")
+        done = on_created or (lambda obj: None)
         if tags and self._tags_in_post:
             try:
-                return self.call("network", "POST", path, {kind: body}, what=f"create {kind}")[kind]
+                obj = self.call("network", "POST", path, {kind: body}, what=f"create {kind}")[kind]
+                done(obj)
+                return obj
             except ExternalError as e:
                 if "tags" not in e.message or "HTTP 400" not in e.message:
                     raise
                 self._tags_in_post = False
         plain = {k: v for k, v in body.items() if k != "tags"}
         obj = self.call("network", "POST", path, {kind: plain}, what=f"create {kind}")[kind]
+        done(obj)
         if tags:
             self.set_tags(kind, obj["id"], tags)
             obj["tags"] = list(tags)
