@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
 from typer.core import TyperGroup
 
 from cloudctl import __version__
-from cloudctl.cli.common import Session
-from cloudctl.core.errors import CloudctlError
+from cloudctl.cli.common import Session, session
+from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
 from cloudctl.core.output import Lang
 
 AREAS = {
@@ -26,6 +28,140 @@ AREAS = {
     "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
     "audit": "The audit trail of changing commands / 审计记录",
 }
+
+# Every command is one or the other (a test keeps it so). A run of a CHANGING command
+# writes an audit intent before it starts and an outcome when it ends, whatever the end;
+# with --dry-run it changes nothing and is not recorded. Exports, evidence collection and
+# reports write files of their own but change nothing cloudctl manages: READ_ONLY.
+CHANGING = frozenset(
+    {
+        "ipam allocate",
+        "ipam release",
+        "ipam import",
+        "tenant apply",
+        "tenant destroy",
+        "baseline remediate",
+        "baseline playbook",
+        "migrate run",
+        "migrate resume",
+        "migrate rollback",
+        "migrate abandon",
+        "migrate lab-seed",
+        "lab up",
+        "lab down",
+        "lab reset-host",
+    }
+)
+READ_ONLY = frozenset(
+    {
+        "ipam validate",
+        "ipam show",
+        "ipam free",
+        "ipam export",
+        "ipam drift",
+        "tenant validate",
+        "tenant plan",
+        "tenant drift",
+        "baseline check",
+        "baseline report",
+        "baseline runs",
+        "baseline diff",
+        "baseline controls",
+        "migrate validate",
+        "migrate plan",
+        "migrate status",
+        "migrate history",
+        "migrate report",
+        "lab status",
+        "audit log",
+        "audit verify",
+    }
+)
+
+
+def outcome_of(exc: BaseException | None) -> tuple[int, str, str | None]:
+    """``(exit code, result, message)`` of a command that returned (None) or raised."""
+    if exc is None:
+        return 0, "ok", None
+    if isinstance(exc, click.exceptions.Exit):
+        code = exc.exit_code
+        return code, {0: "ok", 1: "findings"}.get(code, "error"), None
+    if isinstance(exc, (click.Abort, KeyboardInterrupt)):
+        return (130 if isinstance(exc, KeyboardInterrupt) else 1), "aborted", "aborted"
+    if isinstance(exc, CloudctlError):
+        probs = exc.problems
+        msg = str(probs[0]) if probs else exc.message
+        if len(probs) > 1:
+            msg += f" (and {len(probs) - 1} more)"
+        refused = isinstance(exc, (InputError, ValidationFailed, ConflictError))
+        return exc.exit_code, "refused" if refused else "error", msg
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code, "refused", exc.format_message()
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 1
+        return code, "ok" if code == 0 else "error", None
+    return 3, "error", f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _audited(action: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a changing command between an intent and an outcome record.
+
+    No intent, no change: when the intent cannot be written the command does not start
+    (exit 2). The lab works without a center; then there is no log to write to.
+    """
+
+    @functools.wraps(callback)
+    def run(**params: Any) -> Any:
+        s = session(click.get_current_context())
+        if params.get("dry_run") or not _has_log(s, action):
+            return callback(**params)
+        s.begin(action, params)
+        try:
+            value = callback(**params)
+        except BaseException as e:
+            e.__dict__["_cloudctl_audited"] = True
+            code, result, error = outcome_of(e)
+            try:
+                s.end(result, code, error)
+            except CloudctlError as audit_err:
+                sys.stderr.write(f"cloudctl: {audit_err}\n")
+            raise
+        code, result, error = outcome_of(None)
+        s.end(result, code, error)
+        return value
+
+    return run
+
+
+def _has_log(s: Session, action: str) -> bool:
+    if not action.startswith("lab.") or s.center_path is not None:
+        return True
+    try:
+        s.center  # noqa: B018 - loads it
+    except CloudctlError:
+        return False
+    return True
+
+
+def _record_usage_error(e: click.UsageError) -> None:
+    """A changing command refused by its own option parsing is recorded too (best effort:
+    nothing was started, so a log that cannot be written changes nothing)."""
+    if e.ctx is None or e.__dict__.get("_cloudctl_audited"):
+        return
+    names, c = [], e.ctx
+    while c is not None and c.parent is not None:
+        names.append(c.info_name or "")
+        c = c.parent
+    path = " ".join(reversed(names))
+    if path not in CHANGING:
+        return
+    s = session(e.ctx)
+    try:
+        if _has_log(s, path.replace(" ", ".", 1)):
+            s.begin(path.replace(" ", ".", 1), {})
+            s.end("refused", e.exit_code, e.format_message())
+    except CloudctlError:
+        pass
 
 
 def report_error(err: CloudctlError) -> None:
@@ -48,6 +184,12 @@ class CloudctlGroup(TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*AREAS, *(c for c in super().list_commands(ctx) if c not in AREAS)]
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        argv = list(args)  # parsing consumes args; the audit log wants them as typed
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["cloudctl.argv"] = argv
+        return ctx
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is None and cmd_name in AREAS:
@@ -56,12 +198,18 @@ class CloudctlGroup(TyperGroup):
             cmd.name = cmd_name
             cmd.help = AREAS[cmd_name]
             cmd.short_help = AREAS[cmd_name]
+            for name, sub in cmd.commands.items():
+                if f"{cmd_name} {name}" in CHANGING and sub.callback is not None:
+                    sub.callback = _audited(f"{cmd_name}.{name}", sub.callback)
             self.add_command(cmd, cmd_name)
         return cmd
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:
+            _record_usage_error(e)
+            raise
         except CloudctlError as e:
             # Printed here and not through click: typer's rich mode would draw a panel and
             # drop the file:line list.
@@ -126,7 +274,9 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    ctx.obj = Session(center_path=center, debug=debug, lang=lang)
+    ctx.obj = Session(
+        center_path=center, debug=debug, lang=lang, argv=ctx.find_root().meta.get("cloudctl.argv")
+    )
 
 
 def main() -> None:

@@ -31,12 +31,19 @@ DryRunOpt = Annotated[
 
 @dataclass
 class Session:
-    """Global options, and the center loaded lazily (``--help`` needs no center)."""
+    """Global options, and the center loaded lazily (``--help`` needs no center).
+
+    While a changing command runs, ``run`` is its audit run: :meth:`begin` wrote the intent,
+    :meth:`audit` adds what changed (linked by the run id), :meth:`end` writes the outcome.
+    """
 
     center_path: Path | None = None
     debug: bool = False
     lang: Lang = Lang.zh
+    argv: list[str] | None = None
     _center: Center | None = field(default=None, repr=False)
+    _trail: audit.Trail | None = field(default=None, repr=False)
+    run: audit.Run | None = field(default=None, repr=False)
 
     @property
     def center(self) -> Center:
@@ -47,8 +54,23 @@ class Session:
     def language(self, override: Lang | None = None) -> Lang:
         return override or self.lang
 
+    def trail(self) -> audit.Trail:
+        if self._trail is None:
+            self._trail = audit.trail_for(self.center, self.argv)
+        return self._trail
+
+    def begin(self, action: str, params: dict) -> None:
+        """Write the intent of a changing command; AuditError (exit 2) if it cannot be."""
+        self.run = self.trail().begin(action, params)
+
+    def end(self, result: str, exit_code: int, error: str | None = None) -> None:
+        if self.run is not None:
+            run, self.run = self.run, None
+            self.trail().end(run, result, exit_code, error)
+
     def audit(self, action: str, changes: Any = None, result: str = "ok", **extra: Any) -> None:
-        audit.record(self.center.audit_log, action, changes, result, **extra)
+        """Record what a command changed (linked to the running command's intent)."""
+        self.trail().change(action, changes, result, run=self.run, **extra)
 
 
 def session(ctx: typer.Context) -> Session:

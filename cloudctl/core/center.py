@@ -65,6 +65,27 @@ class Center:
     def artifacts(self) -> Path:
         return self.state / "artifacts"
 
+    @property
+    def audit_syslog(self) -> str | None:
+        """``audit: {syslog: udp://HOST:PORT | /dev/log}``: forward audit records there too."""
+        from cloudctl.core.audit import parse_syslog
+
+        cfg = self.settings.get("audit")
+        if cfg is None:
+            return None
+        where = cfg.loc() if hasattr(cfg, "loc") else Location(str(self.root / CONFIG_NAME))
+        if not isinstance(cfg, dict) or set(cfg) - {"syslog"}:
+            raise InputError("audit: expected {syslog: TARGET}", where)
+        target = cfg.get("syslog")
+        if target is not None:
+            if hasattr(cfg, "loc"):
+                where = cfg.loc("syslog")
+            try:
+                parse_syslog(target if isinstance(target, str) else "")
+            except ValueError as e:
+                raise InputError(f"audit.syslog: {e}", where) from None
+        return target
+
 
 def find_center_root(start: Path | None = None) -> Path | None:
     cur = (start or Path.cwd()).resolve()

@@ -128,12 +128,14 @@ def test_bad_tenant_file_fails_with_file_line_before_any_api_call(cli, sdk, tmp_
     assert f"tenants/czj.yaml:{line_of['telnet']}: unknown security-group template 'telnet'" in err
     assert f"tenants/czj.yaml:{line_of['port: -3']}: quotas.network.port: negative quota -3" in err
     assert "Traceback" not in err
-    # the same with the real cloud: still nothing created, no audit record
+    # the same with the real cloud: still nothing created; audited as refused, no change
     r = cli("--center", str(root), "tenant", "apply", "--auto-approve")
     assert r.exit_code == 2
     assert {p.name for p in sdk.identity.projects()} == before
     assert not any(n.name.startswith("t-bad-") for n in sdk.network.networks())
-    assert not (root / "state" / "audit.log").exists()
+    recs = [json.loads(x) for x in (root / "state" / "audit.log").read_text().splitlines()]
+    assert [x["kind"] for x in recs] == ["intent", "outcome"] * 2
+    assert recs[-1]["result"] == "refused"
 
 
 def test_apply_creates_everything_as_desired(cli, sdk, tcenter):
