@@ -1,4 +1,5 @@
-"""Writes that never leave a half-written file, and locks two operators can share."""
+"""Bounded reads of untrusted input files; writes that never leave a half-written file;
+locks two operators can share."""
 
 from __future__ import annotations
 
@@ -6,12 +7,99 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from cloudctl.core.errors import ConflictError, InputError, Location
+
+# Every input file (address plan, tenants, plans, catalog, evidence, CSV, the center config)
+# is data from someone else: one reader, with a size limit, for regular files only.
+MAX_INPUT_BYTES = 32 * 1024 * 1024  # the largest sample/bench file is < 1 MiB
+
+
+def display_path(path: str | Path) -> str:
+    """Paths relative to the working directory read better in messages."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):  # outside cwd, a symlink loop, cwd gone
+        return str(p)
+
+
+def _kind(mode: int) -> str:
+    for test, what in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def read_input(path: str | Path, *, limit: int = MAX_INPUT_BYTES, name: str | None = None) -> bytes:
+    """The bytes of one input file, refusing what is not a regular file (a symlink to
+    /dev/zero, a FIFO, a directory) and anything over ``limit`` bytes, as an InputError
+    naming the file. Opened non-blocking so a FIFO cannot hang the command."""
+    where = Location(name or display_path(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise InputError("file not found", where) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", where) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError("is a directory, not a file", where)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{_kind(st.st_mode)}, not a regular file: refused", where)
+        if st.st_size > limit:
+            raise InputError(f"too large: {st.st_size:,} bytes (at most {limit:,})", where)
+        chunks, size = [], 0
+        while size <= limit:  # the file may grow while we read: never take more than limit
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise InputError(f"too large: more than {limit:,} bytes", where)
+        return b"".join(chunks)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", where) from None
+    finally:
+        os.close(fd)
+
+
+def decode_input(raw: bytes, name: str, encodings: tuple[str, ...] = ("utf-8",)) -> str:
+    """Text of an input file; a byte that is no text is reported with its line."""
+    first: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError as e:
+            first = first or e
+    assert first is not None
+    line = raw.count(b"\n", 0, first.start) + 1
+    names = " or ".join(e.upper().replace("-SIG", "").replace("GB18030", "GBK") for e in encodings)
+    raise InputError(f"not {names} text ({first.reason})", Location(name, line))
+
+
+def read_input_text(
+    path: str | Path,
+    *,
+    limit: int = MAX_INPUT_BYTES,
+    name: str | None = None,
+    encodings: tuple[str, ...] = ("utf-8",),
+) -> str:
+    """``read_input`` + decoding (UTF-8 unless ``encodings`` says otherwise)."""
+    name = name or display_path(path)
+    return decode_input(read_input(path, limit=limit, name=name), name, encodings)
 
 
 def atomic_write(

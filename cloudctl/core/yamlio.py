@@ -1,5 +1,14 @@
 """Fast YAML loading that remembers the line of every mapping, key and list item,
-so validation can say ``file:line: message``. Uses libyaml (CSafeLoader) when present."""
+so validation can say ``file:line: message``. Uses libyaml (CSafeLoader) when present.
+
+Every file it reads is untrusted data, so before anything is built the node graph is
+checked against limits that keep a small file from costing minutes or gigabytes later
+(in validation, a table, ``-o json``): nesting depth, the length of one value, and what
+aliases (``*name``, also in ``<<`` merges) add when expanded — a "billion laughs" file of
+a few hundred bytes expands to billions of values. Aliases stay allowed (templates and
+``<<: *defaults`` use them); only their expansion is capped, deliberately by counting
+the values and characters they produce, not by banning them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,14 @@ from typing import Any
 import yaml
 
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.fileio import MAX_INPUT_BYTES, display_path, read_input_text
+
+__all__ = ["LDict", "LList", "display_path", "load_yaml", "load_yaml_text", "loc_of", "to_plain"]
+
+MAX_DEPTH = 64  # levels of nesting; real files use fewer than 10
+MAX_VALUE_CHARS = 128 * 1024  # one scalar (the same limit as one CSV field)
+MAX_ALIAS_NODES = 100_000  # values that alias expansion may add to one document
+MAX_ALIAS_CHARS = 1024 * 1024  # characters that alias expansion may add to one document
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -84,12 +101,86 @@ def _check_key(key: Any, is_own: bool, own: set, where: Location) -> None:
         own.add(key)
 
 
-def display_path(path: Path) -> str:
-    """Paths relative to the working directory read better in messages."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+def _children(node: Any) -> list:
+    if type(node) is yaml.MappingNode:
+        return [x for pair in node.value for x in pair]
+    return node.value
+
+
+def _where(filename: str, node: Any) -> Location:
+    return Location(filename, node.start_mark.line + 1)
+
+
+def _long_value(filename: str, node: Any) -> InputError:
+    return InputError(
+        f"value of {len(node.value):,} characters is too long (at most {MAX_VALUE_CHARS:,})",
+        _where(filename, node),
+    )
+
+
+def check_nodes(root: Any, filename: str, shared: bool = True) -> None:
+    """Refuse, before anything is constructed: nesting deeper than MAX_DEPTH, a value
+    longer than MAX_VALUE_CHARS, recursive aliases, and aliases whose expansion adds more
+    than MAX_ALIAS_NODES values or MAX_ALIAS_CHARS characters. ``shared=False`` says the
+    text has no aliases (a plain tree: one cheap walk, no bookkeeping per node)."""
+    scalar = yaml.ScalarNode
+    if type(root) is scalar:
+        if len(root.value) > MAX_VALUE_CHARS:
+            raise _long_value(filename, root)
+        return
+    if not shared:
+        stack = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise InputError(f"nested deeper than {MAX_DEPTH} levels", _where(filename, node))
+            for kid in _children(node):
+                if type(kid) is scalar:
+                    if len(kid.value) > MAX_VALUE_CHARS:
+                        raise _long_value(filename, kid)
+                else:
+                    stack.append((kid, depth + 1))
+        return
+    # A graph (aliases share nodes): expanded sizes bottom-up, each node once.
+    done: dict[int, tuple[int, int, int]] = {}  # id -> (values, characters, height) expanded
+    open_: set[int] = set()  # entered, not finished: the path from the root (a cycle test)
+    unique_n = unique_c = 0
+    work: list[tuple[Any, bool]] = [(root, False)]
+    while work:
+        node, leaving = work.pop()
+        key = id(node)
+        if leaving:
+            open_.discard(key)
+            n, c, h = 1, 0, 0
+            for kid in _children(node):
+                kn, kc, kh = done[id(kid)]
+                n, c, h = n + kn, c + kc, max(h, kh)
+            done[key] = (n, c, h + 1)
+            unique_n += 1
+            if h + 1 > MAX_DEPTH:
+                raise InputError(f"nested deeper than {MAX_DEPTH} levels", _where(filename, node))
+            if n - unique_n > MAX_ALIAS_NODES or c - unique_c > MAX_ALIAS_CHARS:
+                raise InputError(
+                    f"aliases (*name) expand this to {n:,} values and {c:,} characters: "
+                    f"more than {MAX_ALIAS_NODES:,} values or {MAX_ALIAS_CHARS:,} characters "
+                    "beyond what the file holds",
+                    _where(filename, node),
+                )
+            continue
+        if key in done:
+            continue
+        if key in open_:
+            raise InputError("recursive alias: a value contains itself", _where(filename, node))
+        if type(node) is scalar:
+            if len(node.value) > MAX_VALUE_CHARS:
+                raise _long_value(filename, node)
+            done[key] = (1, len(node.value), 1)
+            unique_n += 1
+            unique_c += len(node.value)
+            continue
+        open_.add(key)
+        work.append((node, True))
+        work.extend((kid, False) for kid in reversed(_children(node)))
 
 
 _PLAIN = "!cloudctl/plain"  # a plain scalar whose type is not decided yet
@@ -143,6 +234,12 @@ def _mark_merge_keys(node: Any, seen: set[int]) -> None:
             _mark_merge_keys(v, seen)
 
 
+def _may_share(text: str) -> bool:
+    """An alias needs an anchor (``&a``) and a reference (``*a``); without both characters
+    the document is a plain tree."""
+    return "&" in text and "*" in text
+
+
 def _load_fast(text: str, filename: str) -> Any:
     """Same result as the line-tracking loader below (tests compare them), ~25% faster on
     big files: a 2,000-system plan or a 100k-prefix address plan."""
@@ -153,6 +250,7 @@ def _load_fast(text: str, filename: str) -> Any:
         composer.dispose()
     if root is None:
         return None
+    check_nodes(root, filename, _may_share(text))
     if "<<" in text:
         _mark_merge_keys(root, set())
     ctor = yaml.SafeLoader("")
@@ -214,7 +312,7 @@ def load_yaml_text(text: str, filename: str) -> Any:
                 return _load_fast(text, filename)
             except _Fallback:
                 pass
-        return yaml.load(text, Loader=_make_loader(filename))
+        return _load_checked(text, filename)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
@@ -226,24 +324,30 @@ def load_yaml_text(text: str, filename: str) -> Any:
         raise _bad_scalar(None, e, Location(filename)) from None
 
 
+def _load_checked(text: str, filename: str) -> Any:
+    """``yaml.load`` with the line-tracking loader, the node graph checked before it is
+    constructed."""
+    loader = _make_loader(filename)(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        check_nodes(root, filename, _may_share(text))
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def _bad_scalar(value: str | None, e: ValueError, where: Location) -> InputError:
     what = f"{value!r} " if value is not None else ""
     return InputError(f"{what}is not a valid value ({e}); quote it to keep it as text", where)
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Load one YAML file; errors name the file and line."""
-    p = Path(path)
-    name = display_path(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", Location(name)) from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text ({e.reason})", Location(name)) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", Location(name)) from None
-    return load_yaml_text(text, name)
+def load_yaml(path: str | Path, limit: int = MAX_INPUT_BYTES) -> Any:
+    """Load one YAML file (a regular file of at most ``limit`` bytes, UTF-8); errors name
+    the file and line."""
+    name = display_path(path)
+    return load_yaml_text(read_input_text(path, limit=limit, name=name), name)
 
 
 def loc_of(obj: Any, key: Any = None, default: Location | None = None) -> Location | None:

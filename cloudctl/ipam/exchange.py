@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 from cloudctl.core.errors import Location, Problem
@@ -70,11 +71,33 @@ def prefix_records(plan: AddressPlan) -> list[dict]:
     ]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
+def neutralise(value: object) -> object:
+    """OWASP's CSV-injection advice: a text cell that starts with ``= + - @``, a tab or a
+    CR gets a leading ``'``, so Excel/WPS show it as text instead of running it. A cell
+    that is a plain number (``-5``, ``+3.5``) is left alone: it cannot be a formula, and
+    numbers must stay numbers. ``read_csv`` takes the ``'`` off again (a round trip)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _restore(value: str) -> str:
+    """Undo ``neutralise`` on import."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def to_csv(rows: list[dict], columns: list[str]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: neutralise(v) for k, v in r.items()} for r in rows)
     return buf.getvalue()
 
 
@@ -274,6 +297,9 @@ def read_csv(
     except StopIteration:
         out.problems.append(Problem(Location(filename, 1), "empty CSV file"))
         return out
+    except csv.Error as e:
+        out.problems.append(_csv_problem(filename, reader.line_num or 1, e))
+        return out
     columns: dict[str, int] = {}
     for i, h in enumerate(header):
         key = _norm(h)
@@ -297,7 +323,14 @@ def read_csv(
         zone_by_name[z.name] = z.name
         if z.name_zh:
             zone_by_name[z.name_zh] = z.name
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:  # a field over csv.field_size_limit(), a broken quote ...
+            out.problems.append(_csv_problem(filename, reader.line_num, e))
+            break
         line = reader.line_num
         if not any(c.strip() for c in row):
             continue
@@ -305,7 +338,7 @@ def read_csv(
 
         def cell(name: str, row=row) -> str:
             i = columns.get(name)
-            return row[i].strip() if i is not None and i < len(row) else ""
+            return _restore(row[i].strip()) if i is not None and i < len(row) else ""
 
         entry: dict = {"name": cell("name"), "prefix": cell("prefix")}
         if not entry["name"]:
@@ -332,6 +365,13 @@ def read_csv(
             entry["gateway"] = cell("gateway")
         out.rows.append(ImportedRow(entry, zone, loc))
     return out
+
+
+def _csv_problem(filename: str, line: int, e: csv.Error) -> Problem:
+    what = str(e)
+    if "field larger than field limit" in what:
+        what = f"a field is longer than {csv.field_size_limit():,} characters"
+    return Problem(Location(filename, line), f"malformed CSV: {what}")
 
 
 def row_prefix(row: ImportedRow) -> Prefix:

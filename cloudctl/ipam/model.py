@@ -24,7 +24,8 @@ from typing import Any
 import netaddr
 
 from cloudctl.core.errors import CloudctlError, Location, Problem
-from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, load_yaml_text
+from cloudctl.core.fileio import decode_input, read_input
+from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, load_yaml_text, loc_of
 
 STATUSES = ("active", "container", "reserved", "deprecated")
 PREFIX_KEYS = {
@@ -45,6 +46,8 @@ PREFIX_KEYS = {
 ZONE_KEYS = {"name", "name_zh", "name_en", "vrf", "supernets", "vlans", "purpose", "dns"}
 VRF_KEYS = {"name", "rd", "name_zh", "description"}
 DEPARTMENT_KINDS = ("department", "county")
+DEPARTMENT_KEYS = {"code", "name_zh", "name_en", "kind", "contacts", "systems"}
+CONTACT_KEYS = {"name", "role", "phone", "email"}
 
 
 class AddressError(ValueError):
@@ -280,10 +283,8 @@ class _FilePart:
 
 def plan_files(root: Path) -> list[Path]:
     """Every YAML file of the plan, in a stable order (vrfs, zones, then the rest)."""
-    if root.is_file():
-        return [root]
     if not root.is_dir():
-        return []
+        return [root]  # a file, or something that is not one: the reader says which
     files = sorted(
         p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")
     )
@@ -339,9 +340,9 @@ def _load_file(
 ) -> _FilePart:
     name = display_path(path)
     try:
-        raw = text.encode("utf-8") if text is not None else path.read_bytes()
-    except OSError as e:
-        return _FilePart(problems=[Problem(Location(name), f"cannot read: {e.strerror}")])
+        raw = text.encode("utf-8") if text is not None else read_input(path, name=name)
+    except CloudctlError as e:  # a directory, a device, a FIFO, too large, unreadable
+        return _FilePart(problems=e.problems)
     cache_file = None
     if cache is not None:
         cache_file = _cache_file(cache, raw, name)
@@ -353,10 +354,7 @@ def _load_file(
             pass
     part = _FilePart()
     try:
-        doc = load_yaml_text(raw.decode("utf-8"), name)
-    except UnicodeDecodeError as e:
-        part.problems.append(Problem(Location(name), f"not UTF-8 text ({e.reason})"))
-        return part
+        doc = load_yaml_text(decode_input(raw, name), name)
     except CloudctlError as e:
         part.problems.extend(e.problems)
         return part
@@ -555,13 +553,12 @@ def _load_doc(part: _FilePart, path: Path, doc: LDict) -> None:
         name = _req_str(item, "name", probs)
         if name is None:
             continue
-        rd = item.get("rd")
         part.vrfs.append(
             Vrf(
                 name,
-                None if rd is None else str(rd),
-                str(item.get("name_zh") or ""),
-                str(item.get("description") or ""),
+                _text(item, "rd", probs) or None,
+                _text(item, "name_zh", probs),
+                _text(item, "description", probs),
                 item.loc(),
             )
         )
@@ -626,12 +623,12 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
         _check_ip(d, item["dns"], i, probs, "DNS server")
     return Zone(
         name=name,
-        name_zh=str(item.get("name_zh") or ""),
-        name_en=str(item.get("name_en") or ""),
-        vrf=str(item.get("vrf") or "gov"),
+        name_zh=_text(item, "name_zh", probs),
+        name_en=_text(item, "name_en", probs),
+        vrf=_text(item, "vrf", probs) or "gov",
         supernets=tuple(good),
         vlan_range=vlan_range,
-        purpose=str(item.get("purpose") or ""),
+        purpose=_text(item, "purpose", probs),
         dns_nameservers=tuple(dns),
         location=item.loc(),
     )
@@ -651,17 +648,17 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
     p = Prefix(
         name=name,
         cidr=str(raw).strip(),
-        zone=str(item.get("zone") or file_zone or ""),
-        tenant=None if item.get("tenant") is None else str(item["tenant"]),
-        vrf=str(item["vrf"]) if item.get("vrf") is not None else "",
+        zone=_text(item, "zone", probs) or file_zone or "",
+        tenant=_text(item, "tenant", probs) or None,
+        vrf=_text(item, "vrf", probs),
         vlan=None,
-        purpose=str(item.get("purpose") or ""),
-        status=str(item.get("status") or "active"),
-        gateway=None if item.get("gateway") is None else str(item["gateway"]).strip(),
+        purpose=_text(item, "purpose", probs),
+        status=_text(item, "status", probs) or "active",
+        gateway=None if (gw := _text(item, "gateway", probs, None)) is None else gw.strip(),
         allocation_pools=[],
         dns_nameservers=[],
         reserved=[],
-        description=str(item.get("description") or ""),
+        description=_text(item, "description", probs),
         file=item.file,
         line=item.line,
     )
@@ -704,7 +701,7 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         try:
             if isinstance(r, dict):
                 start, end = parse_range(r.get("range", r))
-                p.reserved.append(Reservation(start, end, str(r.get("purpose") or "")))
+                p.reserved.append(Reservation(start, end, _text(r, "purpose", probs)))
             else:
                 start, end = parse_range(r)
                 p.reserved.append(Reservation(start, end))
@@ -836,7 +833,26 @@ def _str_list(obj: LDict, key: str, probs: list[Problem]) -> list[str]:
     if not isinstance(val, list):
         probs.append(Problem(obj.loc(key), f"{key}: expected a list"))
         return []
-    return [str(v).strip() for v in val]
+    out = []
+    for i, v in enumerate(val):
+        if isinstance(v, (dict, list)):
+            probs.append(Problem(_item_loc(val, i, obj), f"{key}: each item must be text"))
+        else:
+            out.append(str(v).strip())
+    return out
+
+
+def _text(obj: Any, key: str, probs: list[Problem], default: Any = "") -> Any:
+    """A text field: a number is fine (it reads as text), a list or mapping is a mistake
+    that ``str()`` would silently turn into ``"['a', 'b']"``."""
+    val = obj.get(key)
+    if val is None:
+        return default
+    if isinstance(val, (dict, list)):
+        what = "a list" if isinstance(val, list) else "a mapping"
+        probs.append(Problem(loc_of(obj, key), f"{key}: expected text, not {what}"))
+        return default
+    return str(val)
 
 
 def _req_str(obj: LDict, key: str, probs: list[Problem]) -> str | None:
@@ -892,11 +908,15 @@ def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]
     if not isinstance(items, LList):
         where = doc.loc() if isinstance(doc, LDict) else Location(display_path(Path(path)), 1)
         return [], [Problem(where, "expected 'departments:' with a list")]
+    for key in doc:
+        if key != "departments":
+            probs.append(Problem(doc.loc(key), f"unknown key {key!r} (expected departments)"))
     out: list[Department] = []
     seen: dict[str, Department] = {}
     for i, item in enumerate(items):
         if not _is_map(item, items, i, probs, "department"):
             continue
+        _unknown_keys(item, DEPARTMENT_KEYS, probs)
         code = _req_str(item, "code", probs)
         if code is None:
             continue
@@ -911,16 +931,21 @@ def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]
                 )
             )
             continue
-        kind = str(item.get("kind") or "department")
+        kind = _text(item, "kind", probs) or "department"
         if kind not in DEPARTMENT_KINDS:
             probs.append(Problem(item.loc("kind"), f"kind {kind!r}: expected department or county"))
+        contacts = []
+        for j, c in enumerate(_seq(item, "contacts", probs)):
+            if _is_map(c, item["contacts"], j, probs, "contact"):
+                _unknown_keys(c, CONTACT_KEYS, probs)
+                contacts.append({k: _text(c, k, probs) for k in c if k in CONTACT_KEYS})
         dep = Department(
             code=code,
-            name_zh=str(item.get("name_zh") or ""),
-            name_en=str(item.get("name_en") or ""),
+            name_zh=_text(item, "name_zh", probs),
+            name_en=_text(item, "name_en", probs),
             kind=kind,
-            contacts=tuple(dict(c) for c in item.get("contacts") or () if isinstance(c, dict)),
-            systems=tuple(str(s) for s in item.get("systems") or ()),
+            contacts=tuple(contacts),
+            systems=tuple(_str_list(item, "systems", probs)),
             location=item.loc(),
         )
         seen[code] = dep

@@ -15,7 +15,7 @@ import netaddr
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
-from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.fileio import atomic_write, file_lock, read_input_text
 from cloudctl.core.yamlio import display_path
 from cloudctl.ipam.allocate import AllocationRequest, plan_allocation, subnet_defaults
 from cloudctl.ipam.api import resolve_dns
@@ -75,6 +75,13 @@ def load(
         if center.departments.exists():
             deps, dep_problems = load_departments(center.departments)
             tenants = [d.code for d in deps]
+        elif any(x.tenant for x in p.prefixes):  # else every tenant: would pass unchecked
+            dep_problems.append(
+                Problem(
+                    Location(display_path(center.departments)),
+                    "departments file not found: the plan's tenants cannot be checked",
+                )
+            )
         p.problems.extend(dep_problems)
         problems = validate_plan(p, tenants)
         if dns:
@@ -180,7 +187,7 @@ def allocate(
 
             within = find_prefix(p, req.within, zone.vrf)
         path = target_file(p, req.zone, zone.vrf, within)
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        old = read_input_text(path) if path.exists() else ""
         header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
         entry = _entry_for_file(decision.entry, req.zone, old or header)
         splice = append_entry(old, entry, header=header)
@@ -250,9 +257,7 @@ def release(
             by_file.setdefault(v.source, []).append(v.name)
         new_texts = {}
         for path, names in by_file.items():
-            new_texts[path] = remove_entries(
-                path.read_text(encoding="utf-8"), names, display_path(path)
-            )
+            new_texts[path] = remove_entries(read_input_text(path), names, display_path(path))
         if not dry_run:
             for path, text in new_texts.items():
                 atomic_write(path, text)
@@ -282,21 +287,9 @@ def import_csv(
     center: Center, csv_path: str | Path, *, dry_run: bool = False, plan: str | Path | None = None
 ) -> ImportResult:
     """Merge a spreadsheet export into the plan; everything is validated before any write."""
-    src = Path(csv_path)
-    name = display_path(src)
-    try:
-        raw = src.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", Location(name)) from None
-    text = None
-    for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK by default
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        raise InputError("neither UTF-8 nor GBK text", Location(name))
+    name = display_path(csv_path)
+    # Excel in China saves CSV as GBK by default
+    text = read_input_text(csv_path, name=name, encodings=("utf-8-sig", "gb18030"))
     root = plan_root(center, plan)
     with quiet_gc(), plan_lock(center, root):
         loaded = load_valid(center, plan)
@@ -335,7 +328,7 @@ def import_csv(
             prefix.source = path
             old = texts.get(path)
             if old is None:
-                old = path.read_text(encoding="utf-8") if path.exists() else ""
+                old = read_input_text(path) if path.exists() else ""
             header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
             entry = _entry_for_file(row.entry, row.zone, old or header)
             texts[path] = insert_entry(old, entry, header=header)
