@@ -52,6 +52,7 @@ class Center:
     state: Path
     lab_hosts: tuple[LabHost, ...] = field(default_factory=tuple)
     settings: dict = field(default_factory=dict)
+    trust: Trust = field(default_factory=lambda: Trust())
 
     @property
     def audit_log(self) -> Path:
@@ -85,6 +86,15 @@ class Center:
             except ValueError as e:
                 raise InputError(f"audit.syslog: {e}", where) from None
         return target
+
+    @property
+    def known_hosts(self) -> Path | None:
+        """Where SSH host keys are checked: trust.known_hosts, else <state>/known_hosts if
+        it exists, else None (ssh's own default, the user's ~/.ssh/known_hosts)."""
+        if self.trust.known_hosts is not None:
+            return self.trust.known_hosts
+        own = self.state / "known_hosts"
+        return own if own.is_file() else None
 
 
 def find_center_root(start: Path | None = None) -> Path | None:
@@ -126,12 +136,63 @@ def load_center(explicit: str | Path | None = None) -> Center:
     lab_hosts = []
     for h in (raw.get("lab") or {}).get("hosts") or []:
         lab_hosts.append(LabHost(name=str(h["name"]), groups=tuple(h.get("groups") or ())))
-    known = set(_PATH_KEYS) | {"name", "lab"}
+    known = set(_PATH_KEYS) | {"name", "lab", "trust"}
     settings = {k: v for k, v in raw.items() if k not in known}
     return Center(
         root=root,
         name=str(raw.get("name", root.name)),
         lab_hosts=tuple(lab_hosts),
         settings=settings,
+        trust=_load_trust(raw.get("trust"), raw, cfg_path, root),
         **paths,
+    )
+
+
+# ------------------------------------------------------------------------- trust
+# What a center lets its data files do (issue 11): plans are data, so command steps and
+# playbooks outside playbooks/ run only when listed here; SSH host keys are checked.
+
+HOST_KEY_CHECKING = ("strict", "accept-new")
+
+
+@dataclass(frozen=True)
+class Trust:
+    allow_commands: tuple[str, ...] = ()  # exact command texts a plan may run
+    allow_playbooks: tuple[Path, ...] = ()  # files or directories beyond playbooks/
+    known_hosts: Path | None = None
+    host_key_checking: str = "strict"
+
+
+def _load_trust(val: object, raw: dict, cfg_path: Path, root: Path) -> Trust:
+    from cloudctl.core.yamlio import loc_of
+
+    if val is None:
+        return Trust()
+    where = loc_of(raw, "trust", Location(str(cfg_path)))
+    if not isinstance(val, dict):
+        raise InputError("trust: expected a mapping", where)
+
+    def texts(key: str) -> tuple[str, ...]:
+        items = val.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+            raise InputError(f"trust.{key}: expected a list of texts", loc_of(val, key, where))
+        return tuple(items)
+
+    for key in val:
+        if key not in ("allow_commands", "allow_playbooks", "known_hosts", "host_key_checking"):
+            raise InputError(f"trust: unknown key `{key}`", loc_of(val, key, where))
+    kh = val.get("known_hosts")
+    if kh is not None and not isinstance(kh, str):
+        raise InputError("trust.known_hosts: expected a path", loc_of(val, "known_hosts", where))
+    mode = val.get("host_key_checking", "strict")
+    if mode not in HOST_KEY_CHECKING:
+        raise InputError(
+            f"trust.host_key_checking: {mode!r}; expected strict or accept-new",
+            loc_of(val, "host_key_checking", where),
+        )
+    return Trust(
+        allow_commands=texts("allow_commands"),
+        allow_playbooks=tuple((root / p).resolve() for p in texts("allow_playbooks")),
+        known_hosts=(root / Path(kh).expanduser()).resolve() if kh else None,
+        host_key_checking=mode,
     )

@@ -33,6 +33,7 @@ from cloudctl.lab.model import (
     ServiceSpec,
     clouds_doc,
     inventory_doc,
+    known_hosts_lines,
     plan_hosts,
     wanted_services,
 )
@@ -249,6 +250,7 @@ def ensure(
             lower = _ensure_hosts(paths, wanted_hosts, rep, image_job) if image_job else None
         pw = services.load_secrets(paths)
         _write_private(paths.clouds_yaml, yaml.safe_dump(clouds_doc(pw["admin"]), sort_keys=False))
+        write_known_hosts(paths, wanted_hosts)
         center_inv = _write_inventories(paths, wanted_hosts, center)
         state.center_inventory = str(center_inv) if center_inv else state.center_inventory
         state.image = lower.name if lower else state.image
@@ -371,8 +373,20 @@ def _write_private(path: Path, text: str) -> None:
     atomic_write(path, text, mode=0o600)
 
 
+def write_known_hosts(paths: LabPaths, hosts: Sequence[HostSpec]) -> Path:
+    """Every lab host's public keys (kept per host name, so a reset keeps them) in the
+    lab's own known_hosts, which its inventory names: Ansible checks the lab's hosts."""
+    lines = []
+    for h in hosts:
+        etc_ssh = hostmod.dirs(paths, h.name).hostkeys / "etc/ssh"
+        pubs = [p.read_text() for p in sorted(etc_ssh.glob("ssh_host_*_key.pub"))]
+        lines += known_hosts_lines(h.port, pubs)
+    atomic_write(paths.known_hosts, "".join(x + "\n" for x in lines), mode=0o644)
+    return paths.known_hosts
+
+
 def _inventory_text(paths: LabPaths, wanted: list[HostSpec]) -> str:
-    doc = inventory_doc(wanted, str(paths.key_file))
+    doc = inventory_doc(wanted, str(paths.key_file), str(paths.known_hosts))
     return INVENTORY_HEADER + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
 
@@ -527,6 +541,7 @@ def reset_host(name: str, reporter: Reporter | None = None) -> float:
             pub = hostmod.ensure_client_key(paths).with_suffix(".pub").read_text()
             recs = hostmod.start(paths, host, lower, pub)
             hostmod.wait_ssh(paths, host, recs)
+            write_known_hosts(paths, list(specs.values()))  # in case its keys were new
     return time.monotonic() - t0
 
 

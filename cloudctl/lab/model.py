@@ -19,7 +19,11 @@ FIRST_HOST_PORT = 2201
 DEFAULT_HOST_COUNT = 3
 MAX_HOSTS = 20
 HOST_PYTHON = "/usr/bin/python3"
-SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+
+
+def ssh_common_args(known_hosts: str) -> str:
+    """Lab hosts are checked against the keys ``lab up`` recorded (never trust on sight)."""
+    return f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts}"
 
 
 @dataclass(frozen=True)
@@ -122,18 +126,18 @@ def plan_hosts(
     return hosts
 
 
-def host_vars(host: HostSpec, key_file: str) -> dict:
+def host_vars(host: HostSpec, key_file: str, known_hosts: str) -> dict:
     return {
         "ansible_host": LOOPBACK,
         "ansible_port": host.port,
         "ansible_user": ADMIN_USER,
         "ansible_ssh_private_key_file": key_file,
-        "ansible_ssh_common_args": SSH_COMMON_ARGS,
+        "ansible_ssh_common_args": ssh_common_args(known_hosts),
         "ansible_python_interpreter": HOST_PYTHON,
     }
 
 
-def inventory_doc(hosts: Sequence[HostSpec], key_file: str) -> dict:
+def inventory_doc(hosts: Sequence[HostSpec], key_file: str, known_hosts: str) -> dict:
     """Ansible YAML inventory: group ``lab`` with every host and its connection vars,
     plus one group per configured group name."""
     groups: dict[str, dict] = {}
@@ -141,10 +145,20 @@ def inventory_doc(hosts: Sequence[HostSpec], key_file: str) -> dict:
         for g in h.groups:
             groups.setdefault(g, {"hosts": {}})["hosts"][h.name] = None
     children: dict[str, dict] = {
-        "lab": {"hosts": {h.name: host_vars(h, key_file) for h in hosts}},
+        "lab": {"hosts": {h.name: host_vars(h, key_file, known_hosts) for h in hosts}},
         **{g: groups[g] for g in sorted(groups)},
     }
     return {"all": {"children": children}}
+
+
+def known_hosts_lines(port: int, public_keys: Iterable[str]) -> list[str]:
+    """known_hosts lines of a lab host (ssh names a non-22 port ``[127.0.0.1]:PORT``)."""
+    out = []
+    for key in public_keys:
+        parts = key.split()
+        if len(parts) >= 2:
+            out.append(f"[{LOOPBACK}]:{port} {parts[0]} {parts[1]}")
+    return out
 
 
 def clouds_doc(admin_password: str) -> dict:

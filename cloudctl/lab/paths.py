@@ -56,6 +56,11 @@ class LabPaths:
         return self.ssh / "id_ed25519"
 
     @property
+    def known_hosts(self) -> Path:
+        """The hosts' public keys, written at ``lab up``: lab runs check host keys."""
+        return self.root / "known_hosts"
+
+    @property
     def clouds_yaml(self) -> Path:
         return self.root / "clouds.yaml"
 

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SSH_EXTRA_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+
+
+def ssh_extra_args(lab) -> str:
+    """Host keys checked against the keys `lab up` recorded (the lab's known_hosts)."""
+    return (
+        f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={lab.dir / 'known_hosts'} "
+        "-o LogLevel=ERROR"
+    )
 
 
 def pytest_collection_modifyitems(items):
@@ -49,7 +56,7 @@ def testinfra_host(lab, name: str, sudo: bool = False):
     return testinfra.get_host(
         f"ssh://{h.user}@127.0.0.1:{h.port}",
         ssh_identity_file=str(h.key_file),
-        ssh_extra_args=SSH_EXTRA_ARGS,
+        ssh_extra_args=ssh_extra_args(lab),
         controlpath="/tmp/.cloudctl-lab-ssh-%%C",  # one connection per host; %% for testinfra
         sudo=sudo,
     )

@@ -106,8 +106,8 @@ def env(lab, tmp_path_factory):
             f"ssh://{info.user}@127.0.0.1:{info.port}",
             ssh_identity_file=str(info.key_file),
             sudo=True,
-            ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o "
-            "LogLevel=ERROR",
+            ssh_extra_args=f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile="
+            f"{lab.dir / 'known_hosts'} -o LogLevel=ERROR",
         )
         for name, info in lab.hosts.items()
         if name in (SOURCE, TARGET)

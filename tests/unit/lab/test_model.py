@@ -104,7 +104,7 @@ def test_plan_ports_are_unique_and_follow_position(n):
 
 def test_inventory_has_group_lab_with_loopback_connection_vars_and_center_groups():
     hosts = plan_hosts(CENTER_HOSTS, 4)
-    doc = inventory_doc(hosts, "/lab/ssh/id_ed25519")
+    doc = inventory_doc(hosts, "/lab/ssh/id_ed25519", "/lab/known_hosts")
     children = doc["all"]["children"]
     assert list(children) == [
         "lab",
@@ -122,6 +122,10 @@ def test_inventory_has_group_lab_with_loopback_connection_vars_and_center_groups
     assert v["ansible_user"] == "admin"
     assert v["ansible_ssh_private_key_file"] == "/lab/ssh/id_ed25519"
     assert v["ansible_python_interpreter"] == "/usr/bin/python3"
+    # host keys are checked against the lab's own known_hosts, never skipped
+    assert "StrictHostKeyChecking=yes" in v["ansible_ssh_common_args"]
+    assert "UserKnownHostsFile=/lab/known_hosts" in v["ansible_ssh_common_args"]
+    assert "StrictHostKeyChecking=no" not in v["ansible_ssh_common_args"]
     assert all(ipaddress.ip_address(x["ansible_host"]).is_loopback for x in lab.values())
     assert set(children["web"]["hosts"]) == {"legacy-web01", "yun-web01"}
 
