@@ -25,6 +25,8 @@ AREAS = {
     "tenant": "Department tenants on OpenStack: plan, apply, drift / 租户开通",
     "baseline": "MLPS level-3 host baseline: check, remediate, report / 等保三级基线",
     "migrate": "Migration waves: validate, plan, run, resume, report / 应用迁移",
+    "capacity": "Capacity planning: when phase 1 runs out, what phase 2 needs / 容量规划",
+    "report": "The center report for leadership, one HTML page / 云中心报告",
     "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
     "audit": "The audit trail of changing commands / 审计记录",
 }
@@ -40,6 +42,7 @@ CHANGING = frozenset(
         "ipam import",
         "tenant apply",
         "tenant destroy",
+        "tenant adopt",
         "baseline remediate",
         "baseline playbook",
         "migrate run",
