@@ -42,7 +42,6 @@ CHANGING = frozenset(
         "ipam import",
         "tenant apply",
         "tenant destroy",
-        "tenant adopt",
         "baseline remediate",
         "baseline playbook",
         "migrate run",
