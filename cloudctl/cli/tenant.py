@@ -10,14 +10,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
-from cloudctl.core.errors import CloudctlError, InputError, ValidationFailed
+from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
 from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
-from cloudctl.tenant import service
-from cloudctl.tenant.apply import ApplyResult, execute
+from cloudctl.tenant import guards, service
+from cloudctl.tenant.apply import ApplyResult, Recorder, execute
 from cloudctl.tenant.desired import TenantSettings
 from cloudctl.tenant.diff import Plan, drift_items
 from cloudctl.tenant.model import ActualState, DesiredState
-from cloudctl.tenant.render import print_drift, print_plan
+from cloudctl.tenant.render import print_drift, print_findings, print_plan
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,6 +43,28 @@ ConfigOpt = Annotated[
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Also delete managed resources no longer desired.")
 ]
+AllowProjectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-destroy-project",
+        help="With --prune: a tenant (code) whose file is gone may be deleted whole. Repeat "
+        "for each; without it a plan that deletes a whole tenant is refused.",
+        show_default=False,
+    ),
+]
+AllowMassOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-mass-delete",
+        help="Go ahead without typed confirmation when the plan deletes a large share of "
+        "what cloudctl manages (see docs/tenant.md).",
+    ),
+]
+
+
+def _isatty() -> bool:
+    """Whether a person can answer (tests replace this)."""
+    return sys.stdin.isatty()
 
 
 def _problems_or_raise(plan: Plan) -> None:
@@ -69,10 +91,96 @@ def _plan_from_files(
     only = names or ()
     desired = service.load_desired(s.center, only)
     cloud = service.open_cloud(os_cloud, os_config_file)
+    return _replan(s, desired, cloud, names, prune)
+
+
+def _replan(s, desired: DesiredState, cloud, names: list[str] | None, prune: bool) -> _Planned:
+    """Read the cloud and the ownership record, plan; stop on conflicts."""
     t0 = time.perf_counter()
-    plan, actual = service.plan_tenants(cloud, desired, only, prune)
+    plan, actual = service.plan_tenants(cloud, desired, names or (), prune, s.center)
     _problems_or_raise(plan)
     return _Planned(desired, cloud, plan, actual, t0)
+
+
+def _lock(s, desired: DesiredState, cloud, names: list[str] | None):
+    """Named tenants lock those tenants; no names (may prune anything) locks the cloud."""
+    return service.change_lock(
+        s.center, cloud, names or list(desired.tenants), whole_cloud=not names
+    )
+
+
+def _refuse_blocking(plan: Plan, lg) -> None:
+    """Duplicates apply cannot resolve: refuse before any change, naming every id."""
+    if plan.blocking:
+        raise ConflictError(
+            pick(
+                lg,
+                "存在同名的受管资源，未做任何变更：",
+                "duplicate managed resources, nothing was changed: ",
+            )
+            + "; ".join(f"{f.tenant}: {f.message}" for f in plan.blocking)
+        )
+
+
+def _guard_deletions(
+    plan: Plan, actual: ActualState, scope: str, allowed: list[str], allow_mass: bool, lg
+) -> None:
+    """Whole tenants need their code named; a mass deletion needs typed confirmation
+    (even with --auto-approve) unless --allow-mass-delete; off a TTY it is refused."""
+    d = guards.deletions(plan, actual, scope)
+    missing = guards.unapproved_projects(d, allowed)
+    if missing:
+        which = ", ".join(f"{code} ({n} resources)" for code, n in missing)
+        flags = " ".join(f"--allow-destroy-project {code}" for code, _ in missing)
+        raise InputError(
+            pick(
+                lg,
+                f"计划将整体删除 {len(missing)} 个租户：{which}；确认请加 {flags}。未做任何变更",
+                f"the plan deletes {len(missing)} whole tenant(s): {which}; name each to go "
+                f"ahead: {flags}. Nothing was changed",
+            )
+        )
+    if not d.mass or allow_mass:
+        return
+    msg = pick(
+        lg,
+        f"计划删除 {d.deletes} 个资源，占 cloudctl 在本范围内管理的 {d.managed} 个资源的 "
+        f"{d.share:.0%}",
+        f"the plan deletes {d.deletes} resources, {d.share:.0%} of the {d.managed} that "
+        "cloudctl manages in this scope",
+    )
+    if not _isatty():
+        raise InputError(
+            msg
+            + pick(
+                lg,
+                "：非交互方式运行，确认请加 --allow-mass-delete。未做任何变更",
+                ": not interactive; add --allow-mass-delete to go ahead. Nothing was changed",
+            )
+        )
+    want = f"delete {d.deletes}"
+    typed = typer.prompt(msg + pick(lg, f"。请输入 '{want}' 确认", f". Type '{want}' to go ahead"))
+    if typed.strip() != want:
+        stdout().print(pick(lg, "已取消，未做任何变更。", "Cancelled; nothing changed."))
+        raise typer.Exit(1)
+
+
+def _preflight(s, plan: Plan, actual: ActualState, cloud, lg) -> None:
+    """Everything that could stop the run half-way is checked before the first change:
+    passwords of new users, and anything that would make a delete fail (HTTP 409)."""
+    service.check_passwords(plan, service.password_store(s.center))
+    blockers = guards.destroy_blockers(
+        plan.changes, actual, service.ports_before_deletes(cloud, plan, actual)
+    )
+    if blockers:
+        raise ConflictError(
+            pick(
+                lg,
+                "删除会失败，未删除任何资源：",
+                "deletes would fail; nothing was deleted: ",
+            )
+            + "; ".join(blockers)
+        )
 
 
 def _stats(cloud: service.Cloud, t0: float) -> dict:
@@ -150,8 +258,9 @@ def plan_cmd(
         render({**plan.as_dict(), "requests": stats}, output)
     else:
         print_plan(plan, stdout(), lg, details=not compact)
+        print_findings(plan, stdout(), lg)
         _print_stats(stats)
-    raise typer.Exit(0 if plan.empty else 1)
+    raise typer.Exit(0 if plan.empty and not plan.findings else 1)
 
 
 def _progress(total: int):
@@ -168,6 +277,7 @@ def _progress(total: int):
 
 def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResult:
     total = len(plan.changes)
+    rec: Recorder = service.recorder(s.center, cloud)
     with _progress(total) as prog:
         task = prog.add_task(action, total=total)
         result = execute(
@@ -177,6 +287,7 @@ def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResul
             service.password_store(s.center),
             parallel=parallel,
             on_change=lambda r: prog.advance(task),
+            recorder=rec,
         )
     return result
 
@@ -242,6 +353,8 @@ def apply_cmd(
         bool, typer.Option("--auto-approve", "-y", help="Do not ask before applying.")
     ] = False,
     prune: PruneOpt = False,
+    allow_destroy_project: AllowProjectOpt = None,
+    allow_mass_delete: AllowMassOpt = False,
     parallel: Annotated[
         int, typer.Option("--parallel", "-p", min=1, max=32, help="Tenants worked on at once.")
     ] = 4,
@@ -251,20 +364,38 @@ def apply_cmd(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Show the plan, ask, then create/update (and with --prune delete) in dependency order."""
+    """Show the plan, ask, then create/update (and with --prune delete) in dependency order.
+
+    Holds the lock of the named tenants (of the cloud without names) from reading the
+    cloud to the last write, so a second operator waits and then plans afresh."""
     s = session(ctx)
     lg = s.language(lang)
-    _desired, cloud, plan, actual, t0 = _plan_from_files(s, names, os_cloud, os_config_file, prune)
-    if output is OutputFormat.table:
-        print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
-    if plan.empty:
-        if output is not OutputFormat.table:
-            render({**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)}, output)
-        return
+    desired = service.load_desired(s.center, names or ())
+    cloud = service.open_cloud(os_cloud, os_config_file)
     if dry_run:
+        plan = _replan(s, desired, cloud, names, prune).plan
+        if output is OutputFormat.table:
+            print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
+            print_findings(plan, stdout(), lg)
         _stop_for_dry_run(plan, output)
-    _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
-    result = _run(plan, s, cloud, actual, parallel, "apply")
+    with _lock(s, desired, cloud, names):
+        _desired, cloud, plan, actual, t0 = _replan(s, desired, cloud, names, prune)
+        if output is OutputFormat.table:
+            print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
+            print_findings(plan, stdout(), lg)
+        _refuse_blocking(plan, lg)
+        _guard_deletions(
+            plan, actual, desired.scope, allow_destroy_project or [], allow_mass_delete, lg
+        )
+        if plan.empty:
+            _adopt(s, cloud, plan, lg, output)
+            if output is not OutputFormat.table:
+                render({**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)}, output)
+            return
+        _preflight(s, plan, actual, cloud, lg)
+        _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
+        _adopt(s, cloud, plan, lg, output)
+        result = _run(plan, s, cloud, actual, parallel, "apply")
     stats = _stats(cloud, t0)
     s.audit(
         "tenant.apply",
@@ -284,6 +415,72 @@ def apply_cmd(
         prune=prune,
     )
     _finish(result, lg, output, stats)
+
+
+def _adopt(s, cloud, plan: Plan, lg, output: OutputFormat) -> None:
+    """Record what matches the desired state exactly but has no record (made before the
+    ownership record existed, or by a run killed between create and record)."""
+    if not plan.adoptions:
+        return
+    n = service.ownership_store(s.center).record_many(cloud.key, plan.adoptions)
+    s.audit(
+        "tenant.adopt",
+        changes=[f"{k} {name} {i}" for k, i, name, _t in plan.adoptions],
+        how="matches the desired state",
+    )
+    if output is OutputFormat.table:
+        stdout().print(
+            pick(
+                lg,
+                f"已将 {n} 个与期望状态完全一致的资源登记为 cloudctl 创建（升级前创建）",
+                f"Recorded {n} resource(s) that match the desired state exactly as "
+                "cloudctl's (made before the ownership record)",
+            )
+        )
+
+
+@app.command("adopt")
+def adopt_cmd(
+    ctx: typer.Context,
+    names: NamesArg = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    dry_run: DryRunOpt = False,
+    os_cloud: CloudOpt = None,
+    os_config_file: ConfigOpt = None,
+    output: OutputOpt = OutputFormat.table,
+    lang: LangOpt = None,
+) -> None:
+    """Take over resources made before the ownership record: every resource of the
+    tenant files that carries cloudctl's marker and has a desired name (check them first)."""
+    s = session(ctx)
+    lg = s.language(lang)
+    desired = service.load_desired(s.center, names or ())
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    with _lock(s, desired, cloud, names):
+        plan, _actual = service.plan_tenants(cloud, desired, names or (), False, s.center)
+        _refuse_blocking(plan, lg)
+        items = [*plan.adoptions, *plan.unrecorded]
+        rows = [{"tenant": t, "kind": k, "name": n, "id": i} for k, i, n, t in items]
+        if output is not OutputFormat.table:
+            render({"adopt": rows, "dry_run": dry_run}, output)
+        else:
+            for r in rows:
+                stdout().print(f"  + {r['kind']} {r['name']} ({r['id']})", markup=False)
+            stdout().print(
+                pick(lg, f"待登记 {len(rows)} 个资源", f"{len(rows)} resource(s) to record")
+            )
+        if not items or dry_run:
+            raise typer.Exit(0 if not items else 1)
+        _confirm(
+            yes,
+            lg,
+            "确认以上资源由 cloudctl 管理（之后可被 --prune/destroy 删除）？",
+            "Record these as cloudctl's (--prune and destroy may then delete them)?",
+        )
+        n = service.ownership_store(s.center).record_many(cloud.key, items)
+    s.audit("tenant.adopt", changes=[f"{k} {nm} {i}" for k, i, nm, _t in items], how="adopt")
+    if output is OutputFormat.table:
+        stdout().print(pick(lg, f"已登记 {n} 个资源", f"Recorded {n} resource(s)"))
 
 
 @app.command("drift")
@@ -323,24 +520,36 @@ def destroy_cmd(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Delete what cloudctl owns of one tenant, in reverse order (default SG and quotas too)."""
+    """Delete what cloudctl created of one tenant, in reverse order (default SG and quotas
+    too); every precondition is checked first: a blocked destroy deletes nothing."""
     s = session(ctx)
     lg = s.language(lang)
     settings = TenantSettings.from_center_settings(s.center.settings)
     cloud = service.open_cloud(os_cloud, os_config_file)
-    t0 = time.perf_counter()
-    plan, actual, _kept = service.destroy_plan(cloud, settings, name)
-    if output is OutputFormat.table:
-        print_plan(plan, stdout(), lg, details=False)
-    if dry_run:
-        _stop_for_dry_run(plan, output)
-    _confirm(
-        yes,
-        lg,
-        f"删除租户 {name} 的以上资源？此操作不可恢复",
-        f"Destroy these resources of tenant {name}? This cannot be undone",
-    )
-    result = _run(plan, s, cloud, actual, 1, "destroy")
+    with service.change_lock(s.center, cloud, [name], whole_cloud=True):
+        t0 = time.perf_counter()
+        plan, actual, _kept = service.destroy_plan(cloud, settings, name, s.center)
+        n = sum(1 for c in plan.changes if c.action == "delete" and c.kind != "quota")
+        if output is OutputFormat.table:
+            print_plan(plan, stdout(), lg, details=False)
+            stdout().print(
+                pick(
+                    lg,
+                    f"租户 {name}：将删除 {n} 个资源",
+                    f"tenant {name}: {n} resource(s) will be deleted",
+                ),
+                markup=False,
+            )
+        _preflight(s, plan, actual, cloud, lg)
+        if dry_run:
+            _stop_for_dry_run(plan, output)
+        _confirm(
+            yes,
+            lg,
+            f"删除租户 {name} 的以上资源？此操作不可恢复",
+            f"Destroy these resources of tenant {name}? This cannot be undone",
+        )
+        result = _run(plan, s, cloud, actual, 1, "destroy")
     stats = _stats(cloud, t0)
     s.audit(
         "tenant.destroy",
@@ -389,7 +598,12 @@ def ipam_drift_command(
             output,
         )
     else:
-        style = {"ok": "green", "unknown": "bold red", "mismatch": "yellow"}
+        style = {
+            "ok": "green",
+            "unknown": "bold red",
+            "mismatch": "yellow",
+            "duplicate": "bold red",
+        }
         cols = [
             Column("project", pick(lg, "项目", "project")),
             Column("subnet", pick(lg, "子网", "subnet")),

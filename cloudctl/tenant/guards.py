@@ -89,7 +89,7 @@ def destroy_blockers(changes: list[Change], actual: ActualState, ports: list[Por
     sub_del = {c.id for c in changes if c.action == "delete" and c.kind == "subnet"}
     sg_del = {c.id for c in changes if c.action == "delete" and c.kind == "security_group"}
     iface_del = {c.id for c in changes if c.action == "delete" and c.kind == "router_interface"}
-    names = {c.id: c.name for c in changes if c.action == "delete"}
+    names = {c.id: f"{c.kind.replace('_', ' ')} {c.name}" for c in changes if c.action == "delete"}
     out: list[str] = []
     for p in sorted(ports, key=lambda p: p.id):
         if p.id in iface_del:
@@ -107,8 +107,7 @@ def destroy_blockers(changes: list[Change], actual: ActualState, ports: list[Por
     for s in actual.subnets:
         if s.network_id in net_del and s.id not in sub_del:
             out.append(
-                f"subnet {s.name or s.id} ({s.id}) of another owner is on network "
-                f"{names[s.network_id]}"
+                f"subnet {s.name or s.id} ({s.id}) of another owner is on {names[s.network_id]}"
             )
     return out
 

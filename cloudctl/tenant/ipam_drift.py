@@ -21,7 +21,7 @@ class SubnetFinding:
     subnet_id: str
     project: str
     cidr: str
-    status: str  # ok | unknown | mismatch
+    status: str  # ok | unknown | mismatch | duplicate
     allocation: str | None = None
     differences: dict[str, dict[str, Any]] = field(default_factory=dict)
     message: str = ""
@@ -82,4 +82,24 @@ def ipam_drift(plan: AddressPlanView, actual: ActualState) -> list[SubnetFinding
             f.status = "mismatch"
             f.message = "differs from allocation " + a.name + ": " + ", ".join(f.differences)
         out.append(f)
+    _mark_duplicates(out, actual)
     return out
+
+
+def _mark_duplicates(findings: list[SubnetFinding], actual: ActualState) -> None:
+    """Two subnets of one project with one name or one CIDR (two applies at once, a copy
+    made by hand) are drift, whatever the plan says of each of them alone."""
+    by_sub = {s.id: s for s in actual.subnets}
+    groups: dict[tuple, list[SubnetFinding]] = {}
+    for f in findings:
+        pid = by_sub[f.subnet_id].project_id
+        if f.subnet:
+            groups.setdefault((pid, "name", f.subnet), []).append(f)
+        groups.setdefault((pid, "cidr", f.cidr), []).append(f)
+    for (_pid, what, value), same in groups.items():
+        if len(same) < 2:
+            continue
+        ids = ", ".join(x.subnet_id for x in same)
+        for f in same:
+            f.status = "duplicate"
+            f.message = f"{len(same)} subnets with {what} {value} in this project ({ids})"

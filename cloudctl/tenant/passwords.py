@@ -165,6 +165,10 @@ class PasswordStore:
             raise self._damaged("expected user: password lines")
         return dict(data)
 
+    def check_file(self) -> None:
+        """Fail before the first change when the secrets file cannot be used."""
+        self._read()
+
     def env_password(self, user: str, env_var: str | None) -> str | None:
         """The password from the user's variable, checked; None when none is set."""
         if not env_var:

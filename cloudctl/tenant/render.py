@@ -96,7 +96,36 @@ def print_plan(plan: Plan, con: Console, lang: Lang | str, details: bool = True)
         )
 
 
+def print_findings(plan: Plan, con: Console, lang: Lang | str) -> None:
+    """Ownership findings: duplicates and resources that only claim cloudctl's marker."""
+    if plan.findings:
+        con.print(
+            "[bold red]"
+            + pick(
+                lang,
+                "# 需人工处理：同名资源，或带 cloudctl 标记但非其创建的资源（不会删除）：",
+                "# needs a person: duplicates, or resources claiming cloudctl's marker that "
+                "cloudctl did not create (never deleted):",
+            )
+            + "[/]"
+        )
+        for f in plan.findings:
+            con.print(Text(f"  !! {f.tenant} {f.kind} {f.name}: {f.message}", style="bold red"))
+    if plan.adoptions:
+        con.print(
+            pick(
+                lang,
+                f"[cyan]note:[/] {len(plan.adoptions)} 个与期望完全一致、尚未登记的资源将在 apply "
+                "时登记为 cloudctl 创建",
+                f"[cyan]note:[/] {len(plan.adoptions)} resource(s) match the desired state "
+                "but are not in the ownership record: apply records them",
+            )
+        )
+
+
 WHAT_ZH = {
+    "duplicate": "同名重复",
+    "not-created-by-cloudctl": "带标记但非 cloudctl 创建",
     "changed": "被改动",
     "missing": "缺失",
     "unexpected": "多出（带外添加）",

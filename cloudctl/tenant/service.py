@@ -185,3 +185,15 @@ def destroy_plan(
             f"project {name} is kept: it holds resources cloudctl does not own: " + ", ".join(kept)
         )
     return plan, actual, kept
+
+
+def check_passwords(plan: Plan, store: PasswordStore) -> None:
+    """Before the first change: the policy can be read, and every password a new user
+    takes from a variable meets it (errors name the user and variable, never the value)."""
+    creates = [c for c in plan.changes if c.kind == "user" and c.action == "create"]
+    if not creates:
+        return
+    _ = store.policy
+    store.check_file()
+    for c in creates:
+        store.env_password(c.name, c.params.get("password_env"))
