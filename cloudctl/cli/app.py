@@ -42,6 +42,7 @@ CHANGING = frozenset(
         "ipam import",
         "tenant apply",
         "tenant destroy",
+        "tenant adopt",
         "baseline remediate",
         "baseline playbook",
         "migrate run",
