@@ -54,6 +54,7 @@ REMEDIATION_KEYS = {
     "packages_present",
     "file_mode",
     "audit_rules",
+    "pam",
     "advice",
 }
 

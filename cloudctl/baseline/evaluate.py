@@ -170,7 +170,31 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
 
 
 # --- check types ---------------------------------------------------------------------
+def sshd_not_in_effect(ctx: Ctx) -> str:
+    """Why the running sshd may not use what its files (and ``sshd -T``) say: its config
+    changed after its last (re)load, or its handshake offers other algorithms. "" if none."""
+    rt = ctx.ev.get("sshd_runtime") or {}
+    return str(rt.get("reason") or "reload pending") if rt.get("stale") else ""
+
+
+def _in_effect(out: Outcome, ctx: Ctx) -> Outcome:
+    """A passing sshd setting that the running daemon has not loaded is not in effect."""
+    why = sshd_not_in_effect(ctx)
+    if not why:
+        return out
+    out.evidence.append(ev("running sshd", why))
+    if out.verdict == PASS:
+        out.verdict = FAIL
+        out.observed = f"{out.observed} (configured, not in effect: {why})"
+    out.note = (out.note + " running sshd has not loaded its configuration: reload it").strip()
+    return out
+
+
 def chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
+    return _in_effect(_chk_sshd(chk, ctx), ctx)
+
+
+def _chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
     key = chk["key"].lower()
     sshd_ev = ctx.ev.get("sshd") or {}
     if sshd_ev.get("error") == "sshd not installed" and "/etc/ssh/sshd_config" not in P.expand(
@@ -207,6 +231,10 @@ def chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
 
 
 def chk_sshd_any(chk: dict, ctx: Ctx) -> Outcome:
+    return _in_effect(_chk_sshd_any(chk, ctx), ctx)
+
+
+def _chk_sshd_any(chk: dict, ctx: Ctx) -> Outcome:
     found = []
     for key in chk["keys"]:
         s, _m, _how = P.sshd_effective(ctx.ev, key)

@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -77,8 +77,7 @@ def collect(
 ) -> tuple[Path, PlaybookResult]:
     """Run check.yml once (one module run per host) and write the evidence file from the
     events, the same document the playbook writes when run without cloudctl."""
-    out_dir = center.artifacts / "baseline"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(center.artifacts / "baseline")
     evidence_file = out_dir / f"{run_id}.evidence.json"
     extravars: dict = {"baseline_evidence_out": ""}
     if check_updates is not None:
@@ -119,7 +118,8 @@ def collect(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "hosts": hosts,
     }
-    atomic_write(evidence_file, json.dumps(doc, ensure_ascii=False))
+    atomic_write(evidence_file, json.dumps(doc, ensure_ascii=False), mode=0o600)
+    private_dir(out_dir / "ansible")
     return evidence_file, res
 
 
@@ -170,6 +170,8 @@ class RemediationOutcome:
     diffs: list[dict]
     playbook: Path
     seconds: float
+    # host -> control -> {status: changed|unchanged|failed|skipped, reason, tasks}
+    results: dict[str, dict[str, dict]] = field(default_factory=dict)
 
 
 def remediate(
@@ -185,11 +187,10 @@ def remediate(
 ) -> RemediationOutcome:
     controls = [inputs.profile.control(cid) for cid in targets]
     chosen = [c for c in controls if c is not None and c.remediable]
-    out_dir = center.artifacts / "baseline"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = private_dir(center.artifacts / "baseline")
     pb = out_dir / f"{run_id}.remediate.yml"
     text = R.playbook_yaml(inputs.profile, chosen, hosts="all")
-    atomic_write(pb, text)
+    atomic_write(pb, text, mode=0o600)
     t0 = time.monotonic()
     res = run_playbook(
         pb,
@@ -222,8 +223,28 @@ def remediate(
                     found += _diff_list(item.get("diff"))
             diffs += [{"host": host, "control": cid, "task": task, "diff": d} for d in found]
         if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            failed.append({"host": host, "task": task, "msg": str(r.get("msg", ""))[:300]})
-    return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0)
+            failed.append(
+                {"host": host, "control": cid, "task": task, "msg": str(r.get("msg", ""))[:300]}
+            )
+    private_dir(out_dir / "ansible")
+    results = R.summarize_events(res.events, targets)
+    if R.SSHD_RUNTIME_TASK in {f["task"] for f in failed}:  # the reload did not take effect
+        for f in failed:
+            if f["task"] == R.SSHD_RUNTIME_TASK:
+                results.setdefault(f["host"], {})["sshd-runtime"] = {
+                    "status": R.FAILED,
+                    "reason": f"sshd has not loaded its new configuration: {f['msg']}",
+                }
+    return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0, results)
+
+
+def private_dir(path: Path) -> Path:
+    """A directory only its owner can enter (evidence, generated playbooks, run artifacts
+    describe the hosts' weaknesses): created 0700, tightened if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 def _diff_list(value) -> list[dict]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from cloudctl.baseline import report as rep
 from cloudctl.baseline import service as svc
@@ -238,19 +239,19 @@ def remediate_cmd(
             "targets": {},
             "changed": {},
             "failed": [],
+            "results": {},
             "advice_only": advice_only,
             "unreachable": unreachable,
         }
         s.audit(
             "baseline.remediate", {"dry_run": dry_run, "targets": {}, "changed": {}}, result="noop"
         )
-        render(
-            result,
-            output,
-            table=lambda con: con.print(
-                pick(lg, "没有可自动整改的不通过项。", "Nothing to remediate automatically.")
-            ),
-        )
+
+        def nothing(con) -> None:
+            con.print(pick(lg, "没有可自动整改的不通过项。", "Nothing to remediate automatically."))
+            _print_unreachable(con, lg, unreachable, doc)
+
+        render(result, output, table=nothing)
         raise typer.Exit(1 if unreachable else 0)
     with stderr().status(
         pick(
@@ -262,12 +263,22 @@ def remediate_cmd(
         out = svc.remediate(
             center, invs, inputs, targets, limit=limit, dry_run=dry_run, run_id=run_id
         )
+    failed_pairs = [
+        {"host": h, "control": cid, "reason": row.get("reason", "")}
+        for h, rows in out.results.items()
+        for cid, row in rows.items()
+        if row["status"] == "failed"
+    ]
     result = {
         "run_id": run_id,
         "dry_run": dry_run,
         "targets": targets,
+        "results": out.results,
         "changed": out.changed,
-        "failed": out.failed,
+        # check mode never fails the run: what could not be previewed is listed, not failed
+        "failed": [] if dry_run else out.failed,
+        "failed_controls": [] if dry_run else failed_pairs,
+        "preview_problems": failed_pairs if dry_run else [],
         "diffs": out.diffs if dry_run else [],
         "advice_only": [{"host": r["host"], "control": r["control"]} for r in advice_only],
         "unreachable": unreachable,
@@ -281,15 +292,15 @@ def remediate_cmd(
             "limit": limit,
             "targets": targets,
             "changed": out.changed,
-            "failed": out.failed,
+            "failed": result["failed_controls"],
             "playbook": str(out.playbook),
         },
-        result="failed" if out.failed else ("dry-run" if dry_run else "ok"),
+        result="failed" if result["failed_controls"] else ("dry-run" if dry_run else "ok"),
     )
 
     def table(con) -> None:
         t = column_table(
-            (pick(lg, "控制项", "control"), pick(lg, "主机", "hosts"), pick(lg, "变更", "changed")),
+            (pick(lg, "控制项", "control"), pick(lg, "主机", "host"), pick(lg, "结果", "result")),
             fold=True,
             title=pick(
                 lg,
@@ -297,28 +308,31 @@ def remediate_cmd(
                 "remediation preview (check mode)" if dry_run else "remediation",
             ),
         )
-        for cid, hosts in sorted(targets.items()):
-            ch = [h for h in hosts if cid in out.changed.get(h, {})]
-            t.add_row(cid, ", ".join(hosts), ", ".join(ch) or "-")
+        for host, rows in sorted(out.results.items()):
+            for cid, row in sorted(rows.items()):
+                t.add_row(escape(cid), escape(host), _status_text(row, lg, dry_run))
         con.print(t)
         if dry_run:
             for d in out.diffs[:40]:
                 dd = d["diff"]
                 if dd.get("before") != dd.get("after") and (dd.get("before") or dd.get("after")):
                     con.print(
-                        f"[bold]{d['host']}[/] {d['task']} "
-                        f"[dim]{dd.get('after_header') or dd.get('before_header') or ''}[/]"
+                        f"[bold]{escape(d['host'])}[/] {escape(d['task'])} "
+                        f"[dim]{escape(str(dd.get('after_header') or dd.get('before_header') or ''))}[/]"  # noqa: E501
                     )
-        for f in out.failed:
-            con.print(
-                f"[bold red]{pick(lg, '失败', 'failed')}[/] {f['host']} {f['task']}: {f['msg']}"
-            )
-        n = sum(len(v) for v in out.changed.values())
+        counts: dict[str, int] = {}
+        for rows in out.results.values():
+            for row in rows.values():
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
         con.print(
             pick(
                 lg,
-                f"{'将变更' if dry_run else '已变更'} {n} 个（主机×控制项），耗时 {out.seconds:.1f} 秒",  # noqa: E501
-                f"{'would change' if dry_run else 'changed'} {n} host×control pairs in {out.seconds:.1f} s",  # noqa: E501
+                f"{'将变更' if dry_run else '已变更'} {counts.get('changed', 0)}，无需变更 "
+                f"{counts.get('unchanged', 0)}，失败 {counts.get('failed', 0)}，跳过 "
+                f"{counts.get('skipped', 0)}（主机×控制项），耗时 {out.seconds:.1f} 秒",
+                f"{'would change' if dry_run else 'changed'} {counts.get('changed', 0)}, "
+                f"unchanged {counts.get('unchanged', 0)}, failed {counts.get('failed', 0)}, "
+                f"skipped {counts.get('skipped', 0)} host×control pairs in {out.seconds:.1f} s",
             )
         )
         if advice_only:
@@ -329,10 +343,41 @@ def remediate_cmd(
                     f"{len(advice_only)} more need manual work (see the report's advice).",
                 )
             )
+        _print_unreachable(con, lg, unreachable, doc)
 
     render(result, output, table=table)
-    if out.failed or unreachable:
+    if result["failed_controls"] or unreachable:
         raise typer.Exit(1)
+
+
+_STATUS = {
+    "changed": ("green", "已变更", "changed"),
+    "unchanged": ("dim", "无需变更", "unchanged"),
+    "failed": ("bold red", "失败", "failed"),
+    "skipped": ("yellow", "跳过", "skipped"),
+}
+
+
+def _status_text(row: dict, lg: str, dry_run: bool) -> str:
+    style, zh, en = _STATUS.get(row["status"], ("", row["status"], row["status"]))
+    if dry_run and row["status"] == "changed":
+        zh, en = "将变更", "would change"
+    if dry_run and row["status"] == "failed":
+        zh, en = "无法预演", "preview failed"
+    text = pick(lg, zh, en)
+    if row.get("reason"):
+        text += f": {row['reason']}"
+    return f"[{style}]{escape(text)}[/]"
+
+
+def _print_unreachable(con, lg: str, unreachable: list[str], doc: dict) -> None:
+    """Hosts that could not be reached were neither checked nor remediated: say so."""
+    errors = {h["name"]: h.get("error", "") for h in doc.get("hosts", [])}
+    for h in unreachable:
+        con.print(
+            f"[bold red]{pick(lg, '主机不可达，未核查也未整改', 'host unreachable, not checked or remediated')}"  # noqa: E501
+            f"[/] {escape(h)} [dim]{escape(str(errors.get(h, ''))[:160])}[/]"
+        )
 
 
 @app.command("runs")

@@ -30,6 +30,7 @@ options:
   run_commands: {description: Run sshd -T, systemctl, dpkg-query/rpm, type: bool, default: true}
   check_updates: {description: Ask the package manager for updates, type: bool, default: true}
   units: {description: Ask systemd about these units only (default every unit file), type: list}
+  only: {description: "Collect these sections only (sshd_runtime), e.g. after a reload", type: list}
 """
 
 # Files (and globs) read with content. Never put /etc/shadow or /etc/gshadow here.
@@ -438,6 +439,95 @@ class Collector:
                 return {"ok": False, "error": (r or {}).get("err", "sshd -T failed")[-500:]}
         return {"ok": False, "error": "sshd not installed"}
 
+    def sshd_runtime(self, sshd=None):
+        """Is the running sshd using its configuration? A config file newer than the
+        daemon's last (re)load, or a handshake offering other algorithms than ``sshd -T``
+        says, means a change is not in effect yet (a reload is pending)."""
+        if self.root != "/":
+            return None
+        paths = ["/etc/ssh/sshd_config", *self.expand("/etc/ssh/sshd_config.d/*")]
+        newest, newest_file = 0, ""
+        for path in paths:
+            st = self.stat_of(path)
+            if st.get("exists") and st.get("mtime", 0) > newest:
+                newest, newest_file = st["mtime"], path
+        out = {
+            "ok": True,
+            "config_mtime": newest,
+            "config_file": newest_file,
+            "stale": False,
+            "reason": "",
+        }
+        r = self.run(
+            [
+                "systemctl",
+                "show",
+                "ssh.service",
+                "sshd.service",
+                "-p",
+                "Id",
+                "-p",
+                "MainPID",
+                "-p",
+                "ExecMainStartTimestamp",
+                "-p",
+                "ExecReload",
+                "--timestamp=unix",
+            ]
+        )
+        unit = None
+        for block in ((r or {}).get("out") or "").split("\n\n"):
+            props = {"ExecReload": []}
+            for line in block.splitlines():
+                k, _, v = line.partition("=")
+                if k == "ExecReload":
+                    props["ExecReload"].append(v)
+                else:
+                    props[k] = v
+            if props.get("MainPID", "0") not in ("", "0"):
+                unit = props
+                break
+        if unit is None:
+            out.update(ok=False, reason="no running ssh/sshd service found")
+            return out
+        out["unit"], out["pid"] = unit.get("Id", ""), int(unit["MainPID"])
+        started = _unix_ts(unit.get("ExecMainStartTimestamp", ""))
+        reloads = []
+        for line in unit["ExecReload"]:
+            ts = _unix_ts(
+                re.search(r"start_time=\[([^\]]*)\]", line).group(1)
+                if "start_time=[" in line
+                else ""
+            )
+            if ts and re.search(r"status=0\b", line) and ("HUP" in line or "kill" in line):
+                reloads.append(ts)
+        out["started_at"], out["reloaded_at"] = started, max(reloads) if reloads else None
+        loaded = max([t for t in (started, out["reloaded_at"]) if t] or [0])
+        out["loaded_at"] = loaded
+        if loaded and newest > loaded:
+            out["stale"] = True
+            out["reason"] = (
+                f"{newest_file} changed at {_iso(newest)}, "
+                f"after sshd last (re)loaded at {_iso(loaded)}"
+            )
+        conf = (sshd or {}).get("config") or {}
+        probe = ssh_kexinit(conf)
+        out["probe"] = probe
+        if probe.get("ok") and conf:
+            for key, name in (("kexalgorithms", "kex"), ("ciphers", "ciphers"), ("macs", "macs")):
+                want = {x for x in conf.get(key, "").split(",") if x}
+                have = {x for x in probe.get(name) or [] if not _pseudo_alg(x)}
+                if want and have and want != have:
+                    out["stale"] = True
+                    out["reason"] = (out["reason"] + "; " if out["reason"] else "") + (
+                        "the running sshd offers {} {}, its configuration says {}".format(
+                            key,
+                            ",".join(sorted(have - want)) or "fewer",
+                            ",".join(sorted(want - have)) or "fewer",
+                        )
+                    )
+        return out
+
     def listening(self):
         socks = []
         for proto in ("tcp", "tcp6", "udp", "udp6"):
@@ -597,6 +687,7 @@ class Collector:
         t0 = time.time()
         files = self.files()
         osr = self.os_release(files)
+        sshd = self.sshd_effective()
         ev = {
             "schema": 1,
             "collector": "mlps_evidence",
@@ -609,7 +700,8 @@ class Collector:
             "files": files,
             "packages": self.packages(osr["family"]),
             "services": self.services(),
-            "sshd": self.sshd_effective(),
+            "sshd": sshd,
+            "sshd_runtime": self.sshd_runtime(sshd),
             "listening": self.listening() if self.root == "/" else None,
             "sysctl": self.sysctl_live(),
             "accounts": self.accounts(),
@@ -620,6 +712,69 @@ class Collector:
         ev["errors"] = self.errors
         ev["elapsed_s"] = round(time.time() - t0, 3)
         return ev
+
+
+def _unix_ts(text):
+    """``@1796029662`` (systemctl --timestamp=unix) -> int; None when unset."""
+    m = re.match(r"^\s*@(\d+)", text or "")
+    return int(m.group(1)) if m else None
+
+
+def _iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+
+
+def _pseudo_alg(name):
+    """Markers in KEXINIT that are not algorithms (strict kex, extension negotiation)."""
+    return name.startswith(("kex-strict-", "ext-info-"))
+
+
+def ssh_kexinit(conf, timeout=2.0):
+    """Connect to the local sshd and read the algorithms its KEXINIT offers (what the
+    running daemon really does, whatever the files say)."""
+    port = (conf.get("port") or "22").split()[0].split("\n")[0]
+    addrs = ["127.0.0.1"]
+    for la in (conf.get("listenaddress") or "").splitlines():
+        host = la.rsplit(":", 1)[0].strip("[]")
+        if host not in ("0.0.0.0", "::", "127.0.0.1", "localhost"):
+            addrs.append(host)
+    last = ""
+    for addr in addrs:
+        try:
+            with socket.create_connection((addr, int(port)), timeout=timeout) as s:
+                s.settimeout(timeout)
+                f = s.makefile("rb")
+                banner = b""
+                for _ in range(20):  # lines before the version string are allowed
+                    banner = f.readline(256)
+                    if banner.startswith(b"SSH-"):
+                        break
+                s.sendall(b"SSH-2.0-cloudctl_mlps_probe\r\n")
+                head = f.read(5)
+                length, pad = int.from_bytes(head[:4], "big"), head[4]
+                if length > 65536:
+                    raise ValueError("packet too long")
+                payload = f.read(length - 1)[: length - 1 - pad]
+                if payload[:1] != b"\x14":  # SSH_MSG_KEXINIT
+                    raise ValueError("no KEXINIT")
+                pos, lists = 17, []
+                for _ in range(10):
+                    n = int.from_bytes(payload[pos : pos + 4], "big")
+                    lists.append(payload[pos + 4 : pos + 4 + n].decode("ascii", "replace"))
+                    pos += 4 + n
+                return {
+                    "ok": True,
+                    "address": addr,
+                    "port": int(port),
+                    "banner": banner.decode("ascii", "replace").strip()[:80],
+                    "kex": lists[0].split(","),
+                    "hostkey": lists[1].split(","),
+                    "ciphers": lists[2].split(","),
+                    "macs": lists[4].split(","),
+                }
+        except (OSError, ValueError, IndexError) as e:
+            last = f"{addr}:{port}: {e}"
+    return {"ok": False, "error": last}
 
 
 def _walk(base, depth):
@@ -705,6 +860,7 @@ ARG_SPEC = {
     "run_commands": (bool, True),
     "check_updates": (bool, True),
     "units": (list, None),
+    "only": (list, None),
 }
 TRUE, FALSE = ("1", "true", "yes", "on", "y", "t"), ("0", "false", "no", "off", "n", "f")
 
@@ -741,6 +897,15 @@ def main(raw=JSON_ARGS):
     if errors:
         print(json.dumps({"failed": True, "msg": "; ".join(errors)}))
         sys.exit(1)
+    if p["only"]:  # a section alone, e.g. remediation asking whether sshd has reloaded
+        c = Collector(p["root"], p["max_file_bytes"], p["run_commands"])
+        sections = {"sshd_runtime": lambda: c.sshd_runtime(c.sshd_effective())}
+        bad = [x for x in p["only"] if x not in sections]
+        if bad:
+            print(json.dumps({"failed": True, "msg": "unknown section(s): " + ", ".join(bad)}))
+            sys.exit(1)
+        print(json.dumps({"changed": False, "evidence": {x: sections[x]() for x in p["only"]}}))
+        return
     ev = Collector(
         p["root"],
         p["max_file_bytes"],
