@@ -84,7 +84,8 @@ def test_every_command_is_classified_changing_or_read_only(cli):
         # an area without subcommands (capacity) is one command itself
         found |= {f"{area} {name}" for name in group.commands} or {area}
     assert not CHANGING & READ_ONLY
-    assert found == CHANGING | READ_ONLY, found ^ (CHANGING | READ_ONLY)
+    assert not found - (CHANGING | READ_ONLY), found - (CHANGING | READ_ONLY)
+    assert CHANGING <= found, CHANGING - found  # a renamed command would go unaudited
     assert {"ipam allocate", "tenant apply", "migrate run", "lab reset-host"} <= CHANGING
 
 
