@@ -27,6 +27,7 @@ AREAS = {
     "migrate": "Migration waves: validate, plan, run, resume, report / 应用迁移",
     "capacity": "Capacity planning: when phase 1 runs out, what phase 2 needs / 容量规划",
     "report": "The center report for leadership, one HTML page / 云中心报告",
+    "domains": "Security domains: zone design, rule checks, live matrix / 安全域",
     "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
     "audit": "The audit trail of changing commands / 审计记录",
 }
