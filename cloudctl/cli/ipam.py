@@ -17,7 +17,7 @@ from rich.tree import Tree
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
-from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
+from cloudctl.core.output import Column, OutputFormat, esc, pick, plain, render, stdout
 from cloudctl.core.yamlio import display_path
 from cloudctl.ipam import exchange, report, service
 from cloudctl.ipam.allocate import AllocationRequest, free_space
@@ -35,6 +35,10 @@ PlanOpt = Annotated[
 def _pct(v: float) -> str:
     color = "green" if v < 70 else "yellow" if v < 90 else "red"
     return f"[{color}]{v:.1f}%[/{color}]"
+
+
+def _blank(v: object) -> object:
+    return "" if v is None else v
 
 
 def _num(v: int | None) -> str:
@@ -74,8 +78,8 @@ def validate(
         stdout().print(
             pick(
                 s.language(lang),
-                f"[green]✓[/green] 校验通过：{text}",
-                f"[green]✓[/green] ok: {text}",
+                f"[green]✓[/green] 校验通过：{esc(text)}",
+                f"[green]✓[/green] ok: {esc(text)}",
             )
         )
     else:
@@ -108,18 +112,13 @@ def _table(rows: list[dict], spec: list[tuple], title: str, skip=frozenset()) ->
 
     def draw(con: Console) -> None:
         wide = con.width >= 150
-        t = Table(title=title, header_style="bold")
+        t = Table(title=plain(title), header_style="bold")
         cols = [c for c in spec if c[0] not in skip and (wide or c[4])]
         for key, header, justify, _f, _keep in cols:
             wrap = key in ("purpose", "name_zh", "name_en", "supernets")
             t.add_column(header, justify=justify, no_wrap=not wrap)
         for r in rows:
-            t.add_row(
-                *[
-                    (f(r[k]) if f else ("" if r[k] is None else str(r[k])))
-                    for k, _h, _j, f, _ in cols
-                ]
-            )
+            t.add_row(*[f(r[k]) if f else plain(_blank(r[k])) for k, *_, f, _ in cols])
         con.print(t)
 
     return draw
@@ -194,15 +193,15 @@ def _draw_tree(data: list[dict], lang: str) -> Tree:
     root = Tree(pick(lang, "[bold]地址规划[/bold]", "[bold]address plan[/bold]"))
 
     def label(n: dict) -> str:
-        bits = [f"[bold]{n['prefix']}[/bold]"]
+        bits = [f"[bold]{esc(n['prefix'])}[/bold]"]
         if n.get("name") and n["name"] != n["prefix"]:
-            bits.append(n["name"])
+            bits.append(esc(n["name"]))
         if n.get("tenant"):
-            bits.append(f"[cyan]{n['tenant']}[/cyan]")
+            bits.append(f"[cyan]{esc(n['tenant'])}[/cyan]")
         if n.get("vlan") is not None:
-            bits.append(f"vlan {n['vlan']}")
+            bits.append(f"vlan {esc(n['vlan'])}")
         if n.get("status") and n["status"] != "active":
-            bits.append(f"[dim]{n['status']}[/dim]")
+            bits.append(f"[dim]{esc(n['status'])}[/dim]")
         bits.append(f"{n['used']:,}/{n['size']:,} {_pct(n['util'])}")
         return "  ".join(bits)
 
@@ -214,7 +213,8 @@ def _draw_tree(data: list[dict], lang: str) -> Tree:
     for z in data:
         name = z["name_zh"] if lang == "zh" else z["name_en"]
         zb = root.add(
-            f"[bold magenta]{z['zone']}[/bold magenta] {name}  vrf {z['vrf']}  vlan {z['vlans']}"
+            f"[bold magenta]{esc(z['zone'])}[/bold magenta] {esc(name)}  vrf {esc(z['vrf'])}  "
+            f"vlan {esc(z['vlans'])}"
         )
         for sn in z["supernets"]:
             add(zb, sn)
@@ -361,8 +361,8 @@ def allocate(
         con.print(
             pick(
                 lg,
-                f"已存在（未改动）：{name} = {res.entry['prefix']}  ({res.file})",
-                f"exists (unchanged): {name} = {res.entry['prefix']}  ({res.file})",
+                f"已存在（未改动）：{esc(name)} = {esc(res.entry['prefix'])}  ({esc(res.file)})",
+                f"exists (unchanged): {esc(name)} = {esc(res.entry['prefix'])}  ({esc(res.file)})",
             )
         )
         return
@@ -373,7 +373,8 @@ def allocate(
     )
     e = res.entry
     con.print(
-        f"[green]{verb}[/green] [bold]{e['name']}[/bold] = [bold]{e['prefix']}[/bold]  → {res.file}"
+        f"[green]{verb}[/green] [bold]{esc(e['name'])}[/bold] = [bold]{esc(e['prefix'])}[/bold]"
+        f"  → {esc(res.file)}"
     )
     details = [
         f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
@@ -381,7 +382,7 @@ def allocate(
         if k not in ("name", "prefix")
     ]
     if details:
-        con.print("  " + "  ".join(details))
+        con.print(plain("  " + "  ".join(details)))
 
 
 @app.command()
@@ -416,7 +417,8 @@ def release(
     con = stdout()
     for r in res.released:
         con.print(
-            f"[yellow]{verb}[/yellow] {r['name']} {r['prefix']} (zone {r['zone']}, vrf {r['vrf']})"
+            f"[yellow]{verb}[/yellow] "
+            + esc(f"{r['name']} {r['prefix']} (zone {r['zone']}, vrf {r['vrf']})")
         )
 
 
@@ -465,8 +467,9 @@ def export_(
         con.print(
             pick(
                 lg,
-                f"已写入 NetBox 导入文件（按编号顺序导入）：{display_path(target)}",
-                f"NetBox import files written (import in numbered order): {display_path(target)}",
+                f"已写入 NetBox 导入文件（按编号顺序导入）：{esc(display_path(target))}",
+                f"NetBox import files written (import in numbered order): "
+                f"{esc(display_path(target))}",
             )
         )
         for fname, text in files.items():
@@ -482,7 +485,8 @@ def export_(
         sys.stdout.write(text)
     else:
         atomic_write(out, text)
-        stdout().print(pick(lg, f"已写入 {display_path(out)}", f"written: {display_path(out)}"))
+        shown = esc(display_path(out))
+        stdout().print(pick(lg, f"已写入 {shown}", f"written: {shown}"))
 
 
 @app.command("import")
@@ -527,7 +531,10 @@ def import_(
         "would add (dry run)" if dry_run else "added",
     )
     for e in res.added:
-        con.print(f"[green]{verb}[/green] {e['name']} {e['prefix']} zone {e['zone']} → {e['file']}")
+        con.print(
+            f"[green]{verb}[/green] "
+            + esc(f"{e['name']} {e['prefix']} zone {e['zone']} → {e['file']}")
+        )
     con.print(
         pick(
             lg,

@@ -2,11 +2,18 @@
 
 Commands hand over plain data (dicts/lists of JSON-able values); tables are drawn with
 rich, json and yaml are printed verbatim so pipelines can consume them.
+
+Data comes from files other people write, so in terminal output it is never markup: a
+purpose ``[/]`` would crash rich, ``2001:db8:0:100::/64`` would show an emoji (``:100:``),
+and an escape sequence would drive the operator's terminal. ``esc()`` is for data placed
+inside our own markup, ``plain()`` for a cell or line that is data only; the consoles
+here never replace emoji codes, and ``table_of`` treats every cell as data.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +22,9 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cloudctl.core.yamlio import to_plain
 
@@ -38,6 +47,8 @@ def pick(lang: Lang | str, zh: str, en: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
+    """``fmt`` returns markup (e.g. a colour): it must ``esc()`` any data it puts in."""
+
     key: str
     header: str
     justify: str = "left"
@@ -45,12 +56,32 @@ class Column:
     fmt: Callable[[Any], str] | None = None
 
 
+# C0 controls but tab and newline, DEL, and C1 controls (0x9b is a CSI on some terminals)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: Any) -> str:
+    """``str(value)`` with control characters shown as ``\\xNN`` instead of sent to the
+    terminal (no escape sequences from data)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def esc(value: Any) -> str:
+    """Data to put inside a markup string: ``f"[green]{esc(name)}[/green]"``."""
+    return escape(safe_text(value))
+
+
+def plain(value: Any, style: str = "") -> Text:
+    """Data as a rich Text: printed as it is, never parsed as markup or emoji codes."""
+    return Text(safe_text(value), style=style)
+
+
 def stdout() -> Console:
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=False, emoji=False)
 
 
 def stderr() -> Console:
-    return Console(stderr=True, soft_wrap=True)
+    return Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def to_json(data: Any) -> str:
@@ -64,14 +95,14 @@ def to_yaml(data: Any) -> str:
 
 
 def table_of(rows: Sequence[dict], columns: Sequence[Column], title: str | None = None) -> Table:
-    t = Table(title=title, show_lines=False, header_style="bold")
+    t = Table(title=plain(title) if title else None, show_lines=False, header_style="bold")
     for c in columns:
         t.add_column(c.header, justify=c.justify, style=c.style)  # type: ignore[arg-type]
     for r in rows:
         cells = []
         for c in columns:
             v = r.get(c.key)
-            cells.append(c.fmt(v) if c.fmt else ("" if v is None else str(v)))
+            cells.append(c.fmt(v) if c.fmt else plain("" if v is None else v))
         t.add_row(*cells)
     return t
 
@@ -99,4 +130,4 @@ def render(
         rows = data if isinstance(data, list) else [data]
         con.print(table_of(rows, columns, title))
     else:
-        con.print(data)
+        con.print(plain(data) if isinstance(data, str) else data)
