@@ -89,8 +89,8 @@ def converged(desired) -> ActualState:
     st.recorded = {
         x.id
         for x in (*st.projects, *st.networks, *st.subnets, *st.routers, *st.users)
-        + tuple(g for g in st.security_groups if g.name != "default")
     }
+    st.recorded |= {g.id for g in st.security_groups if g.name != "default"}
     return st
 
 
