@@ -10,6 +10,7 @@ from pathlib import Path
 from cloudctl.baseline.catalog import Profile
 from cloudctl.baseline.engine import HostEvidence, ManualEvidence, Waiver
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.fileio import read_input_text
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 EVIDENCE_SCHEMA = "cloudctl.baseline.evidence/1"
@@ -113,11 +114,11 @@ def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
     shown = display_path(Path(path))
     where = Location(shown)
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("evidence file not found", where) from None
+        raw = json.loads(read_input_text(path, name=shown))  # bounded, regular files only
     except json.JSONDecodeError as e:
         raise InputError(f"not JSON: {e.msg}", Location(shown, e.lineno)) from None
+    except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
+        raise InputError(f"not usable JSON: {str(e)[:80]}", where) from None
     if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
         raise InputError(
             f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)", Location(shown, 1)
