@@ -148,7 +148,7 @@ def live_rules(
     design: Design, zones: AddressZones, snap: CloudSnapshot, szones: dict[str, str | None]
 ) -> list[RuleRef]:
     """Every live rule as a RuleRef: destination = zones of the ports its group is bound to
-    (an unbound group: every zone of its project's subnets, as it may be bound any time);
+    (an unbound group: where its template is placed, else every zone of its project);
     a remote group = the zones of that group's ports."""
     sg_ports: dict[str, list[CPort]] = {}
     for p in snap.ports:
@@ -167,15 +167,27 @@ def live_rules(
             zs += [z for z in _port_zones(p, szones) if z not in zs]
         return tuple(zs)
 
+    def unbound_zones(gname: str, owner: str) -> tuple[str, ...]:
+        """A group no port uses yet: where its template is placed (name ``…-<template>``),
+        else every zone of its project, since it may be bound to any port at any time."""
+        mine = project_zones.get(owner, [])
+        tpl = max(
+            (t for t in design.placement if gname == t or gname.endswith("-" + t)),
+            key=len,
+            default=None,
+        )
+        if tpl is None:
+            return tuple(mine)
+        return tuple(z for z in design.placement[tpl] if z in mine)
+
     out = []
     for r in snap.rules:
         g = sg_by_id.get(r.security_group_id)
         owner = g.project_id if g else r.project_id
-        dst = (
-            zones_of_group(r.security_group_id)
-            if sg_ports.get(r.security_group_id)
-            else tuple(project_zones.get(owner, ()))
-        )
+        if sg_ports.get(r.security_group_id):
+            dst = zones_of_group(r.security_group_id)
+        else:
+            dst = unbound_zones(g.name if g else "", owner)
         kw: dict = {}
         if r.remote_group_id:
             rg = sg_by_id.get(r.remote_group_id)
