@@ -77,6 +77,9 @@ def steps(reports: Path) -> list[Step]:
             ("migrate", "report", "--format", "html", "--out", f"{r}/migration.html"),
         ),
         Step("Audit trail / 审计记录", ("audit", "log", "--last", "15")),
+        # Last: the one page for the center's leadership (capacity forecast included).
+        Step("Center report (English)", ("--lang", "en", "report", "--out", f"{r}/center-en.html")),
+        Step("Center report / 云中心运行情况报告", ("report", "--out", f"{r}/center-zh.html")),
     ]
 
 
