@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.errors import Location, Problem
+from cloudctl.core.fileio import read_input
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
 from cloudctl.migrate.durations import parse_duration, parse_size
 
@@ -668,10 +669,7 @@ def _load_raw(path: Path, cache_dir: Path | None) -> Any:
     Cache files are ours only (owner checked, mode 0600), so nobody else's pickle is read."""
     if cache_dir is None:
         return load_yaml(path)
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return load_yaml(path)  # says "file not found" properly
+    data = read_input(path)  # bounded; a directory, FIFO or device is an InputError
     key = hashlib.sha256(display_path(path).encode() + b"\0" + data).hexdigest()[:32]
     cached = cache_dir / f"plan-{key}.pickle"
     try:

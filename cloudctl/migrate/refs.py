@@ -10,7 +10,7 @@ import yaml
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import CloudctlError, Location, Problem
-from cloudctl.core.yamlio import display_path
+from cloudctl.core.yamlio import display_path, load_yaml
 from cloudctl.migrate.validate import References
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -57,7 +57,7 @@ def inventory_hosts(inventory: Path) -> set[str]:
             walk(child)
 
     for f in files:
-        data = yaml.load(f.read_text(encoding="utf-8"), Loader=_Loader)
+        data = load_yaml(f)  # bounded read, aliases capped (one YAML loader)
         if isinstance(data, dict):
             for grp in data.values():
                 walk(grp)

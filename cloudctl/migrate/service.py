@@ -20,7 +20,7 @@ from cloudctl.core.errors import (
     Problem,
     ValidationFailed,
 )
-from cloudctl.core.fileio import file_lock
+from cloudctl.core.fileio import file_lock, read_input
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate.executor import Executor, ProgressSink, RunSystem, run_outcome, snapshot
 from cloudctl.migrate.graph import auto_waves, estimate_waves
@@ -197,7 +197,7 @@ def step_runner_for(center: Center, inventory: Sequence[Path] | None) -> Ansible
 
 
 def plan_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(read_input(path)).hexdigest()[:16]
 
 
 def start_run(
