@@ -103,7 +103,7 @@ def check_cmd(
             from cloudctl.domains.tenants import findings_to_problems
 
             for p in findings_to_problems(chk.findings, str(lg)):
-                stdout().print(str(p), markup=False, highlight=False)
+                typer.echo(str(p))  # plain lines: file:line must not wrap
             tenants = len({r.tenant for r in chk.rules})
             stdout().print(
                 pick(
@@ -124,9 +124,8 @@ def check_cmd(
     if output is not OutputFormat.table:
         render(doc, output)
     else:
-        con = stdout()
         for line in view.finding_lines(live.assessment.findings, str(lg)):
-            con.print(line, markup=False, highlight=False)
+            typer.echo(line)
         from cloudctl.core.output import Column
 
         render(
@@ -169,7 +168,6 @@ def matrix_cmd(
     if output is not OutputFormat.table:
         render(m.as_dict(), output)
     else:
-        con = stdout()
         for line in view.matrix_lines(m, str(lg)):
-            con.print(line, markup=False, highlight=False)
+            typer.echo(line)
     raise typer.Exit(1 if m.differences else 0)
