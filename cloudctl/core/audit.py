@@ -390,6 +390,17 @@ class FileStore:
                 seq, prev = link_after(_last_line(fd))
             except AuditError as e:
                 raise AuditError(e.message, Location(str(self.path), self._line_count())) from None
+            head = self.head()
+            if head is not None and (
+                head.seq > seq - 1 or (head.seq == seq - 1 and head.hash != prev)
+            ):
+                # a chain restarted on a shortened log would hide what was cut: stop here
+                raise AuditError(
+                    f"the audit log does not end where {self.head_path.name} says (seq "
+                    f"{head.seq}): records were removed or replaced; nothing was changed. See "
+                    "cloudctl audit verify; to start a new chain, move both files aside",
+                    self.end(),
+                )
             rec = seal(build(seq, prev))
             data = (_dumps(rec) + "\n").encode("utf-8")
             try:
