@@ -64,11 +64,14 @@ def mark_unsafe(value: Any) -> Any:
     return value
 
 
+def ansible_yaml(data: Any) -> str:
+    """YAML for Ansible in which the strings marked by ``mark_unsafe`` are ``!unsafe``."""
+    return yaml.dump(data, Dumper=_UnsafeDumper, allow_unicode=True, sort_keys=False, width=1000)
+
+
 def unsafe_yaml(data: Any) -> str:
     """YAML for Ansible (extra vars, inventories) with every string value ``!unsafe``."""
-    return yaml.dump(
-        mark_unsafe(data), Dumper=_UnsafeDumper, allow_unicode=True, sort_keys=False, width=1000
-    )
+    return ansible_yaml(mark_unsafe(data))
 
 
 # ------------------------------------------------------------ private artifacts

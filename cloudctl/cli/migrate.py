@@ -47,6 +47,22 @@ InventoryOpt = Annotated[
         help="Ansible inventory (default: the center's inventory/hosts/). Repeatable.",
     ),
 ]
+ForksOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--forks",
+        min=1,
+        help="Hosts Ansible works on at once (default: your ansible.cfg's forks, else 10).",
+    ),
+]
+AcceptNewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-keys",
+        help="Record the SSH key of a host seen for the first time (a changed key still "
+        "fails). Default: only hosts already in known_hosts.",
+    ),
+]
 ApproveOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -232,6 +248,13 @@ def validate(
     if not files:
         raise InputError("no plans to validate", Location(display_path(s.center.migration_plans)))
     plans, problems = service.validate_all(s.center, files, inventory)
+    for w in (w for p in plans for w in p.warnings):
+        typer.echo(
+            f"{w.location}: {pick(lg, '警告', 'warning')}: {w.message}"
+            if w.location
+            else f"{pick(lg, '警告', 'warning')}: {w.message}",
+            err=True,
+        )
     if problems:
         raise ValidationFailed(
             problems, pick(lg, f"{len(problems)} 个问题", f"{len(problems)} problem(s) found")
@@ -338,6 +361,8 @@ def run(
     again: Annotated[
         bool, typer.Option("--again", help="Also run systems an earlier run already migrated.")
     ] = False,
+    forks: ForksOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -397,6 +422,8 @@ def run(
             approvals=approve or (),
             progress=sink,
             again=again,
+            forks=forks,
+            accept_new_host_keys=accept_new_host_keys,
         )
     changes = service.audit_changes(res, {"plan": str(path), "wave": wave})
     _finish(s, "migrate.run", changes, res, output, lg, pick(lg, "运行", "run"))
@@ -411,6 +438,8 @@ def resume(
     force: Annotated[
         bool, typer.Option("--force", help="Take over a run whose runner was on another host.")
     ] = False,
+    forks: ForksOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -421,7 +450,14 @@ def resume(
     p, sink = _progress(lg, {})
     with _audit_crash(s, "migrate.resume", {"run_id": run_id}), p:
         res = service.resume_run(
-            s.center, run_id, journal=j, approvals=approve or (), force=force, progress=sink
+            s.center,
+            run_id,
+            journal=j,
+            approvals=approve or (),
+            force=force,
+            progress=sink,
+            forks=forks,
+            accept_new_host_keys=accept_new_host_keys,
         )
     changes = service.audit_changes(res)
     _finish(s, "migrate.resume", changes, res, output, lg, pick(lg, "运行", "run"))
@@ -460,6 +496,8 @@ def rollback(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     journal: JournalOpt = None,
+    forks: ForksOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -480,7 +518,15 @@ def rollback(
     j = _journal(ctx, journal)
     p, sink = _progress(lg, {})
     with _audit_crash(s, "migrate.rollback", {"system": system, "run": run_id}), p:
-        res = service.rollback_system(s.center, system, journal=j, run_id=run_id, progress=sink)
+        res = service.rollback_system(
+            s.center,
+            system,
+            journal=j,
+            run_id=run_id,
+            progress=sink,
+            forks=forks,
+            accept_new_host_keys=accept_new_host_keys,
+        )
     changes = service.audit_changes(res, {"system": system})
     _finish(s, "migrate.rollback", changes, res, output, lg, pick(lg, "回退", "rollback"))
 
@@ -617,6 +663,7 @@ def lab_seed(
         ),
     ] = None,
     inventory: InventoryOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
     lang: LangOpt = None,
 ) -> None:
     """Rehearsal: install a system's app on its lab source host (the pilot's starting point)."""
@@ -624,7 +671,7 @@ def lab_seed(
     lg = s.language(lang)
     path = service.resolve_plan(s.center, plan)
     with _audit_crash(s, "migrate.lab-seed", {"plan": str(path), "system": system}):
-        done = service.seed_rehearsal(s.center, path, system, inventory)
+        done = service.seed_rehearsal(s.center, path, system, inventory, accept_new_host_keys)
     s.audit("migrate.lab-seed", done)
     typer.echo(
         pick(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.audit import operator
+from cloudctl.core.errors import InputError, Location
 from cloudctl.core.state import connect
 
 SCHEMA = """
@@ -129,6 +130,14 @@ class Journal:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # SQLite would take it as a new, empty database: a truncated journal must not
+            # look like "no history" (and be re-run from scratch)
+            raise InputError(
+                "the journal is empty (0 bytes): truncated? Restore it from a backup, or "
+                "remove the file to start a new journal",
+                Location(str(self.path)),
+            )
         self._local = threading.local()
         self.me = operator()
         self.host = socket.gethostname()

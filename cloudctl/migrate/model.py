@@ -35,6 +35,16 @@ NEEDS_ROLLBACK = frozenset({"rehost", "replatform", "refactor", "repurchase"})
 # Rough time a step takes when the plan does not say (used by `migrate plan`).
 DEFAULT_ESTIMATE = {"playbook": 120.0, "command": 60.0, "check": 30.0, "approval": 0.0, "wait": 0.0}
 SYSTEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SYNC_METHODS = ("rsync", "archive", "archive-via-controller", "db-dump", "export-import")
+# Step vars the shipped playbooks read, by the type they need (a list where a unit name
+# belongs would reach systemctl as "['a', 'b']").
+TEXT_VARS = frozenset(
+    {"unit", "app_dir", "data_dir", "service_name", "source", "target", "db_source",
+     "db_target", "db_path", "dump_command", "restore_command"}
+)  # fmt: skip
+PORT_VARS = frozenset({"port"})
+COUNT_VARS = frozenset({"min_free_mb"})
+_JINJA = re.compile(r"\{\{|\{%")
 _PARAM = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -168,6 +178,7 @@ class Plan:
     systems: dict[str, System] = field(default_factory=dict)
     waves: list[Wave] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # found while loading
+    warnings: list[Problem] = field(default_factory=list)  # worth a look, not an error
 
     def wave(self, wave_id: str) -> Wave | None:
         for w in self.waves:
@@ -190,9 +201,45 @@ class Plan:
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def add(self, loc: Location | None, msg: str) -> None:
         self.problems.append(Problem(loc, msg))
+
+    def warn(self, loc: Location | None, msg: str) -> None:
+        self.warnings.append(Problem(loc, msg))
+
+
+def check_var(key: Any, val: Any, loc: Location | None, p: _Collector, who: str) -> None:
+    """A var the shipped playbooks read must have the type they need."""
+    if isinstance(val, str) and _PARAM.fullmatch(val):
+        return  # a template's ${param}: checked where the system gives it
+    if key in TEXT_VARS and (not isinstance(val, (str, int)) or isinstance(val, bool)):
+        p.add(loc, f"{who}: `{key}` must be text, not {type(val).__name__} {val!r}"[:300])
+    elif key in PORT_VARS and (
+        not isinstance(val, int) or isinstance(val, bool) or not 1 <= val <= 65535
+    ):
+        p.add(loc, f"{who}: `{key}` must be a port number 1..65535, not {val!r}"[:300])
+    elif key in COUNT_VARS and (not isinstance(val, int) or isinstance(val, bool) or val < 0):
+        p.add(loc, f"{who}: `{key}` must be a whole number >= 0, not {val!r}"[:300])
+
+
+def warn_templates(value: Any, loc: Location | None, p: _Collector, what: str) -> None:
+    """``{{``/``{%`` in data: Ansible gets it marked unsafe and prints it as it is (it is
+    never run), which is rarely what the writer meant."""
+    if isinstance(value, str):
+        if _JINJA.search(value):
+            p.warn(
+                loc,
+                f"{what} contains a Jinja template ({value[:60]!r}); data is never templated: "
+                "Ansible gets it as plain text",
+            )
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            warn_templates(v, loc_of(value, k, loc), p, f"{what}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            warn_templates(v, loc_of(value, i, loc), p, f"{what}[{i}]")
 
 
 def _text(d: dict, key: str, p: _Collector, *, required: bool = False, default: str = "") -> str:
@@ -221,9 +268,11 @@ def _names(d: dict, key: str, p: _Collector) -> tuple[list[str], list[Location |
         return [], []
     if isinstance(val, str):
         return [val], [loc_of(d, key)]
-    if not isinstance(val, list) or not all(isinstance(x, str) for x in val):
+    if not isinstance(val, list) or not all(isinstance(x, str) and x for x in val):
         p.add(loc_of(d, key), f"`{key}` must be a list of names")
         return [], []
+    if not val and key in ("source_hosts", "hosts"):
+        p.add(loc_of(d, key), f"`{key}` is empty: name the hosts, or leave the key out")
     return list(val), [loc_of(val, i, loc_of(d, key)) for i in range(len(val))]
 
 
@@ -293,15 +342,28 @@ def parse_step(
     if not isinstance(vars_, dict):
         p.add(loc_of(raw, "vars"), f"step {name!r}: `vars` must be a mapping")
         vars_ = {}
+    for k, v in vars_.items():
+        check_var(k, v, loc_of(vars_, k, loc_of(raw, "vars")), p, f"step {name!r}")
+    warn_templates(vars_, loc_of(raw, "vars"), p, f"step {name!r}: vars")
     step = Step(name=name, kind=kind, vars=dict(vars_), loc=loc_of(raw))
     step.playbook = raw.get("playbook")
     step.command = raw.get("command")
+    cmd = step.command
+    if cmd and not (
+        (isinstance(cmd, str) and cmd.strip())
+        or (isinstance(cmd, list) and cmd and all(isinstance(x, str) for x in cmd))
+    ):
+        p.add(
+            loc_of(raw, "command"),
+            f"step {name!r}: `command` must be text or a non-empty list of texts, not {cmd!r}",
+        )
+        step.command = None
     step.hosts = raw.get("hosts")
     if step.hosts is not None and not isinstance(step.hosts, str):
         step.hosts = ",".join(map(str, step.hosts)) if isinstance(step.hosts, list) else None
     if kind == "playbook" and not step.playbook:
         p.add(loc_of(raw), f"step {name!r}: a playbook step needs `playbook`")
-    if kind == "command" and not step.command:
+    if kind == "command" and not raw.get("command"):
         p.add(loc_of(raw), f"step {name!r}: a command step needs `command`")
     if kind == "check" and not (step.playbook or step.command):
         p.add(loc_of(raw), f"step {name!r}: a check step needs `playbook` or `command`")
@@ -444,6 +506,7 @@ def instantiate(proto: Step, params: dict[str, Any], missing: set[str]) -> Step:
 
 
 REQUIRED = object()
+_TEMPLATE_FIELDS = {"version", "kind", "name", "description", "params", "steps"}
 
 
 def load_template(path: Path, p: _Collector) -> Template | None:
@@ -461,12 +524,29 @@ def load_template(path: Path, p: _Collector) -> Template | None:
             f"template version is {raw.get('version')!r}; this cloudctl reads version "
             f"{PLAN_VERSION}",
         )
+    for key in sorted(set(raw) - _TEMPLATE_FIELDS, key=str):
+        p.add(loc_of(raw, key), f"step template: unknown field `{key}`")
+    if raw.get("kind", "step-template") != "step-template":
+        p.add(loc_of(raw, "kind"), f"step template: kind is {raw.get('kind')!r}, not step-template")
     params: dict[str, Any] = {}
-    for key, spec in (raw.get("params") or {}).items():
+    specs = raw.get("params") or {}
+    if not isinstance(specs, dict):
+        p.add(loc_of(raw, "params"), "step template: `params` must be a mapping")
+        specs = {}
+    for key, spec in specs.items():
         if isinstance(spec, dict):
+            for extra in sorted(set(spec) - {"description", "default"}, key=str):
+                p.add(
+                    loc_of(spec, extra),
+                    f"step template: parameter `{key}`: unknown field "
+                    f"`{extra}` (description, default)",
+                )
             params[key] = spec.get("default", REQUIRED)
+            if "default" in spec:
+                check_var(key, spec["default"], loc_of(spec, "default"), p, "step template")
         else:
             params[key] = spec
+            check_var(key, spec, loc_of(specs, key), p, "step template")
     if not isinstance(raw.get("steps"), list) or not raw.get("steps"):
         p.add(loc_of(raw), "a step template needs a non-empty `steps` list")
         return None
@@ -500,8 +580,10 @@ def _resources(raw: dict, p: _Collector) -> dict[str, float]:
                 loc_of(val, key),
                 f"resources: unknown field `{key}` (known: {', '.join(RESOURCE_KEYS)})",
             )
-        elif isinstance(num, bool) or not isinstance(num, (int, float)) or not (
-            num > 0 or (key == "public_ips" and num == 0)
+        elif (
+            isinstance(num, bool)
+            or not isinstance(num, (int, float))
+            or not (num > 0 or (key == "public_ips" and num == 0))
         ):
             p.add(loc_of(val, key), f"resources.{key}: expected a positive number, not {num!r}")
         else:
@@ -578,6 +660,13 @@ def parse_system(
             except ValueError as e:
                 p.add(loc_of(data, "size"), str(e))
         s.sync_method = data.get("sync")
+        if s.sync_method is not None and s.sync_method not in SYNC_METHODS:
+            p.add(
+                loc_of(data, "sync"),
+                f"system {sid}: data.sync is {s.sync_method!r}; expected one of: "
+                + ", ".join(SYNC_METHODS),
+            )
+            s.sync_method = None
     else:
         p.add(loc_of(raw, "data"), "`data` must be a mapping (size, sync)")
     down = raw.get("downtime") or {}
@@ -621,6 +710,8 @@ def parse_system(
                         loc_of(given, k),
                         f"system {sid}: template {tpl.name!r} has no parameter `{k}`",
                     )
+                check_var(k, given[k], loc_of(given, k, loc_of(raw, "params")), p, f"system {sid}")
+            warn_templates(given, loc_of(raw, "params"), p, f"system {sid}: params")
             missing_req = [k for k, v in tpl.params.items() if v is REQUIRED and k not in given]
             for k in missing_req:
                 p.add(
@@ -778,4 +869,5 @@ def load_plan(
     ):
         p.add(loc_of(raw, key), f"unknown top-level field `{key}`")
     plan.problems = p.problems
+    plan.warnings = p.warnings
     return plan

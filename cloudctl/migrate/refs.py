@@ -11,6 +11,7 @@ import yaml
 from cloudctl.core.center import Center
 from cloudctl.core.errors import CloudctlError, Location, Problem
 from cloudctl.core.yamlio import display_path, load_yaml
+from cloudctl.migrate.trust import command_allowed, playbook_allowed
 from cloudctl.migrate.validate import References
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -37,6 +38,11 @@ def networks_of(center: Center) -> dict[str, set[str]]:
 
 def inventory_hosts(inventory: Path) -> set[str]:
     """Host names of a YAML inventory file or directory (group_vars/host_vars skipped)."""
+    return inventory_names(inventory)[0]
+
+
+def inventory_names(inventory: Path) -> tuple[set[str], set[str]]:
+    """(host names, group names) of a YAML inventory file or directory."""
     files = (
         [inventory]
         if inventory.is_file()
@@ -47,21 +53,24 @@ def inventory_hosts(inventory: Path) -> set[str]:
         else []
     )
     hosts: set[str] = set()
+    groups: set[str] = set()
 
     def walk(group: Any) -> None:
         if not isinstance(group, dict):
             return
         for h in group.get("hosts") or {}:
             hosts.add(str(h))
-        for child in (group.get("children") or {}).values():
+        for name, child in (group.get("children") or {}).items():
+            groups.add(str(name))
             walk(child)
 
     for f in files:
         data = load_yaml(f)  # bounded read, aliases capped (one YAML loader)
         if isinstance(data, dict):
-            for grp in data.values():
+            for name, grp in data.items():
+                groups.add(str(name))
                 walk(grp)
-    return hosts
+    return hosts, groups
 
 
 def load_references(center: Center, inventory: Path | None = None) -> References:
@@ -77,11 +86,14 @@ def load_references(center: Center, inventory: Path | None = None) -> References
             refs.unavailable.append(Problem(pr.location, f"cannot check networks: {pr.message}"))
     inv = inventory or center.hosts_inventory
     if inv.exists():
-        refs.hosts = inventory_hosts(inv)
+        refs.hosts, refs.groups = inventory_names(inv)
     else:
         refs.unavailable.append(
             Problem(Location(display_path(inv)), "cannot check hosts: inventory not found")
         )
     pb_root = center.playbooks
     refs.playbook_exists = lambda rel: (pb_root / rel).is_file()
+    refs.playbook_allowed = lambda rel: playbook_allowed(pb_root, rel, center.trust)
+    refs.command_allowed = lambda cmd: command_allowed(cmd, center.trust)
+    refs.trust_file = display_path(center.root / "cloudctl.yaml")
     return refs

@@ -1,9 +1,14 @@
 """The edge to Ansible and the shell: runs playbook, command and check steps and keeps
-their events and output as artifacts under ``<state>/artifacts/migrate/<run>/<system>/``."""
+their events and output as artifacts under ``<state>/artifacts/migrate/<run>/<system>/``
+(0600 files in 0700 directories).
+
+A plan is data: its values reach Ansible marked ``!unsafe`` (extra vars via the runner,
+host vars of a batch in a generated YAML inventory), and a step runs a command or a
+playbook outside ``playbooks/`` only when the center's ``trust:`` allows it — checked
+here again at run time, since a resumed run replays the journal's copy of the steps."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -13,12 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudctl.ansible.runner import run_playbook
+from cloudctl.ansible.runner import (
+    SshTrust,
+    ansible_yaml,
+    make_private,
+    mark_unsafe,
+    private_dir,
+    run_playbook,
+)
+from cloudctl.core.center import Trust
 from cloudctl.core.errors import CloudctlError
 from cloudctl.core.fileio import atomic_write
 from cloudctl.migrate.batch import BatchGate
 from cloudctl.migrate.executor import RunSystem, StepOutcome
 from cloudctl.migrate.model import Step
+from cloudctl.migrate.trust import command_allowed, command_text, commands_of, playbook_allowed
 
 
 def _safe(name: str) -> str:
@@ -74,6 +88,21 @@ class AnsibleStepRunner:
     workdir: Path
     extravars: dict[str, Any] = field(default_factory=dict)
     gate: BatchGate = field(default_factory=BatchGate)
+    trust: Trust = field(default_factory=Trust)
+    ssh_trust: SshTrust | None = None
+    forks: int | None = None
+
+    def refused(self, step: Step) -> str | None:
+        """Why the center does not let this step run (None: it may)."""
+        if step.playbook and not playbook_allowed(self.playbooks, str(step.playbook), self.trust):
+            return (
+                f"playbook {step.playbook!r} is outside the center's playbooks/ and not in "
+                "trust.allow_playbooks"
+            )
+        for what, cmd in commands_of(step):
+            if not command_allowed(cmd, self.trust):
+                return f"{what} {command_text(cmd)[:80]!r} is not in trust.allow_commands"
+        return None
 
     def _vars(self, run_id: str, s: RunSystem, step: Step) -> dict[str, Any]:
         return {**self.extravars, "migrate_run_id": run_id, **_system_vars(s, step)}
@@ -90,6 +119,9 @@ class AnsibleStepRunner:
     ) -> StepOutcome:
         root = self.artifacts / run_id / s.id
         ident = f"{'rb' if phase == 'rollback' else 'st'}{index:02d}-{_safe(step.name)}-a{attempt}"
+        why = self.refused(step)
+        if why is not None:
+            return StepOutcome("failed", message=f"refused: {why}")
         if step.playbook and step.batch:
             key = (phase, index, step.name, str(step.playbook), attempt)
             return self.gate.run(
@@ -125,6 +157,8 @@ class AnsibleStepRunner:
                 limit=step.hosts,
                 timeout=int(step.timeout) if step.timeout else None,
                 event_handler=on_event,
+                forks=self.forks,
+                ssh_trust=self.ssh_trust,
             )
         except CloudctlError as e:
             return StepOutcome("failed", message=str(e), artifact=str(root / ident))
@@ -152,16 +186,16 @@ class AnsibleStepRunner:
         root = self.artifacts / run_id / "_batch"
         ident = f"{ident}-{'-'.join(sorted(mid for mid, _ in members))}"[:120]
         hosts = {}
-        for _mid, (s, own, _cb) in members:  # each system's own step: its own vars
+        for _mid, (s, own, _cb) in members:  # each system's own step: its own vars (!unsafe)
             hosts[batch_host(s.id)] = {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": sys.executable,
-                **_system_vars(s, own),
+                **mark_unsafe(_system_vars(s, own)),
             }
-        inv = root / f"{ident}.inventory.json"
-        root.mkdir(parents=True, exist_ok=True)
+        inv = root / f"{ident}.inventory.yml"
+        private_dir(root)
         doc = {"all": {"children": {BATCH_GROUP: {"hosts": hosts}}}}
-        atomic_write(inv, json.dumps(doc, ensure_ascii=False, indent=1))
+        atomic_write(inv, ansible_yaml(doc), mode=0o600)
         callbacks = [cb for _, (_s, _own, cb) in members]
 
         def on_event(ev: dict) -> None:
@@ -179,6 +213,8 @@ class AnsibleStepRunner:
                 extravars=extravars,
                 timeout=int(step.timeout) if step.timeout else None,
                 event_handler=on_event,
+                forks=self.forks,
+                ssh_trust=self.ssh_trust,
             )
         except CloudctlError as e:
             return {
@@ -219,8 +255,9 @@ class AnsibleStepRunner:
         return out
 
     def _command(self, run_id: str, s: RunSystem, step: Step, out_dir: Path) -> StepOutcome:
-        """Command steps run on the controller (use a playbook step to run on hosts)."""
-        out_dir.mkdir(parents=True, exist_ok=True)
+        """Command steps run on the controller (use a playbook step to run on hosts), only
+        the ones the center allows (see ``refused``)."""
+        private_dir(out_dir)
         env = {
             **os.environ,
             "MIGRATE_RUN_ID": run_id,
@@ -242,14 +279,15 @@ class AnsibleStepRunner:
                 timeout=step.timeout,
             )
         except subprocess.TimeoutExpired as e:
-            (out_dir / "stdout").write_text(str(e.output or ""), encoding="utf-8")
+            atomic_write(out_dir / "stdout", str(e.output or ""), mode=0o600)
             return StepOutcome(
                 "failed", message=f"timed out after {step.timeout:.0f}s", artifact=str(out_dir)
             )
         except OSError as e:
             return StepOutcome("failed", message=f"cannot run: {e}", artifact=str(out_dir))
-        (out_dir / "stdout").write_text(proc.stdout or "", encoding="utf-8")
-        (out_dir / "rc").write_text(f"{proc.returncode}\n", encoding="utf-8")
+        atomic_write(out_dir / "stdout", proc.stdout or "", mode=0o600)
+        atomic_write(out_dir / "rc", f"{proc.returncode}\n", mode=0o600)
+        make_private(out_dir)
         if proc.returncode == 0:
             return StepOutcome("ok", rc=0, artifact=str(out_dir))
         tail = (proc.stdout or "").strip().splitlines()[-1:] or [""]

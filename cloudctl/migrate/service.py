@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudctl.ansible.runner import SshTrust, private_dir
 from cloudctl.core.center import Center
 from cloudctl.core.errors import (
     ConflictError,
@@ -181,18 +182,28 @@ def _holder_message(journal: Journal, plan_name: str, wave: str) -> str:
     return f"wave {wave} of plan {plan_name} is being run by another cloudctl right now"
 
 
-def step_runner_for(center: Center, inventory: Sequence[Path] | None) -> AnsibleStepRunner:
+def step_runner_for(
+    center: Center,
+    inventory: Sequence[Path] | None,
+    *,
+    forks: int | None = None,
+    accept_new_host_keys: bool = False,
+) -> AnsibleStepRunner:
     invs = [str(p) for p in (inventory or [center.hosts_inventory])]
     state = center.state / "migrate"
+    private_dir(center.artifacts)
     return AnsibleStepRunner(
         playbooks=center.playbooks,
         inventory=invs,
-        artifacts=center.artifacts / "migrate",
+        artifacts=private_dir(center.artifacts / "migrate"),
         workdir=center.root,
         extravars={
             "migrate_state_dir": str(state),
             "migrate_names_file": str(state / "service-names.hosts"),
         },
+        trust=center.trust,
+        ssh_trust=SshTrust.of_center(center, accept_new_host_keys),
+        forks=forks,
     )
 
 
@@ -215,6 +226,8 @@ def start_run(
     progress: ProgressSink | None = None,
     step_runner=None,
     again: bool = False,
+    forks: int | None = None,
+    accept_new_host_keys: bool = False,
 ) -> RunResult:
     plan = load_checked(center, plan_path, inventory)
     wave = plan.wave(wave_id)
@@ -280,6 +293,8 @@ def start_run(
             "fail_fast": fail_fast,
             "approvals": list(approvals),
             "inventory": [str(Path(p).resolve()) for p in (inventory or [center.hosts_inventory])],
+            "forks": forks,
+            "accept_new_host_keys": accept_new_host_keys,
         }
         run_id = journal.create_run(
             kind="run",
@@ -303,7 +318,12 @@ def _execute(
 ) -> RunResult:
     invs = [Path(p) for p in run.options.get("inventory", [])] or None
     if step_runner is None:
-        step_runner = step_runner_for(center, invs)
+        step_runner = step_runner_for(
+            center,
+            invs,
+            forks=run.options.get("forks"),
+            accept_new_host_keys=bool(run.options.get("accept_new_host_keys")),
+        )
         if int(run.options.get("parallel", 1)) <= 1:
             step_runner.gate.window = 0.0  # alone at every step: nobody to wait for
     ex = Executor(
@@ -344,6 +364,8 @@ def resume_run(
     force: bool = False,
     progress: ProgressSink | None = None,
     step_runner=None,
+    forks: int | None = None,
+    accept_new_host_keys: bool = False,
 ) -> RunResult:
     run = find_run(journal, run_id)
     try:
@@ -385,6 +407,10 @@ def resume_run(
             run.options["approvals"] = sorted(
                 set(run.options.get("approvals", [])) | set(approvals)
             )
+        if forks is not None:  # this time only: the journal keeps what the run began with
+            run.options["forks"] = forks
+        if accept_new_host_keys:
+            run.options["accept_new_host_keys"] = True
         return _execute(center, journal, run, progress, approvals, step_runner)
     finally:
         lock.__exit__(None, None, None)
@@ -420,6 +446,8 @@ def rollback_system(
     run_id: str | None = None,
     progress: ProgressSink | None = None,
     step_runner=None,
+    forks: int | None = None,
+    accept_new_host_keys: bool = False,
 ) -> RunResult:
     """Undo what a run did to one system: the rollbacks of its completed steps, newest first."""
     source = None
@@ -461,6 +489,10 @@ def rollback_system(
             "rollback_of": source.run_id,
             "rollback_indices": {system_id: done},
         }
+        if forks is not None:
+            options["forks"] = forks
+        if accept_new_host_keys:
+            options["accept_new_host_keys"] = True
         rid = journal.create_run(
             kind="rollback",
             plan_name=source.plan_name,
@@ -647,7 +679,11 @@ def audit_changes(result: RunResult, extra: dict[str, Any] | None = None) -> dic
 
 
 def seed_rehearsal(
-    center: Center, plan_path: Path, system_id: str | None, inventory: Sequence[Path] | None = None
+    center: Center,
+    plan_path: Path,
+    system_id: str | None,
+    inventory: Sequence[Path] | None = None,
+    accept_new_host_keys: bool = False,
 ) -> dict:
     """Install a system's app on its (lab) source host as the "legacy" starting point of a
     rehearsal: playbooks/migration/lab-legacy-app.yml with the system's own step vars."""
@@ -674,12 +710,13 @@ def seed_rehearsal(
             f"system {system_id}: its first step lacks {', '.join(sorted(missing))}",
             Location(system_id),
         )
-    runner = step_runner_for(center, inventory)
-    res = run_playbook(
+    runner = step_runner_for(center, inventory, accept_new_host_keys=accept_new_host_keys)
+    res = run_playbook(  # the plan's values: !unsafe extra vars (the runner marks them)
         center.playbooks / "migration" / "lab-legacy-app.yml",
         runner.inventory,
         artifacts_root=center.artifacts / "migrate" / "seed",
         extravars={"port": 8080, **app, "host": s.source_hosts[0], **runner.extravars},
+        ssh_trust=runner.ssh_trust,
     )
     if not res.ok:
         from cloudctl.migrate.runbook import failure_message

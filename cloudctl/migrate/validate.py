@@ -3,9 +3,11 @@ playbooks). Pure: the center's facts come in as ``References``."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cloudctl.core.errors import Location, Problem
 from cloudctl.migrate.graph import edges, find_cycles
@@ -21,6 +23,11 @@ class References:
     hosts: set[str] | None = None
     playbook_exists: Callable[[str], bool] | None = None
     unavailable: list[Problem] = field(default_factory=list)
+    groups: set[str] | None = None  # inventory groups (a step's `hosts` may name them)
+    # the center's trust: None = not checked (pure unit tests); a plan cannot allow itself
+    playbook_allowed: Callable[[str], bool] | None = None
+    command_allowed: Callable[[Any], bool] | None = None
+    trust_file: str = "cloudctl.yaml"
 
 
 def validate(plan: Plan, refs: References) -> list[Problem]:
@@ -28,9 +35,7 @@ def validate(plan: Plan, refs: References) -> list[Problem]:
     add = lambda loc, msg: probs.append(Problem(loc, msg))  # noqa: E731
     probs.extend(refs.unavailable)
     if refs.playbook_exists is not None:  # thousands of steps share a handful of playbooks
-        refs = References(
-            refs.tenants, refs.networks, refs.hosts, functools.cache(refs.playbook_exists)
-        )
+        refs = dataclasses.replace(refs, playbook_exists=functools.cache(refs.playbook_exists))
     systems = plan.systems
     for s in systems.values():
         _check_system(s, plan, refs, add)
@@ -102,9 +107,40 @@ def _check_system(s: System, plan: Plan, refs: References, add) -> None:
             )
 
 
+_PATTERN_CHARS = set("*?~[]!&:")
+
+
 def _check_step(s: System, st: Step, refs: References, add) -> None:
-    if st.playbook and refs.playbook_exists is not None and not refs.playbook_exists(st.playbook):
+    from cloudctl.migrate.trust import command_text, commands_of
+
+    if st.playbook and refs.playbook_allowed is not None and not refs.playbook_allowed(st.playbook):
+        add(
+            st.loc,
+            f"system {s.id}: step {st.name!r}: playbook {st.playbook!r} is outside the center's "
+            f"playbooks/ and not in trust.allow_playbooks of {refs.trust_file} (a plan is data: "
+            "the center decides what runs)",
+        )
+    elif st.playbook and refs.playbook_exists is not None and not refs.playbook_exists(st.playbook):
         add(st.loc, f"system {s.id}: step {st.name!r}: unknown playbook {st.playbook!r}")
+    if refs.command_allowed is not None:
+        for what, cmd in commands_of(st):
+            if not refs.command_allowed(cmd):
+                add(
+                    st.loc,
+                    f"system {s.id}: step {st.name!r}: {what} {command_text(cmd)[:80]!r} is not "
+                    f"in trust.allow_commands of {refs.trust_file} (a plan is data: the center "
+                    "decides which commands run)",
+                )
+    if st.hosts and refs.hosts is not None and refs.groups is not None:
+        known = refs.hosts | refs.groups | {"all", "ungrouped", "localhost"}
+        for name in st.hosts.replace(":", ",").split(","):
+            name = name.strip()
+            if name and not (set(name) & _PATTERN_CHARS) and name not in known:
+                add(
+                    st.loc,
+                    f"system {s.id}: step {st.name!r}: `hosts` names {name!r}, which is no host "
+                    "or group of the inventory (the step would run on nothing)",
+                )
     if st.timeout is not None and st.estimate > st.timeout and st.kind != "approval":
         add(st.loc, f"system {s.id}: step {st.name!r}: estimate is longer than its timeout")
 

@@ -52,6 +52,10 @@ def make_center(tmp: Path, controller_center) -> Path:
         + "\n".join(system(s, s == "sysb") for s in ("sysa", "sysb", "sysc"))
         + "\nwaves:\n  - {id: w, systems: [sysa, sysb, sysc]}\n"
     )
+    # a plan is data: the center itself allows the rollback commands, one by one
+    allowed = "".join(f"    - touch {out}/{s}.undone\n" for s in ("sysa", "sysb", "sysc"))
+    with (c / "cloudctl.yaml").open("a") as f:
+        f.write("trust:\n  allow_commands:\n" + allowed)
     return c
 
 

@@ -34,12 +34,12 @@ def local_center(tmp_path: Path, controller_center) -> Path:
     m = tmp_path / "markers"
     m.mkdir()
 
-    def step(name, fail=False):
+    def step(sid, name, fail=False):  # data is never templated: the plan names its files
         return (
-            f"      - {{name: {name}, playbook: t/marker.yml, vars: {{marker: '{m}/{{{{ "
-            f"migrate_system }}}}-{name}', state: touch, fail: {str(fail).lower()}}},\n"
+            f"      - {{name: {name}, playbook: t/marker.yml, vars: {{marker: '{m}/"
+            f"{sid}-{name}', state: touch, fail: {str(fail).lower()}}},\n"
             f"         rollback: {{name: undo-{name}, playbook: t/marker.yml, vars: {{marker: "
-            f"'{m}/{{{{ migrate_system }}}}-{name}', state: absent}}}}}}\n"
+            f"'{m}/{sid}-{name}', state: absent}}}}}}\n"
         )
 
     systems = ""
@@ -48,7 +48,9 @@ def local_center(tmp_path: Path, controller_center) -> Path:
             f"  - id: {sid}\n    name_zh: 系统{sid}\n    department: dzzwb\n    source_hosts: "
             "[localhost]\n"
             f"    target: {{tenant: dzzwb, network: dzzwb-app, hosts: [localhost]}}\n"
-            f"    depends_on: [{', '.join(deps)}]\n    steps:\n" + step("one") + step("two", fail)
+            f"    depends_on: [{', '.join(deps)}]\n    steps:\n"
+            + step(sid, "one")
+            + step(sid, "two", fail)
         )
     (c / "migration_plans" / "t.yaml").write_text(
         "version: 1\nname: t\ntitle_zh: 测试计划\nsystems:\n"
