@@ -205,3 +205,62 @@ def test_areas_are_imported_only_when_named():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_audit_records_are_chained_and_read_returns_what_changed(tmp_path):
+    log = tmp_path / "audit.log"
+    a = audit.record(log, "ipam.allocate", {"name": "x"})
+    trail = audit.Trail(audit.FileStore(log))
+    run = trail.begin("ipam.release", {"name": "x"})
+    b = trail.change("ipam.release", {"removed": "x"}, run=run)
+    c = trail.end(run, "ok", 0)
+    assert (a["seq"], a["prev"]) == (1, audit.GENESIS)
+    got = [r for _loc, r in audit.records(log)]
+    assert [r["seq"] for r in got] == [1, 2, 3, 4]
+    assert [r["prev"] for r in got[1:]] == [r["hash"] for r in got[:-1]]
+    assert got[1]["kind"] == "intent" and b["run"] == c["run"] == got[1]["run"] == run.id
+    assert [r["action"] for r in audit.read(log)] == ["ipam.allocate", "ipam.release"]
+    for _loc, r in audit.records(log):
+        assert r["hash"] == audit.record_hash(r)
+    assert audit.FileStore(log).head() == audit.Head(4, c["hash"])
+
+
+def test_audit_link_after_and_last_line(tmp_path):
+    assert audit.link_after(None) == (1, audit.GENESIS)
+    legacy = b'{"action": "lab.up"}'
+    assert audit.link_after(legacy)[0] == 1 and audit.link_after(legacy)[1] != audit.GENESIS
+    assert audit.link_after(b'{"seq": 7, "hash": "h"}') == (8, "h")
+    with pytest.raises(audit.AuditError, match="damaged"):
+        audit.link_after(b'{"seq": 7, "ha')
+    f = tmp_path / "f"
+    f.write_bytes(b"one\n" + b"x" * 20000 + b"\n\n\n")
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        assert audit._last_line(fd) == b"x" * 20000
+    finally:
+        os.close(fd)
+
+
+def test_audit_verify_is_pure_over_lines(tmp_path):
+    log = tmp_path / "audit.log"
+    for i in range(3):
+        audit.record(log, "t.x", {"i": i})
+    store = audit.FileStore(log)
+    lines = list(store.lines())
+    assert audit.verify(lines, store.head()).ok
+    bad = [lines[0], audit.Line(lines[1].location, lines[1].raw.replace(b'"i":1', b'"i":9'))]
+    v = audit.verify([*bad, lines[2]], None)
+    assert not v.ok and v.broken.location == lines[1].location
+    assert "seq 2 was changed" in v.broken.message
+
+
+def test_audit_redact_scrubs_secret_text():
+    assert audit.scrub("bad line: password: hunter2 here") == "bad line: password: *** here"
+    assert audit.scrub("OS_PASSWORD=abc x") == "OS_PASSWORD=*** x"
+    assert audit.redact({"note": "token=abc", "db_password": "x"}) == {
+        "note": "token=***",
+        "db_password": "***",
+    }
+    assert audit.command_line(["tenant", "--os-password", "s3", "--x=token=abc"]) == (
+        "cloudctl tenant --os-password *** --x=***"
+    )
