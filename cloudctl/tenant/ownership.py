@@ -84,6 +84,9 @@ class SqliteOwnershipStore:
         sql = "SELECT * FROM created_resources WHERE cloud=? ORDER BY tenant, kind, name"
         return [dict(r) for r in self._run(sql, (cloud,))]
 
+    def rows_all(self) -> list[dict]:
+        return [dict(r) for r in self._run("SELECT * FROM created_resources")]
+
     def record(self, cloud: str, kind: str, rid: str, name: str, tenant: str) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self._run(
