@@ -143,10 +143,13 @@ def line_chart(
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
     if x and isinstance(next(iter(x)), datetime):
-        fig.autofmt_xdate(rotation=0, ha="center")
-    ax.legend(
-        fontsize=7.5, frameon=False, ncols=min(4, len(series) + len(hlines)), loc="upper left"
-    )
+        import matplotlib.dates as mdates
+
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    n = len(series) + len(hlines)
+    # below the plot: long labels never squeeze the axes
+    fig.legend(loc="outside lower center", ncols=min(4, n), fontsize=7.5, frameon=False)
     return _done(ctx, fig, title)
 
 
@@ -205,7 +208,7 @@ def capacity_chart(fc, lang: str = "zh", keys: Sequence[str] | None = None) -> s
     series = [
         {
             "key": r.key.replace(":", "-"),
-            "label": r.name_en if en else r.name_zh,
+            "label": _short_label(r, en),
             "values": [round(r.util(i), 2) for i in range(fc.horizon + 1)],
         }
         for r in chosen
@@ -234,3 +237,11 @@ def capacity_chart(fc, lang: str = "zh", keys: Sequence[str] | None = None) -> s
         ylim=(0, top),
         percent=True,
     )
+
+
+def _short_label(r, en: bool) -> str:
+    """Legend text: a zone's address series by its code, so the legend stays one line."""
+    if r.key.startswith("addr:"):
+        zone = r.key.removeprefix("addr:")
+        return f"private addresses ({zone})" if en else f"私网地址（{zone}）"
+    return r.name_en if en else r.name_zh
