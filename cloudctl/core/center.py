@@ -112,7 +112,8 @@ def load_center(explicit: str | Path | None = None) -> Center:
         root = Path(chosen).expanduser().resolve()
         if root.is_file():
             root = root.parent
-        if not (root / CONFIG_NAME).is_file():
+        cfg = root / CONFIG_NAME
+        if not (cfg.exists() or cfg.is_symlink()):  # anything else: the reader says what
             raise InputError(f"no {CONFIG_NAME} here: not a cloudctl center", Location(str(root)))
     else:
         found = find_center_root()
