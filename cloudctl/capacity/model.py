@@ -297,16 +297,24 @@ def pack_racks(servers: list[ServerProfile], rack: Rack) -> RackPlan:
     if any(s.units > rack.server_units or s.kw > rack.server_kw for s in servers):
         raise ValueError("a server does not fit an empty rack (units or kW)")
     racks: list[dict] = []
+    start, last = 0, None
     for s in sorted(servers, key=lambda s: (-s.kw, -s.units)):
-        for r in racks:
+        # an identical server cannot fit where the previous one did not: resume there
+        # (keeps thousands of servers linear instead of quadratic)
+        if s != last:
+            start, last = 0, s
+        for i in range(start, len(racks)):
+            r = racks[i]
             if (
                 r["units"] + s.units <= rack.server_units
                 and r["kw"] + s.kw <= rack.server_kw + 1e-9
             ):
+                start = i
                 break
         else:
             r = {"units": 0, "kw": 0.0, "servers": 0}
             racks.append(r)
+            start = len(racks) - 1
         r["units"] += s.units
         r["kw"] = round(r["kw"] + s.kw, 6)
         r["servers"] += 1

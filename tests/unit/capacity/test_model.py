@@ -131,3 +131,11 @@ def test_horizon_must_be_positive():
     with pytest.raises(ValueError):
         forecast_resource(Resource("x", "", "", "", 1, 0), 0, 0.2)
     assert not math.isnan(forecast_resource(Resource("x", "", "", "", 0, 0), 1, 0.2).required)
+
+
+def test_smaller_servers_fill_what_bigger_ones_left():
+    rack = Rack(units=42, reserved_units=2, kw=6.0, overhead_kw=0.0)
+    storage = ServerProfile("s", units=2, kw=0.4, disk_tb=48)
+    assert pack_racks([COMPUTE] * 11 + [storage], rack).racks == 1  # 5.9 kW
+    two = pack_racks([COMPUTE] * 12 + [storage] * 2, rack)
+    assert two.racks == 2 and [r["servers"] for r in two.per_rack] == [12, 2]
