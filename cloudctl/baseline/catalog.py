@@ -59,6 +59,40 @@ REMEDIATION_KEYS = {
 }
 
 
+PROFILE_KEYS = {"id", "title", "standard", "include", "variables", "version"}
+CATALOG_KEYS = {"clause", "title", "controls", "version"}
+CONTROL_KEYS = {
+    "id", "item", "unit", "title", "rationale", "severity", "kind", "high_risk", "check",
+    "remediation", "references", "applies_to", "container", "evidence", "clause",
+}  # fmt: skip
+FORMAT_VERSION = 1
+
+
+def check_keys(
+    doc: dict, allowed: set[str], what: str, problems: list[Problem], where: Location | None
+) -> None:
+    """Unknown keys are typos or another tool's format: say so (file:line), never ignore
+    them; ``version`` (optional) must be the one this cloudctl reads."""
+    for k in doc:
+        if k not in allowed:
+            problems.append(
+                Problem(
+                    loc_of(doc, k, where),
+                    f"{what}: unknown key {k!r} (known: {', '.join(sorted(allowed))})",
+                )
+            )
+    if "version" in doc:
+        v = doc["version"]
+        if isinstance(v, bool) or not isinstance(v, int) or v != FORMAT_VERSION:
+            problems.append(
+                Problem(
+                    loc_of(doc, "version", where),
+                    f"{what}: version {v!r} is not supported (this cloudctl reads "
+                    f"{FORMAT_VERSION})",
+                )
+            )
+
+
 @dataclass(frozen=True)
 class Control:
     id: str
@@ -181,6 +215,7 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     problems: list[Problem] = []
     if not isinstance(raw, dict):
         raise ValidationFailed([Problem(Location(str(path), 1), "profile must be a mapping")])
+    check_keys(raw, PROFILE_KEYS, "profile", problems, Location(str(path), 1))
     variables: dict[str, Variable] = {}
     raw_vars = raw.get("variables") or {}
     if not isinstance(raw_vars, dict):
@@ -208,8 +243,16 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
         if not isinstance(doc, dict):
             problems.append(Problem(Location(str(fpath), 1), "catalog file must be a mapping"))
             continue
+        check_keys(doc, CATALOG_KEYS, "catalog file", problems, Location(str(fpath), 1))
         if not isinstance(doc.get("controls") or [], list):
             problems.append(Problem(loc_of(doc, "controls"), "controls must be a list"))
+            continue
+        if not doc.get("controls"):  # a file emptied by mistake must not shrink the profile
+            problems.append(
+                Problem(
+                    loc_of(doc, "controls", Location(str(fpath), 1)), "catalog file has no controls"
+                )
+            )
             continue
         family_clause = str(doc.get("clause", ""))
         for i, c in enumerate(doc.get("controls") or []):
@@ -225,6 +268,7 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
                 problems.append(Problem(loc_of(c, "id", where), "id: expected text"))
                 continue
             cid = c["id"]
+            check_keys(c, CONTROL_KEYS, f"control {cid}", problems, where)
             if cid in seen:
                 problems.append(
                     Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})")
@@ -275,6 +319,15 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
                     source=str(where) if where else str(fpath),
                 )
             )
+    ids = {c.id for c in controls}
+    for c in controls:
+        for other in (c.evidence or {}).get("contradicted_by") or []:
+            if other not in ids:
+                problems.append(
+                    Problem(
+                        Location(c.source), f"{c.id}: contradicted_by: unknown control {other!r}"
+                    )
+                )
     if problems:
         raise ValidationFailed(problems, f"catalog {profile}: {len(problems)} problem(s)")
     return Profile(

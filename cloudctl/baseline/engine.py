@@ -14,6 +14,7 @@ from cloudctl.baseline.evaluate import (
     FAIL,
     MANUAL,
     NA,
+    NOT_EVALUATED,
     PASS,
     WAIVED,
     Result,
@@ -41,7 +42,10 @@ CONCLUSION_LABEL = {
     "compliant": {"zh": "符合", "en": "compliant"},
     "basically_compliant": {"zh": "基本符合", "en": "basically compliant"},
     "non_compliant": {"zh": "不符合", "en": "non-compliant"},
+    # no host could be assessed (all unreachable): no verdict at all, never 不符合
+    "not_assessed": {"zh": "未评估（无可核查主机）", "en": "not assessed (no host reachable)"},
 }
+ALL_VERDICTS = (PASS, FAIL, WAIVED, MANUAL, NA, ERROR, NOT_EVALUATED)
 
 
 @dataclass
@@ -93,12 +97,13 @@ class HostEvidence:
 
 
 def _item_status(verdicts: list[str]) -> str:
-    judged = [v for v in verdicts if v not in (NA, MANUAL)]
+    judged = [v for v in verdicts if v not in (NA, MANUAL, NOT_EVALUATED)]
+    open_ = MANUAL in verdicts or NOT_EVALUATED in verdicts
     if not judged:
-        return PENDING if MANUAL in verdicts else NOT_APPLICABLE
+        return PENDING if open_ else NOT_APPLICABLE
     good = [v for v in judged if v in (PASS, WAIVED)]
     if len(good) == len(judged):
-        return PENDING if MANUAL in verdicts else COMPLIANT
+        return PENDING if open_ else COMPLIANT
     if not good:
         return NON_COMPLIANT
     return PARTIAL
@@ -132,6 +137,7 @@ def evaluate_run(
     manual = manual or {}
     chosen = [c for c in profile.controls if not controls or c.id in controls]
     results: list[Result] = []
+    contradictions: list[dict] = []
     host_rows = []
     used_waivers: dict[int, list[str]] = {}
     for h in hosts:
@@ -171,7 +177,8 @@ def evaluate_run(
                         r.note = (r.note + f" waiver expired on {w.expires.isoformat()}").strip()
                         used_waivers.setdefault(i, [])
             results.append(r)
-        counts = {v: 0 for v in (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)}
+        contradictions += _contradictions(chosen, [r for r in results if r.host == h.name])
+        counts = {v: 0 for v in ALL_VERDICTS}
         for r in results:
             if r.host == h.name:
                 counts[r.verdict] += 1
@@ -212,16 +219,15 @@ def evaluate_run(
         for r in results
         if r.verdict == FAIL and by_control[r.control].high_risk
     ]
-    concl = conclusion(rate, len(high_risk))
-    counts = {
-        v: sum(1 for r in results if r.verdict == v)
-        for v in (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)
-    }
+    concl = conclusion(rate, len(high_risk)) if ok_hosts else "not_assessed"
+    counts = {v: sum(1 for r in results if r.verdict == v) for v in ALL_VERDICTS}
     unreachable = [h.name for h in hosts if h.status != "ok"]
     waiver_rows = []
     for i, w in enumerate(waivers):
         d = w.as_dict(today)
         d["applied_to"] = used_waivers.get(i, [])
+        # a waiver whose pattern names no host of this run is a typo or a removed host
+        d["matched_hosts"] = [h.name for h in hosts if fnmatch.fnmatchcase(h.name, w.hosts)]
         waiver_rows.append(d)
     return {
         "schema": SCHEMA,
@@ -241,11 +247,38 @@ def evaluate_run(
             "items": tally,
             "compliance_rate": rate,
             "high_risk": high_risk,
+            "contradictions": contradictions,
             "conclusion": concl,
             "conclusion_label": CONCLUSION_LABEL[concl],
             "failed": bool(counts[FAIL] or counts[ERROR] or unreachable),
         },
     }
+
+
+def _contradictions(controls: list[Control], host_results: list[Result]) -> list[dict]:
+    """Interview evidence that an automated finding on the same host disproves (e.g. a
+    "two-factor via the bastion only" record on a host whose sshd lets anyone in) cannot
+    stand: the manual result becomes an error naming the finding, and is listed."""
+    by_id = {r.control: r for r in host_results}
+    out = []
+    for c in controls:
+        r = by_id.get(c.id)
+        against = (c.evidence or {}).get("contradicted_by") or []
+        if r is None or r.verdict != PASS or not against:
+            continue
+        failing = [x for x in against if by_id.get(x) is not None and by_id[x].verdict == FAIL]
+        if not failing:
+            continue
+        source = r.evidence[0]["source"] if r.evidence else ""
+        r.verdict = ERROR
+        r.note = (
+            f"evidence {source} says pass, but the automated finding(s) "
+            f"{', '.join(failing)} fail on this host: the evidence contradicts the host"
+        )
+        out.append(
+            {"host": r.host, "control": c.id, "evidence": source, "contradicted_by": failing}
+        )
+    return out
 
 
 def _clause_key(clause: str) -> tuple:

@@ -23,7 +23,9 @@ PASS, FAIL, ERROR, NA, WAIVED, MANUAL = (
     "waived",
     "manual",
 )
-VERDICTS = (PASS, FAIL, WAIVED, MANUAL, NA, ERROR)
+# Deliberately not assessed in this run (e.g. --no-updates): neither a finding nor an error.
+NOT_EVALUATED = "not_evaluated"
+VERDICTS = (PASS, FAIL, WAIVED, MANUAL, NA, ERROR, NOT_EVALUATED)
 # Units a container cannot run (shared kernel / no CAP_SYS_TIME): only enablement is judged.
 CONTAINER_CANNOT_RUN = {
     "auditd.service",
@@ -788,12 +790,12 @@ def chk_time_server(chk: dict, ctx: Ctx) -> Outcome:
 
 def chk_updates(chk: dict, ctx: Ctx) -> Outcome:
     up = ctx.ev.get("updates")
-    if up is None:
+    if up is None:  # the operator chose not to ask (--no-updates / check_updates off)
         return Outcome(
-            ERROR,
-            "",
+            NOT_EVALUATED,
+            "not evaluated",
             "no pending security updates",
-            note="update check not collected (check_updates off)",
+            note="not evaluated: the update query was turned off (--no-updates)",
         )
     if not up.get("ok"):
         return Outcome(

@@ -7,13 +7,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from cloudctl.baseline.catalog import Profile
+from cloudctl.baseline.catalog import Profile, check_keys
 from cloudctl.baseline.engine import HostEvidence, ManualEvidence, Waiver
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
-from cloudctl.core.fileio import read_input_text
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 EVIDENCE_SCHEMA = "cloudctl.baseline.evidence/1"
+WAIVER_KEYS = {"hosts", "control", "justification", "approver", "expires", "ticket"}
+MAX_EVIDENCE_BYTES = 256 * 1024 * 1024
 
 
 def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
@@ -23,12 +24,19 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
     items = raw.get("waivers") or [] if isinstance(raw, dict) else None
     if items is None:
         raise InputError("expected a mapping with 'waivers:'", Location(display_path(path), 1))
-    out, problems = [], []
+    out: list[Waiver] = []
+    problems: list[Problem] = []
+    check_keys(
+        raw, {"waivers", "version"}, "waivers file", problems, Location(display_path(path), 1)
+    )
+    if not isinstance(items, list):
+        raise ValidationFailed([Problem(loc_of(raw, "waivers"), "waivers must be a list")])
     for i, w in enumerate(items):
         where = loc_of(items, i)
         if not isinstance(w, dict):
             problems.append(Problem(where, "waiver must be a mapping"))
             continue
+        check_keys(w, WAIVER_KEYS, "waiver", problems, where)
         missing = [
             k for k in ("hosts", "control", "justification", "approver", "expires") if not w.get(k)
         ]
@@ -113,12 +121,28 @@ def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
     """The file check.yml writes: {schema, generated_at, hosts: {name: {status, evidence, error}}}."""  # noqa: E501
     shown = display_path(Path(path))
     where = Location(shown)
+    p = Path(path)
+    if not p.exists():
+        raise InputError("evidence file not found", where)
+    if not p.is_file():  # a directory, a device (/dev/zero), a pipe: never read
+        raise InputError("not a regular file (an evidence file is expected)", where)
     try:
-        raw = json.loads(read_input_text(path, name=shown))  # bounded, regular files only
+        with p.open("rb") as fh:
+            data = fh.read(MAX_EVIDENCE_BYTES + 1)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", where) from None
+    if len(data) > MAX_EVIDENCE_BYTES:
+        raise InputError(
+            f"larger than {MAX_EVIDENCE_BYTES // 2**20} MiB: not an evidence file", where
+        )
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start}): not an evidence file", where) from None
     except json.JSONDecodeError as e:
         raise InputError(f"not JSON: {e.msg}", Location(shown, e.lineno)) from None
-    except (ValueError, RecursionError) as e:  # a 5,000-digit number; nesting too deep
-        raise InputError(f"not usable JSON: {str(e)[:80]}", where) from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply", where) from None
     if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
         raise InputError(
             f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)", Location(shown, 1)

@@ -184,9 +184,11 @@ def _keyval_tasks(spec: dict, c: Control) -> list[dict]:
         rule = rule[:-1] + f', "order": {json.dumps(spec["order"])}}}'
     parse_sep = "=" if "=" in sep else "space"
     ci = "true" if chk.get("case_insensitive") else "false"
+    # absent from the file: the value the check assumes then (the program's default)
+    absent = json.dumps(str(chk["default"])) if chk.get("default") is not None else "none"
     current = (
         f"({reg}.content | default('') | b64decode | "
-        f"mlps_keyval({json.dumps(key)}, {json.dumps(parse_sep)}, {ci}))"
+        f"mlps_keyval({json.dumps(key)}, {json.dumps(parse_sep)}, {ci}) | default({absent}, true))"
     )
     return [
         {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jinja2
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
 
 from cloudctl.baseline.engine import CONCLUSION_LABEL, STATUS_LABEL
@@ -22,6 +23,7 @@ VERDICT_LABEL = {
     "manual": {"zh": "人工核查", "en": "manual"},
     "not_applicable": {"zh": "不适用", "en": "n/a"},
     "error": {"zh": "错误", "en": "error"},
+    "not_evaluated": {"zh": "未评估", "en": "not evaluated"},
 }
 VERDICT_STYLE = {
     "pass": "green",
@@ -30,6 +32,7 @@ VERDICT_STYLE = {
     "manual": "cyan",
     "not_applicable": "dim",
     "error": "magenta",
+    "not_evaluated": "dim",
 }
 STATUS_STYLE = {
     "compliant": "green",
@@ -135,9 +138,34 @@ def terminal(doc: dict, lang: str, console: Console, verbose: bool = False) -> N
                 f"[yellow]expired waiver[/]: {w['control']} ({w['hosts']}, expired {w['expires']}, approver {w['approver']})",  # noqa: E501
             )
         )
+    for w in doc["waivers"]:
+        if not w.get("matched_hosts", True):
+            console.print(
+                t(
+                    lang,
+                    f"[yellow]豁免未匹配本次任何主机[/]：{w['control']}（hosts: {esc(w['hosts'])}，"
+                    f"{esc(w.get('source', ''))}）",
+                    f"[yellow]waiver matches no host of this run[/]: {w['control']} "
+                    f"(hosts: {esc(w['hosts'])}, {esc(w.get('source', ''))})",
+                )
+            )
+    for x in s.get("contradictions") or []:
+        console.print(
+            t(
+                lang,
+                f"[bold red]证据与自动核查矛盾[/]：{esc(x['host'])} {x['control']}"
+                f"（{esc(x['evidence'])}），而 {', '.join(x['contradicted_by'])} 不通过",
+                f"[bold red]evidence contradicts the host[/]: {esc(x['host'])} {x['control']} "
+                f"({esc(x['evidence'])}) while {', '.join(x['contradicted_by'])} fail(s)",
+            )
+        )
     for name in s["hosts_unreachable"]:
         console.print(
-            t(lang, f"[bold red]无法连接[/]：{name}", f"[bold red]unreachable[/]: {name}")
+            t(
+                lang,
+                f"[bold red]无法连接，未评估[/]：{esc(name)}",
+                f"[bold red]unreachable, not assessed[/]: {esc(name)}",
+            )
         )
     rate = "—" if s["compliance_rate"] is None else f"{s['compliance_rate']}%"
     concl = s["conclusion_label"][lang]
@@ -169,7 +197,12 @@ def junit(doc: dict) -> str:
             tests=str(max(len(rs), 1)),
             failures=str(sum(r["verdict"] == "fail" for r in rs)),
             errors=str(sum(r["verdict"] == "error" for r in rs) + (h["status"] != "ok")),
-            skipped=str(sum(r["verdict"] in ("waived", "manual", "not_applicable") for r in rs)),
+            skipped=str(
+                sum(
+                    r["verdict"] in ("waived", "manual", "not_applicable", "not_evaluated")
+                    for r in rs
+                )
+            ),
         )
         if h["status"] != "ok":
             tc = ET.SubElement(suite, "testcase", classname=h["name"], name="reachable")
@@ -188,7 +221,7 @@ def junit(doc: dict) -> str:
                 ET.SubElement(tc, "failure", message=msg[:500], type=m["severity"]).text = r["note"]
             elif r["verdict"] == "error":
                 ET.SubElement(tc, "error", message=r["note"][:500])
-            elif r["verdict"] in ("waived", "manual", "not_applicable"):
+            elif r["verdict"] in ("waived", "manual", "not_applicable", "not_evaluated"):
                 ET.SubElement(tc, "skipped", message=f"{r['verdict']}: {r['note']}"[:500])
     ET.indent(suites)
     return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,7 +28,10 @@ GATHER_TASK = "Gather the baseline evidence"
 
 
 def policies_dir(center: Center, profile: str) -> Path:
-    if (center.policies / profile / "profile.yaml").is_file():
+    """The center's catalog when it has one for ``profile`` — even a broken one, which then
+    fails loudly — else the catalog shipped with cloudctl."""
+    own = center.policies / profile
+    if own.exists() or own.is_symlink():
         return center.policies
     return PROJECT_ROOT / "policies"
 
@@ -204,6 +208,7 @@ def remediate(
         diff=dry_run,
         forks=20,
         event_handler=on_event,
+        env=plugin_env(center),
     )
     changed: dict[str, dict[str, list[str]]] = {}
     failed, diffs = [], []
@@ -236,6 +241,17 @@ def remediate(
                     "reason": f"sshd has not loaded its new configuration: {f['msg']}",
                 }
     return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0, results)
+
+
+def plugin_env(center: Center) -> dict[str, str]:
+    """The generated playbook lives with the run's artifacts, not beside the baseline's
+    modules (mlps_evidence, mlps_pam) and filters (mlps_stricter): point Ansible at them."""
+    base = playbook(center, "check.yml").parent
+    out = {}
+    for var, sub in (("ANSIBLE_LIBRARY", "library"), ("ANSIBLE_FILTER_PLUGINS", "filter_plugins")):
+        given = os.environ.get(var)
+        out[var] = str(base / sub) + (os.pathsep + given if given else "")
+    return out
 
 
 def private_dir(path: Path) -> Path:

@@ -141,7 +141,9 @@ def diff_runs(a: dict, b: dict) -> dict:
             "after": new,
             "observed": (rb or ra or {}).get("observed", ""),
         }
-        if old not in GOOD and new in GOOD:
+        if "not_evaluated" in (old, new):  # one run did not look: neither better nor worse
+            changed.append(row)
+        elif old not in GOOD and new in GOOD:
             better.append(row)
         elif old in GOOD and new not in GOOD:
             worse.append(row)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from cloudctl.baseline import report as rep
 from cloudctl.baseline import service as svc
 from cloudctl.baseline import store
+from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt, use_ansible_options
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
@@ -138,11 +139,14 @@ def check(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not record the run in the state DB.")
     ] = False,
+    forks: ForksOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
 ) -> None:
     """Check hosts against the baseline (read-only). Exit 1 when anything fails."""
     s = session(ctx)
     lg = str(s.language(lang))
     center = s.center
+    use_ansible_options(ctx, center, forks, accept_new_host_keys)
     inputs = svc.load_inputs(center, profile)
     controls = _check_controls(inputs, control)
     invs = svc.inventories(center, inventory)
@@ -209,11 +213,14 @@ def remediate_cmd(
     ] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
+    forks: ForksOpt = None,
+    accept_new_host_keys: AcceptNewOpt = False,
 ) -> None:
     """Fix the failing controls only (per-control tags); --dry-run = check mode with diff."""
     s = session(ctx)
     lg = str(s.language(lang))
     center = s.center
+    use_ansible_options(ctx, center, forks, accept_new_host_keys)
     inputs = svc.load_inputs(center, profile)
     controls = _check_controls(inputs, control)
     invs = svc.inventories(center, inventory)
