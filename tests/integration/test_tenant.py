@@ -503,3 +503,60 @@ def test_router_external_gateway_is_applied_drifts_and_converges(cli, sdk, tmp_p
     finally:
         _wipe(sdk, "x-")
         sdk.network.delete_network(ext)
+
+
+def test_destroy_with_a_vm_port_is_refused_and_deletes_nothing(cli, sdk, tcenter):
+    """Issue 11 §3: every precondition before the first delete; a blocked destroy is whole."""
+    r = run(cli, tcenter, "apply", "czj", "--auto-approve")
+    assert r.exit_code == 0, r.output + r.stderr
+    pid = sdk.identity.find_project("t-czj").id
+    net = sdk.network.find_network("t-czj-app", project_id=pid)
+    port = sdk.network.create_port(
+        network_id=net.id, project_id=pid, device_owner="compute:nova", device_id="vm-t-czj"
+    )
+
+    def inventory():
+        return (
+            {n.id for n in sdk.network.networks(project_id=pid)},
+            {g.id for g in sdk.network.security_groups(project_id=pid)},
+            {u.id for u in sdk.identity.users(default_project_id=pid)},
+        )
+
+    before = inventory()
+    r = run(cli, tcenter, "destroy", "czj", "--yes")
+    assert r.exit_code == 2
+    assert port.id in r.stderr and "compute:nova" in r.stderr and "nothing was deleted" in r.stderr
+    assert "resource(s) will be deleted" in r.output  # the count is shown
+    assert inventory() == before
+    sdk.network.delete_port(port)
+    r = run(cli, tcenter, "destroy", "czj", "--yes")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert sdk.identity.find_project("t-czj") is None
+
+
+def test_upgrade_without_a_record_adopts_exact_matches_and_tenant_adopt_the_rest(cli, sdk, tcenter):
+    """Issue 11 §3: resources made before the ownership record existed: apply records
+    those that match exactly; one that differs waits for an explicit `tenant adopt`."""
+    import sqlite3
+
+    assert run(cli, tcenter, "apply", "czj", "--auto-approve").exit_code == 0
+    db = tcenter / "state" / "cloudctl.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM created_resources")  # as before the upgrade
+    pid = sdk.identity.find_project("t-czj").id
+    sub = sdk.network.find_subnet("t-czj-app", project_id=pid)
+    sdk.network.update_subnet(sub, dns_nameservers=["10.99.0.53"])
+    r = run(cli, tcenter, "apply", "czj", "--auto-approve")
+    assert r.exit_code == 2 and "tenant adopt czj" in r.stderr and sub.id in r.stderr
+    r = run(cli, tcenter, "adopt", "czj", "--yes")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert sub.id in r.output
+    r = run(cli, tcenter, "apply", "czj", "--auto-approve")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert sdk.network.get_subnet(sub.id).dns_nameservers == ["10.40.1.53", "10.40.1.54"]
+    with sqlite3.connect(db) as conn:
+        ids = {row[0] for row in conn.execute("SELECT id FROM created_resources")}
+    assert {pid, sub.id} <= ids
+    r = run(cli, tcenter, "destroy", "czj", "--yes")  # prune/destroy work after the upgrade
+    assert r.exit_code == 0, r.output + r.stderr
+    assert sdk.identity.find_project("t-czj") is None
