@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
@@ -45,22 +46,6 @@ InventoryOpt = Annotated[
         "--inventory",
         "-i",
         help="Ansible inventory (default: the center's inventory/hosts/). Repeatable.",
-    ),
-]
-ForksOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--forks",
-        min=1,
-        help="Hosts Ansible works on at once (default: your ansible.cfg's forks, else 10).",
-    ),
-]
-AcceptNewOpt = Annotated[
-    bool,
-    typer.Option(
-        "--accept-new-host-keys",
-        help="Record the SSH key of a host seen for the first time (a changed key still "
-        "fails). Default: only hosts already in known_hosts.",
     ),
 ]
 ApproveOpt = Annotated[

@@ -57,6 +57,24 @@ def batch_host(system_id: str) -> str:
     return f"migrate-system-{system_id}"
 
 
+def host_key_reason(msg: str) -> str | None:
+    """ssh's many-line host-key complaint, as one line that says what to do."""
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in msg:
+        m = re.search(r"Offending \S+ key in (\S+?):(\d+)", msg)
+        where = f"{m.group(1)}:{m.group(2)}" if m else "known_hosts"
+        return (
+            "Host key verification failed: REMOTE HOST IDENTIFICATION HAS CHANGED (the host's "
+            f"key is not the one in {where}: a man in the middle, or a reinstalled host; check "
+            "before you change the file)"
+        )
+    if "Host key verification failed" in msg:
+        return (
+            "Host key verification failed: the host's key is not in known_hosts (add it, or "
+            "run once with --accept-new-host-keys)"
+        )
+    return None
+
+
 def failure_message(events: Sequence[dict], host: str | None = None) -> str | None:
     """The last failed task, in one line: ``host: task: message`` (of ``host`` only if given)."""
     for ev in reversed(events):
@@ -73,7 +91,9 @@ def failure_message(events: Sequence[dict], host: str | None = None) -> str | No
                     break
             msg = res.get("msg") or res.get("stderr") or res.get("reason") or "failed"
             if isinstance(msg, str):
-                msg = msg.strip().splitlines()[0] if msg.strip() else "failed"
+                msg = host_key_reason(msg) or (
+                    msg.strip().splitlines()[0] if msg.strip() else "failed"
+                )
             return f"{data.get('host', '?')}: {data.get('task', '?')}: {msg}"
     return None
 

@@ -361,3 +361,19 @@ def test_kill_9_then_resume_and_a_second_operator_is_refused(env):
     ]
     assert_served_by(env, TARGET, digest(env["hosts"][SOURCE]))
     assert last_run(journal)["status"] == "done"
+
+
+def test_testinfra_fixture_checks_host_keys(lab, lab_testinfra):
+    """The lab_testinfra fixture checks host keys against the lab's known_hosts."""
+    h = lab_testinfra("legacy-web01")
+    assert h.run("true").rc == 0
+    import testinfra
+
+    info = lab.hosts["legacy-web01"]
+    bad = testinfra.get_host(
+        f"ssh://{info.user}@127.0.0.1:{info.port}",
+        ssh_identity_file=str(info.key_file),
+        ssh_extra_args="-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
+        "-o ControlPath=none",
+    )
+    assert bad.run("true").rc == 255  # an unknown key: refused, as the fixture would be
