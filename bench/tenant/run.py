@@ -130,13 +130,20 @@ def destroy_all(center, desired_prefix: str, cloud=None) -> None:
     settings = TenantSettings.from_center_settings(center.settings)
     cloud = cloud or service.open_cloud(None)
     actual = cloud.adapter.read_actual(domain="default", quota_projects=lambda ps: [])
+    actual.recorded = service.ownership_store(center).ids(cloud.key)  # only what it created
     changes = []
     for p in actual.projects:
         if p.managed and p.scope == settings.scope:
             ch, _kept = destroy_changes(p.name.removeprefix(desired_prefix), p, actual)
             changes.extend(ch)
     if changes:
-        execute(Plan(changes=changes), cloud.adapter, actual, service.password_store(center))
+        execute(
+            Plan(changes=changes),
+            cloud.adapter,
+            actual,
+            service.password_store(center),
+            recorder=service.recorder(center, cloud),
+        )
 
 
 # ------------------------------------------------------------------------- ansible
@@ -436,10 +443,16 @@ def main() -> int:
     desired = service.load_desired(center)
 
     def apply(cloud):
-        actual = service.read_state(cloud, desired)
+        recorded = service.ownership_store(center).ids(cloud.key)
+        actual = service.read_state(cloud, desired, recorded=recorded)
         plan = compute_plan(desired, actual)
         res = execute(
-            plan, cloud.adapter, actual, service.password_store(center), parallel=args.parallel
+            plan,
+            cloud.adapter,
+            actual,
+            service.password_store(center),
+            parallel=args.parallel,
+            recorder=service.recorder(center, cloud),
         )
         if not res.ok:
             errors = [t.failed.error for t in res.tenants if t.failed]
@@ -451,7 +464,7 @@ def main() -> int:
         return {"changes": len(plan.changes)}
 
     def noop_plan(cloud):
-        plan, _ = service.plan_tenants(cloud, desired)
+        plan, _ = service.plan_tenants(cloud, desired, center=center)
         assert plan.empty, [(c.action, c.kind, c.name) for c in plan.changes][:10]
         return {"changes": 0}
 
