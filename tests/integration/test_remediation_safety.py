@@ -79,6 +79,9 @@ def env(lab, tmp_path_factory):
         f"printf '%s\\n' '{pub}' > /home/{KEY_USER}/.ssh/authorized_keys",
         f"chown {KEY_USER}: /home/{KEY_USER}/.ssh/authorized_keys",
         "useradd -m -s /bin/bash pwtest",
+        # the host already locks for UNLOCK seconds (absent, pam_faillock's default is 600 s,
+        # which remediation would keep: it never shortens a lock-out)
+        f"printf 'unlock_time = {UNLOCK}\\n' >> /etc/security/faillock.conf",
         # no AIDE package for this host: that control must fail alone
         "printf 'Package: aide aide-common\\nPin: release *\\nPin-Priority: -1\\n'"
         " > /etc/apt/preferences.d/99-no-aide",
@@ -203,8 +206,17 @@ def test_remediation_never_locks_anyone_out(env):
     assert rows["aide-installed"]["status"] == "failed", rows["aide-installed"]
     assert "aide" in rows["aide-installed"]["reason"]
     others = {c: v["status"] for c, v in rows.items() if c != "aide-installed"}
-    assert set(others.values()) == {"changed"}, others
-    assert {"sshd-macs", "shell-histsize", "sysctl-suid-dumpable"} <= set(others)
+    # unchanged = the setting itself already met the requirement (e.g. faillock deny)
+    assert set(others.values()) <= {"changed", "unchanged"}, others
+    changed = {c for c, v in others.items() if v == "changed"}
+    assert {
+        "sshd-macs",
+        "shell-histsize",
+        "sysctl-suid-dumpable",
+        "sshd-permit-root-login",
+        "faillock-enabled",
+        "pam-no-nullok",
+    } <= changed
     assert [f["control"] for f in out["failed_controls"]] == ["aide-installed"]
 
     after = login_table(env)
