@@ -53,6 +53,9 @@ class Center:
     lab_hosts: tuple[LabHost, ...] = field(default_factory=tuple)
     settings: dict = field(default_factory=dict)
     trust: Trust = field(default_factory=lambda: Trust())
+    # ``state: postgresql://...`` (or CLOUDCTL_STATE_URL): the shared state database; the
+    # local state directory (artifacts, caches, the audit copy) is then .cloudctl
+    state_url: str | None = None
 
     @property
     def audit_log(self) -> Path:
@@ -129,11 +132,14 @@ def load_center(explicit: str | Path | None = None) -> Center:
         raise InputError("the center config must be a mapping", Location(str(cfg_path), 1))
     _check_config(raw, cfg_path)
     paths = {}
+    state_url = None
     for key, default in _PATH_KEYS.items():
         val = raw.get(key, default)
         if not isinstance(val, str):
             line = raw.loc(key).line if hasattr(raw, "loc") else None
             raise InputError(f"{key}: expected a path", Location(str(cfg_path), line))
+        if key == "state":
+            state_url, val = _state_setting(val, raw, cfg_path, default)
         paths[key] = (root / val).resolve()
     lab_hosts = []
     for h in (raw.get("lab") or {}).get("hosts") or []:  # shapes checked by _check_config
@@ -146,8 +152,31 @@ def load_center(explicit: str | Path | None = None) -> Center:
         lab_hosts=tuple(lab_hosts),
         settings=settings,
         trust=_load_trust(raw.get("trust"), raw, cfg_path, root),
+        state_url=state_url,
         **paths,
     )
+
+
+def _state_setting(val: str, raw: dict, cfg_path: Path, default: str) -> tuple[str | None, str]:
+    """``(url, local state dir)``: ``state:`` (or CLOUDCTL_STATE_URL, which wins) is a
+    directory or a postgresql:// URL; a URL in the file must not carry a password."""
+    from cloudctl.state.url import ENV_VAR, check_url, looks_like_url
+
+    env = os.environ.get(ENV_VAR)
+    if env:
+        if not looks_like_url(env):
+            return None, env
+        problem = check_url(env, from_file=False)
+        if problem:
+            raise InputError(f"{ENV_VAR}: {problem}")
+        return env, (default if looks_like_url(val) else val)
+    if not looks_like_url(val):
+        return None, val
+    problem = check_url(val, from_file=True)
+    if problem:
+        line = raw.loc("state").line if hasattr(raw, "loc") else None
+        raise InputError(f"state: {problem}", Location(str(cfg_path), line))
+    return val, default
 
 
 # ------------------------------------------------------------------------- trust

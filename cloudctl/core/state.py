@@ -1,5 +1,8 @@
 """The local state store: one SQLite file under the center's state directory, shared by
-baseline run history and the migration journal (each area owns its own tables)."""
+baseline run history, the migration journal and the ownership record (each area owns its
+own tables). The shared backends (SQLite or PostgreSQL) live in :mod:`cloudctl.state`;
+this is the SQLite connection every area has used so far, now with the schema version
+checked and upgraded (an older cloudctl refuses a newer database)."""
 
 from __future__ import annotations
 
@@ -11,23 +14,16 @@ from cloudctl.core.errors import InputError, Location
 
 def connect(db_path: str | Path, schema: str | None = None) -> sqlite3.Connection:
     """Open (creating if needed) with WAL and a busy timeout, so two cloudctl processes
-    can read while one writes; apply ``schema`` (idempotent CREATE ... IF NOT EXISTS)."""
+    can read while one writes; bring the schema to this cloudctl's version, then apply
+    ``schema`` (idempotent CREATE ... IF NOT EXISTS)."""
+    from cloudctl.state.db import SqliteDB
+
     path = Path(db_path)
-    if path.is_dir():
-        raise InputError("is a directory, not a state database", Location(str(path)))
+    conn = SqliteDB(path).new_conn()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA foreign_keys=ON")
         if schema:
             conn.executescript(schema)
-    except sqlite3.DatabaseError as e:  # not SQLite, truncated, or not writable
+    except sqlite3.DatabaseError as e:
+        conn.close()
         raise InputError(f"not a usable SQLite state database: {e}", Location(str(path))) from None
-    except OSError as e:
-        raise InputError(
-            f"cannot open the state database: {e.strerror}", Location(str(path))
-        ) from None
     return conn

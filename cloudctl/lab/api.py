@@ -31,6 +31,14 @@ class LabInfo:
     hosts: dict[str, LabHostInfo] = field(default_factory=dict)
     services: dict[str, int] = field(default_factory=dict)  # name -> port (keystone: 5000 ...)
     center_inventory: Path | None = None  # <center>/inventory/hosts/lab.yml when a center is known
+    state_url: str | None = None  # the lab's PostgreSQL (shared state), no password in it
+    pgpass: Path | None = None  # libpq password file for state_url (PGPASSFILE), 0600
+
+    def state_env(self) -> dict[str, str]:
+        """Environment that points cloudctl's shared state at the lab's PostgreSQL."""
+        if not self.state_url or not self.pgpass:
+            return {}
+        return {"CLOUDCTL_STATE_URL": self.state_url, "PGPASSFILE": str(self.pgpass)}
 
     def env(self) -> dict[str, str]:
         """Environment for openstacksdk / the openstack CLI to use the lab's admin cloud."""

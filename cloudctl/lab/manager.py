@@ -23,7 +23,7 @@ import yaml
 from cloudctl.core.errors import ExternalError, InputError, Location
 from cloudctl.core.fileio import atomic_write, file_lock
 from cloudctl.lab import hosts as hostmod
-from cloudctl.lab import image, procs, requirements, services
+from cloudctl.lab import image, postgres, procs, requirements, services
 from cloudctl.lab.api import LabHostInfo, LabInfo
 from cloudctl.lab.model import (
     ADMIN_USER,
@@ -247,6 +247,8 @@ def ensure(
             # on a first run the host image builds while the services' venv is installed
             image_job = pool.submit(image.ensure_lower, paths, building) if wanted_hosts else None
             _ensure_services(paths, wanted_svcs, rep, state)
+            with rep.step("PostgreSQL（共享状态库）", "PostgreSQL (the shared state database)"):
+                postgres.ensure(paths, _port_check)
             lower = _ensure_hosts(paths, wanted_hosts, rep, image_job) if image_job else None
         pw = services.load_secrets(paths)
         _write_private(paths.clouds_yaml, yaml.safe_dump(clouds_doc(pw["admin"]), sort_keys=False))
@@ -267,7 +269,7 @@ def _stop_unwanted(paths, state: LabState, wanted_svcs, wanted_hosts) -> None:
             hostmod.stop(paths, h.name)
     keep_s = {s.name for s in wanted_svcs}
     for k, r in recs.items():
-        if k.startswith("svc-") and k[4:] not in keep_s:
+        if k.startswith("svc-") and k[4:] not in keep_s and k != postgres.KEY:
             procs.terminate([r])
             (paths.run / f"{k}.json").unlink(missing_ok=True)
 
@@ -418,6 +420,8 @@ def _info(paths: LabPaths, state: LabState) -> LabInfo:
         },
         services={n: SERVICES[n].port for n in state.services},
         center_inventory=Path(state.center_inventory) if state.center_inventory else None,
+        state_url=postgres.url(),
+        pgpass=postgres.pgpass_file(paths),
     )
 
 
@@ -493,6 +497,8 @@ def status(deep: bool = True) -> dict:
     with ThreadPoolExecutor(max_workers=8) as pool:
         svc_rows = list(pool.map(svc_row, state.services))
         host_rows = list(pool.map(host_row, state.host_specs()))
+    if state.status == "up" or postgres.record(paths) is not None:
+        svc_rows.append(postgres.status_row(paths, kids, deep))
     last = None
     with contextlib.suppress(OSError, ValueError):
         last = json.loads(paths.recovery_file.read_text())
@@ -561,6 +567,8 @@ def down(purge: bool = False, reporter: Reporter | None = None) -> list[str]:
                 names |= {d.name for d in paths.hosts.iterdir()}
             for n in sorted(names):
                 stopped += hostmod.stop(paths, n)
+            if postgres.stop(paths):  # a fast shutdown first (SIGTERM would wait for clients)
+                stopped.append(postgres.KEY)
             svc = [r for k, r in records(paths).items() if k.startswith("svc-")]
             stopped += [r.key for r in procs.terminate(svc)]
             for r in svc:
