@@ -113,3 +113,22 @@ def test_offline_matrix_shows_the_bad_template_as_differences(cli, tmp_path):
     cells = {(c["from"], c["to"]): c for c in json.loads(res.output)["cells"]}
     assert "tcp/3389" in cells[("internet", "core")]["extra"]
     assert "tcp/443" not in cells[("internet", "dmz")]["extra"]
+
+
+def test_design_problems_is_what_tenant_validate_can_raise(tmp_path):
+    from cloudctl.core.center import load_center
+    from cloudctl.domains.tenants import design_problems
+
+    root = make_center(tmp_path / "c")
+    probs = design_problems(load_center(root))
+    assert len(probs) == 15
+    assert all("security-groups/bad.yaml:" in str(p.location) for p in probs)
+    assert all("security-domains.yaml:" in p.message for p in probs)
+    (root / "policies" / "security-domains.yaml").unlink()
+    assert design_problems(load_center(root)) == []  # a center without a design
+
+
+def test_chinese_output(cli, tmp_path):
+    res = cli("--center", str(make_center(tmp_path / "c")), "domains", "check")
+    assert res.exit_code == 1
+    assert "不在允许的流中：默认拒绝" in res.output and "项违反安全域设计" in res.output
