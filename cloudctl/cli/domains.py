@@ -139,10 +139,11 @@ def check_cmd(
             ],
         )
         req = live.requests
+        n, r, sec = len(doc["objects"]), req.get("requests"), req.get("seconds")
         stderr().print(
-            f"[dim]{len(doc['objects'])} objects, {req.get('requests')} API requests, "
-            f"{req.get('seconds')} s[/]"
-        )
+            pick(lg, f"[dim]{n} 个测评对象，{r} 次 API 请求，{sec} 秒[/]",
+                 f"[dim]{n} objects, {r} API requests, {sec} s[/]")
+        )  # fmt: skip
     raise typer.Exit(1 if doc["summary"]["findings"] else 0)
 
 

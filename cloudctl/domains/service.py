@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from cloudctl.core.errors import InputError
 from cloudctl.core.yamlio import display_path
 from cloudctl.domains.assess import Assessment, assess, document
 from cloudctl.domains.cloud import CloudSnapshot
@@ -52,6 +53,9 @@ def select_tenants(snap: CloudSnapshot, names: list[str], prefix: str | None) ->
     if not names and not prefix:
         return None
     out = [p.name for p in snap.projects if p.name in names]
+    missing = [n for n in names if n not in out]
+    if missing:
+        raise InputError(f"no project named {', '.join(missing)} in the cloud")
     if prefix:
         out += [p.name for p in snap.projects if p.name.startswith(prefix) and p.name not in out]
     return out

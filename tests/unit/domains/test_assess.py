@@ -240,3 +240,15 @@ def test_junit_has_a_failure_per_failing_object_and_control(ctx):
     import xml.etree.ElementTree as ET
 
     ET.fromstring(xml)
+
+
+def test_selecting_tenants_by_name_and_prefix():
+    from cloudctl.core.errors import InputError
+    from cloudctl.domains.service import select_tenants
+
+    snap = base()
+    assert select_tenants(snap, [], None) is None
+    assert select_tenants(snap, [], "dom-") == ["dom-a", "dom-b"]
+    assert select_tenants(snap, ["dom-b"], None) == ["dom-b"]
+    with pytest.raises(InputError, match="no project named dom-x"):
+        select_tenants(snap, ["dom-x"], None)
