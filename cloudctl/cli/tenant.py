@@ -84,12 +84,30 @@ class _Planned(NamedTuple):
     t0: float
 
 
+def _load_desired(s, names: list[str] | None, lg) -> DesiredState:
+    """The desired tenants, refused when a security-group rule breaks the zone design
+    (policies/security-domains.yaml): nothing the design forbids is ever created."""
+    from cloudctl.domains.tenants import design_problems
+
+    desired = service.load_desired(s.center, names or ())
+    problems = design_problems(s.center, desired, str(lg))
+    if problems:
+        raise ValidationFailed(
+            problems,
+            pick(
+                lg,
+                f"{len(problems)} 条安全组规则违反安全域设计",
+                f"{len(problems)} rule(s) break the zone design",
+            ),
+        )
+    return desired
+
+
 def _plan_from_files(
     s, names: list[str] | None, os_cloud: str | None, os_config_file: str | None, prune: bool
 ) -> _Planned:
     """Validate the tenant files, then read the cloud and plan; stop on conflicts."""
-    only = names or ()
-    desired = service.load_desired(s.center, only)
+    desired = _load_desired(s, names, s.language())
     cloud = service.open_cloud(os_cloud, os_config_file)
     return _replan(s, desired, cloud, names, prune)
 
@@ -212,7 +230,7 @@ def validate(
     """Check tenant files, the address plan references and SG templates (no cloud call)."""
     s = session(ctx)
     lg = s.language(lang)
-    desired = service.load_desired(s.center, names or ())
+    desired = _load_desired(s, names, lg)
     rows = [
         {
             "tenant": t.code,
@@ -370,7 +388,7 @@ def apply_cmd(
     cloud to the last write, so a second operator waits and then plans afresh."""
     s = session(ctx)
     lg = s.language(lang)
-    desired = service.load_desired(s.center, names or ())
+    desired = _load_desired(s, names, lg)
     cloud = service.open_cloud(os_cloud, os_config_file)
     if dry_run:
         plan = _replan(s, desired, cloud, names, prune).plan
