@@ -33,7 +33,7 @@ def log(
 
     A run with an intent but no outcome was killed: its result is ``interrupted``.
     """
-    recs = [r for _loc, r in audit.records(session(ctx).center.audit_log)]
+    recs = [r for _loc, r in audit.records(audit.store_for(session(ctx).center))]
     if every:
         rows = [
             {**r, "user": audit.display_user(r), "kind": r.get("kind", "legacy")}
@@ -74,7 +74,7 @@ def verify(
     """
     s = session(ctx)
     lg = s.language(lang)
-    store = audit.FileStore(s.center.audit_log)
+    store = audit.store_for(s.center)
     v = audit.verify(store.lines(), store.head(), store.end(), running=audit.process_running)
     if output is not OutputFormat.table:
         render(v.as_dict(), output)

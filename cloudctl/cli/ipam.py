@@ -64,6 +64,12 @@ def validate(
     """
     s = session(ctx)
     loaded = service.load(s.center, plan)
+    # blocks other clones reserved in the shared state that never landed (docs/state.md)
+    root = service.plan_root(s.center, plan)
+    warnings = service.reservation_warnings(s.center, loaded.plan, root)
+    if output is OutputFormat.table or loaded.problems:
+        for w in warnings:
+            sys.stderr.write(f"warning: {w['message']}\n")
     if loaded.problems:
         raise ValidationFailed(
             loaded.problems,
@@ -83,7 +89,7 @@ def validate(
             )
         )
     else:
-        render({"ok": True, "summary": text, "problems": []}, output)
+        render({"ok": True, "summary": text, "problems": [], "warnings": warnings}, output)
 
 
 # ---------------------------------------------------------------------------------------

@@ -663,11 +663,24 @@ def _plain(value: Any) -> Any:
     return str(getattr(value, "value", value))
 
 
+def store_for(center: Any) -> AuditStore:
+    """Where a center's chain lives: the shared state database when ``state:`` is a
+    PostgreSQL URL (one chain for every operator; a local copy in ``audit-copy.jsonl``),
+    else the audit log file in the state directory."""
+    if getattr(center, "state_url", None):
+        from cloudctl.state import open_state
+        from cloudctl.state.audit_store import DbAuditStore
+
+        return DbAuditStore(open_state(center), copy=center.state / "audit-copy.jsonl")
+    return FileStore(center.audit_log)
+
+
 def trail_for(center: Any, argv: Sequence[str] | None = None) -> Trail:
-    """The trail of a center: its audit log file, and syslog when ``audit.syslog`` is set."""
+    """The trail of a center: its store (:func:`store_for`), and syslog when
+    ``audit.syslog`` is set."""
     target = getattr(center, "audit_syslog", None)
     return Trail(
-        FileStore(center.audit_log),
+        store_for(center),
         Syslog(target) if target else None,
         argv=argv,
         center=str(center.root),
@@ -689,10 +702,12 @@ def record(
 # reading
 
 
-def records(log_path: str | Path) -> list[tuple[Location, dict]]:
-    """Every record with its location; a damaged one is an input error at its line."""
+def records(source: str | Path | AuditStore) -> list[tuple[Location, dict]]:
+    """Every record with its location (of a log file or a store); a damaged one is an
+    input error at its line."""
     out = []
-    for ln in FileStore(log_path).lines():
+    store = source if hasattr(source, "lines") else FileStore(source)  # type: ignore[arg-type]
+    for ln in store.lines():
         try:
             rec = json.loads(ln.raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:

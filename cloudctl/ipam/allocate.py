@@ -11,6 +11,7 @@ merged CIDR decomposition are maximal and aligned, so the first block long enoug
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import netaddr
@@ -58,6 +59,27 @@ class AllocationRequest:
     within: str | None = None  # a container prefix (name or CIDR) to carve from
     vlan: int | str | None = "auto"  # an id, "auto" (lowest free in the zone) or None
     status: str = "active"
+
+
+@dataclass(frozen=True)
+class Held:
+    """A block another clone reserved in the shared state and that is not in this plan
+    (yet): it counts as taken, its VLAN too, and its name cannot be reused."""
+
+    name: str
+    cidr: str
+    vrf: str
+    zone: str
+    vlan: int | None = None
+
+
+def held_intervals(held: Sequence[Held]) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    out: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for h in held:
+        v, first, pl = parse_cidr(h.cidr)
+        last = first + (1 << ((32 if v == 4 else 128) - pl)) - 1
+        out.setdefault((h.vrf, v), []).append((first, last))
+    return out
 
 
 @dataclass
@@ -138,8 +160,21 @@ def find_prefix(plan: AddressPlan, ref: str, vrf: str | None = None) -> Prefix:
     raise InputError(f"no prefix named or numbered {ref!r} in the plan")
 
 
-def free_space(plan: AddressPlan, zone: str | None = None, within: str | None = None) -> FreeSpace:
-    """Free blocks of a zone (its supernets in the zone's VRF) or inside one container."""
+def free_space(
+    plan: AddressPlan,
+    zone: str | None = None,
+    within: str | None = None,
+    held: Sequence[Held] = (),
+) -> FreeSpace:
+    """Free blocks of a zone (its supernets in the zone's VRF) or inside one container;
+    ``held`` blocks (reserved by other clones) count as taken."""
+    extra = held_intervals(list(held))
+
+    def occupied(vrf: str, version: int) -> list[tuple[int, int]]:
+        base = _sorted_intervals(plan, vrf, version)
+        more = extra.get((vrf, version))
+        return sorted(base + more) if more else base
+
     if within is not None:
         vrf = plan.zones[zone].vrf if zone in plan.zones else None
         parent = find_prefix(plan, within, vrf)
@@ -150,7 +185,7 @@ def free_space(plan: AddressPlan, zone: str | None = None, within: str | None = 
                 parent.location,
             )
         span = Span(parent.cidr, parent.version, parent.first, parent.last)
-        intervals = _sorted_intervals(plan, parent.vrf, parent.version)
+        intervals = occupied(parent.vrf, parent.version)
         own = frozenset({(parent.first, parent.last)})
         return FreeSpace([span], free_blocks([span], intervals, own))
     if zone is None:
@@ -165,7 +200,7 @@ def free_space(plan: AddressPlan, zone: str | None = None, within: str | None = 
     )
     blocks: list[netaddr.IPNetwork] = []
     for version in sorted({s.version for s in parents}):
-        intervals = _sorted_intervals(plan, vrf, version)
+        intervals = occupied(vrf, version)
         same = [s for s in parents if s.version == version]
         blocks.extend(free_blocks(same, intervals, open_containers))
     return FreeSpace(parents, blocks)
@@ -200,11 +235,12 @@ def subnet_defaults(net: netaddr.IPNetwork) -> tuple[str | None, list[str]]:
     ]
 
 
-def next_vlan(plan: AddressPlan, zone_name: str) -> int | None:
+def next_vlan(plan: AddressPlan, zone_name: str, held: Sequence[Held] = ()) -> int | None:
     zone = plan.zones[zone_name]
     if not zone.vlan_range:
         return None
     used = {p.vlan for p in plan.prefixes if p.zone == zone_name and p.vlan is not None}
+    used |= {h.vlan for h in held if h.zone == zone_name and h.vlan is not None}
     lo, hi = zone.vlan_range
     for v in range(lo, hi + 1):
         if v not in used:
@@ -227,9 +263,13 @@ def _check_vlan(plan: AddressPlan, zone_name: str, vlan: int) -> None:
 
 
 def plan_allocation(
-    plan: AddressPlan, req: AllocationRequest, tenants: set[str] | None
+    plan: AddressPlan,
+    req: AllocationRequest,
+    tenants: set[str] | None,
+    held: Sequence[Held] = (),
 ) -> Allocation:
-    """Decide the block (or find the existing allocation of that name). Raises InputError."""
+    """Decide the block (or find the existing allocation of that name). Raises InputError.
+    ``held``: blocks other clones reserved that this plan does not have yet."""
     zone = plan.zones.get(req.zone)
     if zone is None:
         raise InputError(f"unknown zone {req.zone!r} (known: {', '.join(sorted(plan.zones))})")
@@ -249,7 +289,13 @@ def plan_allocation(
                 existing.location,
             )
         return Allocation(existing, False, existing.as_dict(), existing.parent or req.zone)
-    space = free_space(plan, req.zone, req.within)
+    for h in held:
+        if h.name == req.name:
+            raise InputError(
+                f"{req.name} is reserved by another clone as {h.cidr} (zone {h.zone}) and is "
+                "not in this plan yet: pull its change, or choose another name"
+            )
+    space = free_space(plan, req.zone, req.within, held)
     versions = {s.version for s in space.parents}
     max_len = max(32 if v == 4 else 128 for v in versions)
     shortest = min(s.prefixlen for s in space.parents)
@@ -272,7 +318,7 @@ def plan_allocation(
         entry["tenant"] = req.tenant
     if req.status != "active":
         entry["status"] = req.status
-    vlan = next_vlan(plan, req.zone) if req.vlan == "auto" else req.vlan
+    vlan = next_vlan(plan, req.zone, held) if req.vlan == "auto" else req.vlan
     if req.vlan == "auto" and vlan is None and zone.vlan_range:
         raise InputError(
             f"no free VLAN left in zone {req.zone}'s range; pass --vlan N or --vlan none"

@@ -7,17 +7,20 @@ import contextlib
 import gc
 import hashlib
 import re
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import netaddr
 
+from cloudctl.core.audit import operator
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
-from cloudctl.core.fileio import atomic_write, file_lock, read_input_text
+from cloudctl.core.fileio import atomic_write, read_input_text
 from cloudctl.core.yamlio import display_path
-from cloudctl.ipam.allocate import AllocationRequest, plan_allocation, subnet_defaults
+from cloudctl.ipam.allocate import AllocationRequest, Held, plan_allocation, subnet_defaults
 from cloudctl.ipam.api import resolve_dns
 from cloudctl.ipam.edit import append_entry, insert_entry, remove_entries
 from cloudctl.ipam.exchange import ImportedRow, parse_row_prefix, read_csv, row_prefix
@@ -30,6 +33,14 @@ from cloudctl.ipam.model import (
     load_plan,
 )
 from cloudctl.ipam.validate import validate_plan
+from cloudctl.state import SqliteDB, open_state
+from cloudctl.state.reservations import (
+    Reservation,
+    ReservationStore,
+    clone_id,
+    committed_in_head,
+    plan_key,
+)
 
 
 @contextlib.contextmanager
@@ -102,12 +113,83 @@ def load_valid(center: Center, plan: str | Path | None = None, dns: bool = True)
 
 @contextlib.contextmanager
 def plan_lock(center: Center, root: Path) -> Iterator[None]:
-    """One lock for the whole plan: two operators never write it at once. The lock file
-    lives in the center's state directory, not next to the YAML people edit."""
-    tag = hashlib.sha1(str(root).encode()).hexdigest()[:12]
-    lock = center.state / "locks" / f"ipam-plan-{tag}"
-    with file_lock(lock, timeout=30, what="the address plan"):
+    """One lock for the whole plan: two operators never write it at once. It lives in the
+    center's state (a file under <state>/locks, or a PostgreSQL advisory lock shared by
+    every clone), not next to the YAML people edit."""
+    tag = hashlib.sha1(reservation_key(center, root).encode()).hexdigest()[:12]
+    with open_state(center).lock(f"ipam-plan-{tag}", timeout=30, what="the address plan"):
         yield
+
+
+# ---------------------------------------------------------------------------------------
+# reservations across clones (docs/state.md)
+
+
+def reservation_key(center: Center, root: Path) -> str:
+    return plan_key(center.name, center.root, root)
+
+
+def reservation_store(center: Center, create: bool = True) -> ReservationStore | None:
+    """The shared reservations; None for a SQLite state that does not exist yet and
+    ``create`` is False (a read-only command does not create the database)."""
+    db = open_state(center)
+    if not create and isinstance(db, SqliteDB) and not db.path.exists():
+        return None
+    return ReservationStore(db)
+
+
+def _in_plan(plan: AddressPlan, r: Reservation) -> Prefix | None:
+    p = plan.prefix(r.name)
+    return p if p is not None and p.cidr == r.prefix else None
+
+
+def held_elsewhere(center: Center, plan: AddressPlan, held: list[Reservation]) -> list[Held]:
+    """Reservations this plan does not hold yet, other than this clone's own (which it
+    replaces when it allocates the name again)."""
+    me = clone_id(center.root)
+    return [
+        Held(r.name, r.prefix, r.vrf, r.zone, r.vlan)
+        for r in held
+        if _in_plan(plan, r) is None and r.clone != me
+    ]
+
+
+def reservation_warnings(center: Center, plan: AddressPlan, root: Path) -> list[dict]:
+    """Reservations that never landed (not committed by their clone), with their age; this
+    clone's own committed ones are marked as such on the way."""
+    store = reservation_store(center, create=False)
+    if store is None:
+        return []
+    key = reservation_key(center, root)
+    me = clone_id(center.root)
+    out = []
+    for r in store.for_plan(key):
+        if r.committed_at is not None:
+            continue
+        here = _in_plan(plan, r)
+        mine_here = r.clone == me and here is not None and here.source is not None
+        if mine_here and committed_in_head(center.root, here.source, r.name, r.prefix):
+            store.mark_committed(key, r.name)
+            continue
+        where = "this clone" if r.clone == me else f"clone {r.clone}"
+        state = (
+            "written to the plan here but not committed"
+            if r.clone == me and here is not None
+            else "not in this plan and not committed by its clone"
+        )
+        out.append(
+            {
+                "name": r.name,
+                "prefix": r.prefix,
+                "zone": r.zone,
+                "by": r.operator,
+                "clone": r.clone,
+                "age": r.age(),
+                "message": f"reservation {r.name} {r.prefix} by {r.operator} ({where}), "
+                f"{r.age()} ago, has not landed: {state}",
+            }
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,7 +253,11 @@ def allocate(
     with quiet_gc(), plan_lock(center, root):
         loaded = load_valid(center, plan, dns=False)
         p = loaded.plan
-        decision = plan_allocation(p, req, loaded.tenants if loaded.departments else None)
+        store = reservation_store(center)
+        key = reservation_key(center, root)
+        held = held_elsewhere(center, p, store.for_plan(key)) if store else []
+        tenants = loaded.tenants if loaded.departments else None
+        decision = plan_allocation(p, req, tenants, held)
         if not decision.created:
             existing = decision.prefix
             assert existing is not None
@@ -192,6 +278,22 @@ def allocate(
         entry = _entry_for_file(decision.entry, req.zone, old or header)
         splice = append_entry(old, entry, header=header)
         if not dry_run:
+            if store is not None:  # first the shared record, then the file
+                store.add(
+                    Reservation(
+                        plan_key=key,
+                        name=req.name,
+                        prefix=decision.entry["prefix"],
+                        vrf=zone.vrf,
+                        zone=req.zone,
+                        tenant=req.tenant,
+                        vlan=decision.entry.get("vlan"),
+                        clone=clone_id(center.root),
+                        host=socket.gethostname(),
+                        operator=operator(),
+                        created_at=time.time(),
+                    )
+                )
             atomic_write(path, splice.text)
             if splice.line is not None:
                 cache_appended(path, old, splice.text, splice.block, splice.line, cache_dir(center))
@@ -261,6 +363,9 @@ def release(
         if not dry_run:
             for path, text in new_texts.items():
                 atomic_write(path, text)
+            store = reservation_store(center, create=False)
+            if store is not None:
+                store.drop(reservation_key(center, root), [v.name for v in victims])
         return ReleaseResult(
             released=[
                 {"name": v.name, "prefix": v.cidr, "zone": v.zone, "tenant": v.tenant, "vrf": v.vrf}

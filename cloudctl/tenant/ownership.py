@@ -2,9 +2,9 @@
 
 A tag or a description marker can be set by anyone who can edit a resource, so it only
 *claims* ownership. cloudctl deletes (prune, destroy) and changes only what it recorded
-here when it created it. The record is a table of the center's SQLite state store for now;
-everything goes through :class:`OwnershipStore` so a shared PostgreSQL store can replace it
-(several controllers) without touching the diff.
+here when it created it. The record is a table of the center's state database (SQLite, or
+the shared PostgreSQL of several controllers); everything goes through
+:class:`OwnershipStore`, so the diff does not know which.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cloudctl.core.errors import InputError, Location
-from cloudctl.core.state import connect
+from cloudctl.state.db import SqliteDB, StateDB
 
 #: The kinds whose ids are recorded. Rules, router interfaces and role assignments belong to
 #: their (recorded) group, router or user; quotas belong to the project.
@@ -50,30 +50,25 @@ class OwnershipStore(Protocol):
     def forget(self, cloud: str, rid: str) -> None: ...
 
 
-class SqliteOwnershipStore:
-    """``created_resources`` in the center's state database (``.cloudctl/cloudctl.db``).
+class StateOwnershipStore:
+    """``created_resources`` in the center's state database: SQLite
+    (``.cloudctl/cloudctl.db``) or the shared PostgreSQL (every controller sees one record).
 
-    One short connection per call: apply runs tenants in threads, and SQLite connections
-    do not cross threads. Every write commits at once, so a killed apply loses no record
-    of what it created before it died.
+    Connections are per thread (apply runs tenants in threads). Every write commits at
+    once, so a killed apply loses no record of what it created before it died.
     """
 
-    def __init__(self, db_path: Path):
-        self.db_path = Path(db_path)
+    def __init__(self, db: StateDB | Path):
+        self.db = db if isinstance(db, StateDB) else SqliteDB(Path(db))
+        self.db_path = Path(db) if not isinstance(db, StateDB) else None
 
-    def _conn(self) -> sqlite3.Connection:
-        return connect(self.db_path, SCHEMA)
-
-    def _run(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        conn = self._conn()
+    def _run(self, sql: str, args: tuple = ()) -> list:
         try:
-            return conn.execute(sql, args).fetchall()
+            return self.db.conn().execute(sql, args).fetchall()
         except sqlite3.DatabaseError as e:
             raise InputError(
-                f"cannot use the ownership record: {e}", Location(str(self.db_path))
+                f"cannot use the ownership record: {e}", Location(self.db.where)
             ) from None
-        finally:
-            conn.close()
 
     def ids(self, cloud: str) -> set[str]:
         return {
@@ -89,35 +84,33 @@ class SqliteOwnershipStore:
 
     def record(self, cloud: str, kind: str, rid: str, name: str, tenant: str) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._run(
-            "INSERT OR REPLACE INTO created_resources(cloud, kind, id, name, tenant, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (cloud, kind, rid, name, tenant, now),
-        )
+        self._run(_UPSERT, (cloud, kind, rid, name, tenant, now))
 
     def record_many(self, cloud: str, items: Iterable[tuple[str, str, str, str]]) -> int:
         """(kind, id, name, tenant) of each resource; one transaction (adoption)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         rows = [(cloud, k, i, n, t, now) for k, i, n, t in items]
-        conn = self._conn()
         try:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT OR REPLACE INTO created_resources"
-                    "(cloud, kind, id, name, tenant, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+            with self.db.transaction() as c:
+                c.executemany(_UPSERT, rows)
         except sqlite3.DatabaseError as e:
             raise InputError(
-                f"cannot use the ownership record: {e}", Location(str(self.db_path))
+                f"cannot use the ownership record: {e}", Location(self.db.where)
             ) from None
-        finally:
-            conn.close()
         return len(rows)
 
     def forget(self, cloud: str, rid: str) -> None:
         self._run("DELETE FROM created_resources WHERE cloud=? AND id=?", (cloud, rid))
+
+
+_UPSERT = (
+    "INSERT INTO created_resources(cloud, kind, id, name, tenant, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cloud, kind, id) DO UPDATE SET "
+    "name=excluded.name, tenant=excluded.tenant, created_at=excluded.created_at"
+)
+
+#: The name it had when the record could only be SQLite (a path still works).
+SqliteOwnershipStore = StateOwnershipStore
 
 
 class MemoryOwnershipStore:

@@ -12,7 +12,7 @@ from typing import Any
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location
-from cloudctl.core.fileio import file_lock
+from cloudctl.state import open_state
 from cloudctl.tenant.apply import PasswordStore, Recorder
 from cloudctl.tenant.desired import (
     AddressPlanView,
@@ -23,7 +23,7 @@ from cloudctl.tenant.desired import (
 from cloudctl.tenant.diff import Plan, compute_plan, destroy_changes
 from cloudctl.tenant.guards import needs_ports
 from cloudctl.tenant.model import ActualState, DesiredState, Port
-from cloudctl.tenant.ownership import SqliteOwnershipStore, cloud_key
+from cloudctl.tenant.ownership import StateOwnershipStore, cloud_key
 from cloudctl.tenant.passwords import load_policy
 
 #: How long a changing command waits for another one on the same cloud or tenant.
@@ -41,9 +41,9 @@ def password_store(center: Center) -> PasswordStore:
     )
 
 
-def ownership_store(center: Center) -> SqliteOwnershipStore:
-    """The record of what cloudctl created (SQLite in the state dir; one interface)."""
-    return SqliteOwnershipStore(center.state_db)
+def ownership_store(center: Center) -> StateOwnershipStore:
+    """The record of what cloudctl created, in the center's state database."""
+    return StateOwnershipStore(open_state(center))
 
 
 def recorder(center: Center, cloud: Cloud) -> Recorder:
@@ -66,19 +66,21 @@ def change_lock(
     two operators on different tenants work side by side. A whole-cloud command (apply
     without names, which may prune; destroy) holds the cloud lock and then every tenant
     lock it touches. Locks are taken in one order, so nobody deadlocks; a waiting command
-    reads the cloud afresh once it has its locks. The one place that decides what a lock
-    is (a PostgreSQL advisory lock can replace the flock files for several controllers).
+    reads the cloud afresh once it has its locks. The state database decides what a lock
+    is: flock files under ``<state>/locks`` (SQLite), advisory locks (PostgreSQL, across
+    machines).
     """
-    base = center.state / "locks" / f"tenant-{_slug(cloud.key)}"
+    db = open_state(center)
+    base = f"tenant-{_slug(cloud.key)}"
     what = f"cloud {cloud.key}"
     with contextlib.ExitStack() as stack:
         if whole_cloud:
-            stack.enter_context(file_lock(base, timeout=wait, what=what))
+            stack.enter_context(db.lock(base, timeout=wait, what=what))
         else:  # only passes: waits until a whole-cloud command has finished
-            with file_lock(base, timeout=wait, what=what + " (a whole-cloud command)"):
+            with db.lock(base, timeout=wait, what=what + " (a whole-cloud command)"):
                 pass
         for t in sorted(set(tenants)):
-            stack.enter_context(file_lock(Path(f"{base}--{t}"), timeout=wait, what=f"tenant {t}"))
+            stack.enter_context(db.lock(f"{base}--{t}", timeout=wait, what=f"tenant {t}"))
         yield
 
 
