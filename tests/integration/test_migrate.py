@@ -68,7 +68,11 @@ def env(lab, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("migrate")
     c = tmp_path / "center"
     (c / "inventory" / "hosts").mkdir(parents=True)
-    shutil.copy(ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
+    cfg = (ROOT / "cloudctl.yaml").read_text()
+    assert "  allow_commands: []" in cfg
+    # the injected failure below is a command step: the center allows exactly that one
+    cfg = cfg.replace("  allow_commands: []", '  allow_commands: ["echo injected failure; exit 3"]')
+    (c / "cloudctl.yaml").write_text(cfg)
     shutil.copytree(ROOT / "migration_plans", c / "migration_plans")
     shutil.copytree(ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
     shutil.copy(ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml")
@@ -376,4 +380,5 @@ def test_testinfra_fixture_checks_host_keys(lab, lab_testinfra):
         ssh_extra_args="-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null "
         "-o ControlPath=none",
     )
-    assert bad.run("true").rc == 255  # an unknown key: refused, as the fixture would be
+    with pytest.raises(RuntimeError, match="Host key verification failed"):
+        bad.run("true")  # an unknown key: refused (the fixture's options, no known key)
