@@ -313,3 +313,25 @@ def probe(paths: LabPaths) -> tuple[bool, str]:
     except psycopg.Error as e:
         return False, (str(e).strip().splitlines() or ["login failed"])[0][:120]
     return True, f"PostgreSQL {ver}, db {DATABASE} ({(time.monotonic() - t0) * 1000:.0f} ms)"
+
+
+@contextlib.contextmanager
+def fresh_database(paths: LabPaths | None = None, prefix: str = "t"):
+    """A throwaway database on the lab's PostgreSQL (tests, benchmarks): yields its state
+    URL (no password; PGPASSFILE from :func:`env` gives it) and drops it afterwards, with
+    every session still connected to it."""
+    import psycopg
+    from psycopg import sql
+
+    paths = paths or LabPaths.from_env()
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = dict(passfile=str(pgpass_file(paths)), connect_timeout=5, autocommit=True)
+    with psycopg.connect(url(), **admin) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql://{ROLE}@{LOOPBACK}:{PORT}/{name}"
+    finally:
+        with psycopg.connect(url(), **admin) as c:
+            c.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -111,7 +111,19 @@ class StateDB:
             self._local.conn = c
         return c
 
-    def new_conn(self) -> Any:  # pragma: no cover - abstract
+    def new_conn(self) -> Any:
+        """A connection of its own, with the schema brought to this cloudctl's version."""
+        c = self.open_raw()
+        try:
+            self.upgrade(c)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                c.close()
+            raise
+        return c
+
+    def open_raw(self) -> Any:  # pragma: no cover - abstract
+        """A connection that neither checks nor changes the schema (``state status``)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -220,19 +232,16 @@ class SqliteDB(StateDB):
     def where(self) -> str:
         return str(self.path)
 
+    def open_raw(self) -> sqlite3.Connection:
+        return sqlite_connect(self.path)
+
     def new_conn(self) -> sqlite3.Connection:
-        conn = sqlite_connect(self.path)
         try:
-            self.upgrade(conn)
+            return super().new_conn()
         except sqlite3.DatabaseError as e:
-            conn.close()
             raise InputError(
                 f"not a usable SQLite state database: {e}", Location(str(self.path))
             ) from None
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     @contextlib.contextmanager
     def lock(self, name: str, *, timeout: float, what: str) -> Iterator[None]:
@@ -267,18 +276,35 @@ class PgConn:
         except psycopg.OperationalError as e:
             raise self.db.lost(e) from None
 
-    def execute(self, sql: str, args: Sequence[Any] | None = ()) -> Any:
+    def execute(self, sql: str, args: Sequence[Any] | None = ()) -> PgCursor:
         cur = self.raw.cursor()
         self._run(cur.execute, sql, tuple(args or ()))
-        return cur
+        return PgCursor(cur)
 
-    def executemany(self, sql: str, rows: Any) -> Any:
+    def executemany(self, sql: str, rows: Any) -> PgCursor:
         cur = self.raw.cursor()
         self._run(cur.executemany, sql, [tuple(r) for r in rows])
-        return cur
+        return PgCursor(cur)
 
     def close(self) -> None:
         self.raw.close()
+
+
+class PgCursor:
+    """Like sqlite3's cursor: fetching after a statement without rows gives nothing."""
+
+    def __init__(self, cur: Any):
+        self.cur = cur
+        self.rowcount = cur.rowcount
+
+    def fetchone(self) -> Row | None:
+        return self.cur.fetchone() if self.cur.description is not None else None
+
+    def fetchall(self) -> list[Row]:
+        return self.cur.fetchall() if self.cur.description is not None else []
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.fetchall())
 
 
 def _row_factory(cursor: Any) -> Any:
@@ -337,11 +363,14 @@ class PostgresDB(StateDB):
                 f"cannot reach the state database {self.where}: {first}"
             ) from None
 
+    def open_raw(self) -> PgConn:
+        return PgConn(self.raw_connect(), self)
+
     def new_conn(self) -> PgConn:
-        c = PgConn(self.raw_connect(), self)
-        if not self._checked:
-            self.upgrade(c)
-            self._checked = True
+        if self._checked:
+            return self.open_raw()
+        c = super().new_conn()
+        self._checked = True
         return c
 
     def serialize(self, conn: Any, name: str) -> None:
