@@ -1,14 +1,17 @@
-"""Run history in the center's SQLite state (tables prefixed ``baseline_``), and the diff
-between two runs."""
+"""Run history in the center's state database (tables prefixed ``baseline_``; SQLite or
+the shared PostgreSQL), and the diff between two runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cloudctl.core.errors import InputError
 from cloudctl.core.state import connect
+from cloudctl.state.db import StateDB
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS baseline_runs (
@@ -43,56 +46,72 @@ CREATE TABLE IF NOT EXISTS baseline_hosts (
 GOOD = {"pass", "waived", "not_applicable"}
 
 
-def open_db(db: Path) -> sqlite3.Connection:
-    return connect(db, SCHEMA)
-
-
-def save_run(db: Path, doc: dict, source: str) -> None:
-    conn = open_db(db)
+@contextlib.contextmanager
+def open_db(db: Path | StateDB) -> Iterator[Any]:
+    """A connection to a SQLite file (closed afterwards) or to the center's state database
+    (``cloudctl.state.open_state``; its connection stays with the thread)."""
+    if isinstance(db, StateDB):
+        yield db.conn()
+        return
+    conn = connect(db, SCHEMA)
     try:
-        s = doc["summary"]
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT OR REPLACE INTO baseline_runs VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                doc["run_id"],
-                doc["started_at"],
-                doc["profile"]["id"],
-                source,
-                s["hosts"],
-                int(s["failed"]),
-                s["compliance_rate"],
-                s["conclusion"],
-                json.dumps(s["verdicts"]),
-                json.dumps(doc, ensure_ascii=False),
-            ),
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO baseline_results VALUES (?,?,?,?,?,?)",
-            [
-                (doc["run_id"], r["host"], r["control"], r["verdict"], r["observed"], r["expected"])
-                for r in doc["results"]
-            ],
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO baseline_hosts VALUES (?,?,?,?)",
-            [(doc["run_id"], h["name"], h["status"], h.get("error") or "") for h in doc["hosts"]],
-        )
-        conn.execute("COMMIT")
+        yield conn
     finally:
         conn.close()
 
 
-def list_runs(db: Path, limit: int = 20) -> list[dict]:
-    conn = open_db(db)
-    try:
+def save_run(db: Path | StateDB, doc: dict, source: str) -> None:
+    with open_db(db) as conn:
+        s = doc["summary"]
+        rid = doc["run_id"]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO baseline_runs VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (run_id) DO "
+                "UPDATE SET started_at=excluded.started_at, profile=excluded.profile, "
+                "source=excluded.source, hosts=excluded.hosts, failed=excluded.failed, "
+                "compliance_rate=excluded.compliance_rate, conclusion=excluded.conclusion, "
+                "verdicts=excluded.verdicts, doc=excluded.doc",
+                (
+                    doc["run_id"],
+                    doc["started_at"],
+                    doc["profile"]["id"],
+                    source,
+                    s["hosts"],
+                    int(s["failed"]),
+                    s["compliance_rate"],
+                    s["conclusion"],
+                    json.dumps(s["verdicts"]),
+                    json.dumps(doc, ensure_ascii=False),
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO baseline_results VALUES (?,?,?,?,?,?) ON CONFLICT (run_id, host, "
+                "control) DO UPDATE SET verdict=excluded.verdict, observed=excluded.observed, "
+                "expected=excluded.expected",
+                [
+                    (rid, r["host"], r["control"], r["verdict"], r["observed"], r["expected"])
+                    for r in doc["results"]
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO baseline_hosts VALUES (?,?,?,?) ON CONFLICT (run_id, host) DO UPDATE "
+                "SET status=excluded.status, error=excluded.error",
+                [(rid, h["name"], h["status"], h.get("error") or "") for h in doc["hosts"]],
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def list_runs(db: Path | StateDB, limit: int = 20) -> list[dict]:
+    with open_db(db) as conn:
         rows = conn.execute(
             "SELECT run_id, started_at, profile, source, hosts, failed, compliance_rate, conclusion, verdicts "  # noqa: E501
             "FROM baseline_runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
             (limit,),
         ).fetchall()
-    finally:
-        conn.close()
     out = []
     for r in rows:
         d = dict(r)
@@ -102,21 +121,18 @@ def list_runs(db: Path, limit: int = 20) -> list[dict]:
     return out
 
 
-def load_run(db: Path, run_id: str) -> dict:
-    conn = open_db(db)
-    try:
+def load_run(db: Path | StateDB, run_id: str) -> dict:
+    with open_db(db) as conn:
         row = conn.execute(
             "SELECT doc FROM baseline_runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC",  # noqa: E501
             (run_id, run_id + "%"),
         ).fetchone()
-    finally:
-        conn.close()
     if row is None:
         raise InputError(f"no baseline run {run_id!r} (see `cloudctl baseline runs`)")
     return json.loads(row["doc"])
 
 
-def latest_two(db: Path) -> tuple[str, str]:
+def latest_two(db: Path | StateDB) -> tuple[str, str]:
     runs = list_runs(db, 2)
     if len(runs) < 2:
         raise InputError("need two stored runs to compare (run `cloudctl baseline check` twice)")

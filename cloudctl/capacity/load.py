@@ -437,7 +437,7 @@ def migration_inputs(center: Center, plan_name: str | None) -> tuple[Any, set[st
     plan = service.load_checked(center, service.resolve_plan(center, plan_name))
     done: set[str] = set()
     db = service.default_journal(center)
-    if db.is_file():
+    if db.exists():
         j = Journal(db)
         try:
             done = {
@@ -446,5 +446,5 @@ def migration_inputs(center: Center, plan_name: str | None) -> tuple[Any, set[st
                 if st["status"] == "done"
             }
         finally:
-            j.conn.close()
+            j.close()
     return plan, done

@@ -105,8 +105,10 @@ def tenants(center: Center, cloud_usage: Any) -> dict:
 
 def compliance(center: Center) -> dict:
     from cloudctl.baseline.store import list_runs
+    from cloudctl.state import open_state
 
-    runs = list_runs(center.state_db, 50) if center.state_db.is_file() else []
+    db = open_state(center)
+    runs = list_runs(db, 50) if db.exists() else []
     runs = sorted(runs, key=lambda r: r["started_at"])
     return {
         "runs": [
@@ -133,12 +135,12 @@ def migration(center: Center, plan_name: str | None, months: dict) -> dict:
     plan = service.load_checked(center, service.resolve_plan(center, plan_name))
     latest: dict = {}
     db = service.default_journal(center)
-    if db.is_file():
+    if db.exists():
         j = Journal(db)
         try:
             latest = j.latest_system_states(plan.name)
         finally:
-            j.conn.close()
+            j.close()
     movable = [s for s in plan.systems.values() if s.strategy not in ("retain",)]
     in_wave = {sid for w in plan.waves for sid in w.systems}
 

@@ -17,6 +17,7 @@ from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, ses
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
+from cloudctl.state import open_state
 
 if TYPE_CHECKING:
     from cloudctl.core.center import Center
@@ -165,7 +166,7 @@ def check(
     doc["evidence_file"] = str(evidence_file)
     doc["elapsed_seconds"] = round(time.monotonic() - t0, 2)
     if not no_store:
-        store.save_run(center.state_db, doc, source="check")
+        store.save_run(open_state(center), doc, source="check")
     _emit(ctx, doc, output, lg, junit, html, inputs)
 
 
@@ -192,7 +193,7 @@ def report_cmd(
     doc = svc.evaluate_file(s.center, evidence, inputs, run_id)
     doc["evidence_file"] = str(evidence)
     if store_run:
-        store.save_run(s.center.state_db, doc, source="report")
+        store.save_run(open_state(s.center), doc, source="report")
     _emit(ctx, doc, output, lg, junit, html, inputs)
 
 
@@ -397,7 +398,7 @@ def runs_cmd(
     """List stored baseline runs."""
     s = session(ctx)
     lg = str(s.language(lang))
-    rows = store.list_runs(s.center.state_db, last)
+    rows = store.list_runs(open_state(s.center), last)
 
     def table(con) -> None:
         t = column_table(
@@ -441,7 +442,7 @@ def diff_cmd(
     """What got better or worse between two runs. Exit 1 when something got worse."""
     s = session(ctx)
     lg = str(s.language(lang))
-    db = s.center.state_db
+    db = open_state(s.center)
     if not run_a or not run_b:
         a_id, b_id = store.latest_two(db)
         run_a, run_b = run_a or a_id, run_b or b_id

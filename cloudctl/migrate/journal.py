@@ -1,5 +1,6 @@
 """The state journal: every run, every system's state and every step attempt (start,
-end, result, who, where) in SQLite tables prefixed ``migrate_``.
+end, result, who, where) in tables prefixed ``migrate_`` of the center's state database
+(SQLite, or the shared PostgreSQL: operator B sees and resumes operator A's run).
 
 It is what ``resume`` trusts: a step is done only if the journal has an ``ok`` row for
 it. A row left ``running`` by a runner that is no longer alive is marked ``interrupted``
@@ -13,7 +14,6 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,8 +23,9 @@ from typing import Any
 
 from cloudctl.core.audit import operator
 from cloudctl.core.errors import InputError, Location
-from cloudctl.core.state import connect
+from cloudctl.state.db import SqliteDB, StateDB
 
+# The tables (as created by cloudctl.state.schema, migration 1, for both dialects):
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrate_runs (
     run_id     TEXT PRIMARY KEY,
@@ -126,11 +127,15 @@ def new_run_id() -> str:
 
 
 class Journal:
-    """Thread-safe: each thread gets its own SQLite connection (WAL, busy timeout)."""
+    """Thread-safe: each thread gets its own connection (SQLite: WAL, busy timeout).
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if self.path.is_file() and self.path.stat().st_size == 0:
+    ``target``: a SQLite file (``--journal PATH``) or the center's state database."""
+
+    def __init__(self, target: str | Path | StateDB):
+        self.db = target if isinstance(target, StateDB) else SqliteDB(Path(target))
+        self.path = getattr(self.db, "path", None)
+        self.where = self.db.where
+        if self.path is not None and self.path.is_file() and self.path.stat().st_size == 0:
             # SQLite would take it as a new, empty database: a truncated journal must not
             # look like "no history" (and be re-run from scratch)
             raise InputError(
@@ -138,30 +143,23 @@ class Journal:
                 "remove the file to start a new journal",
                 Location(str(self.path)),
             )
-        self._local = threading.local()
         self.me = operator()
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.conn  # create the schema now, in the caller's thread  # noqa: B018
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = connect(self.path, SCHEMA)
-            self._local.conn = c
-        return c
+    def conn(self) -> Any:
+        return self.db.conn()
+
+    def close(self) -> None:
+        """Let go of this thread's connection (the next use opens a new one)."""
+        self.db.close()
 
     @contextlib.contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+    def tx(self) -> Iterator[Any]:
+        with self.db.transaction(self.conn) as c:
             yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
 
     # ------------------------------------------------------------------ runs
     def create_run(
@@ -340,7 +338,7 @@ class Journal:
             cur = c.execute(
                 "INSERT INTO migrate_steps(run_id, system_id, phase, step_index, step_name, kind, "
                 "attempt, status, operator, host, pid, started) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (
                     run_id,
                     system_id,
@@ -356,7 +354,8 @@ class Journal:
                     time.time(),
                 ),
             )
-        return int(cur.lastrowid or 0), attempt
+            row_id = int(cur.fetchone()[0])
+        return row_id, attempt
 
     def step_end(
         self,

@@ -21,7 +21,7 @@ from cloudctl.core.errors import (
     Problem,
     ValidationFailed,
 )
-from cloudctl.core.fileio import file_lock, read_input
+from cloudctl.core.fileio import read_input
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate.executor import Executor, ProgressSink, RunSystem, run_outcome, snapshot
 from cloudctl.migrate.graph import auto_waves, estimate_waves
@@ -30,6 +30,7 @@ from cloudctl.migrate.model import Plan, load_plan
 from cloudctl.migrate.refs import load_references
 from cloudctl.migrate.runbook import AnsibleStepRunner
 from cloudctl.migrate.validate import References, validate
+from cloudctl.state import StateDB, open_state
 
 
 def plan_files(center: Center) -> list[Path]:
@@ -157,16 +158,21 @@ class RunResult:
     already: dict[str, str] = field(default_factory=dict)  # system -> the run that moved it
 
 
-def default_journal(center: Center) -> Path:
-    return center.state_db
+def _where(journal: Journal) -> str:
+    return display_path(journal.path) if journal.path is not None else journal.where
+
+
+def default_journal(center: Center) -> StateDB:
+    """The center's state database (SQLite in the state dir, or the shared PostgreSQL)."""
+    return open_state(center)
 
 
 @contextlib.contextmanager
 def wave_lock(journal: Journal, plan_name: str, wave: str) -> Iterator[None]:
-    """One operator per wave: an flock (dies with its holder) next to the journal, and the
-    journal's own record of who is running it (for the message)."""
-    lock = journal.path.parent / "migrate-locks" / f"{plan_name}--{wave}"
-    with file_lock(lock, timeout=0, what=f"wave {wave}"):
+    """One operator per wave: a lock of the journal's state database that dies with its
+    holder (an flock next to a SQLite journal; a PostgreSQL advisory lock, across
+    machines), and the journal's own record of who is running it (for the message)."""
+    with journal.db.lock(f"migrate-{plan_name}--{wave}", timeout=0, what=f"wave {wave}"):
         yield
 
 
@@ -350,7 +356,7 @@ def find_run(journal: Journal, run_id: str) -> RunRecord:
     run = journal.run(run_id)
     if run is None:
         raise InputError(
-            f"no run {run_id!r} in the journal {display_path(journal.path)}", Location(run_id)
+            f"no run {run_id!r} in the journal {_where(journal)}", Location(run_id)
         )
     return run
 
@@ -514,7 +520,7 @@ def run_status(journal: Journal, run_id: str | None) -> dict:
     if run_id is None:
         runs = journal.runs(limit=1)
         if not runs:
-            raise InputError("the journal has no runs yet", Location(display_path(journal.path)))
+            raise InputError("the journal has no runs yet", Location(_where(journal)))
         run = runs[0]
     else:
         run = find_run(journal, run_id)

@@ -126,6 +126,10 @@ class StateDB:
         """A connection that neither checks nor changes the schema (``state status``)."""
         raise NotImplementedError
 
+    def exists(self) -> bool:
+        """Whether there is a database to read (readers do not create a SQLite file)."""
+        return True
+
     def close(self) -> None:
         c = getattr(self._local, "conn", None)
         if c is not None:
@@ -231,6 +235,9 @@ class SqliteDB(StateDB):
     @property
     def where(self) -> str:
         return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.is_file()
 
     def open_raw(self) -> sqlite3.Connection:
         return sqlite_connect(self.path)

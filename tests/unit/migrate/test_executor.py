@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from cloudctl.core.errors import ConflictError
-from cloudctl.core.fileio import file_lock
 from cloudctl.migrate.executor import Executor, RunSystem, StepOutcome, run_outcome
 from cloudctl.migrate.journal import Journal
 from cloudctl.migrate.model import Step
@@ -243,7 +242,7 @@ def test_wave_lock_refuses_a_second_operator(tmp_path):
     with (
         wave_lock(j, "p", "w1"),
         pytest.raises(ConflictError),
-        file_lock(j.path.parent / "migrate-locks" / "p--w1", timeout=0),
+        j.db.lock("migrate-p--w1", timeout=0, what="wave w1"),  # the same lock, by its name
     ):
         pass
     with wave_lock(j, "p", "w1"):  # released: can be taken again
