@@ -30,6 +30,7 @@ AREAS = {
     "domains": "Security domains: zone design, rule checks, live matrix / 安全域",
     "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
     "audit": "The audit trail of changing commands / 审计记录",
+    "state": "Shared state: SQLite or PostgreSQL, schema, migration / 共享状态库",
 }
 
 # Every command is one or the other (a test keeps it so). A run of a CHANGING command
@@ -54,6 +55,8 @@ CHANGING = frozenset(
         "lab up",
         "lab down",
         "lab reset-host",
+        "state migrate",
+        "state upgrade",
     }
 )
 READ_ONLY = frozenset(
@@ -84,6 +87,7 @@ READ_ONLY = frozenset(
         "report",
         "audit log",
         "audit verify",
+        "state status",
     }
 )
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from cloudctl.state import schema
 from cloudctl.state.db import PostgresDB, SqliteDB, StateDB, StateUnavailable
 
-__all__ = ["PostgresDB", "SqliteDB", "StateDB", "StateUnavailable", "open_state", "open_url"]
+__all__ = [
+    "PostgresDB",
+    "SqliteDB",
+    "StateDB",
+    "StateUnavailable",
+    "open_state",
+    "open_url",
+    "schema",
+]
 
 _OPEN: dict[tuple[str, str], StateDB] = {}
 _GUARD = threading.Lock()

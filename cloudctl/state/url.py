@@ -32,9 +32,9 @@ def looks_like_url(value: str) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value))
 
 
-def check_url(value: str, *, from_file: bool) -> str | None:
-    """The problem with a state URL, in words, or None. ``from_file``: it was written in
-    cloudctl.yaml, where a password is never accepted."""
+def check_url(value: str, *, from_file: bool, source: str = "cloudctl.yaml") -> str | None:
+    """The problem with a state URL, in words, or None. ``from_file``: it was written
+    where a password is never accepted (cloudctl.yaml, a command line: ``source``)."""
     try:
         u = urlsplit(value)
         _ = u.port
@@ -45,7 +45,7 @@ def check_url(value: str, *, from_file: bool) -> str | None:
     params = {k.lower() for k, _v in parse_qsl(u.query, keep_blank_values=True)}
     if from_file and (u.password is not None or params & {"password", "sslpassword"}):
         return (
-            "a password in cloudctl.yaml is refused (the file is shared and versioned): "
+            f"a password in {source} is refused (it would be shared, versioned or recorded): "
             "remove it and set PGPASSWORD or use ~/.pgpass"
         )
     if not (u.path or "").strip("/"):
