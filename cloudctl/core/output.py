@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -84,8 +85,33 @@ def stderr() -> Console:
     return Console(stderr=True, soft_wrap=True, emoji=False)
 
 
+# Fields that may differ between two identical runs (docs/conventions.md): timings and
+# API request statistics. Everything else in a document is a function of the inputs.
+TIMING_KEYS = frozenset({"elapsed_s", "generated_at", "requests"})
+
+
+def document(schema: str, data: Any) -> dict:
+    """The JSON/YAML document a command prints: ``schema`` first (``cloudctl.<area>.<verb>/N``,
+    N bumped when a field changes meaning or goes away), then the data; a list goes under
+    ``items`` so every document is an object scripts can check the version of."""
+    if isinstance(data, dict):
+        if "schema" in data:
+            raise ValueError(f"{schema}: the data has a key 'schema' of its own")
+        return {"schema": schema, **data}
+    return {"schema": schema, "items": data}
+
+
+def _json_default(value: Any) -> Any:
+    """Datetimes as ISO-8601 with their time zone (a naive one is local time)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.astimezone()).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(to_plain(data), ensure_ascii=False, indent=2, default=str)
+    return json.dumps(to_plain(data), ensure_ascii=False, indent=2, default=_json_default)
 
 
 def to_yaml(data: Any) -> str:
@@ -114,9 +140,13 @@ def render(
     columns: Sequence[Column] | None = None,
     title: str | None = None,
     table: Callable[[Console], None] | None = None,
+    schema: str | None = None,
 ) -> None:
-    """Print ``data`` in the chosen format. ``table`` draws a custom terminal view."""
+    """Print ``data`` in the chosen format. ``table`` draws a custom terminal view;
+    ``schema`` names the json/yaml document (see :func:`document`)."""
     fmt = OutputFormat(fmt)
+    if schema is not None and fmt in (OutputFormat.json, OutputFormat.yaml):
+        data = document(schema, data)
     if fmt is OutputFormat.json:
         sys.stdout.write(to_json(data) + "\n")
         return
