@@ -106,9 +106,12 @@ def upgrade(ctx: typer.Context, dry_run: DryRunOpt = False, lang: LangOpt = None
             raise InputError(schema.too_new_message(at, db.where))
         todo = schema.pending(at)
         if not dry_run:
-            todo = db.upgrade(conn)
+            # on PostgreSQL the audit intent of this very command (the chain lives in the
+            # database) may already have upgraded it: report what this process applied
+            db.upgrade(conn)
+            todo = list(db.applied)
             if todo:
-                s.audit("state.upgrade", {"from": at, "to": schema.CURRENT, "where": db.where})
+                s.audit("state.upgrade", {"to": schema.CURRENT, "where": db.where})
     finally:
         conn.close()
     con = stdout()

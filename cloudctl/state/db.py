@@ -101,6 +101,7 @@ class StateDB:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self.applied: list[schema.Migration] = []  # by this process (state upgrade says so)
 
     # -- connections
     def conn(self) -> Any:
@@ -187,6 +188,7 @@ class StateDB:
                     "VALUES (?, ?, ?, ?)",
                     (m.version, m.name, time.time(), _me()),
                 )
+        self.applied.extend(todo)
         return todo
 
     def counts(self, tables: Sequence[str]) -> dict[str, int]:
