@@ -392,6 +392,8 @@ class PostgresDB(StateDB):
         import psycopg
 
         key = lock_key(name)
+        if not self._checked:
+            self.conn()  # the schema (state_locks) first
         conn = PgConn(self.raw_connect(), self)
         try:
             deadline = time.monotonic() + timeout

@@ -20,6 +20,11 @@ from cloudctl.lab.paths import LabPaths
 CLOUDCTL = [sys.executable, "-m", "cloudctl"]
 
 
+def items(doc):
+    """A list printed by a command: bare, or under ``items`` of a versioned document."""
+    return doc["items"] if isinstance(doc, dict) else doc
+
+
 @pytest.fixture
 def pg(lab):
     """A throwaway database on the lab's PostgreSQL; the environment that points at it."""
@@ -178,8 +183,8 @@ def test_a_wave_stops_cleanly_when_postgresql_restarts_and_resume_finishes_it(
     assert ("s1", "a") in ok_before
     assert ("s1", "b") not in ok_before  # it ended on the host, its end was never recorded
     assert ok_before <= finished  # nothing marked done that did not finish
-    run_id = json.loads(cloudctl(c, "migrate", "history", "-o", "json", env=env).stdout)[0]
-    run_id = run_id.get("run_id") or run_id.get("run")
+    history = cloudctl(c, "migrate", "history", "-o", "json", env=env)
+    run_id = items(json.loads(history.stdout))[0]["run_id"]
     status = cloudctl(c, "migrate", "status", run_id, "-o", "json", env=env)
     assert '"interrupted"' in status.stdout, status.stdout
     r = cloudctl(c, "migrate", "resume", run_id, env=env)

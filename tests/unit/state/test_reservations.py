@@ -14,6 +14,11 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
+def items(doc):
+    """A list printed by a command: bare, or under ``items`` of a versioned document."""
+    return doc["items"] if isinstance(doc, dict) else doc
+
+
 def git(root: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
