@@ -48,7 +48,7 @@ def log(
             _col("result", "result"),
             _col("user", "user"),
         ]
-        render(rows, output, columns=cols, title="audit")
+        render(rows, output, columns=cols, title="audit", schema="cloudctl.audit.records/1")
         return
     rows = audit.runs(recs)[-last:] if last > 0 else []
     cols = [
@@ -59,7 +59,7 @@ def log(
         _col("changes", "changes"),
         _col("command", "command"),
     ]
-    render(rows, output, columns=cols, title="audit")
+    render(rows, output, columns=cols, title="audit", schema="cloudctl.audit.log/1")
 
 
 @app.command("verify")
@@ -77,7 +77,7 @@ def verify(
     store = audit.store_for(s.center)
     v = audit.verify(store.lines(), store.head(), store.end(), running=audit.process_running)
     if output is not OutputFormat.table:
-        render(v.as_dict(), output)
+        render(v.as_dict(), output, schema="cloudctl.audit.verify/1")
     else:
         con = stdout()
         if v.broken is not None:

@@ -22,6 +22,7 @@ from cloudctl.state import open_state
 if TYPE_CHECKING:
     from cloudctl.core.center import Center
 
+REMEDIATE_SCHEMA = "cloudctl.baseline.remediate/1"
 app = typer.Typer(
     no_args_is_help=True, help="等保三级主机基线：核查、报告、整改 (MLPS level-3 baseline)."
 )
@@ -259,7 +260,7 @@ def remediate_cmd(
             con.print(pick(lg, "没有可自动整改的不通过项。", "Nothing to remediate automatically."))
             _print_unreachable(con, lg, unreachable, doc)
 
-        render(result, output, table=nothing)
+        render(result, output, table=nothing, schema=REMEDIATE_SCHEMA)
         raise typer.Exit(1 if unreachable else 0)
     with stderr().status(
         pick(
@@ -353,7 +354,7 @@ def remediate_cmd(
             )
         _print_unreachable(con, lg, unreachable, doc)
 
-    render(result, output, table=table)
+    render(result, output, table=table, schema=REMEDIATE_SCHEMA)
     if result["failed_controls"] or unreachable:
         raise typer.Exit(1)
 
@@ -426,7 +427,7 @@ def runs_cmd(
             )
         con.print(t)
 
-    render(rows, output, table=table)
+    render(rows, output, table=table, schema="cloudctl.baseline.runs/1")
 
 
 @app.command("diff")
@@ -476,7 +477,7 @@ def diff_cmd(
         if not (d["better"] or d["worse"] or d["changed"]):
             con.print(pick(lg, "两次运行结果相同。", "No differences."))
 
-    render(d, output, table=table)
+    render(d, output, table=table, schema="cloudctl.baseline.diff/1")
     if d["worse"]:
         raise typer.Exit(1)
 
@@ -524,7 +525,7 @@ def controls_cmd(
             )
         con.print(t)
 
-    render(rows, output, table=table)
+    render(rows, output, table=table, schema="cloudctl.baseline.controls/1")
 
 
 @app.command("playbook")

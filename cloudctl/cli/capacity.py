@@ -89,7 +89,7 @@ def capacity(
     if output is OutputFormat.table:
         render(data, output, table=lambda con: _draw(con, fc, data, str(lg), monthly, chart))
     else:
-        render(data, output)
+        render(data, output, schema="cloudctl.capacity/1")
     if fc.runs_out_within_horizon:
         raise typer.Exit(1)
 

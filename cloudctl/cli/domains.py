@@ -58,7 +58,7 @@ def validate_cmd(ctx: typer.Context, output: OutputOpt = OutputFormat.table, lan
         "waivers": len(d.waivers),
     }
     if output is not OutputFormat.table:
-        render(data, output)
+        render(data, output, schema="cloudctl.domains.validate/1")
         return
     stdout().print(
         pick(
@@ -98,6 +98,7 @@ def check_cmd(
                     "open": len(open_),
                 },
                 output,
+                schema="cloudctl.domains.check/1",
             )
         else:
             from cloudctl.domains.tenants import findings_to_problems
@@ -167,7 +168,7 @@ def matrix_cmd(
     else:
         m, _chk = service.matrix_offline(s.center)
     if output is not OutputFormat.table:
-        render(m.as_dict(), output)
+        render(m.as_dict(), output, schema="cloudctl.domains.matrix/1")
     else:
         for line in view.matrix_lines(m, str(lg)):
             typer.echo(line)

@@ -45,6 +45,14 @@ def _num(v: int | None) -> str:
     return "" if v is None else f"{v:,}"
 
 
+def _joined(v: list) -> str:
+    return esc(", ".join(map(str, v)))
+
+
+def _vlans(v: dict | None) -> str:
+    return "" if not v else f"{v['first']}-{v['last']}"
+
+
 # ---------------------------------------------------------------------------------------
 # validate
 
@@ -89,7 +97,11 @@ def validate(
             )
         )
     else:
-        render({"ok": True, "summary": text, "problems": [], "warnings": warnings}, output)
+        render(
+            {"ok": True, "summary": text, "problems": [], "warnings": warnings},
+            output,
+            schema="cloudctl.ipam.validate/1",
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -163,7 +175,12 @@ def show(
         )
     if as_tree:
         data = report.tree(p, zone, tenant)
-        render(data, output, table=lambda con: con.print(_draw_tree(data, lg)))
+        render(
+            data,
+            output,
+            table=lambda con: con.print(_draw_tree(data, lg)),
+            schema="cloudctl.ipam.show.tree/1",
+        )
         return
     if zone is None and tenant is None:
         rows = report.zone_rows(p)
@@ -177,8 +194,8 @@ def show(
                 True,
             ),
             ("vrf", "vrf", "left", None, True),
-            ("supernets", "supernets", "left", None, True),
-            ("vlans", "vlans", "left", None, False),
+            ("supernets", "supernets", "left", _joined, True),
+            ("vlans", "vlans", "left", _vlans, False),
             ("prefixes", "prefixes", "right", None, False),
             ("size", "size", "right", _num, True),
             ("used", "used", "right", _num, False),
@@ -187,12 +204,17 @@ def show(
             ("purpose", "purpose", "left", None, False),
         ]
         title = pick(lg, "安全域与地址使用率", "zones and utilization")
-        render(rows, output, table=_table(rows, spec, title))
+        render(rows, output, table=_table(rows, spec, title), schema="cloudctl.ipam.show.zones/1")
         return
     rows = report.prefix_rows(p, zone, tenant)
     title = " ".join(x for x in (zone and f"zone {zone}", tenant and f"tenant {tenant}") if x)
     skip = {"zone"} if zone else set()
-    render(rows, output, table=_table(rows, PREFIX_COLUMNS, title, skip))
+    render(
+        rows,
+        output,
+        table=_table(rows, PREFIX_COLUMNS, title, skip),
+        schema="cloudctl.ipam.show.prefixes/1",
+    )
 
 
 def _draw_tree(data: list[dict], lang: str) -> Tree:
@@ -220,7 +242,7 @@ def _draw_tree(data: list[dict], lang: str) -> Tree:
         name = z["name_zh"] if lang == "zh" else z["name_en"]
         zb = root.add(
             f"[bold magenta]{esc(z['zone'])}[/bold magenta] {esc(name)}  vrf {esc(z['vrf'])}  "
-            f"vlan {esc(z['vlans'])}"
+            f"vlan {esc(_vlans(z['vlans']))}"
         )
         for sn in z["supernets"]:
             add(zb, sn)
@@ -272,8 +294,9 @@ def free(
         if prefixlen is not None and b.prefixlen > prefixlen:
             continue
         row = {"block": str(b), "first": str(b.network), "last": str(b[-1]), "size": b.size}
-        if prefixlen is not None:
-            row[f"fits_/{prefixlen}"] = 1 << (prefixlen - b.prefixlen)
+        if prefixlen is not None:  # fixed keys: a script reads "fits", whatever the /N
+            row["fits_prefixlen"] = prefixlen
+            row["fits"] = 1 << (prefixlen - b.prefixlen)
         rows.append(row)
     cols = [
         Column("block", "free block"),
@@ -282,7 +305,7 @@ def free(
         Column("size", "size", justify="right", fmt=_num),
     ]
     if prefixlen is not None:
-        cols.append(Column(f"fits_/{prefixlen}", f"/{prefixlen} blocks", justify="right", fmt=_num))
+        cols.append(Column("fits", f"/{prefixlen} blocks", justify="right", fmt=_num))
     lg = s.language(lang)
     where = within or zone
     title = pick(
@@ -290,7 +313,7 @@ def free(
         f"{where} 空闲 {space.free:,} / {space.total:,} 个地址",
         f"{where}: {space.free:,} of {space.total:,} addresses free",
     )
-    render(rows, output, columns=cols, title=title)
+    render(rows, output, columns=cols, title=title, schema="cloudctl.ipam.free/1")
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,7 +383,7 @@ def allocate(
         **{k: v for k, v in res.entry.items() if k != "location"},
     }
     if output is not OutputFormat.table:
-        render(data, output)
+        render(data, output, schema="cloudctl.ipam.allocate/1")
         return
     con = stdout()
     if not res.created:
@@ -413,7 +436,11 @@ def release(
         s.audit("ipam.release", {"files": res.files, "removed": res.released})
     lg = s.language(lang)
     if output is not OutputFormat.table:
-        render({"dry_run": dry_run, "released": res.released, "files": res.files}, output)
+        render(
+            {"dry_run": dry_run, "released": res.released, "files": res.files},
+            output,
+            schema="cloudctl.ipam.release/1",
+        )
         return
     verb = pick(
         lg,
@@ -528,6 +555,7 @@ def import_(
                 "files": res.files,
             },
             output,
+            schema="cloudctl.ipam.import/1",
         )
         return
     con = stdout()

@@ -129,7 +129,7 @@ def up(
                 )
             )
 
-    render(data, output, table=table)
+    render(data, output, table=table, schema="cloudctl.lab.up/1")
 
 
 @app.command("status")
@@ -200,7 +200,7 @@ def status(
         for r in bad:
             con.print(pick(lg, f"日志：{r['log']}", f"log: {r['log']}"))
 
-    render(st, output, table=table)
+    render(st, output, table=table, schema="cloudctl.lab.status/1")
     if st["state"] != "up" or st["stale"]:
         raise typer.Exit(1)
 

@@ -18,7 +18,16 @@ from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
-from cloudctl.core.output import Column, OutputFormat, pick, render, to_json, to_yaml
+from cloudctl.core.output import (
+    Column,
+    OutputFormat,
+    document,
+    esc,
+    pick,
+    render,
+    to_json,
+    to_yaml,
+)
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate import report as reports
 from cloudctl.migrate import service
@@ -214,7 +223,7 @@ def _print_result(res: service.RunResult, output: OutputFormat, lang: str, title
                 )
             )
     else:
-        render(data, output)
+        render(data, output, schema="cloudctl.migrate.run/1")
 
 
 @app.command()
@@ -321,7 +330,7 @@ def plan_cmd(
                 pick(lg, "未排入批次: ", "not in any wave: ") + ", ".join(data["unscheduled"])
             )
 
-    render(data, output, table=table)
+    render(data, output, table=table, schema="cloudctl.migrate.plan/1")
 
 
 @app.command()
@@ -369,7 +378,11 @@ def run(
             inventory=inventory,
         )
         if output is not OutputFormat.table:
-            render({"wave": wave, "systems": res.schedule}, output)
+            render(
+                {"wave": wave, "systems": res.schedule},
+                output,
+                schema="cloudctl.migrate.run-preview/1",
+            )
             return
         con = Console()
         con.print(
@@ -564,7 +577,7 @@ def status(
             ]
             con.print(table_of(data["steps"], scol))
 
-    render(data, output, table=table)
+    render(data, output, table=table, schema="cloudctl.migrate.status/1")
 
 
 @app.command()
@@ -590,9 +603,22 @@ def history(
         Column("operator", pick(lg, "操作人", "operator")),
         Column("started", pick(lg, "开始", "started")),
         Column("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
-        Column("systems", pick(lg, "系统", "systems")),
+        Column(
+            "systems",
+            pick(lg, "系统", "systems"),
+            fmt=lambda v: esc(", ".join(f"{k} {n}" for k, n in v.items())),
+        ),
     ]
-    render(rows, output, columns=cols, title=pick(lg, "迁移运行记录", "migration runs"))
+    render(
+        rows,
+        output,
+        columns=cols,
+        title=pick(lg, "迁移运行记录", "migration runs"),
+        schema="cloudctl.migrate.history/1",
+    )
+
+
+REPORT_SCHEMA = "cloudctl.migrate.report/1"
 
 
 @app.command()
@@ -621,12 +647,12 @@ def report(
         service.load_checked(s.center, path), _journal(ctx, journal, read_only=True)
     )
     if fmt in ("json", "yaml") and not out:
-        render(data, fmt)
+        render(data, fmt, schema=REPORT_SCHEMA)
         return
     if fmt == "json":
-        text = to_json(data) + "\n"
+        text = to_json(document(REPORT_SCHEMA, data)) + "\n"
     elif fmt == "yaml":
-        text = to_yaml(data)
+        text = to_yaml(document(REPORT_SCHEMA, data))
     else:
         text = reports.html_report(data, lg) if fmt == "html" else reports.markdown(data, lg)
     if out:

@@ -69,6 +69,7 @@ def report(
                 "sections": {k: {"ok": v.ok, "reason": v.reason} for k, v in rd.sections.items()},
             },
             output,
+            schema="cloudctl.report/1",
         )
         return
     con = stdout()

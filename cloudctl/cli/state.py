@@ -3,7 +3,7 @@ move from SQLite to PostgreSQL. Thin: parse, call cloudctl.state, render."""
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -38,7 +38,7 @@ def status(
         "backend": db.dialect,
         "where": db.where,
         "cloudctl_schema": schema.CURRENT,
-        "schema": None,
+        "db_schema": None,  # "schema" names the document (docs/conventions.md)
         "exists": db.exists(),
         "tables": {},
         "locks": [],
@@ -47,8 +47,8 @@ def status(
     if doc["exists"]:
         conn = db.open_raw()  # read as it is: no upgrade from a status command
         try:
-            doc["schema"] = db.version(conn)
-            if doc["schema"] >= 2:
+            doc["db_schema"] = db.version(conn)
+            if doc["db_schema"] >= 2:
                 for t in SHOWN:
                     doc["tables"][t] = int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
                 doc["locks"] = [
@@ -57,18 +57,20 @@ def status(
                         "holder": r["holder"],
                         "host": r["host"],
                         "pid": r["pid"],
-                        "since": time.strftime("%F %T", time.localtime(r["since"])),
+                        "since": datetime.fromtimestamp(r["since"]).astimezone().isoformat(
+                            timespec="seconds"
+                        ),
                     }
                     for r in conn.execute("SELECT * FROM state_locks ORDER BY name").fetchall()
                 ]
         finally:
             conn.close()
     if output is not OutputFormat.table:
-        render(doc, output)
+        render(doc, output, schema="cloudctl.state.status/1")
     else:
         con = stdout()
         con.print(f"{pick(lg, '后端', 'backend')}: [bold]{db.dialect}[/] {escape(db.where)}")
-        at = doc["schema"]
+        at = doc["db_schema"]
         con.print(
             pick(lg, "结构版本", "schema version")
             + f": {at if at is not None else '-'} (cloudctl {schema.CURRENT})"
@@ -85,7 +87,7 @@ def status(
                     f"since {lk['since']} (if that process is gone, the lock is free)"
                 )
             )
-    at = doc["schema"]
+    at = doc["db_schema"]
     if at is not None and at > schema.CURRENT:
         raise InputError(schema.too_new_message(at, db.where))
     if at is None or at < schema.CURRENT:
@@ -165,7 +167,7 @@ def migrate(
         },
     }
     if output is not OutputFormat.table:
-        render(doc, output)
+        render(doc, output, schema="cloudctl.state.migrate/1")
     else:
         con = stdout()
         table = column_table([pick(lg, "表", "table"), "SQLite", "PostgreSQL"])

@@ -21,6 +21,9 @@ from cloudctl.tenant.render import print_drift, print_findings, print_plan
 
 app = typer.Typer(no_args_is_help=True)
 
+PLAN_SCHEMA = "cloudctl.tenant.plan/1"  # plan, apply --dry-run, destroy --dry-run, apply (empty)
+RESULT_SCHEMA = "cloudctl.tenant.result/1"  # what apply or destroy did
+
 
 NamesArg = Annotated[
     list[str] | None,
@@ -216,7 +219,7 @@ def _print_stats(stats: dict) -> None:
 def _stop_for_dry_run(plan: Plan, output: OutputFormat) -> NoReturn:
     """End a --dry-run: other formats than the table get the plan; exit 1 if it would change."""
     if output is not OutputFormat.table:
-        render({**plan.as_dict(), "dry_run": True}, output)
+        render({**plan.as_dict(), "dry_run": True}, output, schema=PLAN_SCHEMA)
     raise typer.Exit(0 if plan.empty else 1)
 
 
@@ -236,15 +239,15 @@ def validate(
             "tenant": t.code,
             "name": t.name_zh,
             "networks": len(t.networks),
-            "subnets": ", ".join(sn.allocation for sn in t.subnets),
-            "security_groups": ", ".join(g.template for g in t.security_groups),
+            "subnets": [sn.allocation for sn in t.subnets],
+            "security_groups": [g.template for g in t.security_groups],
             "users": len(t.users),
             "file": t.file,
         }
         for t in desired.tenants.values()
     ]
     if output is not OutputFormat.table:
-        render({"valid": True, "tenants": rows}, output)
+        render({"valid": True, "tenants": rows}, output, schema="cloudctl.tenant.validate/1")
         return
     stdout().print(
         pick(
@@ -273,7 +276,7 @@ def plan_cmd(
     _desired, cloud, plan, _actual, t0 = _plan_from_files(s, names, os_cloud, os_config_file, prune)
     stats = _stats(cloud, t0)
     if output is not OutputFormat.table:
-        render({**plan.as_dict(), "requests": stats}, output)
+        render({**plan.as_dict(), "requests": stats}, output, schema=PLAN_SCHEMA)
     else:
         print_plan(plan, stdout(), lg, details=not compact)
         print_findings(plan, stdout(), lg)
@@ -319,7 +322,7 @@ def _finish(result: ApplyResult, lg, output: OutputFormat, stats: dict) -> None:
 
 def _report(result: ApplyResult, lg, output: OutputFormat, stats: dict) -> None:
     if output is not OutputFormat.table:
-        render({**result.as_dict(), "requests": stats}, output)
+        render({**result.as_dict(), "requests": stats}, output, schema=RESULT_SCHEMA)
         return
     con = stdout()
     for t in result.tenants:
@@ -408,7 +411,11 @@ def apply_cmd(
         if plan.empty:
             _adopt(s, cloud, plan, lg, output)
             if output is not OutputFormat.table:
-                render({**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)}, output)
+                render(
+                    {**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)},
+                    output,
+                    schema=PLAN_SCHEMA,
+                )
             return
         _preflight(s, plan, actual, cloud, lg)
         _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
@@ -480,7 +487,7 @@ def adopt_cmd(
         items = [*plan.adoptions, *plan.unrecorded]
         rows = [{"tenant": t, "kind": k, "name": n, "id": i} for k, i, n, t in items]
         if output is not OutputFormat.table:
-            render({"adopt": rows, "dry_run": dry_run}, output)
+            render({"adopt": rows, "dry_run": dry_run}, output, schema="cloudctl.tenant.adopt/1")
         else:
             for r in rows:
                 stdout().print(f"  + {r['kind']} {r['name']} ({r['id']})", markup=False)
@@ -521,7 +528,11 @@ def drift_cmd(
     if stats["writes"]:
         raise CloudctlError(f"internal: drift made {stats['writes']} write call(s)")
     if output is not OutputFormat.table:
-        render({"drift": [i.as_dict() for i in items], "requests": stats}, output)
+        render(
+            {"drift": [i.as_dict() for i in items], "requests": stats},
+            output,
+            schema="cloudctl.tenant.drift/1",
+        )
     else:
         print_drift(items, stdout(), lg)
     raise typer.Exit(1 if items else 0)
@@ -614,6 +625,7 @@ def ipam_drift_command(
                 "requests": cloud.counter.summary(),
             },
             output,
+            schema="cloudctl.ipam.drift/1",
         )
     else:
         style = {

@@ -90,6 +90,11 @@ def _top_level(plan: AddressPlan, zone: str) -> list[Prefix]:
     return [p for p in plan.prefixes if p.valid and p.zone == zone and p.parent is None]
 
 
+def vlan_range(r: tuple[int, int] | None) -> dict | None:
+    """A zone's VLAN range as typed data (``{"first": 100, "last": 149}``), not text."""
+    return {"first": r[0], "last": r[1]} if r else None
+
+
 def zone_rows(plan: AddressPlan) -> list[dict]:
     counts: dict[str, int] = defaultdict(int)
     for p in plan.prefixes:
@@ -111,8 +116,8 @@ def zone_rows(plan: AddressPlan) -> list[dict]:
                 "name_zh": z.name_zh,
                 "name_en": z.name_en,
                 "vrf": z.vrf,
-                "supernets": ", ".join(z.supernets),
-                "vlans": f"{z.vlan_range[0]}-{z.vlan_range[1]}" if z.vlan_range else "",
+                "supernets": list(z.supernets),
+                "vlans": vlan_range(z.vlan_range),
                 "prefixes": counts.get(z.name, 0),
                 "size": size,
                 "used": used,
@@ -171,7 +176,7 @@ def tree(plan: AddressPlan, zone: str | None = None, tenant: str | None = None) 
                 "name_zh": z.name_zh,
                 "name_en": z.name_en,
                 "vrf": z.vrf,
-                "vlans": f"{z.vlan_range[0]}-{z.vlan_range[1]}" if z.vlan_range else "",
+                "vlans": vlan_range(z.vlan_range),
                 "supernets": sup_nodes,
             }
         )

@@ -54,7 +54,7 @@ def markdown(data: dict, lang: str = "zh") -> str:
     total = data["total"] or 1
     done = data["overall"].get("done", 0)
     out = [f"# {_title(data, lang)} — {L('迁移进展报告', 'migration progress report')}", ""]
-    out.append(f"{L('生成时间', 'Generated')}: {data['generated']}  ")
+    out.append(f"{L('生成时间', 'Generated')}: {data['generated_at']}  ")
     out.append(
         f"{L('总体', 'Overall')}: {_counts(data['overall'], lang)} "
         f"({L('完成率', 'completion')} {100 * done / total:.0f}%)"
@@ -111,7 +111,7 @@ def html_report(data: dict, lang: str = "zh") -> str:
         f'<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">',
         f"<title>{e(_title(data, lang))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(_title(data, lang))} — {L('迁移进展报告', 'migration progress report')}</h1>",
-        f"<p>{L('生成时间', 'Generated')}: {e(data['generated'])}</p>",
+        f"<p>{L('生成时间', 'Generated')}: {e(data['generated_at'])}</p>",
         f"<p>{L('总体', 'Overall')}: {e(_counts(data['overall'], lang))}</p>",
         f'<div class="bar"><div style="width:{pct:.0f}%"></div></div><p>{pct:.0f}%</p>',
         "<table>"

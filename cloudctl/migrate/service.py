@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -590,7 +591,10 @@ def run_status(journal: Journal, run_id: str | None) -> dict:
 
 
 def _ts(t: float | None) -> str | None:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else None
+    """A journal time (epoch seconds) as ISO-8601 with the local time zone."""
+    if not t:
+        return None
+    return datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds")
 
 
 def history(journal: Journal, plan_name: str | None = None, limit: int = 50) -> list[dict]:
@@ -611,7 +615,7 @@ def history(journal: Journal, plan_name: str | None = None, limit: int = 50) -> 
                 "operator": r.operator,
                 "started": _ts(r.started),
                 "duration_s": (r.ended - r.started) if r.ended else None,
-                "systems": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                "systems": dict(sorted(counts.items())),
             }
         )
     return out
@@ -668,7 +672,7 @@ def report_data(plan: Plan, journal: Journal) -> dict:
         "plan": plan.name,
         "title_zh": plan.title_zh,
         "title_en": plan.title_en,
-        "generated": _ts(time.time()),
+        "generated_at": _ts(time.time()),
         "waves": waves,
         "overall": overall,
         "total": sum(overall.values()),

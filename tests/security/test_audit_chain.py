@@ -159,7 +159,7 @@ def test_intent_without_outcome_is_interrupted_and_only_a_warning(cli, center):
     p.join()
     assert ipam(cli, center, "release", "czj-app9").exit_code == 0  # the chain goes on
     r = cli("--center", str(center), "audit", "log", "-o", "json")
-    rows = json.loads(r.stdout)
+    rows = json.loads(r.stdout)["items"]
     assert [(x["action"], x["result"]) for x in rows] == [
         ("ipam.allocate", "ok"),
         ("migrate.run", "interrupted"),
@@ -334,7 +334,7 @@ def test_legacy_records_before_the_chain(cli, center):
     doc = json.loads(verify(center, "-o", "json").stdout)
     assert doc["ok"] and doc["legacy_before_chain"] == 2 and doc["chained"] == 3
     assert "2 legacy record(s) before the chain starts (not protected)" in doc["notes"]
-    rows = json.loads(cli("--center", str(center), "audit", "log", "-o", "json").stdout)
+    rows = json.loads(cli("--center", str(center), "audit", "log", "-o", "json").stdout)["items"]
     assert [x["action"] for x in rows] == ["lab.up", "ipam.allocate", "ipam.allocate"]
     # the first chained record covers the last legacy line
     lines = _lines(center)

@@ -157,7 +157,7 @@ def test_audit_log_command_reads_records(cli, center: Path):
     audit.record(center / ".cloudctl" / "audit.log", "ipam.allocate", {"name": "x"})
     r = cli("--center", str(center), "audit", "log", "-o", "json")
     assert r.exit_code == 0
-    assert json.loads(r.output)[0]["action"] == "ipam.allocate"
+    assert json.loads(r.output)["items"][0]["action"] == "ipam.allocate"
 
 
 def test_a_damaged_audit_log_is_reported_at_its_line(cli, center: Path):

@@ -119,7 +119,7 @@ def test_cli_report_formats_and_exit_code(cli, center, tmp_path):
     assert d["summary"]["hosts_unreachable"] == ["ghost"]
     assert html.read_text().startswith("<!DOCTYPE html>") and junit.exists()
     r = cli("--center", str(center), "baseline", "runs", "-o", "json")
-    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 1
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["items"]) == 1
 
 
 def test_cli_rejects_bad_waivers_with_file_and_line(cli, center, tmp_path):

@@ -58,11 +58,11 @@ def test_validate_json(cli, sample_center):
 
 def test_show_zones_tenant_and_tree(cli, sample_center):
     r = run(cli, sample_center, "show", "-o", "json")
-    zones = {z["zone"]: z for z in json.loads(r.stdout)}
+    zones = {z["zone"]: z for z in json.loads(r.stdout)["items"]}
     assert set(zones) == {"internet", "dmz", "extranet", "core", "data", "ops", "secmgmt", "drill"}
     assert zones["ops"]["used"] == 3072 and zones["ops"]["util"] == 75.0
     r = run(cli, sample_center, "show", "--tenant", "czj", "-o", "yaml")
-    rows = yaml.safe_load(r.stdout)
+    rows = yaml.safe_load(r.stdout)["items"]
     assert {x["name"] for x in rows} == {"czj-app", "czj-web", "czj-db", "czj-app-dr"}
     r = run(cli, sample_center, "show", "--tree", "--zone", "ops")
     assert r.exit_code == 0 and "ops-svc" in r.stdout and "75.0%" in r.stdout
@@ -72,14 +72,16 @@ def test_show_zones_tenant_and_tree(cli, sample_center):
 
 def test_free_is_merged(cli, sample_center):
     r = run(cli, sample_center, "free", "--zone", "core", "--prefixlen", "24", "-o", "json")
-    rows = json.loads(r.stdout)
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "cloudctl.ipam.free/1"
+    rows = doc["items"]
     assert [x["block"] for x in rows] == [
         "10.20.61.0/24",
         "10.20.62.0/23",
         "10.20.64.0/18",
         "10.20.128.0/17",
     ]
-    assert rows[1]["fits_/24"] == 2
+    assert rows[1]["fits"] == 2 and rows[1]["fits_prefixlen"] == 24
 
 
 def test_allocate_writes_in_place_keeping_comments_and_is_idempotent(cli, sample_center):
@@ -344,12 +346,12 @@ def test_import_missing_columns(cli, sample_center, tmp_path):
 
 def test_show_tree_json_has_utilization_at_every_level(cli, sample_center):
     r = run(cli, sample_center, "show", "--tree", "--zone", "core", "-o", "json")
-    (core,) = json.loads(r.stdout)
+    (core,) = json.loads(r.stdout)["items"]
     (supernet,) = core["supernets"]
     assert supernet["prefix"] == "10.20.0.0/16" and supernet["used"] == 4096 + 45 * 256
     infra = next(n for n in supernet["children"] if n["name"] == "core-infra")
     assert infra["used"] == 256 + 256 + 2048 and infra["util"] == 62.5
     assert {c["name"] for c in infra["children"]} == {"core-exchange", "core-lb", "core-spare"}
     r = run(cli, sample_center, "show", "--tree", "--tenant", "czj", "-o", "json")
-    zones = [z["zone"] for z in json.loads(r.stdout)]
+    zones = [z["zone"] for z in json.loads(r.stdout)["items"]]
     assert zones == ["dmz", "core", "data", "drill"]

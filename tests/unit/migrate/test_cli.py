@@ -204,7 +204,8 @@ def test_real_local_run_status_history_report_rollback(cli, local_center, tmp_pa
     hist = json.loads(
         cli("-C", str(local_center), "migrate", "history", "--journal", j, "-o", "json").stdout
     )
-    assert [h["wave"] for h in hist] == ["w2", "w1"]
+    assert hist["schema"] == "cloudctl.migrate.history/1"
+    assert [h["wave"] for h in hist["items"]] == ["w2", "w1"]
     # manual rollback of one system that is done
     r = cli(
         "-C",
