@@ -12,7 +12,6 @@ from pathlib import Path
 import jinja2
 from rich.console import Console
 from rich.markup import escape as esc
-from rich.table import Table
 
 from cloudctl.baseline.engine import CONCLUSION_LABEL, STATUS_LABEL
 
@@ -51,84 +50,163 @@ def _title(meta: dict, lang: str) -> str:
     return meta["title"].get(lang) or meta["title"].get("zh", "")
 
 
-def terminal(doc: dict, lang: str, console: Console, verbose: bool = False) -> None:
+def conclusion_line(doc: dict, lang: str) -> str:
+    """The verdict in one line, saying on how many hosts it rests ("assessed N of M")."""
+    s = doc["summary"]
+    n, m = _assessed(doc), len(doc["hosts"])
+    rate = "—" if s["compliance_rate"] is None else f"{s['compliance_rate']}%"
+    i = s["items"]
+    concl = s["conclusion_label"][lang]
+    risk = len(s["high_risk"])
+    return t(
+        lang,
+        f"评估 {n}/{m} 台主机，符合率 {rate}（符合 {i['compliant']} / 部分符合 {i['partial']} / "
+        f"不符合 {i['non_compliant']} / 不适用 {i['not_applicable']} / 待人工核查 "
+        f"{i['pending']}），高风险 {risk} 项，结论：[bold]{concl}[/]"
+        + (f"（仅基于已评估的 {n} 台）" if n < m else ""),
+        f"assessed {n} of {m} hosts, compliance rate {rate} (compliant {i['compliant']} / "
+        f"partial {i['partial']} / non-compliant {i['non_compliant']} / n/a "
+        f"{i['not_applicable']} / pending {i['pending']}), {risk} high-risk findings, "
+        f"conclusion: [bold]{concl}[/]" + (f" (on the {n} assessed only)" if n < m else ""),
+    )
+
+
+def _assessed(doc: dict) -> int:
+    return sum(1 for h in doc["hosts"] if h["status"] == "ok")
+
+
+def compact_names(names: list[str], limit: int = 24) -> str:
+    """Host names on one line: the first ``limit``, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} … (+{len(names) - limit})"
+
+
+def _first_line(text: str, width: int = 100) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def terminal(
+    doc: dict, lang: str, console: Console, verbose: bool = False, failed_only: bool = False
+) -> None:
+    """Summary first; unreachable hosts as one line with a count; tables whose ids are never
+    cut (FitTable); failing controls grouped by control; the conclusion last, with
+    "assessed N of M". ``failed_only``: only what failed (hosts, clause items, controls)."""
+    from cloudctl.core.output import FitTable
+
     meta = {c["id"]: c for c in doc["controls"]}
     s = doc["summary"]
-    ht = Table(title=t(lang, "主机", "Hosts"), header_style="bold")
-    for col in (
-        t(lang, "主机", "host"),
-        t(lang, "状态", "status"),
-        *[VERDICT_LABEL[v][lang] for v in VERDICT_LABEL],
-    ):
-        ht.add_column(
-            col, justify="right" if col not in ("主机", "host", "状态", "status") else "left"
-        )
-    for h in doc["hosts"]:
-        c = h.get("counts") or {}
-        status = (
-            h["status"]
-            if h["status"] == "ok"
-            else f"[bold red]{h['status']}[/] {h.get('error', '')[:60]}"
-        )
-        ht.add_row(
-            h["name"],
-            status,
-            *[f"[{VERDICT_STYLE[v]}]{c.get(v, 0)}[/]" if c.get(v) else "0" for v in VERDICT_LABEL],
-        )
-    console.print(ht)
-    it = Table(
-        title=t(
-            lang, "测评项（按条款汇总，多主机取最差）", "Clause items (worst case across hosts)"
-        ),
-        header_style="bold",
+    hosts = doc["hosts"]
+    unreachable = [h for h in hosts if h["status"] == "unreachable"]
+    profile = esc(str((doc.get("profile") or {}).get("id", "")))
+    console.print(
+        t(lang, f"[bold]基线核查 {profile}[/]：", f"[bold]baseline check {profile}[/]: ")
+        + conclusion_line(doc, lang)
     )
-    for col in (
-        t(lang, "条款", "clause"),
-        t(lang, "测评单元", "unit"),
-        t(lang, "控制点", "area"),
-        t(lang, "结论", "status"),
-        t(lang, "控制项", "controls"),
-    ):
-        it.add_column(col)
-    for item in doc["items"]:
-        st = item["status"]
-        it.add_row(
-            f"{item['clause']} {item['item']}",
-            item["unit"],
-            item["clause_title"].get(lang, ""),
-            f"[{STATUS_STYLE[st]}]{STATUS_LABEL[st][lang]}[/]",
-            str(len(item["controls"])),
+    if unreachable:
+        reasons: dict[str, int] = {}
+        for h in unreachable:
+            key = _first_line(h.get("error", ""))
+            reasons[key] = reasons.get(key, 0) + 1
+        console.print(
+            t(
+                lang,
+                f"[bold red]无法连接，未评估 {len(unreachable)} 台[/]：",
+                f"[bold red]unreachable, not assessed: {len(unreachable)} hosts[/]: ",
+            )
+            + esc(compact_names([h["name"] for h in unreachable]))
         )
-    console.print(it)
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]:
+            console.print(f"  [dim]{count} × {esc(reason)}[/]")
+
+    shown_hosts = [h for h in hosts if h["status"] != "unreachable"]
+    if failed_only:
+        shown_hosts = [
+            h
+            for h in shown_hosts
+            if h["status"] != "ok"
+            or (h.get("counts") or {}).get("fail")
+            or (h.get("counts") or {}).get("error")
+        ]
+    if shown_hosts:
+        ht = FitTable(title=t(lang, "主机", "Hosts"))
+        ht.add_column(t(lang, "主机", "host"), kind="id")
+        ht.add_column(t(lang, "状态", "status"), kind="id")
+        for v in VERDICT_LABEL:
+            ht.add_column(VERDICT_LABEL[v][lang], kind="id", justify="right")
+        broken = any(h["status"] != "ok" for h in shown_hosts)
+        if broken:
+            ht.add_column(t(lang, "说明", "note"))
+        for h in shown_hosts:
+            c = h.get("counts") or {}
+            status = h["status"] if h["status"] == "ok" else f"[bold red]{esc(h['status'])}[/]"
+            cells = [esc(h["name"]), status]
+            cells += [
+                f"[{VERDICT_STYLE[v]}]{c.get(v, 0)}[/]" if c.get(v) else "0" for v in VERDICT_LABEL
+            ]
+            if broken:
+                cells.append(esc(_first_line(h.get("error", ""), 200)))
+            ht.add_row(*cells)
+        console.print(ht)
+
+    items = doc["items"]
+    if failed_only:
+        items = [i for i in items if i["status"] in ("non_compliant", "partial")]
+    if items:
+        it = FitTable(
+            title=t(
+                lang, "测评项（按条款汇总，多主机取最差）", "Clause items (worst case across hosts)"
+            )
+        )
+        it.add_column(t(lang, "条款", "clause"), kind="id")
+        it.add_column(t(lang, "测评单元", "unit"), kind="id")
+        it.add_column(t(lang, "控制点", "area"))
+        it.add_column(t(lang, "结论", "status"), kind="id")
+        it.add_column(t(lang, "控制项", "controls"), kind="id", justify="right")
+        for item in items:
+            st = item["status"]
+            it.add_row(
+                f"{item['clause']} {item['item']}",
+                esc(item["unit"]),
+                esc(item["clause_title"].get(lang, "")),
+                f"[{STATUS_STYLE[st]}]{STATUS_LABEL[st][lang]}[/]",
+                str(len(item["controls"])),
+            )
+        console.print(it)
+
     bad = [r for r in doc["results"] if r["verdict"] in ("fail", "error")]
     if bad:
-        ft = Table(
-            title=t(
-                lang, "不通过的控制项（实际值 / 期望值）", "Failing controls (observed / expected)"
-            ),
-            header_style="bold",
-            show_lines=False,
-        )
-        for col in (
-            t(lang, "主机", "host"),
-            t(lang, "条款", "clause"),
-            t(lang, "控制项", "control"),
-            t(lang, "实际", "observed"),
-            t(lang, "期望", "expected"),
-        ):
-            ft.add_column(col, overflow="fold")
-        for r in bad:
-            m = meta[r["control"]]
-            flag = " [bold red]⚠高风险[/]" if m["high_risk"] and r["verdict"] == "fail" else ""
-            obs = r["observed"] or r["note"]
-            ft.add_row(
-                r["host"],
-                f"{m['clause']} {m['item']}",
-                f"{r['control']}{flag}\n[dim]{_title(m, lang)}[/]",
-                (obs[:160] + "…") if len(obs) > 160 and not verbose else obs,
-                r["expected"][:120],
+        n_bad = len({r["control"] for r in bad})
+        console.print(
+            t(
+                lang,
+                f"[bold]不通过的控制项[/]（{n_bad} 项；实际值 / 期望值）",
+                f"[bold]Failing controls[/] ({n_bad}; observed / expected)",
             )
-        console.print(ft)
+        )
+        by_control: dict[str, list[dict]] = {}
+        for r in bad:
+            by_control.setdefault(r["control"], []).append(r)
+        for cid, rs in by_control.items():
+            m = meta[cid]
+            risky = m["high_risk"] and any(r["verdict"] == "fail" for r in rs)
+            flag = t(lang, " [bold red]⚠高风险[/]", " [bold red]⚠high risk[/]") if risky else ""
+            console.print(
+                f"[bold]{esc(cid)}[/]{flag}  {m['clause']} {m['item']}  "
+                f"[dim]{esc(_title(m, lang))}[/]"
+            )
+            observed: dict[str, list[str]] = {}
+            for r in rs:
+                obs = r["observed"] or r["note"] or ""
+                if len(obs) > 160 and not verbose:
+                    obs = obs[:160] + "…"
+                observed.setdefault(obs, []).append(r["host"])
+            for obs, names in observed.items():
+                console.print(f"  {esc(', '.join(names))}: {esc(obs)}")
+            console.print(
+                f"  [dim]{t(lang, '期望', 'expected')}:[/] {esc(rs[0]['expected'][:160])}"
+            )
+
     expired = [w for w in doc["waivers"] if w["status"] == "expired"]
     for w in expired:
         console.print(
@@ -159,25 +237,7 @@ def terminal(doc: dict, lang: str, console: Console, verbose: bool = False) -> N
                 f"({esc(x['evidence'])}) while {', '.join(x['contradicted_by'])} fail(s)",
             )
         )
-    for name in s["hosts_unreachable"]:
-        console.print(
-            t(
-                lang,
-                f"[bold red]无法连接，未评估[/]：{esc(name)}",
-                f"[bold red]unreachable, not assessed[/]: {esc(name)}",
-            )
-        )
-    rate = "—" if s["compliance_rate"] is None else f"{s['compliance_rate']}%"
-    concl = s["conclusion_label"][lang]
-    console.print(
-        t(
-            lang,
-            f"符合率 {rate}（符合 {s['items']['compliant']} / 部分符合 {s['items']['partial']} / 不符合 {s['items']['non_compliant']} / 不适用 {s['items']['not_applicable']} / 待人工核查 {s['items']['pending']}），"  # noqa: E501
-            f"高风险 {len(s['high_risk'])} 项，结论：[bold]{concl}[/]",
-            f"compliance rate {rate} (compliant {s['items']['compliant']} / partial {s['items']['partial']} / non-compliant {s['items']['non_compliant']} / n/a {s['items']['not_applicable']} / pending {s['items']['pending']}), "  # noqa: E501
-            f"{len(s['high_risk'])} high-risk findings, conclusion: [bold]{concl}[/]",
-        )
-    )
+    console.print(conclusion_line(doc, lang))
     if doc.get("run_id"):
         console.print(t(lang, f"[dim]运行编号 {doc['run_id']}[/]", f"[dim]run {doc['run_id']}[/]"))
 

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from cloudctl import __version__
-from cloudctl.cli.common import Session, session
+from cloudctl.cli.common import Session, add_output_options, session
 from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
 from cloudctl.core.output import Lang
 
@@ -211,7 +211,9 @@ class CloudctlGroup(TyperGroup):
             cmd.name = cmd_name
             cmd.help = AREAS[cmd_name]
             cmd.short_help = AREAS[cmd_name]
+            add_output_options(cmd)
             for name, sub in cmd.commands.items():
+                add_output_options(sub)
                 if f"{cmd_name} {name}" in CHANGING and sub.callback is not None:
                     sub.callback = _audited(f"{cmd_name}.{name}", sub.callback)
             self.add_command(cmd, cmd_name)

@@ -14,11 +14,19 @@ from cloudctl.core.center import Center, load_center
 from cloudctl.core.output import Lang, OutputFormat
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    import click
+
+    from cloudctl.core.output import FitTable
 
 OutputOpt = Annotated[
     OutputFormat,
-    typer.Option("--output", "-o", help="table, json or yaml.", case_sensitive=False),
+    typer.Option(
+        "--output",
+        "-o",
+        help="table, json, yaml, value (values only, a row a line) or csv. "
+        "-f is the same option where a command has no -f of its own.",
+        case_sensitive=False,
+    ),
 ]
 LangOpt = Annotated[
     Lang | None,
@@ -80,15 +88,64 @@ def session(ctx: typer.Context) -> Session:
     return root.obj
 
 
-def column_table(headers: Iterable[str], *, fold: bool = False, **table_args: Any) -> Table:
-    """A bold-headed rich Table with these columns, for a command's own table view.
+def column_table(
+    headers: Iterable[str],
+    *,
+    ids: Iterable[int] = (),
+    optional: Iterable[int] = (),
+    right: Iterable[int] = (),
+    fold: bool = True,
+    title: Any = None,
+    **table_args: Any,
+) -> FitTable:
+    """A table for a command's own view that never cuts an identifier.
 
-    ``fold`` wraps long cells instead of cutting them short; ``table_args`` go to ``Table``
-    (``title`` and the like). rich is imported here, not at start-up.
+    ``ids``: indices of the columns whose values people copy (never wrapped or cut); the
+    others are prose that wraps. ``optional`` columns are left out first on a narrow
+    terminal, ``right`` ones are right-aligned. ``fold`` is kept for old callers (text
+    always wraps). rich is imported here, not at start-up.
     """
-    from rich.table import Table
+    from cloudctl.core.output import FitTable
 
-    table = Table(header_style="bold", **table_args)
-    for header in headers:
-        table.add_column(header, overflow="fold" if fold else "ellipsis")
+    del fold
+    ids, optional, right = set(ids), set(optional), set(right)
+    table = FitTable(title=title, table_args=table_args)
+    for i, header in enumerate(headers):
+        table.add_column(
+            header,
+            kind="id" if i in ids else "text",
+            optional=i in optional,
+            justify="right" if i in right else "left",
+        )
     return table
+
+
+def _keep_columns(ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> None:
+    ctx.meta["cloudctl.columns"] = tuple(v for item in value or () for v in item.split(",") if v)
+
+
+def add_output_options(cmd: click.Command) -> None:
+    """Give a command that prints data (it has ``--output``) the ``openstack`` habits:
+    ``-c/--column`` (repeatable, or comma-separated) and ``-f`` for ``--output``. A short
+    name the command already uses keeps its old meaning (``baseline check -c CONTROL``,
+    ``ipam export -f netbox``): there only the long ``--column`` / ``--output`` apply."""
+    from typer.core import TyperOption
+
+    params = {p.name: p for p in cmd.params}
+    out = params.get("output")
+    if out is None or "column" in params:
+        return
+    taken = {o for p in cmd.params for o in getattr(p, "opts", [])}
+    if "-f" not in taken:
+        out.opts.append("-f")
+    cmd.params.insert(
+        cmd.params.index(out) + 1,
+        TyperOption(
+            param_decls=["--column"] if "-c" in taken else ["--column", "-c"],
+            multiple=True,
+            metavar="COLUMN",
+            expose_value=False,
+            callback=_keep_columns,
+            help="Only this column (key or header; repeatable). Any output format.",
+        ),
+    )

@@ -1,7 +1,15 @@
-"""One place that renders results: ``--output table|json|yaml``.
+"""One place that renders results: ``--output table|json|yaml|value|csv`` and ``-c COLUMN``.
 
 Commands hand over plain data (dicts/lists of JSON-able values); tables are drawn with
-rich, json and yaml are printed verbatim so pipelines can consume them.
+rich, json and yaml are printed verbatim so pipelines can consume them; ``value`` (one row a
+line, values separated by spaces, no header) and ``csv`` (header of column keys) print the
+command's listing as the ``openstack`` client does, for ``cut``/``while read`` and
+spreadsheets. ``-c`` picks columns of that listing in every format.
+
+Identifiers are never cut: a column is an ``id`` (prefix, run id, control id, path, number
+people copy: never wrapped, never shortened) or ``text`` (prose that wraps and gives way).
+:class:`FitTable` fits the text columns into what is left of the terminal, leaves out
+``optional`` columns first, and shows one record per block when even the ids do not fit.
 
 Data comes from files other people write, so in terminal output it is never markup: a
 purpose ``[/]`` would crash rich, ``2001:db8:0:100::/64`` would show an emoji (``:100:``),
@@ -12,18 +20,21 @@ here never replace emoji codes, and ``table_of`` treats every cell as data.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import yaml
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +45,11 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     yaml = "yaml"
+    value = "value"
+    csv = "csv"
+
+
+MACHINE = (OutputFormat.value, OutputFormat.csv)
 
 
 class Lang(StrEnum):
@@ -48,13 +64,24 @@ def pick(lang: Lang | str, zh: str, en: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """``fmt`` returns markup (e.g. a colour): it must ``esc()`` any data it puts in."""
+    """``fmt`` returns markup (e.g. a colour): it must ``esc()`` any data it puts in.
+
+    ``kind``: ``id`` for values people copy (never wrapped or cut), ``text`` for prose that
+    wraps; ``optional`` columns are left out first on a narrow terminal (``-c`` or
+    ``-o csv`` still show them)."""
 
     key: str
     header: str
     justify: str = "left"
     style: str | None = None
     fmt: Callable[[Any], str] | None = None
+    kind: str = "text"
+    optional: bool = False
+
+
+def ident(key: str, header: str | None = None, **kw: Any) -> Column:
+    """An ``id`` column: shown whole on one line whatever the terminal width."""
+    return Column(key, key if header is None else header, kind="id", **kw)
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b is a CSI on some terminals)
@@ -120,17 +147,249 @@ def to_yaml(data: Any) -> str:
     )
 
 
-def table_of(rows: Sequence[dict], columns: Sequence[Column], title: str | None = None) -> Table:
-    t = Table(title=plain(title) if title else None, show_lines=False, header_style="bold")
+@dataclass
+class _Col:
+    header: RenderableType
+    kind: str = "text"
+    justify: str = "left"
+    style: str | None = None
+    optional: bool = False
+
+
+@dataclass
+class FitTable:
+    """A table that fits the terminal without cutting an identifier.
+
+    ``id`` columns keep their whole width on one line; ``text`` columns wrap (long words
+    fold) into what is left, each at least ``min_text`` cells. When that is not enough,
+    ``optional`` columns go first (rightmost first, named in the caption); when even the
+    ids do not fit, each row is shown as a block of ``header: value`` lines.
+    Same ``add_column``/``add_row`` calls as rich's Table; cells may be markup or Text.
+    """
+
+    title: RenderableType | None = None
+    caption: str | None = None
+    min_text: int = 6
+    table_args: dict = field(default_factory=dict)
+    columns: list[_Col] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)
+
+    def add_column(
+        self,
+        header: RenderableType,
+        *,
+        kind: str = "text",
+        justify: str = "left",
+        style: str | None = None,
+        optional: bool = False,
+    ) -> None:
+        if kind not in ("id", "text"):
+            raise ValueError(f"column kind {kind!r}: id or text")
+        self.columns.append(_Col(header, kind, justify, style, optional))
+
+    def add_row(self, *cells: RenderableType | None) -> None:
+        self.rows.append(tuple("" if c is None else c for c in cells))
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def layout(self, console: Console, width: int) -> tuple[list[int], dict[int, int], bool]:
+        """Columns shown, the fixed width of each id column (empty: nothing to fix), and
+        whether they fit as a table (else: records).
+
+        In order: everything at its natural width; ids whole with their headers, text
+        squeezed; ids whole but long headers wrapped; then optional columns left out."""
+        opts = console.options.update_width(max(width, 1))
+
+        def span(r: RenderableType) -> int:
+            return Measurement.get(console, opts, r).maximum
+
+        values, headers = [], []
+        for i, c in enumerate(self.columns):
+            values.append(max([1, *(span(row[i]) for row in self.rows if i < len(row))]))
+            headers.append(span(c.header))
+
+        def need(shown: list[int], ids: dict[int, int]) -> int:
+            cells = sum(
+                ids[i] if i in ids else min(max(values[i], headers[i]), self.min_text)
+                for i in shown
+            )
+            return cells + 3 * len(shown) + 1  # padding 1+1 a column, borders
+
+        shown = list(range(len(self.columns)))
+        natural = {i: max(values[i], headers[i]) for i in shown}
+        if sum(natural.values()) + 3 * len(shown) + 1 <= width:
+            return shown, {}, True
+        if all(c.kind == "text" for c in self.columns):
+            return shown, {}, True  # nothing to keep whole: the text wraps as narrow as it must
+        with_headers = {i: natural[i] for i in shown if self.columns[i].kind == "id"}
+        if need(shown, with_headers) <= width:
+            return shown, with_headers, True
+        # a header may wrap, down to two wide characters a line
+        ids = {
+            i: max(values[i], min(headers[i], 4)) for i in shown if self.columns[i].kind == "id"
+        }
+        for i in reversed(range(len(self.columns))):
+            if need(shown, ids) <= width:
+                break
+            if self.columns[i].optional:
+                shown.remove(i)
+                ids.pop(i, None)
+        return shown, ids, need(shown, ids) <= width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        shown, ids, fits = self.layout(console, options.max_width)
+        hidden = [c for i, c in enumerate(self.columns) if i not in shown]
+        caption = self.caption
+        if hidden:
+            names = ", ".join(str(c.header) for c in hidden)
+            note = f"not shown at this width: {names} (-c or -o csv shows them)"
+            caption = f"{caption} · {note}" if caption else note
+        if not fits:
+            yield from self._records(console, shown, caption)
+            return
+        t = Table(
+            title=self.title,
+            caption=plain(caption, "dim") if caption else None,
+            header_style="bold",
+            **self.table_args,
+        )
+        for i in shown:
+            c = self.columns[i]
+            if i in ids:  # the values fit the width exactly; only a long header wraps
+                t.add_column(
+                    c.header, justify=c.justify, style=c.style, width=ids[i], overflow="fold"
+                )  # type: ignore[arg-type]
+            elif c.kind == "id":
+                t.add_column(c.header, justify=c.justify, style=c.style, no_wrap=True)  # type: ignore[arg-type]
+            else:
+                t.add_column(c.header, justify=c.justify, style=c.style, overflow="fold")  # type: ignore[arg-type]
+        for row in self.rows:
+            t.add_row(*[row[i] if i < len(row) else "" for i in shown])
+        yield t
+
+    def _records(self, console: Console, shown: list[int], caption: str | None) -> RenderResult:
+        """Too narrow for the ids side by side: one block per row, one line per value."""
+        from rich.console import Group
+
+        if self.title is not None:
+            yield self.title
+        for row in self.rows:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column(overflow="fold")
+            for i in shown:
+                grid.add_row(self.columns[i].header, row[i] if i < len(row) else "")
+            yield Group(grid, "")
+        if caption:
+            yield plain(caption, "dim")
+
+
+def table_of(rows: Sequence[dict], columns: Sequence[Column], title: str | None = None) -> FitTable:
+    """The rows as a :class:`FitTable`; every cell is data (``fmt`` may add markup)."""
+    t = FitTable(title=plain(title) if title else None)
     for c in columns:
-        t.add_column(c.header, justify=c.justify, style=c.style)  # type: ignore[arg-type]
+        t.add_column(c.header, kind=c.kind, justify=c.justify, style=c.style, optional=c.optional)
     for r in rows:
         cells = []
         for c in columns:
             v = r.get(c.key)
-            cells.append(c.fmt(v) if c.fmt else plain("" if v is None else v))
+            if c.fmt:
+                cells.append(c.fmt(v))
+            else:
+                cells.append(plain(cell_text(v) if isinstance(v, (list, tuple, dict)) else v))
         t.add_row(*cells)
     return t
+
+
+# ------------------------------------------------------------------ -c, value and csv
+
+
+def chosen_columns() -> tuple[str, ...]:
+    """The ``-c/--column`` names given to the running command (none: all columns)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return tuple(ctx.meta.get("cloudctl.columns", ())) if ctx is not None else ()
+
+
+def _listing(data: Any, rows: Sequence[dict] | None) -> tuple[list[dict], bool]:
+    """The rows ``value``/``csv``/``-c`` show, and whether they are one record (a dict)."""
+    if rows is not None:
+        return [r if isinstance(r, dict) else {"value": r} for r in rows], False
+    if isinstance(data, dict):
+        return [data], True
+    if isinstance(data, (list, tuple)):
+        return [r if isinstance(r, dict) else {"value": r} for r in data], False
+    return [{"value": data}], True
+
+
+def _keys(rows: Iterable[dict], columns: Sequence[Column] | None) -> list[str]:
+    if columns:
+        return [c.key for c in columns]
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    return list(keys)
+
+
+def select_columns(
+    names: Sequence[str], keys: Sequence[str], columns: Sequence[Column] | None = None
+) -> list[str]:
+    """Resolve ``-c`` names (a key or a header, any case) to keys, in the order given."""
+    by_name: dict[str, str] = {}
+    for k in keys:
+        by_name.setdefault(k.casefold(), k)
+    for c in columns or ():
+        by_name.setdefault(str(c.header).casefold(), c.key)
+    out = []
+    for n in names:
+        k = by_name.get(n.casefold())
+        if k is None:
+            from cloudctl.core.errors import InputError, Location
+
+            raise InputError(
+                f"unknown column {n!r} (columns: {', '.join(keys) or 'none'})",
+                Location("--column"),
+            )
+        out.append(k)
+    return out
+
+
+def cell_text(value: Any) -> str:
+    """A value as one field of ``value``/``csv`` output: lists joined by commas, objects as
+    compact JSON, no control characters."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)) and all(
+        not isinstance(v, (dict, list, tuple)) for v in value
+    ):
+        return ",".join(cell_text(v) for v in value)
+    if isinstance(value, (dict, list, tuple)):
+        return safe_text(json.dumps(to_plain(value), ensure_ascii=False, default=_json_default))
+    if isinstance(value, (datetime, date)):
+        return str(_json_default(value))
+    return safe_text(value).replace("\n", " ")
+
+
+def machine_text(
+    fmt: OutputFormat, rows: Sequence[dict], keys: Sequence[str], one_record: bool = False
+) -> str:
+    """``value``: one row a line, values separated by a space (one record: a value a
+    line, as ``openstack ... show -f value``); ``csv``: a header of keys, then the rows."""
+    if fmt is OutputFormat.value:
+        if one_record and rows:
+            return "".join(cell_text(rows[0].get(k)) + "\n" for k in keys)
+        return "".join(" ".join(cell_text(r.get(k)) for k in keys) + "\n" for r in rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(keys)
+    for r in rows:
+        w.writerow([cell_text(r.get(k)) for k in keys])
+    return buf.getvalue()
 
 
 def render(
@@ -141,10 +400,38 @@ def render(
     title: str | None = None,
     table: Callable[[Console], None] | None = None,
     schema: str | None = None,
+    rows: Sequence[dict] | None = None,
 ) -> None:
     """Print ``data`` in the chosen format. ``table`` draws a custom terminal view;
-    ``schema`` names the json/yaml document (see :func:`document`)."""
+    ``schema`` names the json/yaml document (see :func:`document`).
+
+    ``rows`` is the listing ``value``, ``csv`` and ``-c`` show when ``data`` is a document
+    around it (default: ``data`` itself, a dict being one record); ``columns`` name its
+    columns (default: the keys of the rows). With ``-c`` the table shows those columns
+    of the listing instead of the custom view."""
     fmt = OutputFormat(fmt)
+    chosen = chosen_columns()
+    if chosen or fmt in MACHINE:
+        listing, one = _listing(data, rows)
+        keys = _keys(listing, columns)
+        if chosen:
+            keys = select_columns(chosen, keys, columns)
+        if fmt in MACHINE:
+            sys.stdout.write(machine_text(fmt, listing, keys, one))
+            return
+        if fmt is OutputFormat.table:
+            by_key = {c.key: c for c in columns or ()}
+            cols = [by_key.get(k) or Column(k, k, kind="id") for k in keys]
+            if one and rows is None:
+                recs = [{"field": k, "value": cell_text(listing[0].get(k))} for k in keys]
+                cols = [Column("field", "field", kind="id"), Column("value", "value")]
+                stdout().print(table_of(recs, cols, title))
+            else:
+                stdout().print(table_of(listing, cols, title))
+            return
+        if rows is not None and rows is not data:
+            raise _column_error("json/yaml print the whole document here: use -o value or csv")
+        data = _pick_keys(data, keys)
     if schema is not None and fmt in (OutputFormat.json, OutputFormat.yaml):
         data = document(schema, data)
     if fmt is OutputFormat.json:
@@ -161,3 +448,16 @@ def render(
         con.print(table_of(rows, columns, title))
     else:
         con.print(plain(data) if isinstance(data, str) else data)
+
+
+def _column_error(message: str) -> Exception:
+    from cloudctl.core.errors import InputError, Location
+
+    return InputError(message, Location("--column"))
+
+
+def _pick_keys(data: Any, keys: Sequence[str]) -> Any:
+    """``-c`` with json/yaml: only these keys of each item (or of the one record)."""
+    if isinstance(data, dict):
+        return {k: data.get(k) for k in keys}
+    return [{k: r.get(k) for k in keys} if isinstance(r, dict) else r for r in data]
