@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +18,7 @@ from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt, use_ansible_option
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
-from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
+from cloudctl.core.output import Column, OutputFormat, ident, pick, render, stderr, stdout
 from cloudctl.state import open_state
 
 if TYPE_CHECKING:
@@ -35,6 +37,20 @@ InvOpt = Annotated[
 ProfileOpt = Annotated[str, typer.Option("--profile", help="Catalog profile under policies/.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")]
+FailedOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--failed-only", help="Only what failed: hosts, clause items and controls that fail."
+    ),
+]
+RESULT_KEYS = ("host", "control", "verdict", "observed", "expected")
+RESULT_COLUMNS = [
+    ident("host"),
+    ident("control"),
+    ident("verdict"),
+    Column("observed", "observed"),
+    Column("expected", "expected"),
+]
 ControlOpt = Annotated[
     list[str] | None, typer.Option("--control", "-c", help="Only this control (repeatable).")
 ]
@@ -48,14 +64,29 @@ def _emit(
     junit: Path | None,
     html: Path | None,
     inputs: svc.Inputs | None = None,
+    failed_only: bool = False,
 ) -> None:
-    """Write the JUnit/HTML files asked for, render the report, exit 1 when anything failed."""
+    """Write the JUnit/HTML files asked for, render the report, exit 1 when anything failed.
+
+    ``value``/``csv``/``-c`` list one row per host and control (``--failed-only``: the
+    failing ones); json/yaml are the whole run document."""
     if junit:
         atomic_write(junit, rep.junit(doc))
     if html:
         snippets = svc.remediation_snippets(inputs.profile) if inputs else {}
         atomic_write(html, rep.html_report(doc, lang, snippets))
-    render(doc, output, table=lambda con: rep.terminal(doc, lang, con))
+    listing = [
+        {k: r.get(k) for k in RESULT_KEYS}
+        for r in doc["results"]
+        if not failed_only or r["verdict"] in ("fail", "error")
+    ]
+    render(
+        doc,
+        output,
+        table=lambda con: rep.terminal(doc, lang, con, failed_only=failed_only),
+        rows=listing,
+        columns=RESULT_COLUMNS,
+    )
     if output is OutputFormat.table:
         for label, p in (("JUnit", junit), ("HTML", html)):
             if p:
@@ -143,6 +174,7 @@ def check(
     ] = False,
     forks: ForksOpt = None,
     accept_new_host_keys: AcceptNewOpt = False,
+    failed_only: FailedOnlyOpt = False,
 ) -> None:
     """Check hosts against the baseline (read-only). Exit 1 when anything fails."""
     s = session(ctx)
@@ -168,7 +200,7 @@ def check(
     doc["elapsed_seconds"] = round(time.monotonic() - t0, 2)
     if not no_store:
         store.save_run(open_state(center), doc, source="check")
-    _emit(ctx, doc, output, lg, junit, html, inputs)
+    _emit(ctx, doc, output, lg, junit, html, inputs, failed_only)
 
 
 @app.command("report")
@@ -185,17 +217,20 @@ def report_cmd(
     store_run: Annotated[
         bool, typer.Option("--store", help="Also record it in the run history.")
     ] = False,
+    failed_only: FailedOnlyOpt = False,
 ) -> None:
     """Turn an evidence file (plain ansible-playbook run) into every report format."""
     s = session(ctx)
     lg = str(s.language(lang))
     inputs = svc.load_inputs(s.center, profile)
-    run_id = svc.new_run_id()
-    doc = svc.evaluate_file(s.center, evidence, inputs, run_id)
+    doc = svc.evaluate_file(s.center, evidence, inputs, "")
     doc["evidence_file"] = str(evidence)
+    # named by its content: the same evidence gives the same document (and stored run)
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    doc["run_id"] = f"report-{digest[:12]}"
     if store_run:
         store.save_run(open_state(s.center), doc, source="report")
-    _emit(ctx, doc, output, lg, junit, html, inputs)
+    _emit(ctx, doc, output, lg, junit, html, inputs, failed_only)
 
 
 @app.command("remediate")
