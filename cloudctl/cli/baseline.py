@@ -345,7 +345,7 @@ def remediate_cmd(
     def table(con) -> None:
         t = column_table(
             (pick(lg, "控制项", "control"), pick(lg, "主机", "host"), pick(lg, "结果", "result")),
-            fold=True,
+            ids=(0, 1),
             title=pick(
                 lg,
                 "整改预演（检查模式）" if dry_run else "整改结果",
@@ -447,7 +447,10 @@ def runs_cmd(
                 pick(lg, "不通过", "fail"),
                 pick(lg, "符合率", "rate"),
                 pick(lg, "结论", "conclusion"),
-            )
+            ),
+            ids=(0, 1, 3, 4, 5, 6),
+            optional=(1, 2),  # the run id holds the time
+            right=(3, 4, 5, 6),
         )
         for r in rows:
             t.add_row(
@@ -503,7 +506,7 @@ def diff_cmd(
                     pick(lg, "之后", "after"),
                     pick(lg, "实际", "observed"),
                 ),
-                fold=True,
+                ids=(0, 1),
                 title=f"[{style}]{title} ({len(d[key])})[/]",
             )
             for r in d[key]:
@@ -543,7 +546,8 @@ def controls_cmd(
                 pick(lg, "方式", "kind"),
                 pick(lg, "高风险", "high risk"),
             ),
-            fold=True,
+            ids=(0, 1, 2),
+            optional=(4, 5, 6),
             title=f"{inputs.profile.title.get(lg, '')}: "
             f"{len(inputs.profile.automated)} {pick(lg, '自动', 'automated')} + "
             f"{len(inputs.profile.manual)} {pick(lg, '人工', 'manual')}",

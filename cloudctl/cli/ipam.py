@@ -4,14 +4,11 @@ allocate, release, export, import. Thin: parse, call cloudctl.ipam, render."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.tree import Tree
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
@@ -43,10 +40,6 @@ def _blank(v: object) -> object:
 
 def _num(v: int | None) -> str:
     return "" if v is None else f"{v:,}"
-
-
-def _joined(v: list) -> str:
-    return esc(", ".join(map(str, v)))
 
 
 def _vlans(v: dict | None) -> str:
@@ -108,38 +101,46 @@ def validate(
 # show
 
 
-# (key, header, justify, formatter, keep on a narrow terminal?)
+def _lines(v: list) -> str:
+    """Several CIDRs in one cell: one a line, so none is ever cut."""
+    return esc("\n".join(map(str, v)))
+
+
+def _id(key: str, justify: str = "left", fmt=None, optional: bool = False) -> Column:
+    return Column(key, key, justify=justify, fmt=fmt, kind="id", optional=optional)
+
+
+# ids (prefix, vlan, numbers) are never cut; optional columns go first on a narrow terminal
 PREFIX_COLUMNS = [
-    ("name", "name", "left", None, True),
-    ("prefix", "prefix", "left", None, True),
-    ("zone", "zone", "left", None, True),
-    ("vrf", "vrf", "left", None, False),
-    ("tenant", "tenant", "left", None, True),
-    ("vlan", "vlan", "right", None, True),
-    ("status", "status", "left", None, False),
-    ("size", "size", "right", _num, True),
-    ("used", "used", "right", _num, True),
-    ("free", "free", "right", _num, True),
-    ("util", "util", "right", _pct, True),
-    ("purpose", "purpose", "left", None, False),
+    _id("name"),
+    _id("prefix"),
+    _id("zone"),
+    _id("vrf", optional=True),
+    _id("tenant"),
+    _id("vlan", "right"),
+    _id("status", optional=True),
+    _id("size", "right", _num),
+    _id("used", "right", _num, optional=True),  # size - free
+    _id("free", "right", _num),
+    _id("util", "right", _pct),
+    Column("purpose", "purpose", optional=True),
 ]
 
 
-def _table(rows: list[dict], spec: list[tuple], title: str, skip=frozenset()) -> Callable:
-    """Key columns never wrap; on a narrow terminal the optional ones are left out."""
-
-    def draw(con: Console) -> None:
-        wide = con.width >= 150
-        t = Table(title=plain(title), header_style="bold")
-        cols = [c for c in spec if c[0] not in skip and (wide or c[4])]
-        for key, header, justify, _f, _keep in cols:
-            wrap = key in ("purpose", "name_zh", "name_en", "supernets")
-            t.add_column(header, justify=justify, no_wrap=not wrap)
-        for r in rows:
-            t.add_row(*[f(r[k]) if f else plain(_blank(r[k])) for k, *_, f, _ in cols])
-        con.print(t)
-
-    return draw
+def _zone_columns(lg: str) -> list[Column]:
+    return [
+        _id("zone"),
+        Column("name_zh" if lg == "zh" else "name_en", pick(lg, "安全域", "name")),
+        _id("vrf"),
+        _id("supernets", fmt=_lines),
+        _id("vlans", fmt=_vlans, optional=True),
+        _id("prefixes", "right", optional=True),
+        _id("size", "right", _num),
+        _id("used", "right", _num, optional=True),
+        _id("free", "right", _num),
+        _id("util", "right", _pct),
+        Column("purpose", "purpose", optional=True),
+    ]
 
 
 @app.command()
@@ -184,37 +185,21 @@ def show(
         return
     if zone is None and tenant is None:
         rows = report.zone_rows(p)
-        spec = [
-            ("zone", "zone", "left", None, True),
-            (
-                "name_zh" if lg == "zh" else "name_en",
-                pick(lg, "安全域", "name"),
-                "left",
-                None,
-                True,
-            ),
-            ("vrf", "vrf", "left", None, True),
-            ("supernets", "supernets", "left", _joined, True),
-            ("vlans", "vlans", "left", _vlans, False),
-            ("prefixes", "prefixes", "right", None, False),
-            ("size", "size", "right", _num, True),
-            ("used", "used", "right", _num, False),
-            ("free", "free", "right", _num, True),
-            ("util", "util", "right", _pct, True),
-            ("purpose", "purpose", "left", None, False),
-        ]
         title = pick(lg, "安全域与地址使用率", "zones and utilization")
-        render(rows, output, table=_table(rows, spec, title), schema="cloudctl.ipam.show.zones/1")
+        render(
+            rows,
+            output,
+            columns=_zone_columns(lg),
+            title=title,
+            schema="cloudctl.ipam.show.zones/1",
+        )
         return
     rows = report.prefix_rows(p, zone, tenant)
     title = " ".join(x for x in (zone and f"zone {zone}", tenant and f"tenant {tenant}") if x)
-    skip = {"zone"} if zone else set()
-    render(
-        rows,
-        output,
-        table=_table(rows, PREFIX_COLUMNS, title, skip),
-        schema="cloudctl.ipam.show.prefixes/1",
-    )
+    shown_once = {"zone"} if zone else set()
+    shown_once |= {"tenant"} if tenant else set()  # in the title already
+    cols = [c for c in PREFIX_COLUMNS if c.key not in shown_once]
+    render(rows, output, columns=cols, title=title, schema="cloudctl.ipam.show.prefixes/1")
 
 
 def _draw_tree(data: list[dict], lang: str) -> Tree:
@@ -299,13 +284,13 @@ def free(
             row["fits"] = 1 << (prefixlen - b.prefixlen)
         rows.append(row)
     cols = [
-        Column("block", "free block"),
-        Column("first", "first"),
-        Column("last", "last"),
-        Column("size", "size", justify="right", fmt=_num),
+        Column("block", "free block", kind="id"),
+        Column("first", "first", kind="id"),
+        Column("last", "last", kind="id"),
+        Column("size", "size", justify="right", fmt=_num, kind="id"),
     ]
     if prefixlen is not None:
-        cols.append(Column("fits", f"/{prefixlen} blocks", justify="right", fmt=_num))
+        cols.append(Column("fits", f"/{prefixlen} blocks", justify="right", fmt=_num, kind="id"))
     lg = s.language(lang)
     where = within or zone
     title = pick(
@@ -509,9 +494,9 @@ def export_(
             con.print(f"  {fname}  {text.count(chr(10)) - 1} rows")
         return
     if fmt is ExportFormat.json:
-        from cloudctl.core.output import to_json
+        from cloudctl.core.output import document, to_json
 
-        text = to_json(exchange.to_json_doc(p)) + "\n"
+        text = to_json(document("cloudctl.ipam.export/1", exchange.to_json_doc(p))) + "\n"
     else:
         text = exchange.to_csv(exchange.prefix_records(p), exchange.CSV_COLUMNS)
     if out is None:

@@ -227,15 +227,16 @@ class FitTable:
         if need(shown, with_headers) <= width:
             return shown, with_headers, True
         # a header may wrap, down to two wide characters a line
-        ids = {
-            i: max(values[i], min(headers[i], 4)) for i in shown if self.columns[i].kind == "id"
-        }
+        ids = {i: max(values[i], min(headers[i], 4)) for i in shown if self.columns[i].kind == "id"}
         for i in reversed(range(len(self.columns))):
             if need(shown, ids) <= width:
                 break
             if self.columns[i].optional:
                 shown.remove(i)
                 ids.pop(i, None)
+                with_headers.pop(i, None)
+                if need(shown, with_headers) <= width:
+                    return shown, with_headers, True
         return shown, ids, need(shown, ids) <= width
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -244,7 +245,11 @@ class FitTable:
         caption = self.caption
         if hidden:
             names = ", ".join(str(c.header) for c in hidden)
-            note = f"not shown at this width: {names} (-c or -o csv shows them)"
+            note = pick(
+                current_lang(),
+                f"终端太窄未显示：{names}（-c 或 -o csv 可显示）",
+                f"not shown at this width: {names} (-c or -o csv shows them)",
+            )
             caption = f"{caption} · {note}" if caption else note
         if not fits:
             yield from self._records(console, shown, caption)
@@ -298,12 +303,25 @@ def table_of(rows: Sequence[dict], columns: Sequence[Column], title: str | None 
             if c.fmt:
                 cells.append(c.fmt(v))
             else:
-                cells.append(plain(cell_text(v) if isinstance(v, (list, tuple, dict)) else v))
+                cells.append(
+                    plain(cell_text(v) if isinstance(v, (list, tuple, dict, type(None))) else v)
+                )
         t.add_row(*cells)
     return t
 
 
 # ------------------------------------------------------------------ -c, value and csv
+
+
+def current_lang() -> str:
+    """The running command's ``--lang`` (else the global one, else zh)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return "zh"
+    lang = ctx.params.get("lang") or getattr(ctx.find_root().obj, "lang", None)
+    return str(lang or "zh")
 
 
 def chosen_columns() -> tuple[str, ...]:
