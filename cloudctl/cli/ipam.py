@@ -16,7 +16,7 @@ from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import Column, OutputFormat, esc, pick, plain, render, stdout
 from cloudctl.core.yamlio import display_path
-from cloudctl.ipam import exchange, report, service
+from cloudctl.ipam import exchange, netbox, report, service
 from cloudctl.ipam.allocate import AllocationRequest, free_space
 from cloudctl.ipam.validate import summary
 
@@ -450,6 +450,24 @@ class ExportFormat(StrEnum):
     netbox = "netbox"
 
 
+class NetboxVersion(StrEnum):
+    v3_7 = "3.7"
+    v4_0 = "4.0"
+    v4_2 = "4.2"
+    v4_6 = "4.6"
+
+
+class CsvEncoding(StrEnum):
+    utf8 = "utf-8"
+    utf8_sig = "utf-8-sig"
+    gbk = "gbk"
+
+
+class CsvHeaders(StrEnum):
+    en = "en"
+    zh = "zh"
+
+
 @app.command("export")
 def export_(
     ctx: typer.Context,
@@ -464,45 +482,85 @@ def export_(
             help="File (csv/json) or directory (netbox); default: stdout / ./netbox-import",
         ),
     ] = None,
+    netbox_version: Annotated[
+        NetboxVersion,
+        typer.Option("--netbox-version", help="NetBox the files are for (netbox format)."),
+    ] = NetboxVersion.v4_6,
+    encoding: Annotated[
+        CsvEncoding | None,
+        typer.Option(
+            "--encoding",
+            help="utf-8 (default), utf-8-sig (BOM: Excel 2016+) or gbk (older Excel; csv only).",
+        ),
+    ] = None,
+    headers: Annotated[
+        CsvHeaders | None,
+        typer.Option("--headers", help="csv header language: en (default) or zh (网段, 名称…)."),
+    ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel", help="For Chinese Excel: UTF-8 with BOM, CRLF, Chinese headers (csv)."
+        ),
+    ] = False,
     plan: PlanOpt = None,
     lang: LangOpt = None,
 ) -> None:
     """Export the plan as csv, json or NetBox import CSVs / 导出地址规划.
 
-    netbox: roles, tenants, VRFs, VLAN groups, VLANs, prefixes, IP ranges, numbered in
-    the order NetBox's bulk import needs them.
+    netbox: tags, RIRs, aggregates, roles, tenant groups, tenants, VRFs, VLAN groups, VLANs,
+    prefixes, IP ranges, IP addresses — numbered in the order NetBox's bulk import needs
+    them, with the columns of --netbox-version's import forms (docs/ipam.md).
     """
     s = session(ctx)
+    lg = s.language(lang)
+    if fmt is ExportFormat.json and (encoding or headers or excel):
+        raise InputError("--encoding, --headers and --excel apply to csv and netbox, not json")
+    if fmt is ExportFormat.netbox and headers is CsvHeaders.zh:
+        raise InputError("NetBox's import takes its own (English) column names: no --headers zh")
+    enc = str(encoding or (CsvEncoding.utf8_sig if excel else CsvEncoding.utf8))
     loaded = service.load_valid(s.center, plan)
     p = loaded.plan
-    lg = s.language(lang)
     if fmt is ExportFormat.netbox:
         target = out or Path("netbox-import")
-        files = exchange.netbox_files(p, loaded.departments)
-        for fname, text in files.items():
-            atomic_write(target / fname, text)
+        export = netbox.build(p, loaded.departments, str(netbox_version))
+        files = netbox.encode_files(export, enc)  # all encoded before the first write
+        for fname, data in files.items():
+            atomic_write(target / fname, data)
+        for w in export.warnings:
+            sys.stderr.write(f"{w.location}: warning: {w.message}\n")
         con = stdout()
         con.print(
             pick(
                 lg,
-                f"已写入 NetBox 导入文件（按编号顺序导入）：{esc(display_path(target))}",
-                f"NetBox import files written (import in numbered order): "
+                f"已写入 NetBox {netbox_version} 导入文件（按编号顺序导入）："
+                f"{esc(display_path(target))}",
+                f"NetBox {netbox_version} import files written (import in numbered order): "
                 f"{esc(display_path(target))}",
             )
         )
-        for fname, text in files.items():
-            con.print(f"  {fname}  {text.count(chr(10)) - 1} rows")
+        for fname, rows in export.tables.items():
+            con.print(f"  {fname}  {len(rows)} rows")
         return
     if fmt is ExportFormat.json:
         from cloudctl.core.output import document, to_json
 
         text = to_json(document("cloudctl.ipam.export/1", exchange.to_json_doc(p))) + "\n"
+        data = text.encode("utf-8")
     else:
-        text = exchange.to_csv(exchange.prefix_records(p), exchange.CSV_COLUMNS)
+        zh = headers is CsvHeaders.zh or (excel and headers is None)
+        data = exchange.encode_table(
+            exchange.prefix_records(p, "zh" if zh else "en"),
+            exchange.CSV_COLUMNS,
+            enc,
+            names=exchange.ZH_HEADERS if zh else None,
+            crlf=excel,
+        )
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
-        atomic_write(out, text)
+        atomic_write(out, data)
         shown = esc(display_path(out))
         stdout().print(pick(lg, f"已写入 {shown}", f"written: {shown}"))
 

@@ -1,9 +1,8 @@
-"""Export the plan (csv, json, NetBox bulk-import CSVs) and import a spreadsheet export.
+"""Export the plan (csv, json) and import a spreadsheet export; the encodings both take.
 
-NetBox takes, in this order: roles (one per security zone), tenants, VRFs, VLAN groups (one
-per zone, its VLAN range as ``vid_ranges``), VLANs, prefixes, IP ranges (allocation pools
-with ``mark_populated`` — Neutron hands those out — and infrastructure reservations).
-Column names follow NetBox's import forms (ipam/forms/bulk_import.py).
+The NetBox files are built by ``cloudctl.ipam.netbox`` and written through ``encode_table``
+here. A spreadsheet export may carry Chinese headers and status words (``headers="zh"``):
+exactly the names ``read_csv`` maps back, so an export imports again unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from cloudctl.core.errors import Location, Problem
+from cloudctl.core.errors import InputError, Location, Problem
 from cloudctl.ipam.model import AddressPlan, Department, Prefix, parse_cidr
 
 CSV_COLUMNS = [
@@ -52,16 +51,38 @@ STATUS_ALIASES = {
 }
 
 
-def prefix_records(plan: AddressPlan) -> list[dict]:
+# Chinese headers of the spreadsheet export; each is an alias ``read_csv`` knows
+ZH_HEADERS = {
+    "prefix": "网段",
+    "name": "名称",
+    "zone": "安全域",
+    "vrf": "VRF",
+    "tenant": "租户",
+    "vlan": "VLAN",
+    "status": "状态",
+    "purpose": "用途",
+    "gateway": "网关",
+    "pools": "地址池",
+    "dns": "DNS服务器",
+}
+ZH_STATUS = {"active": "在用", "reserved": "预留", "container": "容器", "deprecated": "废弃"}
+ENCODINGS = ("utf-8", "utf-8-sig", "gbk")
+LOC = "_location"  # a row's key for where it comes from (not a column)
+
+
+def prefix_records(plan: AddressPlan, headers: str = "en") -> list[dict]:
+    """One row per prefix; ``headers="zh"`` writes status words in Chinese as well."""
+    status = ZH_STATUS if headers == "zh" else {}
     return [
         {
+            LOC: p.location,
             "prefix": p.cidr,
             "name": p.name,
             "zone": p.zone,
             "vrf": p.vrf,
             "tenant": p.tenant or "",
             "vlan": "" if p.vlan is None else p.vlan,
-            "status": p.status,
+            "status": status.get(p.status, p.status),
             "purpose": p.purpose,
             "gateway": p.gateway or "",
             "pools": " ".join(f"{a}-{b}" for a, b in p.allocation_pools),
@@ -93,12 +114,42 @@ def _restore(value: str) -> str:
     return value
 
 
-def to_csv(rows: list[dict], columns: list[str]) -> str:
+def to_csv(
+    rows: list[dict], columns: list[str], names: dict[str, str] | None = None, crlf: bool = False
+) -> str:
+    """CSV text; ``names`` renames header cells (``ZH_HEADERS``); ``crlf`` ends lines the
+    way RFC 4180 and Excel do."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    w.writerows({k: neutralise(v) for k, v in r.items()} for r in rows)
+    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
+    w.writerow([(names or {}).get(c, c) for c in columns])
+    w.writerows([neutralise(r.get(c, "")) for c in columns] for r in rows)
     return buf.getvalue()
+
+
+def encode_table(
+    rows: list[dict],
+    columns: list[str],
+    encoding: str = "utf-8",
+    names: dict[str, str] | None = None,
+    crlf: bool = False,
+) -> bytes:
+    """The CSV in ``encoding`` (``utf-8-sig`` adds the BOM Excel looks for). A character
+    the encoding lacks is an input error at the plan line of its row, not a ``?``."""
+    text = to_csv(rows, columns, names, crlf)
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start]
+    for r in rows:
+        for c in columns:
+            value = str(r.get(c, ""))
+            if bad in value:
+                raise InputError(
+                    f"{c} {value!r}: {bad!r} (U+{ord(bad):04X}) cannot be written in "
+                    f"{encoding.upper()}; use --encoding utf-8-sig (Excel 2016 and later)",
+                    r.get(LOC),
+                )
+    raise InputError(f"{bad!r} (U+{ord(bad):04X}) cannot be written in {encoding.upper()}")
 
 
 def to_json_doc(plan: AddressPlan) -> dict:
@@ -122,141 +173,6 @@ def to_json_doc(plan: AddressPlan) -> dict:
         "prefixes": [
             {k: v for k, v in p.as_dict().items() if k != "location"} for p in plan.prefixes
         ],
-    }
-
-
-def _masked(addr: str, p: Prefix) -> str:
-    return f"{addr}/{p.prefixlen}"
-
-
-def netbox_files(plan: AddressPlan, departments: list[Department]) -> dict[str, str]:
-    """File name → CSV text, numbered in the order NetBox must import them."""
-    dep = {d.code: d for d in departments}
-
-    def tenant_name(code: str | None) -> str:
-        if not code:
-            return ""
-        d = dep.get(code)
-        return d.name_zh if d and d.name_zh else code
-
-    used_tenants = sorted({p.tenant for p in plan.prefixes if p.tenant})
-    roles = [
-        {"name": z.name, "slug": z.name, "description": f"{z.name_zh} {z.name_en}".strip()}
-        for z in plan.zones.values()
-    ]
-    tenants = [
-        {"name": tenant_name(c), "slug": c, "description": dep[c].name_en if c in dep else ""}
-        for c in used_tenants
-    ]
-    vrfs = [
-        {
-            "name": v.name,
-            "rd": v.rd or "",
-            "enforce_unique": "true",
-            "description": v.name_zh or v.description,
-        }
-        for v in plan.vrfs.values()
-    ]
-    groups = [
-        {
-            "name": f"{z.name}",
-            "slug": z.name,
-            "vid_ranges": f"{z.vlan_range[0]}-{z.vlan_range[1]}" if z.vlan_range else "",
-            "description": z.name_zh,
-        }
-        for z in plan.zones.values()
-    ]
-    vlans = []
-    prefixes = []
-    ranges = []
-    for p in plan.prefixes:
-        if not p.valid:
-            continue
-        if p.vlan is not None:
-            vlans.append(
-                {
-                    "group": p.zone,
-                    "vid": p.vlan,
-                    "name": p.name,
-                    "tenant": tenant_name(p.tenant),
-                    "status": "active" if p.status != "deprecated" else "deprecated",
-                    "description": p.purpose,
-                }
-            )
-        prefixes.append(
-            {
-                "prefix": p.cidr,
-                "vrf": p.vrf,
-                "tenant": tenant_name(p.tenant),
-                "vlan_group": p.zone if p.vlan is not None else "",
-                "vlan": "" if p.vlan is None else p.vlan,
-                "status": p.status,
-                "role": p.zone,
-                "is_pool": "false",
-                "mark_utilized": "true" if p.status == "reserved" else "false",
-                "description": f"{p.name}: {p.purpose}" if p.purpose else p.name,
-            }
-        )
-        for a, b in p.allocation_pools:
-            ranges.append(
-                {
-                    "start_address": _masked(a, p),
-                    "end_address": _masked(b, p),
-                    "vrf": p.vrf,
-                    "tenant": tenant_name(p.tenant),
-                    "status": "active",
-                    "role": p.zone,
-                    "mark_populated": "true",
-                    "description": f"{p.name} allocation pool",
-                }
-            )
-        for r in p.reserved:
-            ranges.append(
-                {
-                    "start_address": _masked(r.start, p),
-                    "end_address": _masked(r.end, p),
-                    "vrf": p.vrf,
-                    "tenant": tenant_name(p.tenant),
-                    "status": "reserved",
-                    "role": p.zone,
-                    "mark_populated": "false",
-                    "description": f"{p.name}: {r.purpose}" if r.purpose else f"{p.name} reserved",
-                }
-            )
-    return {
-        "1-roles.csv": to_csv(roles, ["name", "slug", "description"]),
-        "2-tenants.csv": to_csv(tenants, ["name", "slug", "description"]),
-        "3-vrfs.csv": to_csv(vrfs, ["name", "rd", "enforce_unique", "description"]),
-        "4-vlan-groups.csv": to_csv(groups, ["name", "slug", "vid_ranges", "description"]),
-        "5-vlans.csv": to_csv(vlans, ["group", "vid", "name", "tenant", "status", "description"]),
-        "6-prefixes.csv": to_csv(
-            prefixes,
-            [
-                "prefix",
-                "vrf",
-                "tenant",
-                "vlan_group",
-                "vlan",
-                "status",
-                "role",
-                "is_pool",
-                "mark_utilized",
-                "description",
-            ],
-        ),
-        "7-ip-ranges.csv": to_csv(
-            ranges,
-            [
-                "start_address",
-                "end_address",
-                "vrf",
-                "tenant",
-                "status",
-                "role",
-                "mark_populated",
-                "description",
-            ],
-        ),
     }
 
 

@@ -2,7 +2,9 @@
 
 Zone supernets and containers: used = the addresses covered by their direct children.
 A subnet: free = its allocation pool addresses (what Neutron may still hand out), used =
-everything else (network/broadcast, gateway, infrastructure reservations). A reserved or
+the other usable addresses (gateway, infrastructure reservations); an IPv4 subnet's network
+and broadcast addresses are neither, so util = used / (used + free) is the figure NetBox
+shows for the exported subnet (ipam/models/ip.py Prefix.get_utilization). A reserved or
 deprecated prefix counts as fully used. Nothing iterates single addresses.
 """
 
@@ -34,11 +36,14 @@ def _children(plan: AddressPlan) -> dict[str | None, list[Prefix]]:
 
 
 def _usage(p: Prefix, kids: dict[str | None, list[Prefix]]) -> tuple[int, int]:
+    """(used, free)."""
     size = p.size
     if p.status == "container":
         used = sum(c.size for c in kids.get(p.name, ()))
-    elif p.status == "active":
-        used = size - _pool_size(p) if p.allocation_pools else size
+    elif p.status == "active" and p.allocation_pools:
+        usable = size - 2 if p.version == 4 and p.prefixlen < 31 else size
+        free = _pool_size(p)
+        return max(usable - free, 0), free
     else:
         used = size
     return used, size - used
@@ -62,7 +67,7 @@ def prefix_row(p: Prefix, kids: dict[str | None, list[Prefix]]) -> dict:
         "size": p.size,
         "used": used,
         "free": free,
-        "util": _pct(used, p.size),
+        "util": _pct(used, used + free),
         "parent": p.parent,
         "purpose": p.purpose,
         "location": str(p.location),

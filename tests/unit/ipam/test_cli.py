@@ -259,36 +259,9 @@ def test_export_csv_json_netbox(cli, sample_center, tmp_path):
     out = tmp_path / "nb"
     r = run(cli, sample_center, "export", "--format", "netbox", "--out", str(out))
     assert r.exit_code == 0
-    names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "1-roles.csv",
-        "2-tenants.csv",
-        "3-vrfs.csv",
-        "4-vlan-groups.csv",
-        "5-vlans.csv",
-        "6-prefixes.csv",
-        "7-ip-ranges.csv",
-    ]
-    prefixes = list(csv.DictReader((out / "6-prefixes.csv").open(encoding="utf-8")))
-    assert list(prefixes[0]) == [
-        "prefix",
-        "vrf",
-        "tenant",
-        "vlan_group",
-        "vlan",
-        "status",
-        "role",
-        "is_pool",
-        "mark_utilized",
-        "description",
-    ]
-    czj = next(p for p in prefixes if p["prefix"] == "10.20.18.0/24" and p["vrf"] == "gov")
-    assert czj["tenant"] == "市财政局" and czj["vlan_group"] == "core"
-    ranges = list(csv.DictReader((out / "7-ip-ranges.csv").open(encoding="utf-8")))
-    pool = next(x for x in ranges if x["start_address"] == "10.20.18.10/24")
-    assert pool["end_address"] == "10.20.18.254/24" and pool["mark_populated"] == "true"
-    vrfs = list(csv.DictReader((out / "3-vrfs.csv").open(encoding="utf-8")))
-    assert [v["name"] for v in vrfs] == ["gov", "dr"]
+    # the files' contents: tests/unit/ipam/test_netbox_export.py
+    assert sorted(p.name for p in out.iterdir())[0] == "01-tags.csv"
+    assert len(list(out.iterdir())) == 12
 
 
 IMPORT_CSV = """\
