@@ -144,3 +144,66 @@ docs = st.recursive(
 def test_any_document_loads_the_same(doc, flow):
     text = yaml.safe_dump(doc, default_flow_style=flow, allow_unicode=True)
     assert same(fast(text), slow(text))
+
+
+# ------------------------------------------------- limits for untrusted files (issue 11)
+
+LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize("load", [fast, lambda t: yamlio._load_checked(t, "f.yaml")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (LAUGHS, "aliases (*name) expand"),
+        ("a: &a [*a]\n", "recursive alias"),
+        ("a: &a {b: *a}\n", "recursive alias"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "nested deeper than 64"),
+        ("a: " + "[" * 70 + "&x z, *x" + "]" * 70 + "\n", "nested deeper than 64"),
+        ("a: " + "x" * (128 * 1024 + 1) + "\n", "too long"),
+        ("a: &s " + "x" * 4000 + "\nb: [" + ", ".join(["*s"] * 300) + "]\n", "characters"),
+    ],
+    ids=["laughs", "self-list", "self-map", "deep", "deep-shared", "long", "alias-text"],
+)
+def test_limits_hold_on_both_loaders(load, text, message):
+    with pytest.raises(InputError) as e:
+        load(text)
+    assert message in e.value.message and e.value.location.file == "f.yaml"
+
+
+def test_the_limits_report_where():
+    with pytest.raises(InputError) as e:
+        yamlio.load_yaml_text(LAUGHS, "p.yaml")
+    assert e.value.location.line is not None and 2 <= e.value.location.line <= 9
+    with pytest.raises(InputError) as e:
+        yamlio.load_yaml_text("a: 1\nb: &a [*a]\n", "p.yaml")
+    assert str(e.value).startswith("p.yaml:2: recursive alias")
+
+
+def test_fallback_path_for_explicit_tags_is_checked_too():
+    """``!!set`` makes the fast path hand over to the full loader: same limits there."""
+    with pytest.raises(InputError, match="aliases"):
+        yamlio.load_yaml_text("s: !!set {k: null}\n" + LAUGHS, "f.yaml")
+
+
+def test_aliases_within_the_budget_still_load_and_share():
+    doc = yamlio.load_yaml_text(
+        "base: &b {a: 1}\nx: {<<: *b, c: 2}\nl: [*b, *b]\n"
+        + "m: ["
+        + ",".join(["*b"] * 500)
+        + "]\n",
+        "f.yaml",
+    )
+    assert doc["x"] == {"a": 1, "c": 2} and doc["l"][0] is doc["l"][1]
+
+
+def test_load_yaml_refuses_special_files(tmp_path):
+    (tmp_path / "z.yaml").symlink_to("/dev/zero")
+    with pytest.raises(InputError, match="character device"):
+        yamlio.load_yaml(tmp_path / "z.yaml")
+    (tmp_path / "bad.yaml").write_bytes(b"a: 1\nb: \xff\n")
+    with pytest.raises(InputError) as e:
+        yamlio.load_yaml(tmp_path / "bad.yaml")
+    assert e.value.location.line == 2 and "not UTF-8" in e.value.message
