@@ -23,6 +23,7 @@ from cloudctl.core.output import (
     OutputFormat,
     document,
     esc,
+    ident,
     pick,
     render,
     to_json,
@@ -233,6 +234,7 @@ def validate(
     inventory: Annotated[
         Path | None, typer.Option("--inventory", "-i", help="Inventory for host names.")
     ] = None,
+    output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
     """Check plans: references, cycles, wave order, rollbacks, durations (exit 2 on problems)."""
@@ -253,16 +255,29 @@ def validate(
         raise ValidationFailed(
             problems, pick(lg, f"{len(problems)} 个问题", f"{len(problems)} problem(s) found")
         )
-    for p in plans:
-        typer.echo(
-            pick(
-                lg,
-                f"{display_path(Path(p.path))}: 通过"
-                f"（{len(p.systems)} 个系统，{len(p.waves)} 个批次）",
-                f"{display_path(Path(p.path))}: ok ({len(p.systems)} systems, {len(p.waves)} "
-                "waves)",
+    rows = [
+        {
+            "file": display_path(Path(p.path)),
+            "plan": p.name,
+            "ok": True,
+            "systems": len(p.systems),
+            "waves": len(p.waves),
+            "warnings": [w.message for w in p.warnings],
+        }
+        for p in plans
+    ]
+
+    def table(_con: Console) -> None:
+        for r in rows:
+            typer.echo(
+                pick(
+                    lg,
+                    f"{r['file']}: 通过（{r['systems']} 个系统，{r['waves']} 个批次）",
+                    f"{r['file']}: ok ({r['systems']} systems, {r['waves']} waves)",
+                )
             )
-        )
+
+    render(rows, output, table=table, schema="cloudctl.migrate.validate/1")
 
 
 @app.command("plan")
@@ -300,6 +315,7 @@ def plan_cmd(
                 pick(lg, "预计耗时", "estimate"),
                 pick(lg, "关键路径", "critical path"),
             ),
+            ids=(2,),
             title=pick(
                 lg,
                 f"{p.title_zh or p.name} 迁移批次（并行 {data['parallel']}）",
@@ -551,12 +567,12 @@ def status(
             f"{data['started']} → {data['ended'] or '…'}"
         )
         cols = [
-            Column("id", pick(lg, "系统", "system")),
-            Column("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
-            Column("steps_done", pick(lg, "完成步骤", "steps done"), justify="right"),
-            Column("steps_total", "/", justify="right"),
-            Column("current", pick(lg, "最近步骤", "last step")),
-            Column("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
+            ident("id", pick(lg, "系统", "system")),
+            ident("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
+            ident("steps_done", pick(lg, "完成步骤", "steps done"), justify="right"),
+            ident("steps_total", "/", justify="right"),
+            ident("current", pick(lg, "最近步骤", "last step"), optional=True),
+            ident("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
             Column("message", pick(lg, "说明", "note")),
         ]
         from cloudctl.core.output import table_of
@@ -564,15 +580,15 @@ def status(
         con.print(table_of(data["systems"], cols))
         if steps:
             scol = [
-                Column("system_id", "system"),
-                Column("phase", "phase"),
-                Column("step_index", "#"),
-                Column("step_name", "step"),
-                Column("attempt", "try"),
-                Column("status", "status"),
-                Column("started", "started"),
-                Column("ended", "ended"),
-                Column("operator", "who"),
+                ident("system_id", "system"),
+                ident("phase", "phase"),
+                ident("step_index", "#", justify="right"),
+                ident("step_name", "step"),
+                ident("attempt", "try", justify="right"),
+                ident("status", "status"),
+                ident("started", "started", optional=True),
+                ident("ended", "ended", optional=True),
+                ident("operator", "who", optional=True),
                 Column("message", "message"),
             ]
             con.print(table_of(data["steps"], scol))
@@ -595,14 +611,15 @@ def history(
     lg = session(ctx).language(lang)
     rows = service.history(_journal(ctx, journal, read_only=True), plan, last)
     cols = [
-        Column("run_id", "run"),
-        Column("kind", pick(lg, "类型", "kind")),
-        Column("plan", pick(lg, "计划", "plan")),
-        Column("wave", pick(lg, "批次", "wave")),
-        Column("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
-        Column("operator", pick(lg, "操作人", "operator")),
-        Column("started", pick(lg, "开始", "started")),
-        Column("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
+        # the run id (what resume needs) holds the start time: started/kind/plan give way
+        ident("run_id", "run"),
+        ident("kind", pick(lg, "类型", "kind"), optional=True),
+        ident("plan", pick(lg, "计划", "plan"), optional=True),
+        ident("wave", pick(lg, "批次", "wave")),
+        ident("status", pick(lg, "状态", "status"), fmt=lambda v: reports.status_text(v, lg)),
+        ident("operator", pick(lg, "操作人", "operator"), optional=True),
+        ident("started", pick(lg, "开始", "started"), optional=True),
+        ident("duration_s", pick(lg, "耗时", "time"), fmt=format_duration),
         Column(
             "systems",
             pick(lg, "系统", "systems"),
@@ -626,19 +643,37 @@ def report(
     ctx: typer.Context,
     plan: PlanArg = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="markdown, html, json or yaml.")
+        str, typer.Option("--format", "-f", help="markdown, html, json, yaml, value or csv.")
     ] = "markdown",
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
     ] = None,
     journal: JournalOpt = None,
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--output",
+            "-o",
+            case_sensitive=False,
+            help="As every command: json/yaml = -f json/yaml, table = markdown, value/csv = "
+            "one row per system.",
+        ),
+    ] = None,
     lang: LangOpt = None,
 ) -> None:
     """Progress per wave and overall (done, rolled back, pending, time) for the leadership."""
     s = session(ctx)
     lg = str(s.language(lang))
     path = service.resolve_plan(s.center, plan)
-    if fmt not in ("markdown", "md", "html", "json", "yaml"):
+    if output is not None:
+        as_fmt = {"table": "markdown", "json": "json", "yaml": "yaml"}.get(output.value)
+        if fmt != "markdown" and fmt != as_fmt:
+            raise InputError(
+                f"--output {output.value} and --format {fmt} disagree: give one",
+                Location("--output"),
+            )
+        fmt = as_fmt or output.value
+    if fmt not in ("markdown", "md", "html", "json", "yaml", "value", "csv"):
         raise InputError(
             f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
         )
@@ -646,6 +681,10 @@ def report(
     data = service.report_data(
         service.load_checked(s.center, path), _journal(ctx, journal, read_only=True)
     )
+    if fmt in ("value", "csv"):
+        rows = [{"wave": w["id"], **sys_} for w in data["waves"] for sys_ in w["systems"]]
+        render(data, fmt, rows=rows)
+        return
     if fmt in ("json", "yaml") and not out:
         render(data, fmt, schema=REPORT_SCHEMA)
         return
