@@ -14,9 +14,38 @@ from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
 app = typer.Typer(no_args_is_help=True)
 
 
-def _col(key: str, header: str) -> Column:
+def _col(key: str, header: str, kind: str = "id", optional: bool = False) -> Column:
     """A column whose text is data, never rich markup."""
-    return Column(key, header, fmt=lambda v: "" if v is None else escape(str(v)))
+    return Column(
+        key,
+        header,
+        fmt=lambda v: "" if v is None else escape(str(v)),
+        kind=kind,
+        optional=optional,
+    )
+
+
+def _log_view(rows: list[dict]):
+    """Two lines per run: the ids (sequence, time, user, action, result, changes) on one,
+    the command whole on the next, never squeezed into a narrow column."""
+
+    def draw(con) -> None:
+        from cloudctl.core.output import plain
+
+        for r in rows:
+            n = r.get("changes")
+            head = [
+                f"#{r.get('seq', '')}",
+                str(r.get("time") or ""),
+                str(r.get("user") or ""),
+                str(r.get("action") or ""),
+                str(r.get("result") or ""),
+            ] + ([f"changes={n}"] if n else [])
+            style = "" if r.get("result") == "ok" else "yellow"
+            con.print(plain("  ".join(head), style))
+            con.print(plain("    " + str(r.get("command") or ""), "dim"))
+
+    return draw
 
 
 @app.command("log")
@@ -41,25 +70,33 @@ def log(
         ]
         cols = [
             _col("seq", "seq"),
-            _col("time", "time"),
-            _col("kind", "kind"),
+            _col("time", "time", optional=True),
+            _col("kind", "kind", optional=True),
             _col("run", "run"),
             _col("action", "action"),
             _col("result", "result"),
-            _col("user", "user"),
+            _col("user", "user", optional=True),
         ]
         render(rows, output, columns=cols, title="audit", schema="cloudctl.audit.records/1")
         return
     rows = audit.runs(recs)[-last:] if last > 0 else []
     cols = [
+        _col("seq", "#"),
         _col("time", "time"),
         _col("user", "user"),
         _col("action", "action"),
         _col("result", "result"),
-        _col("changes", "changes"),
-        _col("command", "command"),
+        _col("changes", "changes", optional=True),
+        _col("command", "command", kind="text"),
     ]
-    render(rows, output, columns=cols, title="audit", schema="cloudctl.audit.log/1")
+    render(
+        rows,
+        output,
+        columns=cols,
+        title="audit",
+        schema="cloudctl.audit.log/1",
+        table=_log_view(rows),
+    )
 
 
 @app.command("verify")
