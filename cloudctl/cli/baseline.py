@@ -19,6 +19,7 @@ from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, ses
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import Column, OutputFormat, ident, pick, render, stderr, stdout
+from cloudctl.core.progress import LineProgress
 from cloudctl.state import open_state
 
 if TYPE_CHECKING:
@@ -95,11 +96,27 @@ def _emit(
         raise typer.Exit(1)
 
 
-def _progress(lang: str, total_hint: str):
+def _host_count(invs: list[Path], limit: str | None) -> int | None:
+    """How many hosts the run will reach (for N/M and the ETA); None when unknown."""
+    try:
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+
+        im = InventoryManager(loader=DataLoader(), sources=[str(p) for p in invs])
+        if limit:
+            im.subset(limit)
+        return len(im.get_hosts("all")) or None
+    except Exception:  # only a progress figure: never fail the run for it
+        return None
+
+
+def _progress(lang: str, total_hint: str, total: int | None = None):
+    """A spinner on a terminal; off one (CI logs) a line per host with N/M and an ETA."""
     con = stderr()
     status = con.status(
         pick(lang, f"正在采集证据（{total_hint}）…", f"collecting evidence ({total_hint})…")
     )
+    lines = LineProgress(total or 0, pick(lang, "主机", "host"), lang=lang)
     done: list[str] = []
 
     def on_event(ev: dict) -> None:
@@ -109,11 +126,39 @@ def _progress(lang: str, total_hint: str):
             and data.get("task") == "Gather the baseline evidence"
         ):
             done.append(data.get("host", "?"))
+            lines.total = max(lines.total, len(done))
+            kind = {"runner_on_ok": "ok", "runner_on_failed": "failed"}.get(
+                ev["event"], pick(lang, "无法连接", "unreachable")
+            )
+            lines.step(data.get("host", "?"), kind)
             status.update(
                 pick(lang, f"已采集 {len(done)} 台主机…", f"{len(done)} hosts collected…")
             )
 
     return status, on_event
+
+
+def _control_lines(lang: str, targets: dict[str, list[str]]):
+    """Off a terminal: a line per control remediated (the playbook's tasks are named
+    ``<control id> | …``), with N/M and an ETA. Returns the event handler and a finish."""
+    lines = LineProgress(len(targets), pick(lang, "控制项", "control"), lang=lang)
+    current: list[str] = []
+
+    def on_event(ev: dict) -> None:
+        if ev.get("event") != "playbook_on_task_start":
+            return
+        task = str((ev.get("event_data") or {}).get("task", ""))
+        cid = task.split(" | ")[0].split(":")[0].strip()
+        if cid in targets and cid not in current:
+            if current:
+                lines.step(current[-1])
+            current.append(cid)
+
+    def finish() -> None:
+        if current:
+            lines.step(current[-1])
+
+    return on_event, finish
 
 
 def _collect_and_evaluate(
@@ -130,7 +175,7 @@ def _collect_and_evaluate(
 
     Returns the evidence file and the result document.
     """
-    status, on_event = _progress(lang, limit or "all")
+    status, on_event = _progress(lang, limit or "all", _host_count(invs, limit))
     with status:
         evidence_file, _ = svc.collect(
             center,
@@ -304,9 +349,18 @@ def remediate_cmd(
             f"{'previewing' if dry_run else 'applying'} {len(targets)} controls…",
         )
     ):
+        on_event, finish = _control_lines(lg, targets)
         out = svc.remediate(
-            center, invs, inputs, targets, limit=limit, dry_run=dry_run, run_id=run_id
+            center,
+            invs,
+            inputs,
+            targets,
+            limit=limit,
+            dry_run=dry_run,
+            run_id=run_id,
+            on_event=on_event,
         )
+        finish()
     failed_pairs = [
         {"host": h, "control": cid, "reason": row.get("reason", "")}
         for h, rows in out.results.items()

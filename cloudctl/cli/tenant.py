@@ -11,7 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
 from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
-from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
+from cloudctl.core.output import OutputFormat, current_lang, pick, render, stderr, stdout
+from cloudctl.core.progress import LineProgress
 from cloudctl.tenant import guards, service
 from cloudctl.tenant.apply import ApplyResult, Recorder, execute
 from cloudctl.tenant.desired import TenantSettings
@@ -299,6 +300,21 @@ def _progress(total: int):
 def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResult:
     total = len(plan.changes)
     rec: Recorder = service.recorder(s.center, cloud)
+    # off a terminal (CI logs): a line per tenant finished, with N/M and an ETA
+    per_tenant = {t: len(cs) for t, cs in plan.by_tenant().items()}
+    seen: dict[str, list[bool]] = {}
+    lines = LineProgress(len(per_tenant), pick(current_lang(), "租户", "tenant"))
+
+    def on_change(r, prog, task) -> None:
+        prog.advance(task)
+        oks = seen.setdefault(r.change.tenant, [])
+        oks.append(r.ok)
+        if len(oks) == per_tenant.get(r.change.tenant):
+            lines.step(
+                r.change.tenant,
+                "ok" if all(oks) else pick(current_lang(), "失败", "failed"),
+            )
+
     with _progress(total) as prog:
         task = prog.add_task(action, total=total)
         result = execute(
@@ -307,7 +323,7 @@ def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResul
             actual,
             service.password_store(s.center),
             parallel=parallel,
-            on_change=lambda r: prog.advance(task),
+            on_change=lambda r: on_change(r, prog, task),
             recorder=rec,
         )
     return result
