@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from cloudctl import __version__
 from cloudctl.cli.common import Session, add_output_options, session
 from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
-from cloudctl.core.output import Lang
+from cloudctl.core.output import Lang, safe_text
 
 AREAS = {
     "ipam": "Address plan: zones, prefixes, allocation, validation, export / 地址规划",
@@ -180,10 +180,10 @@ def _record_usage_error(e: click.UsageError) -> None:
 def report_error(err: CloudctlError) -> None:
     """Print every problem as ``file:line: message`` on stderr (plain text, no panel)."""
     probs = err.problems
-    for p in probs:
-        sys.stderr.write(f"{p}\n")
+    for p in probs:  # data in messages (names, paths) must not drive the terminal
+        sys.stderr.write(f"{safe_text(p)}\n")
     if len(probs) > 1:
-        sys.stderr.write(f"cloudctl: {err.message}\n")
+        sys.stderr.write(f"cloudctl: {safe_text(err.message)}\n")
     sys.stderr.flush()
 
 

@@ -102,3 +102,12 @@ def test_table_of_and_helpers_treat_every_cell_as_text():
     assert "[/]" in text and ":100:" in text and "\x1b" not in text
     assert safe_text("a\x1bb\x9bc\td\ne") == "a\\x1bb\\x9bc\td\ne"
     assert esc("[/]") == "\\[/]" and plain("[b]x[/b]").plain == "[b]x[/b]"
+
+
+def test_error_messages_do_not_carry_escape_sequences_from_data(cli, center):
+    f = center / "inventory" / "ipam" / "prefixes" / "bad.yaml"
+    f.write_text('zone: v6\nprefixes:\n  - {name: "n\\e[2J\\a", prefix: nonsense}\n', "utf-8")
+    r = run(cli, center, "ipam", "validate")
+    assert r.exit_code == 2
+    assert "prefix n\\x1b[2J\\x07:" in r.output
+    assert_shown_as_data(r.output)
