@@ -29,6 +29,7 @@ from cloudctl.core.output import (
     to_json,
     to_yaml,
 )
+from cloudctl.core.progress import LineProgress
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate import report as reports
 from cloudctl.migrate import service
@@ -135,10 +136,14 @@ class RichProgress(ProgressSink):
             base = cur.split(" › ")[0]
             self.p.update(t, current=f"{base} › {text}" if text else base)
 
+    lines: LineProgress | None = None
+
     def system_end(self, sid, status, message):
         with self.lock:
             t = self._task(sid)
             self.p.update(t, current=reports.status_text(status, self.lang))
+            if self.lines is not None:  # off a terminal: a line per system, N/M, ETA
+                self.lines.step(sid, reports.status_text(status, self.lang))
             if status == "rollback_failed":
                 loud = pick(self.lang, "回退失败，需要人工处理", "ROLLBACK FAILED, needs a person")
                 self.p.console.print(f"[bold white on red] {sid}: {loud} [/] {message or ''}")
@@ -148,7 +153,18 @@ class RichProgress(ProgressSink):
                 )
 
 
-def _progress(lang: str, names: dict[str, str]) -> tuple[Progress, RichProgress]:
+def _wave_size(center, path: Path, wave: str, chosen: list[str]) -> int:
+    """Systems the run will take (for N/M and the ETA off a terminal); 0 when unknown."""
+    if chosen:
+        return len(chosen)
+    try:
+        w = service.load_checked(center, path).wave(wave)
+    except Exception:  # only a progress figure
+        return 0
+    return len(w.systems) if w is not None else 0
+
+
+def _progress(lang: str, names: dict[str, str], total: int = 0) -> tuple[Progress, RichProgress]:
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("{task.description:<16}"),
@@ -160,7 +176,9 @@ def _progress(lang: str, names: dict[str, str]) -> tuple[Progress, RichProgress]
         transient=False,
         refresh_per_second=4,
     )
-    return progress, RichProgress(progress, lang, names)
+    sink = RichProgress(progress, lang, names)
+    sink.lines = LineProgress(total, pick(lang, "系统", "system"), lang=lang)
+    return progress, sink
 
 
 @contextmanager
@@ -422,7 +440,7 @@ def run(
                     f"  {i:>2}. {st['name']:<22} {st['kind']:<9} {what}{bt}{rbt}", soft_wrap=True
                 )
         return
-    p, sink = _progress(lg, {})
+    p, sink = _progress(lg, {}, _wave_size(s.center, path, wave, chosen))
     with _audit_crash(s, "migrate.run", {"plan": str(path), "wave": wave, "systems": chosen}), p:
         res = service.start_run(
             s.center,

@@ -58,6 +58,7 @@ class LineProgress:
         """The line for the unit that just finished (``done`` already counted)."""
         elapsed = self.clock() - self.start
         left = self.total - self.done
+        of = str(self.total) if self.total >= self.done else "?"
         if self.done and left > 0:
             eta = eta_text(elapsed / self.done * left)
             tail = (
@@ -71,7 +72,7 @@ class LineProgress:
                 if self.lang == "zh"
                 else (f" ({eta_text(elapsed)})")
             )
-        return f"[{self.done}/{self.total}] {self.what} {name} {status}{tail}"
+        return f"[{self.done}/{of}] {self.what} {name} {status}{tail}"
 
     def step(self, name: str, status: str = "ok") -> None:
         """One unit finished: count it and, when enabled, write its line."""
