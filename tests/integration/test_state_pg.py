@@ -64,6 +64,36 @@ def test_lab_status_shows_postgresql_healthy(lab):
     assert oct(postgres.pgpass_file(LabPaths.from_env()).stat().st_mode & 0o777) == "0o600"
 
 
+def test_postgresql_comes_back_after_kill_9_with_its_data(pg):
+    import signal
+
+    import psycopg
+
+    from cloudctl.lab.api import ensure_lab
+    from cloudctl.lab.manager import find_stale
+
+    url, _env = pg
+    paths = LabPaths.from_env()
+    passfile = str(postgres.pgpass_file(paths))
+    with psycopg.connect(url, passfile=passfile, autocommit=True) as c:
+        c.execute("CREATE TABLE kept (v TEXT)")
+        c.execute("INSERT INTO kept VALUES ('before the kill')")
+    rec = postgres.record(paths)
+    os.kill(rec.pid, signal.SIGKILL)  # the postmaster, as a crash or a CI runner would
+    deadline = time.monotonic() + 10
+    while postgres.answers(paths, timeout=1) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert any("svc-postgresql.json" in s for s in find_stale(paths))
+    t0 = time.monotonic()
+    ensure_lab(center=Path(__file__).resolve().parents[2])
+    assert time.monotonic() - t0 < 60
+    assert postgres.record(paths).pid != rec.pid
+    ok, detail = postgres.probe(paths)
+    assert ok, detail
+    with psycopg.connect(url, passfile=passfile) as c:
+        assert c.execute("SELECT v FROM kept").fetchall() == [("before the kill",)]
+
+
 def test_a_password_never_reaches_output_or_the_audit_chain(pg, tmp_path, controller_center):
     url, env = pg
     secret = postgres.password(LabPaths.from_env())
@@ -169,10 +199,12 @@ def test_a_wave_stops_cleanly_when_postgresql_restarts_and_resume_finishes_it(
         assert time.monotonic() < deadline, "step s1/b did not start"
         time.sleep(0.1)
     paths = LabPaths.from_env()
+    from cloudctl.core.fileio import file_lock
     from cloudctl.lab.manager import _port_check
 
-    assert postgres.stop(paths)  # a real restart under the running wave
-    postgres.ensure(paths, _port_check)
+    with file_lock(paths.lock, timeout=600, what="the lab"):  # no `lab up` meanwhile
+        assert postgres.stop(paths)  # a real restart under the running wave
+        postgres.ensure(paths, _port_check)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, (out, err)
     assert "lost the state database postgresql://cloudctl@127.0.0.1:5433/" in err
