@@ -453,7 +453,11 @@ class ExportFormat(StrEnum):
 class NetboxVersion(StrEnum):
     v3_7 = "3.7"
     v4_0 = "4.0"
+    v4_1 = "4.1"
     v4_2 = "4.2"
+    v4_3 = "4.3"
+    v4_4 = "4.4"
+    v4_5 = "4.5"
     v4_6 = "4.6"
 
 

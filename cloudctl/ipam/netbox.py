@@ -64,13 +64,17 @@ class Profile:
     checked: str  # the tag whose import forms the columns were compared with
     vid_ranges: bool  # VLAN group ``vid_ranges`` (4.2+) instead of ``min_vid``/``max_vid``
     range_flags: bool  # IP range ``mark_populated``; only ``mark_utilized`` ranges count (4.3+)
-    tag_weight: bool  # tags have a required ``weight`` (4.6)
+    tag_weight: bool  # tags have a ``weight`` (4.3+; required from 4.5)
 
 
 PROFILES = {
     "3.7": Profile("3.7", "v3.7.8", vid_ranges=False, range_flags=False, tag_weight=False),
     "4.0": Profile("4.0", "v4.0.11", vid_ranges=False, range_flags=False, tag_weight=False),
+    "4.1": Profile("4.1", "v4.1.11", vid_ranges=True, range_flags=False, tag_weight=False),
     "4.2": Profile("4.2", "v4.2.9", vid_ranges=True, range_flags=False, tag_weight=False),
+    "4.3": Profile("4.3", "v4.3.7", vid_ranges=True, range_flags=True, tag_weight=True),
+    "4.4": Profile("4.4", "v4.4.10", vid_ranges=True, range_flags=True, tag_weight=True),
+    "4.5": Profile("4.5", "v4.5.10", vid_ranges=True, range_flags=True, tag_weight=True),
     "4.6": Profile("4.6", "v4.6.8", vid_ranges=True, range_flags=True, tag_weight=True),
 }
 LATEST = "4.6"

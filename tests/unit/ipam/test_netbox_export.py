@@ -7,8 +7,8 @@ NetBox cannot run here. What is checked instead, per supported version:
   (data/extract_netbox_forms.py; the tag and commit are recorded there);
 - that importing the files in their numbered order resolves every reference;
 - NetBox's utilisation rule, re-implemented below from ``Prefix.get_utilization`` in
-  netbox/ipam/models/ip.py (v3.7.8, v4.0.11, v4.2.9: every child IP range counts as used;
-  v4.3+ through v4.6.8: only ranges with ``mark_utilized``, IP addresses inside those not
+  netbox/ipam/models/ip.py (v3.7.8 to v4.2.9: every child IP range counts as used;
+  v4.3.7 to v4.6.8: only ranges with ``mark_utilized``, IP addresses inside those not
   counted twice; IPv4 shorter than /31 without ``is_pool``: size - 2; a container: its
   child prefixes in the same VRF; ``mark_utilized``: 100 %), applied to the exported rows,
   gives cloudctl's utilisation for every prefix of the sample.
@@ -221,7 +221,10 @@ def netbox_utilization(prefix: dict, tables: dict, flags: bool) -> Fraction:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_netbox_utilization_equals_cloudctls_for_every_prefix(sample, version):
     tables = exported(sample, version)
-    flags = netbox.PROFILES[version].range_flags
+    # from NetBox's source (data/extract_netbox_forms.py), not from the profile under test
+    flags = DATA["versions"][netbox.PROFILES[version].checked][
+        "utilization_ranges_need_mark_utilized"
+    ]
     nb = {(p["vrf"], p["prefix"]): p for p in tables["10-prefixes.csv"]}
     kids = report._children(sample.plan)
     partial = 0

@@ -3,7 +3,7 @@
 Run by hand against a NetBox git checkout; writes netbox_import_forms.json next to this file:
 
     python tests/unit/ipam/data/extract_netbox_forms.py NETBOX_GIT_DIR \
-        v3.7.8 v4.0.11 v4.2.9 v4.6.8
+        v3.7.8 v4.0.11 v4.1.11 v4.2.9 v4.3.7 v4.4.10 v4.5.10 v4.6.8
 
 What it reads (plain ``ast``, nothing of NetBox is imported):
 - ``<app>/forms/bulk_import.py``: each import form's ``Meta.fields`` (the accepted CSV
@@ -191,6 +191,17 @@ def extract(repo: str, tag: str) -> dict:
     return out
 
 
+def utilization_filter(repo: str, tag: str) -> bool:
+    """Whether ``Prefix.get_utilization`` (netbox/ipam/models/ip.py) filters the child ranges
+    on ``mark_utilized`` (4.3+) or counts every range (up to 4.2)."""
+    tree = ast.parse(git(repo, "show", f"{tag}:netbox/ipam/models/ip.py"))
+    prefix = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Prefix")
+    fn = next(
+        n for n in prefix.body if isinstance(n, ast.FunctionDef) and n.name == "get_utilization"
+    )
+    return any(isinstance(n, ast.keyword) and n.arg == "mark_utilized" for n in ast.walk(fn))
+
+
 def main() -> None:
     repo, tags = sys.argv[1], sys.argv[2:]
     doc = {
@@ -200,7 +211,12 @@ def main() -> None:
     }
     for tag in tags:
         commit = git(repo, "rev-parse", f"{tag}^{{commit}}").strip()
-        doc["versions"][tag] = {"commit": commit, "forms": extract(repo, tag)}
+        doc["versions"][tag] = {
+            "commit": commit,
+            "forms": extract(repo, tag),
+            # Prefix.get_utilization: do only ranges with mark_utilized count (else all)?
+            "utilization_ranges_need_mark_utilized": utilization_filter(repo, tag),
+        }
     target = Path(__file__).with_name("netbox_import_forms.json")
     target.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
