@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.tree import Tree
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
@@ -476,7 +477,14 @@ class CsvHeaders(StrEnum):
 def export_(
     ctx: typer.Context,
     fmt: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="csv, json or netbox.")
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-F",
+            "-f",
+            help="csv, json or netbox: the export's own format (-F; -f kept for old scripts). "
+            "-o is the summary of files written.",
+        ),
     ] = ExportFormat.csv,
     out: Annotated[
         Path | None,
@@ -508,6 +516,7 @@ def export_(
         ),
     ] = False,
     plan: PlanOpt = None,
+    output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
     """Export the plan as csv, json or NetBox import CSVs / 导出地址规划.
@@ -522,6 +531,12 @@ def export_(
         raise InputError("--encoding, --headers and --excel apply to csv and netbox, not json")
     if fmt is ExportFormat.netbox and headers is CsvHeaders.zh:
         raise InputError("NetBox's import takes its own (English) column names: no --headers zh")
+    if output is not OutputFormat.table and out is None and fmt is not ExportFormat.netbox:
+        raise InputError(
+            "the export goes to stdout in --format; --output is for the summary of files "
+            "written (--out, or --format netbox)",
+            Location("--output"),
+        )
     enc = str(encoding or (CsvEncoding.utf8_sig if excel else CsvEncoding.utf8))
     loaded = service.load_valid(s.center, plan)
     p = loaded.plan
@@ -533,18 +548,25 @@ def export_(
             atomic_write(target / fname, data)
         for w in export.warnings:
             sys.stderr.write(f"{w.location}: warning: {w.message}\n")
-        con = stdout()
-        con.print(
-            pick(
-                lg,
-                f"已写入 NetBox {netbox_version} 导入文件（按编号顺序导入）："
-                f"{esc(display_path(target))}",
-                f"NetBox {netbox_version} import files written (import in numbered order): "
-                f"{esc(display_path(target))}",
+        written = [
+            {"file": display_path(target / fname), "rows": len(rows)}
+            for fname, rows in export.tables.items()
+        ]
+
+        def summary(con: Console) -> None:
+            con.print(
+                pick(
+                    lg,
+                    f"已写入 NetBox {netbox_version} 导入文件（按编号顺序导入）："
+                    f"{esc(display_path(target))}",
+                    f"NetBox {netbox_version} import files written (import in numbered order): "
+                    f"{esc(display_path(target))}",
+                )
             )
-        )
-        for fname, rows in export.tables.items():
-            con.print(f"  {fname}  {len(rows)} rows")
+            for fname, rows in export.tables.items():
+                con.print(f"  {esc(fname)}  {len(rows)} rows")
+
+        render(written, output, table=summary, schema="cloudctl.ipam.export-files/1")
         return
     if fmt is ExportFormat.json:
         from cloudctl.core.output import document, to_json
@@ -566,7 +588,12 @@ def export_(
     else:
         atomic_write(out, data)
         shown = esc(display_path(out))
-        stdout().print(pick(lg, f"已写入 {shown}", f"written: {shown}"))
+        render(
+            [{"file": display_path(out), "bytes": len(data)}],
+            output,
+            table=lambda con: con.print(pick(lg, f"已写入 {shown}", f"written: {shown}")),
+            schema="cloudctl.ipam.export-files/1",
+        )
 
 
 @app.command("import")
