@@ -96,18 +96,10 @@ KINDS = {
 # These readers look for their files with is_file() first, so a special file reads as a
 # missing one: still exit 2 naming the file, but without saying what it is instead.
 VAGUE = {"migration-plan", "step-template", "catalog"}
-# Known gap (baseline area, issue 11 §7 "a broken profile.yaml falling back to the shipped
-# catalog"): a profile.yaml that is not a regular file is skipped and the command succeeds.
-PROFILE_FALLBACK = pytest.mark.xfail(
-    strict=True, reason="baseline: a profile.yaml that is no regular file falls back silently"
-)
-
-
 def cases():
     for reader in READERS:
         for kind in KINDS:
-            marks = [PROFILE_FALLBACK] if reader == "profile" and kind != "not-utf8" else []
-            yield pytest.param(reader, kind, id=f"{reader}-{kind}", marks=marks)
+            yield pytest.param(reader, kind, id=f"{reader}-{kind}")
 
 
 @pytest.mark.parametrize("reader, kind", list(cases()))
