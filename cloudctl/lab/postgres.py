@@ -141,15 +141,19 @@ def _initdb(paths: LabPaths, bindir: Path) -> None:
 
 
 def _clear_stale_pidfile(paths: LabPaths) -> None:
-    """A killed postmaster leaves postmaster.pid; if its pid is now someone else's,
-    postgres would refuse to start. Only a pid that is no postgres of ours is cleared."""
+    """A killed postmaster leaves postmaster.pid and the socket's lock file behind. If its
+    pid is now a zombie nobody reaps or someone else's, postgres would refuse to start.
+    Only a pid that is no live postgres of ours is cleared (the socket dir is ours alone)."""
     pidfile = data_dir(paths) / "postmaster.pid"
     try:
         pid = int(pidfile.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
+        pid = None
+    if pid is not None and pid in procs.owned_pids(paths.root):
         return
-    if pid not in procs.owned_pids(paths.root):
-        pidfile.unlink(missing_ok=True)
+    pidfile.unlink(missing_ok=True)
+    for f in socket_dir(paths).glob(".s.PGSQL.*"):
+        f.unlink(missing_ok=True)
 
 
 def _connect_admin(paths: LabPaths, timeout: float = 3.0):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudctl.lab import postgres
+from cloudctl.lab import postgres, procs
 from cloudctl.lab.paths import LabPaths
 
 CLOUDCTL = [sys.executable, "-m", "cloudctl"]
@@ -81,9 +81,10 @@ def test_postgresql_comes_back_after_kill_9_with_its_data(pg):
     rec = postgres.record(paths)
     os.kill(rec.pid, signal.SIGKILL)  # the postmaster, as a crash or a CI runner would
     deadline = time.monotonic() + 10
-    while postgres.answers(paths, timeout=1) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    while procs.is_running(rec) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert any("svc-postgresql.json" in s for s in find_stale(paths))
+    assert not postgres.answers(paths, timeout=2)
     t0 = time.monotonic()
     ensure_lab(center=Path(__file__).resolve().parents[2])
     assert time.monotonic() - t0 < 60
