@@ -3,70 +3,54 @@ is reported at once as ``file:line: message``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
-from cloudctl.baseline.catalog import Profile, check_keys
+from cloudctl.baseline.catalog import Profile
 from cloudctl.baseline.engine import HostEvidence, ManualEvidence, Waiver
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 EVIDENCE_SCHEMA = "cloudctl.baseline.evidence/1"
-WAIVER_KEYS = {"hosts", "control", "justification", "approver", "expires", "ticket"}
 MAX_EVIDENCE_BYTES = 256 * 1024 * 1024
 
 
 def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
+    """The waivers file: its shape is the schema's (cloudctl/schemas/baseline.py, published
+    as schemas/waivers.json); what needs the profile (the control exists) is checked here."""
+    from pydantic import ValidationError
+
+    from cloudctl.core.schema import check
+    from cloudctl.schemas.baseline import Waiver as WaiverSpec
+    from cloudctl.schemas.baseline import WaiversFile
+
     if not path.exists():
         return []
+    name = display_path(path)
     raw = load_yaml(path) or {}
-    items = raw.get("waivers") or [] if isinstance(raw, dict) else None
-    if items is None:
-        raise InputError("expected a mapping with 'waivers:'", Location(display_path(path), 1))
+    if not isinstance(raw, dict):
+        raise InputError("expected a mapping with 'waivers:'", Location(name, 1))
+    _doc, problems = check(WaiversFile, raw, name)
+    items = raw.get("waivers") or []
     out: list[Waiver] = []
-    problems: list[Problem] = []
-    check_keys(
-        raw, {"waivers", "version"}, "waivers file", problems, Location(display_path(path), 1)
-    )
-    if not isinstance(items, list):
-        raise ValidationFailed([Problem(loc_of(raw, "waivers"), "waivers must be a list")])
-    for i, w in enumerate(items):
+    for i, w in enumerate(items if isinstance(items, list) else []):
+        try:
+            spec = WaiverSpec.model_validate(w)
+        except ValidationError:
+            continue  # reported above
         where = loc_of(items, i)
-        if not isinstance(w, dict):
-            problems.append(Problem(where, "waiver must be a mapping"))
-            continue
-        check_keys(w, WAIVER_KEYS, "waiver", problems, where)
-        missing = [
-            k for k in ("hosts", "control", "justification", "approver", "expires") if not w.get(k)
-        ]
-        if missing:
-            problems.append(Problem(where, f"waiver misses {', '.join(missing)}"))
-            continue
-        if profile.control(str(w["control"])) is None:
+        if profile.control(spec.control) is None:
             problems.append(
-                Problem(loc_of(w, "control", where), f"unknown control {w['control']!r}")
+                Problem(loc_of(w, "control", where), f"unknown control {spec.control!r}")
             )
-            continue
-        exp = w["expires"]
-        if isinstance(exp, str):
-            try:
-                exp = dt.date.fromisoformat(exp)
-            except ValueError:
-                problems.append(
-                    Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD")
-                )
-                continue
-        if not isinstance(exp, dt.date):
-            problems.append(Problem(loc_of(w, "expires", where), "expires: expected YYYY-MM-DD"))
             continue
         out.append(
             Waiver(
-                str(w["hosts"]),
-                str(w["control"]),
-                str(w["justification"]),
-                str(w["approver"]),
-                exp,
+                spec.hosts,
+                spec.control,
+                spec.justification,
+                spec.approver,
+                spec.expires,
                 str(where),
             )
         )

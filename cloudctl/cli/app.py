@@ -31,6 +31,7 @@ AREAS = {
     "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
     "audit": "The audit trail of changing commands / 审计记录",
     "state": "Shared state: SQLite or PostgreSQL, schema, migration / 共享状态库",
+    "schema": "JSON Schema of the center's files, for editors and checks / 文件结构定义",
 }
 
 # Every command is one or the other (a test keeps it so). A run of a CHANGING command
@@ -88,6 +89,8 @@ READ_ONLY = frozenset(
         "audit log",
         "audit verify",
         "state status",
+        "schema export",
+        "schema validate",
     }
 )
 

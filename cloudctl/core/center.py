@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.yamlio import load_yaml
 
 CONFIG_NAME = "cloudctl.yaml"
@@ -230,55 +230,19 @@ def _load_trust(val: object, raw: dict, cfg_path: Path, root: Path) -> Trust:
 
 
 # ------------------------------------------------------------------- config checks
-# Every top-level key of cloudctl.yaml: a typo (``tenant_dir:``) or a key of a newer
-# cloudctl must not be ignored silently. The blocks are checked where they are used
-# (trust: above, audit: by Center.audit_syslog, tenant: by the tenant area).
+# Every key of cloudctl.yaml is declared in cloudctl/schemas/center.py (published as
+# schemas/center.json): a typo (``tenant_dir:``) or a key of a newer cloudctl is not
+# ignored silently. Values that need the center (trust paths, the state URL, audit.syslog
+# targets) are checked where they are used.
 CONFIG_VERSION = 1
-CONFIG_KEYS = frozenset(
-    {*_PATH_KEYS, "version", "name", "lab", "tenant", "trust", "audit", "capacity"}
-)
 
 
 def _check_config(raw: dict, cfg_path: Path) -> None:
-    """Unknown keys, the config version, ``name`` and the ``lab:`` block: all problems at
-    once, each at its line."""
-    from cloudctl.core.yamlio import loc_of
+    """The shape of cloudctl.yaml against its schema: all problems at once, each at its
+    line."""
+    from cloudctl.core.schema import check
+    from cloudctl.schemas.center import CenterConfig
 
-    top = Location(str(cfg_path))
-    probs: list[Problem] = []
-
-    def bad(obj: object, key: object, message: str) -> None:
-        probs.append(Problem(loc_of(obj, key, top), message))
-
-    for key in raw:
-        if key not in CONFIG_KEYS:
-            bad(raw, key, f"unknown key {key!r} (known: {', '.join(sorted(CONFIG_KEYS))})")
-    version = raw.get("version", CONFIG_VERSION)
-    if type(version) is not int or version != CONFIG_VERSION:
-        bad(raw, "version", f"version: {version!r}; this cloudctl reads version {CONFIG_VERSION}")
-    if "name" in raw and not isinstance(raw["name"], str):
-        bad(raw, "name", "name: expected text")
-    lab = raw.get("lab")
-    if lab is not None:
-        if not isinstance(lab, dict):
-            bad(raw, "lab", "lab: expected a mapping (hosts: [...])")
-        else:
-            for key in lab:
-                if key != "hosts":
-                    bad(lab, key, f"lab: unknown key {key!r} (known: hosts)")
-            hosts = lab.get("hosts") or []
-            if not isinstance(hosts, list):
-                bad(lab, "hosts", "lab.hosts: expected a list")
-                hosts = []
-            for i, h in enumerate(hosts):
-                if not isinstance(h, dict) or not isinstance(h.get("name"), str):
-                    bad(hosts, i, "lab.hosts: each host needs a name (text)")
-                    continue
-                for key in h:
-                    if key not in ("name", "groups"):
-                        bad(h, key, f"lab host: unknown key {key!r} (known: name, groups)")
-                groups = h.get("groups") or []
-                if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-                    bad(h, "groups", "lab host: groups: expected a list of names")
+    _obj, probs = check(CenterConfig, raw, str(cfg_path))
     if probs:
         raise ValidationFailed(probs, f"{len(probs)} problem(s) in {CONFIG_NAME}")
