@@ -75,6 +75,16 @@ def _assessed(doc: dict) -> int:
     return sum(1 for h in doc["hosts"] if h["status"] == "ok")
 
 
+def clip(text: str, limit: int) -> str:
+    """At most about ``limit`` characters, cut between words or list items, never inside
+    one (a path, a time stamp, an algorithm name stays whole or goes)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind(" "), head.rfind(","))
+    return (head[: cut + 1] if cut > limit // 2 else head).rstrip() + " …"
+
+
 def compact_names(names: list[str], limit: int = 24) -> str:
     """Host names on one line: the first ``limit``, then how many more."""
     shown = ", ".join(names[:limit])
@@ -198,13 +208,13 @@ def terminal(
             observed: dict[str, list[str]] = {}
             for r in rs:
                 obs = r["observed"] or r["note"] or ""
-                if len(obs) > 160 and not verbose:
-                    obs = obs[:160] + "…"
+                if not verbose:
+                    obs = clip(obs, 160)
                 observed.setdefault(obs, []).append(r["host"])
             for obs, names in observed.items():
                 console.print(f"  {esc(', '.join(names))}: {esc(obs)}")
             console.print(
-                f"  [dim]{t(lang, '期望', 'expected')}:[/] {esc(rs[0]['expected'][:160])}"
+                f"  [dim]{t(lang, '期望', 'expected')}:[/] {esc(clip(rs[0]['expected'], 160))}"
             )
 
     expired = [w for w in doc["waivers"] if w["status"] == "expired"]

@@ -315,3 +315,16 @@ def test_fit_table_markup_cells_and_header_wrap():
     out = con.export_text()
     assert_fits(out, 60)
     assert on_one_line(out, "legacy-web01") and "42" in out and "[red]" not in out
+
+
+def test_long_observed_values_are_cut_between_words_never_inside_one():
+    obs = (
+        "4 (configured, not in effect: /etc/ssh/sshd_config.d/00-cloudctl-mlps.conf changed "
+        "at 2026-11-30T09:40:42+0000, after sshd last (re)loaded at 2026-11-30T09:40:22+0000)"
+    )
+    shown = report.clip(obs, 160)
+    assert shown.endswith(" …") and len(shown) <= 162
+    kept = shown[:-2].split()
+    assert all(word in obs.split() for word in kept)  # every word shown is a whole word
+    assert "/etc/ssh/sshd_config.d/00-cloudctl-mlps.conf" in kept
+    assert report.clip("short", 160) == "short"
