@@ -54,6 +54,8 @@ COMMANDS: dict[str, list[list[str]] | str] = {
     "audit log": [[], ["--records"]],
     "audit verify": [[]],
     "state status": [[]],
+    "schema export": "writes JSON Schema files (tests/unit/test_schemas.py)",
+    "schema validate": "prints file:line problems, no document",
 }
 
 # "2026-11-30 09:05" or "2026-11-30T09:05:31+08:00": a time of day must carry its zone
