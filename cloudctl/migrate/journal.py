@@ -263,9 +263,10 @@ class Journal:
         ).fetchall()
         return [self._run(r) for r in rows]
 
-    def reap(self, run: RunRecord) -> bool:
-        """If the run's runner is dead, mark the run and its running steps ``interrupted``."""
-        if run.status != "running" or run.alive is not False:
+    def reap(self, run: RunRecord, gone: bool = False) -> bool:
+        """If the run's runner is dead (``gone``: known to be, e.g. on another host), mark
+        the run and its running steps ``interrupted``."""
+        if run.status != "running" or (run.alive is not False and not gone):
             return False
         now = time.time()
         with self.tx() as c:

@@ -384,7 +384,9 @@ def resume_run(
         ) from None
     try:
         run = find_run(journal, run.run_id)
-        journal.reap(run)
+        # a shared (PostgreSQL) wave lock is held by every live runner of the wave, on any
+        # machine: holding it ourselves proves the other host's runner is gone
+        journal.reap(run, gone=journal.db.cross_machine and run.alive is None)
         if run.status == "running":
             where = "on another host" if run.alive is None else "still alive"
             if not (force and run.alive is None):

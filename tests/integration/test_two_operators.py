@@ -137,6 +137,40 @@ def test_b_sees_and_resumes_the_wave_a_started_before_a_was_killed(shared):
     assert tries[1][:2] == (2, "ok") and tries[1][2] != proc.pid
 
 
+def test_b_resumes_a_run_of_another_host_without_force(shared):
+    """A's host cannot be asked whether A's runner lives; on the shared state the wave lock
+    answers: B holds it, so no runner of that wave is alive anywhere."""
+    a, b, env, gate, marker = shared
+    proc = start(a, "migrate", "run", "--wave", "w1", "t", env=env)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the step did not start"
+        time.sleep(0.1)
+    run_id = items(json.loads(cloudctl(b, "migrate", "history", "-o", "json", env=env).stdout))
+    run_id = run_id[0]["run_id"]
+    # while A lives, B is refused even with --force (A holds the wave lock)
+    r = cloudctl(b, "migrate", "resume", run_id, "--force", env=env)
+    assert r.returncode == 2 and "w1" in r.stderr, r.stderr
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    import psycopg
+
+    url, passfile = env["CLOUDCTL_STATE_URL"], env["PGPASSFILE"]
+    with psycopg.connect(url, passfile=passfile, autocommit=True) as conn:  # A on ws-07
+        conn.execute("UPDATE migrate_runs SET host='ws-07.elsewhere' WHERE run_id=%s", (run_id,))
+    st = json.loads(cloudctl(b, "migrate", "status", run_id, "-o", "json", env=env).stdout)
+    assert st["status"] == "running"  # from here nobody can tell by the pid
+    gate.touch()
+    r = cloudctl(b, "migrate", "resume", run_id, env=env)  # no --force needed
+    assert r.returncode == 0, r.stdout + r.stderr
+    st = json.loads(
+        cloudctl(b, "migrate", "status", run_id, "--steps", "-o", "json", env=env).stdout
+    )
+    assert st["status"] == "done"
+    assert [s["status"] for s in st["steps"]] == ["interrupted", "ok"]
+
+
 def test_a_and_b_allocate_at_the_same_moment_and_get_different_blocks(shared):
     a, b, env, _gate, _marker = shared
     cloudctl(a, "state", "upgrade", env=env)  # both start on a ready schema
