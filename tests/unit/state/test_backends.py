@@ -258,3 +258,76 @@ def test_the_ownership_record_on_the_state_database(backend):
     assert [r["name"] for r in store.rows("cloud") if r["id"] == "n1"] == ["net-b"]
     store.forget("cloud", "s1")
     assert store.ids("cloud") == {"n1", "u"} and store.ids("other") == set()
+
+
+# ------------------------------------------------------------------------------ areas
+
+
+def test_the_migration_journal_on_both_backends(backend):
+    from cloudctl.migrate.journal import Journal
+
+    j = Journal(backend.db())
+    snap = [{"id": "s1", "steps": []}, {"id": "s2", "steps": []}]
+    ids = []
+    for wave in ("w1", "w2"):
+        ids.append(
+            j.create_run(
+                kind="run",
+                plan_name="p",
+                plan_path=None,
+                plan_sha=None,
+                wave=wave,
+                snapshot=snap,
+                options={"parallel": 2},
+            )
+        )
+    assert [r.run_id for r in j.runs("p")] == ids[::-1]  # newest first (started, rowid)
+    row1, a1 = j.step_start(ids[0], "s1", "forward", 0, "a", "playbook")
+    row2, a2 = j.step_start(ids[0], "s1", "forward", 0, "a", "playbook")
+    assert row2 > row1 and (a1, a2) == (1, 2)
+    j.step_end(row1, "failed", rc=2, message="x" * 5000)
+    j.step_end(row2, "ok", rc=0)
+    assert j.completed_steps(ids[0], "s1", "forward") == {0}
+    j.set_system(ids[0], "s1", "done")
+    assert j.latest_system_states("p")["s1"]["status"] == "done"
+    run = j.run(ids[0][:-2])  # a unique prefix, like git
+    assert run is not None and run.run_id == ids[0] and run.snapshot == snap
+    j.step_start(ids[1], "s2", "forward", 0, "a", "playbook")
+    run = j.run(ids[1])
+    run.pid = 1 << 22  # a runner that is gone
+    j.conn.execute("UPDATE migrate_runs SET pid=? WHERE run_id=?", (run.pid, run.run_id))
+    assert j.reap(run)
+    assert [s["status"] for s in j.steps(ids[1])] == ["interrupted"]
+    assert len(j.steps(ids[0])[0]["message"]) == 4000
+
+
+def test_baseline_runs_on_both_backends(backend):
+    from cloudctl.baseline import store
+
+    def doc(run_id: str, started: str, verdict: str) -> dict:
+        return {
+            "run_id": run_id,
+            "started_at": started,
+            "profile": {"id": "mlps-l3"},
+            "summary": {
+                "hosts": 1,
+                "failed": verdict != "pass",
+                "compliance_rate": 1.0 if verdict == "pass" else 0.5,
+                "conclusion": "符合" if verdict == "pass" else "不符合",
+                "verdicts": {verdict: 1},
+            },
+            "results": [
+                {"host": "h", "control": "c1", "verdict": verdict, "observed": "o", "expected": "e"}
+            ],
+            "hosts": [{"name": "h", "status": "ok"}],
+        }
+
+    db = backend.db()
+    store.save_run(db, doc("r1", "2026-01-01T00:00:00", "fail"), source="check")
+    store.save_run(db, doc("r2", "2026-01-02T00:00:00", "fail"), source="check")
+    store.save_run(db, doc("r2", "2026-01-02T00:00:00", "pass"), source="check")  # again
+    assert [r["run_id"] for r in store.list_runs(db)] == ["r2", "r1"]
+    a, b = store.latest_two(db)
+    d = store.diff_runs(store.load_run(db, a), store.load_run(db, b))
+    assert [(r["before"], r["after"]) for r in d["better"]] == [("fail", "pass")]
+    assert db.counts(["baseline_results"])["baseline_results"] == 2
