@@ -253,7 +253,7 @@ def allocate(
     with quiet_gc(), plan_lock(center, root):
         loaded = load_valid(center, plan, dns=False)
         p = loaded.plan
-        store = reservation_store(center)
+        store = reservation_store(center, create=not dry_run)
         key = reservation_key(center, root)
         held = held_elsewhere(center, p, store.for_plan(key)) if store else []
         tenants = loaded.tenants if loaded.departments else None
