@@ -211,7 +211,7 @@ def test_baseline_end_to_end(env):
     assert fingerprint(host) == before, "check changed /etc"
     assert (env["root"] / "report.html").read_text().count("yun-db01") > 10
     r = cloudctl(env, "baseline", "runs", "-o", "json")
-    assert json.loads(r.stdout)[0]["run_id"] == doc["run_id"]
+    assert json.loads(r.stdout)["items"][0]["run_id"] == doc["run_id"]
 
     # 2. --dry-run: check mode with diff over every failing control; nothing changes
     r = cloudctl(env, "baseline", "remediate", "-l", HOST, "--dry-run", "-o", "json")

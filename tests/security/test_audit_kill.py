@@ -96,7 +96,7 @@ def assert_interrupted(center: Path, action: str, pid: int) -> None:
     t = cloudctl(center, "audit", "verify")
     assert t.returncode == 0 and "audit chain intact" in t.stdout
     assert f"interrupted run (no outcome): {action}" in t.stdout
-    rows = json.loads(cloudctl(center, "audit", "log", "-o", "json").stdout)
+    rows = json.loads(cloudctl(center, "audit", "log", "-o", "json").stdout)["items"]
     mine = [r for r in rows if r["intent"] and r["intent"]["pid"] == pid]
     assert [(r["action"], r["result"]) for r in mine] == [(action, "interrupted")]
 
@@ -171,7 +171,7 @@ def test_kill_during_ipam_allocate(tmp_path):
     # the chain goes on after the killed run
     assert cloudctl(c, *args).returncode == 0
     assert cloudctl(c, "audit", "verify").returncode == 0
-    rows = json.loads(cloudctl(c, "audit", "log", "-o", "json").stdout)
+    rows = json.loads(cloudctl(c, "audit", "log", "-o", "json").stdout)["items"]
     assert [r["result"] for r in rows] == ["interrupted", "ok"]
 
 
@@ -257,6 +257,6 @@ def test_kill_during_tenant_apply(tmp_path):
     # the destroy after the kill is chained on and ended (whatever it found to do)
     v = cloudctl(c, "audit", "verify", "-o", "json")
     assert v.returncode == 0 and json.loads(v.stdout)["ok"], v.stdout
-    rows = json.loads(cloudctl(c, "audit", "log", "-o", "json").stdout)
+    rows = json.loads(cloudctl(c, "audit", "log", "-o", "json").stdout)["items"]
     assert [r["action"] for r in rows] == ["tenant.apply", "tenant.destroy"]
     assert rows[0]["result"] == "interrupted" and rows[1]["result"] != "interrupted"
