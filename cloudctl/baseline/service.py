@@ -16,6 +16,7 @@ import yaml
 
 from cloudctl.ansible.runner import PlaybookResult, run_playbook
 from cloudctl.baseline import remediate as R
+from cloudctl.baseline import role
 from cloudctl.baseline.catalog import Profile, load_profile
 from cloudctl.baseline.engine import HostEvidence, evaluate_run
 from cloudctl.baseline.inputs import load_manual_evidence, load_waivers, read_evidence_file
@@ -176,6 +177,8 @@ class RemediationOutcome:
     seconds: float
     # host -> control -> {status: changed|unchanged|failed|skipped, reason, tasks}
     results: dict[str, dict[str, dict]] = field(default_factory=dict)
+    # role files that did not match the catalog (the run used a freshly generated role)
+    stale_role: list[str] = field(default_factory=list)
 
 
 def remediate(
@@ -192,16 +195,19 @@ def remediate(
     controls = [inputs.profile.control(cid) for cid in targets]
     chosen = [c for c in controls if c is not None and c.remediable]
     out_dir = private_dir(center.artifacts / "baseline")
-    pb = out_dir / f"{run_id}.remediate.yml"
-    text = R.playbook_yaml(inputs.profile, chosen, hosts="all")
-    atomic_write(pb, text, mode=0o600)
+    # the role operators run with ansible-playbook / AWX; one generated from the catalog
+    # into this run's private directory when that role no longer matches the catalog
+    files = R.role_files(inputs.profile, [c for c in inputs.profile.automated if c.remediable])
+    pb, stale = role.playbook_for_run(
+        playbook(center, R.PLAYBOOK).parent, files, out_dir / f"{run_id}.role"
+    )
     t0 = time.monotonic()
     res = run_playbook(
         pb,
         list(inventory),
         artifacts_root=out_dir / "ansible",
         ident=run_id + "-fix",
-        extravars={"mlps_targets": targets},
+        extravars={R.TARGETS_VAR: targets},
         limit=limit,
         tags=[c.id for c in chosen],
         check=dry_run,
@@ -216,11 +222,11 @@ def remediate(
         data = ev.get("event_data") or {}
         name = ev.get("event")
         task = str(data.get("task", ""))
-        cid = task.split(" | ", 1)[0] if " | " in task else ""
+        cid, what = R.task_control(task)
         host = data.get("host", "")
         r = data.get("res") or {}
         if name == "runner_on_ok" and r.get("changed") and cid:
-            changed.setdefault(host, {}).setdefault(cid, []).append(task.split(" | ", 1)[1])
+            changed.setdefault(host, {}).setdefault(cid, []).append(what)
             # Ansible gives ``diff`` as one dict or a list of dicts, at the top or per loop item.
             found = _diff_list(r.get("diff"))
             for item in r.get("results") or []:
@@ -240,7 +246,9 @@ def remediate(
                     "status": R.FAILED,
                     "reason": f"sshd has not loaded its new configuration: {f['msg']}",
                 }
-    return RemediationOutcome(res, changed, failed, diffs, pb, time.monotonic() - t0, results)
+    return RemediationOutcome(
+        res, changed, failed, diffs, pb, time.monotonic() - t0, results, stale_role=stale
+    )
 
 
 def plugin_env(center: Center) -> dict[str, str]:

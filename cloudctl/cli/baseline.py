@@ -14,6 +14,7 @@ from rich.markup import escape
 from cloudctl.baseline import report as rep
 from cloudctl.baseline import service as svc
 from cloudctl.baseline import store
+from cloudctl.baseline.remediate import task_control
 from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt, use_ansible_options
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core.errors import InputError
@@ -139,16 +140,16 @@ def _progress(lang: str, total_hint: str, total: int | None = None):
 
 
 def _control_lines(lang: str, targets: dict[str, list[str]]):
-    """Off a terminal: a line per control remediated (the playbook's tasks are named
-    ``<control id> | …``), with N/M and an ETA. Returns the event handler and a finish."""
+    """Off a terminal: a line per control remediated (the role's tasks are named
+    ``<clause><item> <control id> | …``), with N/M and an ETA. Returns the event handler
+    and a finish."""
     lines = LineProgress(len(targets), pick(lang, "控制项", "control"), lang=lang)
     current: list[str] = []
 
     def on_event(ev: dict) -> None:
         if ev.get("event") != "playbook_on_task_start":
             return
-        task = str((ev.get("event_data") or {}).get("task", ""))
-        cid = task.split(" | ")[0].split(":")[0].strip()
+        cid = task_control(str((ev.get("event_data") or {}).get("task", "")))[0]
         if cid in targets and cid not in current:
             if current:
                 lines.step(current[-1])
@@ -626,17 +627,18 @@ def playbook_cmd(
     ctx: typer.Context,
     profile: ProfileOpt = "mlps-l3",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Default: playbooks/baseline/remediate.yml")
+        Path | None,
+        typer.Option("--out", help="Directory (default: playbooks/baseline; role: roles/baseline)"),
     ] = None,
 ) -> None:
-    """Regenerate the plain-Ansible remediation playbook from the catalog."""
+    """Regenerate the remediation role (roles/baseline) and its playbook from the catalog."""
     s = session(ctx)
     inputs = svc.load_inputs(s.center, profile)
-    from cloudctl.baseline.remediate import playbook_yaml
+    from cloudctl.baseline.remediate import role_files
+    from cloudctl.baseline.role import write_role
 
-    target = out or (s.center.playbooks / "baseline" / "remediate.yml")
-    atomic_write(
-        target, playbook_yaml(inputs.profile, [c for c in inputs.profile.automated if c.remediable])
-    )
-    s.audit("baseline.playbook", {"written": str(target)})
-    stdout().print(str(target))
+    target = out or (s.center.playbooks / "baseline")
+    files = role_files(inputs.profile, [c for c in inputs.profile.automated if c.remediable])
+    changed = write_role(target, files)
+    s.audit("baseline.playbook", {"written": str(target), "changed": changed})
+    stdout().print(str(target / "remediate.yml"))

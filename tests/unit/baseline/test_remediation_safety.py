@@ -16,13 +16,22 @@ import yaml
 from cloudctl.baseline.catalog import load_profile
 from cloudctl.baseline.engine import HostEvidence, ManualEvidence, evaluate_run
 from cloudctl.baseline.inputs import load_waivers, read_evidence_file
-from cloudctl.baseline.remediate import build_playbook, control_tasks, summarize_events
+from cloudctl.baseline.remediate import (
+    FAILED_MARK,
+    PLAYBOOK_TEXT,
+    SSHD_RUNTIME_TASK,
+    clause_tasks,
+    control_tasks,
+    main_tasks,
+    summarize_events,
+)
 from cloudctl.core.errors import InputError, ValidationFailed
 
 from .fixtures import good_evidence
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILE = load_profile(ROOT / "policies", "mlps-l3")
+REMEDIABLE = [c for c in PROFILE.automated if c.remediable]
 
 
 def _load(name: str, rel: str):
@@ -103,9 +112,9 @@ def _tasks(cid: str) -> list[dict]:
 def test_generated_tasks_never_set_a_fixed_mode_on_an_existing_file():
     """Every mode a remediation task sets goes through mlps_stricter (auditd.conf 0640 can
     no longer become 0644)."""
-    play = build_playbook(PROFILE, [c for c in PROFILE.automated if c.remediable])[0]
-    text = yaml.safe_dump(play)
-    for block in play["tasks"]:
+    blocks = [b for bs in clause_tasks(REMEDIABLE).values() for b in bs]
+    text = yaml.safe_dump(blocks)
+    for block in blocks:
         for t in block.get("block") or []:
             for mod in (
                 "ansible.builtin.lineinfile",
@@ -247,15 +256,15 @@ def test_authselect_not_in_use_fails_instead_of_editing():
 
 # --- isolation and the result table ---------------------------------------------------------
 def test_every_control_is_its_own_block_with_a_rescue_and_handlers_are_forced():
-    play = build_playbook(PROFILE, [c for c in PROFILE.automated if c.remediable])[0]
-    assert play["force_handlers"] is True
-    blocks = [t for t in play["tasks"] if "block" in t]
+    play = yaml.safe_load(PLAYBOOK_TEXT)[0]
+    assert play["force_handlers"] is True and play["roles"] == [{"role": "baseline"}]
+    blocks = [b for bs in clause_tasks(REMEDIABLE).values() for b in bs]
     assert len(blocks) == len([c for c in PROFILE.automated if control_tasks(c)])
     for b in blocks:
         assert b["rescue"], b["name"]
-    names = [t["name"] for t in play["tasks"]]
+    names = [t["name"] for t in main_tasks(REMEDIABLE)]
     assert names.index("Apply handler changes (validated sshd reload) now") < names.index(
-        "sshd-runtime | the running sshd has loaded its configuration"
+        SSHD_RUNTIME_TASK
     )
 
 
@@ -265,13 +274,16 @@ def _ev(event: str, task: str, host: str = "h1", **res) -> dict:
 
 def test_result_table_distinguishes_changed_unchanged_failed_skipped():
     events = [
-        _ev("runner_on_ok", "sshd-macs | sshd MACs", changed=True),
-        _ev("runner_on_ok", "shell-histsize | HISTSIZE in /etc/profile.d", changed=False),
-        _ev("runner_on_failed", "aide-installed | packages present: aide", msg="No package"),
-        _ev("runner_on_ok", "aide-installed | FAILED (recorded; the other controls go on)"),
-        _ev("runner_on_skipped", "ssh-access-restricted | sshd AllowUsers",
-            false_condition='("{{ mlps.ssh_allow_users }}" | string | length) > 0'),
-        _ev("runner_on_skipped", "faillock-deny | deny", false_condition="not (x | mlps_meets())"),
+        _ev("runner_on_ok", "8.1.4.5a sshd-macs | sshd MACs", changed=True),
+        _ev("runner_on_ok", "8.1.4.10a shell-histsize | HISTSIZE in /etc/profile.d", changed=False),
+        _ev("runner_on_failed", "8.1.4.4f aide-installed | packages present: aide",
+            msg="No package"),
+        _ev("runner_on_ok", f"8.1.4.4f aide-installed | {FAILED_MARK}"),
+        _ev("runner_on_skipped", "8.1.4.4c ssh-access-restricted | sshd AllowUsers",
+            false_condition="((baseline_ssh_allow_users) | string | length) > 0"),
+        _ev("runner_on_skipped", "8.1.4.1d faillock-deny | deny",
+            false_condition="not (x | mlps_meets())"),
+        _ev("runner_on_ok", "Validating arguments against arg spec main"),
         _ev("runner_on_unreachable", "Gathering Facts", host="h2", msg="timed out"),
     ]  # fmt: skip
     targets = {

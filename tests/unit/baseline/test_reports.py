@@ -145,24 +145,28 @@ def test_cli_rejects_bad_waivers_with_file_and_line(cli, center, tmp_path):
     )
 
 
-def test_remediation_playbook_is_in_sync_with_the_catalog():
-    from cloudctl.baseline.remediate import playbook_yaml
+def test_remediation_role_is_in_sync_with_the_catalog():
+    from cloudctl.baseline.remediate import role_files
+    from cloudctl.baseline.role import differences
 
-    expected = playbook_yaml(PROFILE, [c for c in PROFILE.automated if c.remediable])
-    assert (ROOT / "playbooks/baseline/remediate.yml").read_text() == expected, (
+    files = role_files(PROFILE, [c for c in PROFILE.automated if c.remediable])
+    assert differences(ROOT / "playbooks/baseline", files) == [], (
         "run `cloudctl baseline playbook` after editing the catalog"
     )
 
 
 def test_every_remediation_block_is_tagged_with_its_control():
-    from cloudctl.baseline.remediate import build_playbook
+    from cloudctl.baseline.remediate import clause_tasks, label, task_control
 
-    play = build_playbook(PROFILE, [c for c in PROFILE.automated if c.remediable])[0]
-    blocks = [t for t in play["tasks"] if "block" in t]
-    assert {b["tags"][0] for b in blocks} == {c.id for c in PROFILE.automated if c.remediable}
-    for b in blocks:
-        for task in b["block"]:
-            assert task["name"].startswith(b["tags"][0] + " | ")
+    remediable = [c for c in PROFILE.automated if c.remediable]
+    blocks = {b["tags"][0]: b for bs in clause_tasks(remediable).values() for b in bs}
+    assert set(blocks) == {c.id for c in remediable}
+    for c in remediable:
+        b = blocks[c.id]
+        assert b["tags"] == [c.id, f"{c.clause}_{c.item}", c.unit]
+        for task in [*b["block"], *b["rescue"]]:
+            assert task["name"].startswith(label(c) + " | ")
+            assert task_control(task["name"])[0] == c.id
 
 
 def test_remediation_diffs_accept_every_shape_ansible_reports():
