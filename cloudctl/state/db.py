@@ -203,11 +203,40 @@ class StateDB:
 # ---------------------------------------------------------------------------------------
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """A file that is not a SQLite database is refused before SQLite opens it: opening in
+    WAL mode would write to a damaged or foreign file that the command then refuses."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InputError(
+            f"cannot open the state database: {e.strerror}", Location(str(path))
+        ) from None
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("not a regular file, not a state database", Location(str(path)))
+    if st.st_size == 0:
+        return  # a database SQLite created and has not written yet
+    with open(path, "rb") as fh:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        raise InputError(
+            "not a SQLite state database (damaged or another file)", Location(str(path))
+        )
+
+
 def sqlite_connect(path: Path, where: str | None = None) -> sqlite3.Connection:
     """A SQLite connection with WAL and a busy timeout (two processes read while one
     writes); errors read as the file's problem."""
     if path.is_dir():
         raise InputError("is a directory, not a state database", Location(str(path)))
+    _refuse_foreign_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

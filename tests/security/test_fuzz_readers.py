@@ -277,9 +277,6 @@ def test_reader_survives_anything(center: Path, memory_bound, reader: str):
     fuzz()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="migrate/state: a damaged journal is rewritten by SQLite while refused"
-)
 def test_a_damaged_journal_is_refused_without_being_written(tmp_path: Path):
     """Found by the fuzz above (CLOUDCTL_FUZZ_EXAMPLES=150): a one-byte journal."""
     (tmp_path / "cloudctl.yaml").write_text("name: t\n", encoding="utf-8")
