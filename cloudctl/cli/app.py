@@ -227,6 +227,7 @@ class CloudctlGroup(TyperGroup):
             return super().invoke(ctx)
         except click.UsageError as e:
             _record_usage_error(e)
+            e.exit_code = _error_exit(ctx, e.exit_code)
             raise
         except CloudctlError as e:
             # Printed here and not through click: typer's rich mode would draw a panel and
@@ -234,7 +235,7 @@ class CloudctlGroup(TyperGroup):
             if _debug(ctx):
                 traceback.print_exc()
             report_error(e)
-            raise click.exceptions.Exit(e.exit_code) from None
+            raise click.exceptions.Exit(_error_exit(ctx, e.exit_code)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
             raise
         except KeyboardInterrupt:
@@ -246,7 +247,13 @@ class CloudctlGroup(TyperGroup):
             sys.stderr.write(
                 f"cloudctl: internal error: {type(e).__name__}: {e} (--debug shows more)\n"
             )
-            raise click.exceptions.Exit(3) from None
+            raise click.exceptions.Exit(_error_exit(ctx, 3)) from None
+
+
+def _error_exit(ctx: click.Context, code: int) -> int:
+    """``--detailed-exitcode`` (tenant plan/drift) takes Terraform's meanings, where 2 is
+    "changes": every error is 1 then, a usage error too (raised before the option is read)."""
+    return 1 if "--detailed-exitcode" in (ctx.meta.get("cloudctl.argv") or ()) else code
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, NamedTuple, NoReturn
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
-from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
+from cloudctl.core.errors import (
+    CloudctlError,
+    ConflictError,
+    InputError,
+    Location,
+    ValidationFailed,
+)
+from cloudctl.core.fileio import atomic_write, display_path, read_input
 from cloudctl.core.output import OutputFormat, current_lang, pick, render, stderr, stdout
 from cloudctl.core.progress import LineProgress
-from cloudctl.tenant import guards, service
+from cloudctl.tenant import guards, planfile, service
 from cloudctl.tenant.apply import ApplyResult, Recorder, execute
-from cloudctl.tenant.desired import TenantSettings
+from cloudctl.tenant.desired import CODE_RE, TenantSettings
 from cloudctl.tenant.diff import Plan, drift_items
 from cloudctl.tenant.model import ActualState, DesiredState
 from cloudctl.tenant.render import print_drift, print_findings, print_plan
@@ -64,6 +73,22 @@ AllowMassOpt = Annotated[
         "what cloudctl manages (see docs/tenant.md).",
     ),
 ]
+
+DetailedExitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--detailed-exitcode",
+        help="Terraform's exit codes: 0 no changes, 1 error, 2 changes (or findings).",
+    ),
+]
+
+
+def _exit_code(changed: bool, detailed: bool) -> int:
+    """cloudctl's convention (1 = changes or drift) or, with --detailed-exitcode,
+    Terraform's (2 = changes; every error is 1: see CloudctlGroup.invoke)."""
+    if not changed:
+        return 0
+    return 2 if detailed else 1
 
 
 def _isatty() -> bool:
@@ -265,24 +290,92 @@ def plan_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
     prune: PruneOpt = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also save the plan to FILE (JSON, mode 0600) for `tenant apply FILE`, which "
+            "applies exactly it or refuses if the cloud or the files changed since.",
+            show_default=False,
+        ),
+    ] = None,
+    detailed_exitcode: DetailedExitOpt = False,
     os_cloud: CloudOpt = None,
     os_config_file: ConfigOpt = None,
     compact: Annotated[bool, typer.Option("--compact", help="One line per change.")] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Compare desired and actual state (exit 0: no changes, 1: changes, 2: error)."""
+    """Compare desired and actual state (exit 0: no changes, 1: changes, 2: error;
+    with --detailed-exitcode 0: no changes, 1: error, 2: changes)."""
     s = session(ctx)
     lg = s.language(lang)
-    _desired, cloud, plan, _actual, t0 = _plan_from_files(s, names, os_cloud, os_config_file, prune)
-    stats = _stats(cloud, t0)
+    files = _input_files(s) if out is not None else {}
+    planned = _plan_from_files(s, names, os_cloud, os_config_file, prune)
+    plan, cloud = planned.plan, planned.cloud
+    stats = _stats(cloud, planned.t0)
+    if out is not None:
+        _save_plan(out, planned, files, names, prune)
     if output is not OutputFormat.table:
         render({**plan.as_dict(), "requests": stats}, output, schema=PLAN_SCHEMA)
     else:
         print_plan(plan, stdout(), lg, details=not compact)
         print_findings(plan, stdout(), lg)
+        if out is not None:
+            shown = display_path(out)
+            stdout().print(
+                pick(
+                    lg,
+                    f"计划已保存到 {shown}；按此计划执行：cloudctl tenant apply {shown}",
+                    f"Plan saved to {shown}; apply exactly it with: cloudctl tenant apply {shown}",
+                ),
+                markup=False,
+            )
         _print_stats(stats)
-    raise typer.Exit(0 if plan.empty and not plan.findings else 1)
+    raise typer.Exit(_exit_code(not plan.empty or bool(plan.findings), detailed_exitcode))
+
+
+def _input_files(s) -> dict[str, bytes]:
+    """The files a tenant plan is computed from, by path (relative to the center when
+    inside it): tenant files, security-group templates, the address plan, departments,
+    the zone design. A saved plan holds their hashes."""
+    from cloudctl.ipam.model import plan_files
+
+    c = s.center
+    paths = [p for p in sorted(c.tenants.glob("*.yaml")) if p.is_file()]
+    paths += [p for p in sorted(service.templates_dir(c).glob("*.yaml")) if p.is_file()]
+    paths += [p for p in plan_files(c.address_plan) if p.is_file()]
+    paths += [p for p in (c.departments, c.policies / "security-domains.yaml") if p.is_file()]
+    out: dict[str, bytes] = {}
+    for p in paths:
+        try:
+            key = str(p.resolve().relative_to(c.root.resolve()))
+        except ValueError:
+            key = str(p.resolve())
+        out[key] = read_input(p)
+    return out
+
+
+def _save_plan(
+    out: Path, planned: _Planned, files: dict[str, bytes], names: list[str] | None, prune: bool
+) -> None:
+    """Write the reviewed plan with the fingerprints ``apply FILE`` checks (mode 0600:
+    it names users; it holds no password)."""
+    from cloudctl import __version__
+
+    desired, plan = planned.desired, planned.plan
+    doc = planfile.build(
+        plan,
+        names=names,
+        prune=prune,
+        cloud=planned.cloud.key,
+        files=planfile.file_hashes(files),
+        desired=planfile.desired_sha256(desired),
+        state=planfile.state_fingerprint(desired, planned.actual, plan.tenants, not names),
+        version=__version__,
+        created_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+    atomic_write(out, planfile.dumps(doc), mode=0o600)
 
 
 def _progress(total: int):
@@ -382,10 +475,30 @@ def _confirm(auto_approve: bool, lg, question_zh: str, question_en: str) -> None
         raise typer.Exit(1)
 
 
+PlanFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--plan",
+        help="Apply exactly this saved plan (`tenant plan --out FILE`); refused if the cloud, "
+        "the files or the cloud identity changed since. `tenant apply FILE` is the same when "
+        "FILE is no tenant code (e.g. czj.plan, ./plan).",
+        show_default=False,
+    ),
+]
+
+
 @app.command("apply")
 def apply_cmd(
     ctx: typer.Context,
-    names: NamesArg = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Tenant codes (department codes, e.g. czj rsj; default: all), or one saved "
+            "plan file (an argument that is no tenant code: czj.plan, ./plan).",
+            show_default=False,
+        ),
+    ] = None,
+    plan_file: PlanFileOpt = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", "-y", help="Do not ask before applying.")
     ] = False,
@@ -407,6 +520,13 @@ def apply_cmd(
     cloud to the last write, so a second operator waits and then plans afresh."""
     s = session(ctx)
     lg = s.language(lang)
+    opts = _ApplyOpts(
+        auto_approve, allow_destroy_project or [], allow_mass_delete, parallel, dry_run, output
+    )
+    saved_path = _saved_plan_arg(names, plan_file, prune, lg)
+    if saved_path is not None:
+        _apply_saved(s, lg, saved_path, opts, os_cloud, os_config_file)
+        return
     desired = _load_desired(s, names, lg)
     cloud = service.open_cloud(os_cloud, os_config_file)
     if dry_run:
@@ -416,28 +536,50 @@ def apply_cmd(
             print_findings(plan, stdout(), lg)
         _stop_for_dry_run(plan, output)
     with _lock(s, desired, cloud, names):
-        _desired, cloud, plan, actual, t0 = _replan(s, desired, cloud, names, prune)
-        if output is OutputFormat.table:
-            print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
-            print_findings(plan, stdout(), lg)
-        _refuse_blocking(plan, lg)
-        _guard_deletions(
-            plan, actual, desired.scope, allow_destroy_project or [], allow_mass_delete, lg
-        )
-        if plan.empty:
-            _adopt(s, cloud, plan, lg, output)
-            if output is not OutputFormat.table:
-                render(
-                    {**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)},
-                    output,
-                    schema=PLAN_SCHEMA,
-                )
-            return
-        _preflight(s, plan, actual, cloud, lg)
-        _confirm(auto_approve, lg, "执行以上变更？", "Apply these changes?")
-        _adopt(s, cloud, plan, lg, output)
-        result = _run(plan, s, cloud, actual, parallel, "apply")
-    stats = _stats(cloud, t0)
+        planned = _replan(s, desired, cloud, names, prune)
+        result = _converge(s, lg, planned, opts)
+    if result is not None:
+        _audit_apply(s, lg, opts, result, _stats(cloud, planned.t0), prune)
+
+
+class _ApplyOpts(NamedTuple):
+    auto_approve: bool
+    allow_destroy_project: list[str]
+    allow_mass_delete: bool
+    parallel: int
+    dry_run: bool
+    output: OutputFormat
+
+
+def _converge(s, lg, planned: _Planned, o: _ApplyOpts) -> ApplyResult | None:
+    """From a plan read inside the lock: show it, guard, ask, run (None: nothing to run)."""
+    _desired, cloud, plan, actual, t0 = planned
+    if o.output is OutputFormat.table:
+        print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
+        print_findings(plan, stdout(), lg)
+    _refuse_blocking(plan, lg)
+    _guard_deletions(
+        plan, actual, planned.desired.scope, o.allow_destroy_project, o.allow_mass_delete, lg
+    )
+    if plan.empty:
+        _adopt(s, cloud, plan, lg, o.output)
+        if o.output is not OutputFormat.table:
+            render(
+                {**plan.as_dict(), "applied": None, "requests": _stats(cloud, t0)},
+                o.output,
+                schema=PLAN_SCHEMA,
+            )
+        return None
+    _preflight(s, plan, actual, cloud, lg)
+    _confirm(o.auto_approve, lg, "执行以上变更？", "Apply these changes?")
+    _adopt(s, cloud, plan, lg, o.output)
+    return _run(plan, s, cloud, actual, o.parallel, "apply")
+
+
+def _audit_apply(
+    s, lg, o: _ApplyOpts, result: ApplyResult, stats: dict, prune: bool, **extra
+) -> None:
+    """The change record of an apply, then the report (exit 2 when a tenant failed)."""
     s.audit(
         "tenant.apply",
         changes=[
@@ -454,8 +596,88 @@ def apply_cmd(
         result="ok" if result.ok else "partial",
         requests=stats,
         prune=prune,
+        **extra,
     )
-    _finish(result, lg, output, stats)
+    _finish(result, lg, o.output, stats)
+
+
+def _saved_plan_arg(
+    names: list[str] | None, plan_file: Path | None, prune: bool, lg
+) -> Path | None:
+    """``apply FILE`` / ``apply --plan FILE``: the saved plan's path, else None. Tenant
+    codes match ``[a-z][a-z0-9]{1,23}``, so an argument that does not is a file."""
+    files = [n for n in names or [] if not CODE_RE.match(n)]
+    if plan_file is None and not files:
+        return None
+    if (plan_file is not None and names) or len(names or []) > 1:
+        raise InputError(
+            pick(
+                lg,
+                "保存的计划已包含租户范围：计划文件之外不要再给租户代码（或两个计划文件）",
+                "a saved plan has its own tenants: give the plan file alone, no tenant codes "
+                "(and one plan file)",
+            )
+        )
+    if prune:
+        raise InputError(
+            pick(
+                lg,
+                "--prune 在保存计划时决定（tenant plan --prune --out FILE），执行时不能再给",
+                "--prune is decided when the plan is saved (tenant plan --prune --out FILE), "
+                "not when it is applied",
+            )
+        )
+    return plan_file if plan_file is not None else Path(files[0])
+
+
+def _refuse_saved(path: Path, mismatches: list[planfile.Mismatch], lg) -> NoReturn:
+    raise ConflictError(
+        pick(
+            lg,
+            "保存的计划已不成立，未做任何变更（请重新 tenant plan --out）：",
+            "the saved plan no longer holds, nothing was changed (plan again with "
+            "`tenant plan --out`): ",
+        )
+        + "; ".join(str(m) for m in mismatches),
+        Location(display_path(path)),
+    )
+
+
+def _apply_saved(s, lg, path: Path, o: _ApplyOpts, os_cloud, os_config_file) -> None:
+    """Apply exactly a saved plan: the files, the cloud identity and (inside the lock) the
+    cloud state must fingerprint as when it was saved, and the plan computed now must
+    equal the saved changes; otherwise refuse (exit 2) naming what changed."""
+    from cloudctl import __version__
+
+    saved = planfile.load(read_input(path), display_path(path))
+    names, prune = saved.names, saved.prune
+    files = planfile.file_hashes(_input_files(s))
+    early = planfile.check_files(saved, version=__version__, files=files)
+    if early:
+        _refuse_saved(path, early, lg)
+    desired = _load_desired(s, names, lg)
+    cloud = service.open_cloud(os_cloud, os_config_file)
+    early = planfile.check_target(saved, cloud=cloud.key, desired=planfile.desired_sha256(desired))
+    if early:
+        _refuse_saved(path, early, lg)
+    with _lock(s, desired, cloud, names):
+        planned = _replan(s, desired, cloud, names, prune)
+        state = planfile.state_fingerprint(desired, planned.actual, planned.plan.tenants, not names)
+        late = planfile.check_state(saved, state) or planfile.check_plan(saved, planned.plan)
+        if late:
+            _refuse_saved(path, late, lg)
+        if o.dry_run:
+            if o.output is OutputFormat.table:
+                print_plan(planned.plan, stdout(), lg, details=len(planned.plan.changes) <= 200)
+                print_findings(planned.plan, stdout(), lg)
+                stdout().print(
+                    pick(lg, "保存的计划仍然成立。", "The saved plan still holds."), markup=False
+                )
+            _stop_for_dry_run(planned.plan, o.output)
+        result = _converge(s, lg, planned, o)
+    if result is not None:
+        plan_ref = {"path": str(path), "sha256": saved.sha256}
+        _audit_apply(s, lg, o, result, _stats(cloud, planned.t0), prune, plan_file=plan_ref)
 
 
 def _adopt(s, cloud, plan: Plan, lg, output: OutputFormat) -> None:
@@ -528,12 +750,14 @@ def adopt_cmd(
 def drift_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
+    detailed_exitcode: DetailedExitOpt = False,
     os_cloud: CloudOpt = None,
     os_config_file: ConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Read-only: out-of-band changes on managed resources; wide-open rules flagged (exit 1)."""
+    """Read-only: out-of-band changes on managed resources; wide-open rules flagged (exit 1;
+    with --detailed-exitcode: 2 on drift, 1 on error)."""
     s = session(ctx)
     lg = s.language(lang)
     desired, cloud, plan, actual, _t0 = _plan_from_files(
@@ -551,7 +775,7 @@ def drift_cmd(
         )
     else:
         print_drift(items, stdout(), lg)
-    raise typer.Exit(1 if items else 0)
+    raise typer.Exit(_exit_code(bool(items), detailed_exitcode))
 
 
 @app.command("destroy")
