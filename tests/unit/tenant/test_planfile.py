@@ -8,6 +8,7 @@ import copy
 import json
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from .conftest import CZJ, doc
 from .test_diff import SCOPE, converged
 
 CLOUD = "http://127.0.0.1:5000/v3|RegionOne"
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -258,9 +260,7 @@ def test_changed_input_files_are_named(desired):
 
 def test_another_cloud_or_other_settings_are_named(plan_view, templates, czj_doc, desired):
     saved = roundtrip(saved_doc(desired, pending(desired)))
-    other = build_desired(
-        {"czj": czj_doc}, plan_view, templates, TenantSettings(scope="elsewhere")
-    )
+    other = build_desired({"czj": czj_doc}, plan_view, templates, TenantSettings(scope="elsewhere"))
     got = planfile.check_target(
         saved, cloud="http://other:5000/v3|", desired=planfile.desired_sha256(other)
     )
@@ -293,3 +293,93 @@ def test_the_file_holds_no_password(plan_view, templates, monkeypatch):
     assert "S3cret" not in body
     creates = [c for c in json.loads(body)["plan"]["changes"] if c["kind"] == "user"]
     assert creates and all("password" not in c["params"]["body"] for c in creates)
+
+
+# ------------------------------------------------------------------ the CLI, no cloud
+def _center(root):
+    """A center with the sample czj tenant; OS_CLOUD names a cloud that does not exist, so
+    a command that tried to connect would fail differently."""
+    import shutil
+
+    import yaml
+
+    (root / "tenants").mkdir(parents=True)
+    for code in ("czj", "_defaults"):
+        shutil.copy(PROJECT_ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
+    cfg = {
+        "name": "sp-unit",
+        "address_plan": str(PROJECT_ROOT / "inventory" / "ipam"),
+        "departments": str(PROJECT_ROOT / "inventory" / "departments.yaml"),
+        "tenants": "tenants",
+        "policies": str(PROJECT_ROOT / "policies"),
+        "state": "state",
+        "tenant": {"name_prefix": "spu-", "scope": "spunit"},
+    }
+    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg))
+    return root
+
+
+NO_CLOUD = ["--os-cloud", "no-such-cloud"]
+
+
+@pytest.mark.parametrize("verb", ["plan", "drift"])
+def test_detailed_exitcode_makes_every_error_1(cli, tmp_path, verb):
+    """2 means "changes" to a script ported from Terraform: no error may exit 2 then."""
+    root = _center(tmp_path)
+    base = ["--center", str(root), "--lang", "en", "tenant", verb]
+    assert cli(*base, "--no-such-option").exit_code == 2
+    assert cli(*base, "--detailed-exitcode", "--no-such-option").exit_code == 1
+    r = cli(*base, *NO_CLOUD)
+    assert r.exit_code == 2 and "cannot choose a cloud" in r.stderr
+    r = cli(*base, "--detailed-exitcode", *NO_CLOUD)
+    assert r.exit_code == 1 and "cannot choose a cloud" in r.stderr
+    (root / "tenants" / "czj.yaml").write_text("code: [\n")
+    assert cli(*base, *NO_CLOUD).exit_code == 2
+    assert cli(*base, "--detailed-exitcode", *NO_CLOUD).exit_code == 1
+
+
+def test_exit_code_meanings():
+    from cloudctl.cli.tenant import _exit_code
+
+    assert [_exit_code(c, False) for c in (False, True)] == [0, 1]
+    assert [_exit_code(c, True) for c in (False, True)] == [0, 2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nosuch.plan"], "nosuch.plan: file not found"),
+        (["--plan", "czj"], "czj: file not found"),
+        (["./czj.plan", "czj"], "give the plan file alone"),
+        (["--plan", "x.plan", "czj"], "give the plan file alone"),
+        (["x.plan", "--prune"], "--prune is decided when the plan is saved"),
+    ],
+)
+def test_apply_file_arguments(cli, tmp_path, monkeypatch, args, message):
+    root = _center(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r = cli("--center", str(root), "--lang", "en", "tenant", "apply", *args, *NO_CLOUD)
+    assert r.exit_code == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_tampered_file_is_refused_before_any_cloud_call(cli, tmp_path, monkeypatch, desired):
+    root = _center(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    d = saved_doc(desired, pending(desired))
+    d["plan"]["changes"][0]["name"] = "something else"
+    (tmp_path / "czj.plan").write_text(planfile.dumps(d))
+    r = cli("--center", str(root), "--lang", "en", "tenant", "apply", "czj.plan", *NO_CLOUD)
+    assert r.exit_code == 2
+    assert "czj.plan: the plan file was changed after `tenant plan --out` wrote it" in r.stderr
+    # an honest file whose input files do not match is refused before connecting, too
+    d = saved_doc(desired, pending(desired))
+    (tmp_path / "czj.plan").write_text(planfile.dumps(d))
+    r = cli("--center", str(root), "--lang", "en", "tenant", "apply", "--plan", "czj.plan")
+    assert r.exit_code == 2
+    assert "input files changed since the plan: " in r.stderr
+    assert "tenants/czj.yaml (added)" in r.stderr
+    assert "inventory/tenants/czj.yaml (removed)" in r.stderr
+    # Chinese by default
+    r = cli("--center", str(root), "tenant", "apply", "czj.plan", *NO_CLOUD)
+    assert r.exit_code == 2 and "保存的计划已不成立" in r.stderr
