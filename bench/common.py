@@ -85,16 +85,17 @@ class Timing:
         """``1.23 s (1.10–1.40, n=5)``."""
         if not self.seconds:
             return "—"
-        lo, hi = secs(self.lo, unit=False), secs(self.hi)
-        return f"{secs(self.median)} ({lo}–{hi}, n={len(self.seconds)})"
+        n = len(self.seconds)
+        if self.hi < 1:
+            ms = [f"{v * 1000:.0f}" for v in (self.median, self.lo, self.hi)]
+            return f"{ms[0]} ms ({ms[1]}–{ms[2]} ms, n={n})"
+        return f"{self.median:.2f} s ({self.lo:.2f}–{self.hi:.2f} s, n={n})"
 
 
-def secs(v: float, unit: bool = True) -> str:
+def secs(v: float) -> str:
     if math.isnan(v):
         return "—"
-    if v < 1:
-        return f"{v * 1000:.0f}" + (" ms" if unit else "ms")
-    return f"{v:.2f}" + (" s" if unit else "s")
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
 
 
 def run_once(
@@ -124,7 +125,7 @@ def run_once(
 
 def time_cli(
     label: str,
-    args: Sequence[str],
+    args: Sequence[str] | Callable[[int], Sequence[str]],
     runs: int = 5,
     center: Path | None = None,
     cold: bool = False,
@@ -137,23 +138,29 @@ def time_cli(
 
     ``cold``: clear the center's parse cache before every run. ``warmup``: runs first,
     not counted (warm figures). ``before``: called before each run, untimed (reset state).
+    ``args`` may be a function of the run number (0, 1, ...; warm-up runs first), for
+    commands that must differ each time (a new allocation's name).
     """
-    argv = [cloudctl_bin()]
+    base = [cloudctl_bin()]
     if center is not None:
-        argv += ["--center", str(center)]
-    argv += ["--lang", "en", *args]
+        base += ["--center", str(center)]
+    base += ["--lang", "en"]
+
+    def argv(i: int) -> list[str]:
+        return base + list(args(i) if callable(args) else args)
+
     t = Timing(label)
-    for _ in range(warmup):
+    for i in range(warmup):
         if before:
             before()
-        run_once(argv, env=env, ok=ok)
-    for _ in range(runs):
+        run_once(argv(i), env=env, ok=ok)
+    for i in range(warmup, warmup + runs):
         if before:
             before()
         if cold and center is not None:
             clear_parse_cache(center)
         t.loads.append(os.getloadavg()[0])
-        wall, code, rss, _ = run_once(argv, env=env, ok=ok)
+        wall, code, rss, _ = run_once(argv(i), env=env, ok=ok)
         t.seconds.append(wall)
         t.codes.append(code)
         t.max_rss_kib.append(rss)
