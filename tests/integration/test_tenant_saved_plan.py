@@ -163,6 +163,9 @@ def test_plan_out_then_apply_file_applies_exactly_it(spc, sdk, tmp_path):
     assert saved["cloud"].startswith("http://127.0.0.1:5000/v3|")
     assert len(saved["plan"]["changes"]) == len(shown["changes"]) > 30
     assert f"{PREFIX}czj" not in _projects(sdk)  # plan --out changed nothing
+    r = cloudctl(spc, "apply", str(p), "--dry-run")  # checks it still holds, changes nothing
+    assert r.exit_code == 1 and "The saved plan still holds." in r.stdout
+    assert f"{PREFIX}czj" not in _projects(sdk)
 
     r = cloudctl(spc, "apply", str(p), "--auto-approve")
     assert r.exit_code == 0, r.output + r.stderr
