@@ -4,16 +4,18 @@ itself (schema in docs/baseline.md)."""
 
 from __future__ import annotations
 
-import html
-import json
+import datetime as dt
+import hashlib
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 from rich.console import Console
 from rich.markup import escape as esc
 
-from cloudctl.baseline.engine import CONCLUSION_LABEL, STATUS_LABEL
+from cloudctl.baseline.engine import STATUS_LABEL
+from cloudctl.core.errors import CloudctlError
 
 VERDICT_LABEL = {
     "pass": {"zh": "通过", "en": "pass"},
@@ -293,40 +295,527 @@ def junit(doc: dict) -> str:
                 ET.SubElement(tc, "error", message=r["note"][:500])
             elif r["verdict"] in ("waived", "manual", "not_applicable", "not_evaluated"):
                 ET.SubElement(tc, "skipped", message=f"{r['verdict']}: {r['note']}"[:500])
+    if doc.get("cloud_assessment"):
+        suites.extend(cloud_junit_suites(doc["cloud_assessment"]))
     ET.indent(suites)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
     )
 
 
-_HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(
-    (Path(__file__).with_name("report.html.j2")).read_text(encoding="utf-8")
+# --------------------------------------------------------------------------- assessor HTML
+#
+# The HTML report is what an assessor signs: header block (system, level, scope, dates,
+# people, tool/catalog versions, sha256 of the evidence), the conclusion and the host ×
+# control-unit matrix first, then summaries per unit and per failing control (readable at
+# 100+ hosts), the trend of stored runs, the cloud assessment when given, and per-host
+# appendices with the raw evidence (shown in print: a print-only copy of every <details>).
+
+#: GB/T 28448-2019 methods (测评方法): 访谈 interview, 核查 examine, 测试 test.
+METHOD_LABEL = {
+    "访谈": {"zh": "访谈", "en": "interview"},
+    "核查": {"zh": "核查", "en": "examine"},
+    "测试": {"zh": "测试", "en": "test"},
+}
+#: Check types whose evidence comes from exercising the running system (测试): the sshd
+#: daemon's effective configuration (``sshd -T``) and a handshake against the running
+#: daemon, the sockets actually listening, the package manager's simulated upgrade. Every
+#: other automated check reads configuration, the account database, live kernel values or
+#: the package inventory (核查). Manual controls take the method of their evidence record.
+TEST_CHECKS = frozenset({"sshd", "sshd_any", "ports", "updates"})
+APPENDIX_FULL_MAX_HOSTS = 10  # "auto": every result per host up to here, findings beyond
+
+
+def check_methods(check: dict) -> list[str]:
+    """The GB/T 28448 method(s) of one automated check (composites: of their parts)."""
+    kind = check.get("type", "")
+    if kind in ("all_of", "any_of"):
+        out: list[str] = []
+        for sub in check.get("checks") or []:
+            out += [m for m in check_methods(sub) if m not in out]
+        return sorted(out, key=list(METHOD_LABEL).index) or ["核查"]
+    return ["测试"] if kind in TEST_CHECKS else ["核查"]
+
+
+def control_methods(profile) -> dict[str, list[str]]:
+    """control id -> its methods, in GB/T 28448 order (访谈, 核查, 测试)."""
+    out: dict[str, list[str]] = {}
+    for c in profile.controls:
+        if c.kind == "manual":
+            text = str((c.evidence or {}).get("method") or "访谈")
+            ms = [m for m in METHOD_LABEL if m in text] or ["访谈"]
+        else:
+            ms = check_methods(c.check)
+        out[c.id] = ms
+    return out
+
+
+@dataclass
+class ReportContext:
+    """Everything the assessor report shows beyond the run document. Built by
+    ``gather_context`` (files, the state store); plain data, so tests build it by hand."""
+
+    system: str = ""
+    level: str = ""
+    scope: str = ""
+    assessor: str = ""
+    operator: str = ""
+    generated_at: str = ""
+    tool: str = ""
+    catalog: str = ""
+    catalog_sha256: str = ""
+    evidence_file: str = ""
+    evidence_sha256: str = ""
+    methods: dict[str, list[str]] = field(default_factory=dict)
+    trend: list[dict] = field(default_factory=list)  # stored runs, oldest first
+    appendix: str = "auto"  # auto | full | findings
+    cloud: dict | None = None  # cloudctl.domains.assessment/1 (+ "matrix")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def catalog_sha256(profile) -> str:
+    """One digest over the profile and its catalog files (what the controls said)."""
+    h = hashlib.sha256()
+    folder = Path(profile.path).parent
+    for p in sorted(folder.glob("*.yaml")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def gather_context(
+    center,
+    doc: dict,
+    profile=None,
+    *,
+    system: str | None = None,
+    level: str | None = None,
+    scope: str | None = None,
+    assessor: str | None = None,
+    appendix: str = "auto",
+    cloud: dict | None = None,
+    trend_runs: int = 30,
+) -> ReportContext:
+    """Read what the header and the trend need: the center's name, the evidence file's
+    digest, the catalog's digest, stored runs (read only; none when there is no state)."""
+    import getpass
+    import socket
+
+    from cloudctl import __version__
+
+    ctx = ReportContext(
+        system=system or getattr(center, "name", "") or "",
+        level=level or "",
+        scope=scope or "",
+        assessor=assessor or "",
+        operator=f"{getpass.getuser()}@{socket.gethostname()}",
+        generated_at=dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z"),
+        tool=f"cloudctl {__version__}",
+        appendix=appendix,
+        cloud=cloud,
+    )
+    if profile is not None:
+        ctx.catalog = f"{profile.id} ({len(profile.controls)} controls, {profile.standard})"
+        ctx.catalog_sha256 = catalog_sha256(profile)
+        ctx.methods = control_methods(profile)
+    ev = doc.get("evidence_file")
+    if ev and Path(ev).is_file():
+        ctx.evidence_file = str(ev)
+        ctx.evidence_sha256 = sha256_file(ev)
+    if center is not None:
+        try:
+            from cloudctl.baseline.store import list_runs
+            from cloudctl.state import open_state
+
+            db = open_state(center)
+            runs = list_runs(db, trend_runs) if db.exists() else []
+        except CloudctlError:
+            runs = []  # the trend is extra: an unreadable store never blocks the report
+        ctx.trend = sorted(runs, key=lambda r: r["started_at"])
+    return ctx
+
+
+def _with_current(trend: list[dict], doc: dict) -> list[dict]:
+    """The stored runs plus this run when it is not stored (``report`` without --store)."""
+    if not doc.get("started_at") or any(r.get("run_id") == doc.get("run_id") for r in trend):
+        return list(trend)
+    s = doc["summary"]
+    cur = {
+        "run_id": doc.get("run_id") or "",
+        "started_at": doc["started_at"],
+        "hosts": s["hosts"],
+        "compliance_rate": s["compliance_rate"],
+        "conclusion": s["conclusion"],
+        "failed": s["failed"],
+        "current": True,
+    }
+    return sorted([*trend, cur], key=lambda r: r["started_at"])
+
+
+def trend_chart(runs: list[dict], lang: str) -> str | None:
+    """Compliance rate of the stored runs over time (``series-compliance``)."""
+    from cloudctl.core import charts
+
+    pts = [
+        (when, r)
+        for r in runs
+        if r.get("compliance_rate") is not None and (when := _parse_time(r.get("started_at")))
+    ]
+    if not pts:
+        return None
+    x = [when for when, _ in pts]
+    short = (max(x) - min(x)) < dt.timedelta(days=60)
+    return charts.line_chart(
+        t(lang, "基线符合率趋势（历次检查）", "Baseline compliance, stored runs"),
+        x,
+        [
+            {
+                "key": "compliance",
+                "label": t(lang, "符合率", "compliance rate"),
+                "values": [r["compliance_rate"] for _, r in pts],
+                "marker": "o",
+            }
+        ],
+        lang=lang,
+        ylim=(0, 105),
+        percent=True,
+        date_format="%m-%d %H:%M" if short else "%Y-%m-%d",
+        size=(7.2, 2.6),
+        hlines=[
+            {"key": "compliant", "label": t(lang, "符合（>90%）", "compliant (>90 %)"), "y": 90.0,
+             "color": "#2e8b57", "style": ":"},
+            {"key": "basic", "label": t(lang, "基本符合（≥60%）", "basically compliant (≥60 %)"),
+             "y": 60.0, "color": "#d9822b", "style": ":"},
+        ],
+    )  # fmt: skip
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    """A run's start as naive UTC; None when it has no usable time (not drawn)."""
+    try:
+        d = dt.datetime.fromisoformat(str(text or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo is None else d.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+# status symbols of the matrix (colour carries it on screen, the symbol in black and white)
+STATUS_MARK = {
+    "compliant": "✓",
+    "partial": "◐",
+    "non_compliant": "✗",
+    "pending": "?",
+    "not_applicable": "–",
+}
+
+
+def _matrix_rows(units: list[dict], hosts: list[str], group_above: int) -> list[dict]:
+    """One row per host; beyond ``group_above`` hosts, hosts with the same status in every
+    unit share one row (a fleet of 120 alike hosts is a handful of rows)."""
+    rows: list[dict] = []
+    index: dict[tuple, dict] = {}
+    for h in hosts:
+        vec = tuple(u["per_host"].get(h, "not_applicable") for u in units)
+        if len(hosts) > group_above and vec in index:
+            index[vec]["hosts"].append(h)
+            continue
+        row = {"hosts": [h], "cells": list(vec)}
+        index.setdefault(vec, row)
+        rows.append(row)
+    bad = {"non_compliant": 3, "partial": 2, "pending": 1}
+    if len(hosts) > group_above:
+        rows.sort(key=lambda r: (-sum(bad.get(c, 0) for c in r["cells"]), r["hosts"][0]))
+    return rows
+
+
+def _clause_groups(units: list[dict]) -> list[dict]:
+    groups: list[dict] = []
+    for u in units:
+        if groups and groups[-1]["clause"] == u["clause"]:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"clause": u["clause"], "title": u["clause_title"], "span": 1})
+    return groups
+
+
+def _failing_controls(doc: dict) -> list[dict]:
+    """Failing controls with the hosts they fail on and their distinct observed values
+    (one row per control, not one per host)."""
+    meta = {c["id"]: c for c in doc["controls"]}
+    by: dict[str, dict] = {}
+    for r in doc["results"]:
+        if r["verdict"] not in ("fail", "error"):
+            continue
+        x = by.setdefault(
+            r["control"], {"control": meta[r["control"]], "hosts": [], "observed": {}, "n": 0}
+        )
+        x["hosts"].append(r["host"])
+        x["expected"] = r["expected"]
+        obs = r["observed"] or r["note"] or ""
+        x["observed"].setdefault(obs, []).append(r["host"])
+    order = {c["id"]: i for i, c in enumerate(doc["controls"])}
+    out = sorted(
+        by.values(),
+        key=lambda x: (not x["control"]["high_risk"], -len(x["hosts"]), order[x["control"]["id"]]),
+    )
+    for x in out:
+        x["observed"] = sorted(x["observed"].items(), key=lambda kv: -len(kv[1]))
+    return out
+
+
+def _unreachable(doc: dict) -> dict:
+    hosts = [h for h in doc["hosts"] if h["status"] != "ok"]
+    reasons: dict[str, list[str]] = {}
+    for h in hosts:
+        reasons.setdefault(_first_line(h.get("error", ""), 160) or h["status"], []).append(
+            h["name"]
+        )
+    return {
+        "names": [h["name"] for h in hosts],
+        "reasons": sorted(reasons.items(), key=lambda kv: -len(kv[1])),
+    }
+
+
+def _unit_counts(units: list[dict]) -> list[dict]:
+    out = []
+    for u in units:
+        c: dict[str, int] = {}
+        for st in u["per_host"].values():
+            c[st] = c.get(st, 0) + 1
+        out.append({**u, "counts": c})
+    return out
+
+
+def read_json_document(path: str | Path) -> dict:
+    """A JSON document given on the command line: ``file:line: what is wrong`` when it is
+    missing, not JSON or not an object."""
+    import json
+
+    from cloudctl.core.errors import InputError, Location
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {p}: {e.__class__.__name__}", Location(str(p))) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON: {e.msg}", Location(str(p), e.lineno)) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object (a cloudctl document)", Location(str(p), 1))
+    return data
+
+
+def merge_cloud(doc: dict, cloud: dict, matrix: dict | None = None) -> dict:
+    """The run document with the cloud assessment (``cloudctl.domains.assessment/1``: the
+    platform and each tenant as assessed objects) under ``cloud_assessment``, counted in
+    the summary: open cloud findings fail the run (exit 1) like failing host controls."""
+    from cloudctl.core.errors import InputError
+
+    if not isinstance(cloud, dict) or cloud.get("schema") != "cloudctl.domains.assessment/1":
+        raise InputError(
+            "the cloud assessment is not a cloudctl.domains.assessment/1 document "
+            "(write one with `cloudctl domains check --cloud -o json`)"
+        )
+    for key in ("objects", "results", "items", "summary"):
+        if key not in cloud:
+            raise InputError(f"the cloud assessment has no {key!r}")
+    if matrix is not None and not (
+        isinstance(matrix.get("zones"), list) and isinstance(matrix.get("cells"), list)
+    ):
+        raise InputError(
+            "the cloud matrix is not a cloudctl.domains.matrix/1 document "
+            "(write one with `cloudctl domains matrix --cloud -o json`)"
+        )
+    merged = dict(doc)
+    ca = dict(cloud)
+    if matrix is not None:
+        ca["matrix"] = matrix
+    merged["cloud_assessment"] = ca
+    s = dict(doc["summary"])
+    cs = cloud["summary"]
+    s["cloud"] = {
+        "objects": len(cloud["objects"]),
+        "status": cs.get("status"),
+        "findings": cs.get("findings", 0),
+        "high": cs.get("high", 0),
+        "matrix_differences": (ca.get("matrix") or {}).get("differences"),
+    }
+    s["failed"] = bool(s["failed"] or cs.get("findings"))
+    merged["summary"] = s
+    return merged
+
+
+def cloud_junit_suites(cloud: dict) -> list[ET.Element]:
+    """One testsuite per cloud object (platform, tenants), one testcase per control: the
+    same shape as the host suites, so CI counts both alike."""
+    suites = []
+    by_obj: dict[str, list[dict]] = {}
+    for r in cloud["results"]:
+        by_obj.setdefault(r["host"], []).append(r)
+    titles = {c["id"]: c.get("title", {}) for c in cloud.get("controls", [])}
+    for o in cloud["objects"]:
+        rs = by_obj.get(o["name"], [])
+        suite = ET.Element(
+            "testsuite",
+            name=f"cloud:{o['name']}",
+            tests=str(len(rs)),
+            failures=str(sum(r["verdict"] == "fail" for r in rs)),
+            errors="0",
+            skipped=str(sum(r["verdict"] == "waived" for r in rs)),
+        )
+        for r in rs:
+            tc = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"cloud.{o['name']}.{r['clause']}",
+                name=f"{r['control']}: {titles.get(r['control'], {}).get('en', '')}",
+            )
+            if r["verdict"] == "fail":
+                ET.SubElement(
+                    tc, "failure", message=(r.get("observed") or "")[:500]
+                ).text = "\n".join(e.get("text", "") for e in r.get("evidence") or [])
+            elif r["verdict"] == "waived":
+                ET.SubElement(tc, "skipped", message="waived")
+        suites.append(suite)
+    return suites
+
+
+def heatmap(matrix: dict, lang: str) -> str | None:
+    """The design next to the effective matrix (``cloudctl.domains.matrix/1``)."""
+    from cloudctl.core import charts
+
+    zones = matrix.get("zones") or []
+    if not zones:
+        return None
+    design = {(c["from"], c["to"]): len(c.get("design") or []) for c in matrix["cells"]}
+    effective = {
+        (c["from"], c["to"]): (c["state"], len(c.get("effective") or [])) for c in matrix["cells"]
+    }
+    return charts.heatmap_pair(
+        t(lang, "安全域访问矩阵：设计与实际", "Zone matrix: design and effective"),
+        zones,
+        design,
+        effective,
+        lang=lang,
+        titles=(
+            t(lang, "设计允许的服务数", "services the design allows"),
+            t(lang, "安全组实际开放", "what the rules open"),
+        ),
+        legend=(
+            t(lang, "不通", "closed"),
+            t(lang, "设计允许、未开放", "designed, not open"),
+            t(lang, "开放且符合设计", "open within the design"),
+            t(lang, "超出设计（差异）", "open beyond the design"),
+        ),
+        axis=(t(lang, "源安全域", "from zone"), t(lang, "目的安全域", "to zone")),
+    )
+
+
+def host_anchor(name: str) -> str:
+    return "host-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(Path(__file__).parent)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 
 
-def html_report(doc: dict, lang: str, remediation: dict[str, str] | None = None) -> str:
+def html_report(
+    doc: dict,
+    lang: str,
+    remediation: dict[str, str] | None = None,
+    context: ReportContext | None = None,
+) -> str:
+    """The assessor report as one self-contained page (inline CSS and SVG, no script)."""
+    ctx = context or ReportContext()
     meta = {c["id"]: c for c in doc["controls"]}
-    clauses: dict[str, dict] = {}
-    for item in doc["items"]:
-        cl = clauses.setdefault(item["clause"], {"title": item["clause_title"], "items": []})
-        rows = []
-        for cid in item["controls"]:
-            for r in doc["results"]:
-                if r["control"] == cid:
-                    rows.append(r)
-        cl["items"].append(
-            {"item": item, "controls": [meta[c] for c in item["controls"]], "results": rows}
+    units = _unit_counts(doc["items"])
+    assessed = [h["name"] for h in doc["hosts"] if h["status"] == "ok"]
+    n_assessed = len(assessed)
+    appendix = ctx.appendix
+    if appendix == "auto":
+        appendix = "full" if n_assessed <= APPENDIX_FULL_MAX_HOSTS else "findings"
+    by_host: dict[str, list[dict]] = {}
+    for r in doc["results"]:
+        by_host.setdefault(r["host"], []).append(r)
+    shown = ("fail", "error", "waived") if appendix == "findings" else None
+    appendices = []
+    for h in doc["hosts"]:
+        if h["status"] != "ok":
+            continue
+        rs = by_host.get(h["name"], [])
+        appendices.append(
+            {
+                "host": h,
+                "results": [r for r in rs if shown is None or r["verdict"] in shown],
+                "hidden": 0 if shown is None else sum(r["verdict"] not in shown for r in rs),
+            }
         )
-    return _HTML.render(
+    methods = ctx.methods or {
+        c["id"]: (["访谈"] if c["kind"] == "manual" else ["核查"]) for c in doc["controls"]
+    }
+    trend = _with_current(ctx.trend, doc)
+    cloud = doc.get("cloud_assessment") or ctx.cloud
+    cloud_view = None
+    if cloud:
+        cunits = cloud["items"]
+        objs = [o["name"] for o in cloud["objects"]]
+        cloud_view = {
+            "doc": cloud,
+            "units": _unit_counts(cunits),
+            "groups": _clause_groups(cunits),
+            "rows": _matrix_rows(cunits, objs, 12),
+            "heatmap": heatmap(cloud["matrix"], lang) if cloud.get("matrix") else None,
+            "findings": [f for f in cloud.get("findings") or [] if not f.get("waiver")],
+        }
+    manual_pending = [
+        c for c in doc["controls"]
+        if c["kind"] == "manual"
+        and any(r["control"] == c["id"] and r["verdict"] == "manual" for r in doc["results"])
+    ]  # fmt: skip
+    css = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
+    return _ENV.get_template("report.html.j2").render(
         doc=doc,
+        s=doc["summary"],
         lang=lang,
-        clauses=clauses,
+        ctx=ctx,
+        css=css,
         meta=meta,
+        units=units,
+        groups=_clause_groups(doc["items"]),
+        matrix=_matrix_rows(doc["items"], assessed, 20),
+        n_assessed=n_assessed,
+        unreachable=_unreachable(doc),
+        failing=_failing_controls(doc),
+        appendices=appendices,
+        appendix=appendix,
+        methods=methods,
+        ML=METHOD_LABEL,
+        method_counts={
+            m: sum(m in methods.get(c["id"], []) for c in doc["controls"]) for m in METHOD_LABEL
+        },
+        trend=trend,
+        trend_svg=trend_chart(trend, lang),
+        cloud=cloud_view,
+        manual_pending=manual_pending,
         t=lambda zh, en: t(lang, zh, en),
         VL=VERDICT_LABEL,
         SL=STATUS_LABEL,
-        CL=CONCLUSION_LABEL,
+        MARK=STATUS_MARK,
         remediation=remediation or {},
-        evidence_json=lambda x: json.dumps(x, ensure_ascii=False, indent=1),
-        esc=html.escape,
-    )
+        compact=compact_names,
+        conclusion_text=conclusion_line(doc, lang).replace("[bold]", "").replace("[/]", ""),
+        anchor=host_anchor,
+    )  # fmt: skip

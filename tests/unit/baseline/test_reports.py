@@ -112,7 +112,7 @@ def test_cli_report_formats_and_exit_code(cli, center, tmp_path):
         str(junit),
         "--store",
     )
-    assert r.exit_code == 1
+    assert r.exit_code == 1, r.output
     d = json.loads(r.stdout)
     assert d["schema"] == "cloudctl.baseline.run/1"
     assert {x["control"] for x in d["results"] if x["verdict"] == "fail"} == {"shell-tmout"}
