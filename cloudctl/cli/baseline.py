@@ -67,16 +67,21 @@ def _emit(
     html: Path | None,
     inputs: svc.Inputs | None = None,
     failed_only: bool = False,
+    header: dict | None = None,
 ) -> None:
     """Write the JUnit/HTML files asked for, render the report, exit 1 when anything failed.
 
     ``value``/``csv``/``-c`` list one row per host and control (``--failed-only``: the
-    failing ones); json/yaml are the whole run document."""
+    failing ones); json/yaml are the whole run document. ``header``: the assessor
+    report's header options (system, level, scope, assessor, appendix)."""
     if junit:
         atomic_write(junit, rep.junit(doc))
     if html:
         snippets = svc.remediation_snippets(inputs.profile) if inputs else {}
-        atomic_write(html, rep.html_report(doc, lang, snippets))
+        context = rep.gather_context(
+            session(ctx).center, doc, inputs.profile if inputs else None, **(header or {})
+        )
+        atomic_write(html, rep.html_report(doc, lang, snippets, context))
     listing = [
         {k: r.get(k) for k in RESULT_KEYS}
         for r in doc["results"]
@@ -264,10 +269,50 @@ def report_cmd(
         bool, typer.Option("--store", help="Also record it in the run history.")
     ] = False,
     failed_only: FailedOnlyOpt = False,
+    system: Annotated[
+        str | None, typer.Option("--system", help="Assessed system (default: the center's name).")
+    ] = None,
+    assessor: Annotated[
+        str | None, typer.Option("--assessor", help="Assessor named in the HTML header.")
+    ] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="Protection level text (default: level 3).")
+    ] = None,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="Scope text (default: the hosts assessed).")
+    ] = None,
+    appendix: Annotated[
+        str,
+        typer.Option(
+            "--appendix",
+            help="HTML per-host appendix: full, findings (failing/waived only) or auto "
+            "(full up to 10 hosts).",
+        ),
+    ] = "auto",
+    cloud_assessment: Annotated[
+        Path | None,
+        typer.Option(
+            "--cloud-assessment",
+            help="Merge a `cloudctl domains check --cloud -o json` document: the platform "
+            "and each tenant as assessed objects in the JSON, JUnit and HTML.",
+        ),
+    ] = None,
+    cloud_matrix: Annotated[
+        Path | None,
+        typer.Option(
+            "--cloud-matrix",
+            help="With --cloud-assessment: `cloudctl domains matrix --cloud -o json`, shown "
+            "as a heatmap next to the design.",
+        ),
+    ] = None,
 ) -> None:
     """Turn an evidence file (plain ansible-playbook run) into every report format."""
     s = session(ctx)
     lg = str(s.language(lang))
+    if appendix not in ("auto", "full", "findings"):
+        raise InputError(f"--appendix {appendix!r}: expected auto, full or findings")
+    if cloud_matrix and not cloud_assessment:
+        raise InputError("--cloud-matrix needs --cloud-assessment")
     inputs = svc.load_inputs(s.center, profile)
     doc = svc.evaluate_file(s.center, evidence, inputs, "")
     doc["evidence_file"] = str(evidence)
@@ -276,7 +321,15 @@ def report_cmd(
     doc["run_id"] = f"report-{digest[:12]}"
     if store_run:
         store.save_run(open_state(s.center), doc, source="report")
-    _emit(ctx, doc, output, lg, junit, html, inputs, failed_only)
+    if cloud_assessment:
+        doc = rep.merge_cloud(
+            doc,
+            rep.read_json_document(cloud_assessment),
+            rep.read_json_document(cloud_matrix) if cloud_matrix else None,
+        )
+    header = {"system": system, "assessor": assessor, "level": level, "scope": scope,
+              "appendix": appendix}  # fmt: skip
+    _emit(ctx, doc, output, lg, junit, html, inputs, failed_only, header)
 
 
 @app.command("remediate")
