@@ -323,7 +323,8 @@ _NOT_SIMPLE = re.compile(
     "\U00010000-\U0010ffff]"
 )  # tabs, CR, control characters, NEL/LS/PS line breaks, BOM: leave them to libyaml
 _BAD_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_FLOW_BAD = frozenset("[]{}'\"")
+_FLOW_BAD = frozenset("'\"")
+_FLOW_TOKEN = re.compile(r"[\[\]{},]|[^\[\]{},]+")
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _MAX_SIMPLE_DEPTH = 32  # deeper than real files; the full path applies MAX_DEPTH
 _MAX_KEY = 1024  # libyaml's limit for an implicit (plain) key
@@ -369,33 +370,79 @@ def _simple_value(v: str, line: int, filename: str) -> Any:
             raise _Fallback
         return v[1:-1]
     if c == "[" or c == "{":
-        if v[-1] != ("]" if c == "[" else "}"):
+        if any(ch in _FLOW_BAD for ch in v):
             raise _Fallback
-        inner = v[1:-1]
-        if any(ch in _FLOW_BAD for ch in inner):
+        toks = _FLOW_TOKEN.findall(v)
+        got, pos = _flow(toks, 0, line, filename, 0)
+        if pos != len(toks):
             raise _Fallback
-        parts = [x.strip(" ") for x in inner.split(",")] if inner.strip(" ") else []
-        if c == "[":
-            seq = LList(_plain(x, True) if x else _fail() for x in parts)
-            seq.file, seq.line, seq.item_lines = filename, line, [line] * len(parts)
-            return seq
-        m = LDict()
-        m.file, m.line, m.key_lines = filename, line, {}
-        for x in parts:
-            k, sep, val = x.partition(": ")
-            if not sep or not k or not val or k == "<<" or ":" in k or k != k.rstrip(" "):
-                raise _Fallback
-            key = _plain(k, True)
-            if key in m:
-                raise _Fallback
-            m[key] = _plain(val.lstrip(" "), True)
-            m.key_lines[key] = line
-        return m
+        return got
     return _plain(v)
 
 
-def _fail() -> Any:
-    raise _Fallback
+def _flow(toks: list[str], pos: int, line: int, filename: str, depth: int) -> tuple[Any, int]:
+    """One-line flow collection of plain scalars (nested ones too) from ``toks[pos]``."""
+    if depth > 8:
+        raise _Fallback
+    is_seq = toks[pos] == "["
+    close = "]" if is_seq else "}"
+    out: Any = LList() if is_seq else LDict()
+    out.file, out.line = filename, line
+    if is_seq:
+        out.item_lines = []
+    else:
+        out.key_lines = {}
+    pos += 1
+    n = len(toks)
+    while True:
+        text, nested = "", None
+        while pos < n and toks[pos] != "," and toks[pos] != close:
+            t = toks[pos]
+            if t == "[" or t == "{":
+                if nested is not None:
+                    raise _Fallback
+                nested, pos = _flow(toks, pos, line, filename, depth + 1)
+                continue
+            if t == "]" or t == "}" or nested is not None:
+                raise _Fallback
+            text += t
+            pos += 1
+        if pos >= n:
+            raise _Fallback
+        sep = toks[pos]
+        pos += 1
+        text = text.strip(" ")
+        if nested is None and not text:
+            if sep == close and not out:
+                return out, pos  # [] or {}
+            raise _Fallback  # [a,,b], [a, ], [,]
+        if is_seq:
+            if nested is not None:
+                if text:
+                    raise _Fallback
+                out.append(nested)
+            else:
+                out.append(_plain(text, True))
+            out.item_lines.append(line)
+        else:
+            if nested is not None:
+                if text[-1:] != ":":
+                    raise _Fallback
+                k, value = text[:-1], nested
+            else:
+                k, colon, val = text.partition(": ")
+                if not colon or not val:
+                    raise _Fallback
+                value = _plain(val.lstrip(" "), True)
+            if not k or k == "<<" or ":" in k or k[-1] == " ":
+                raise _Fallback
+            key = _plain(k, True)
+            if key in out:
+                raise _Fallback
+            out[key] = value
+            out.key_lines[key] = line
+        if sep == close:
+            return out, pos
 
 
 def _load_simple(text: str, filename: str) -> Any:

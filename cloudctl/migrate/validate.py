@@ -34,8 +34,14 @@ def validate(plan: Plan, refs: References) -> list[Problem]:
     probs: list[Problem] = list(plan.problems)
     add = lambda loc, msg: probs.append(Problem(loc, msg))  # noqa: E731
     probs.extend(refs.unavailable)
-    if refs.playbook_exists is not None:  # thousands of steps share a handful of playbooks
-        refs = dataclasses.replace(refs, playbook_exists=functools.cache(refs.playbook_exists))
+    # thousands of steps share a handful of playbooks (each check resolves paths on disk)
+    cached = {
+        name: functools.cache(fn)
+        for name in ("playbook_exists", "playbook_allowed")
+        if (fn := getattr(refs, name)) is not None
+    }
+    if cached:
+        refs = dataclasses.replace(refs, **cached)
     systems = plan.systems
     for s in systems.values():
         _check_system(s, plan, refs, add)
