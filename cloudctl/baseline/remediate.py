@@ -573,7 +573,7 @@ def modes_tasks(paths: list[str]) -> list[dict]:
 
 def _targeted(cid: str) -> str:
     return (
-        f"{TARGETS_VAR} is not defined or inventory_hostname in ({TARGETS_VAR}.get('{cid}') or [])"  # noqa: E501
+        f"{TARGETS_VAR} is not defined or inventory_hostname in ({TARGETS_VAR}.get('{cid}') or [])"
     )
 
 

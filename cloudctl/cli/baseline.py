@@ -415,6 +415,17 @@ def remediate_cmd(
             on_event=on_event,
         )
         finish()
+    if out.stale_role:  # the committed role is behind the catalog: say so, never run it
+        stderr().print(
+            pick(
+                lg,
+                f"注意：roles/baseline 有 {len(out.stale_role)} 个文件与基线目录不一致，"
+                "本次使用由目录生成的角色；请运行 cloudctl baseline playbook 更新。",
+                f"note: {len(out.stale_role)} file(s) of roles/baseline differ from the catalog; "
+                "this run used a role generated from the catalog. Run `cloudctl baseline "
+                "playbook` to update it.",
+            )
+        )
     failed_pairs = [
         {"host": h, "control": cid, "reason": row.get("reason", "")}
         for h, rows in out.results.items()
