@@ -2,7 +2,11 @@
 
   .venv/bin/python bench/migrate/run.py [--systems 2000 --deps 5000] [--skip-ansible]
 
-1. validate + plan of a generated plan (2,000 systems, 5,000 dependencies, one step
+0. Whole process, as a user runs it (bench/common.py): `cloudctl migrate validate` and
+   `migrate plan` of a generated 2,000-system / 5,000-dependency plan in a generated
+   center (departments, address plan, 4,000 inventory hosts, the shipped playbooks),
+   cold (no parse cache) and warm, against the target (≤ 1 s cold); growth 20→200→2,000.
+1. In process: validate + plan of a generated plan (2,000 systems, 5,000 dependencies, one step
    template), file loading included — against the naive way (pure-Python YAML loader,
    cycle check by a DFS from every system).
 2. A wave of 10 independent systems whose one step sleeps 2 s, run by the real executor
@@ -27,6 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import Timing, clear_parse_cache, growth_table, header, target_table, time_cli  # noqa: E402, I001
+from common import cloudctl_bin, run_once  # noqa: E402
 
 from cloudctl.core.errors import ConflictError  # noqa: E402
 
@@ -86,6 +95,78 @@ def generate_plan(d: Path, n: int, n_deps: int, seed: int = 7) -> Path:
     p = d / "generated.yaml"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return p
+
+
+def make_plan_center(c: Path, n: int, n_deps: int) -> Path:
+    """A center the generated plan fully resolves in: 45 departments with one network
+    each, 2n inventory hosts, the shipped playbooks."""
+    (c / "migration_plans").mkdir(parents=True)
+    generate_plan(c / "migration_plans", n, n_deps)
+    inv = c / "inventory"
+    (inv / "ipam" / "prefixes").mkdir(parents=True)
+    (inv / "hosts").mkdir(parents=True)
+    (inv / "departments.yaml").write_text(
+        "departments:\n" + "".join(f"  - {{code: d{i}, kind: department}}\n" for i in range(45))
+    )
+    (inv / "ipam" / "vrfs.yaml").write_text("vrfs:\n  - {name: gov, rd: '65010:100'}\n")
+    (inv / "ipam" / "zones.yaml").write_text(
+        "zones:\n  - {name: core, vrf: gov, supernets: [10.0.0.0/8], vlans: 1-4094}\n"
+    )
+    (inv / "ipam" / "prefixes" / "apps.yaml").write_text(
+        "zone: core\nprefixes:\n"
+        + "".join(
+            f"  - {{name: d{i}-app, prefix: 10.{i}.0.0/24, tenant: d{i}}}\n" for i in range(45)
+        )
+    )
+    hosts = "".join(f"    old{i:04d}: {{}}\n    new{i:04d}: {{}}\n" for i in range(n))
+    (inv / "hosts" / "bench.yml").write_text("all:\n  hosts:\n" + hosts)
+    (c / "cloudctl.yaml").write_text(f"name: bench\nplaybooks: {ROOT / 'playbooks'}\n")
+    return c
+
+
+def bench_plan_cli(n: int, n_deps: int, runs: int = 5) -> None:
+    """Whole `cloudctl` processes: cold (parse cache removed) and warm."""
+    sizes = sorted({max(2, n // 100), max(2, n // 10), n})
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            deps = n_deps * size // n
+            c = make_plan_center(Path(tmp) / f"c{size}", size, deps)
+            val = ["migrate", "validate", "generated"]
+            pln = ["migrate", "plan", "generated"]
+            r = {
+                "validate_cold": time_cli("validate, cold", val, runs, c, cold=True),
+                "plan_cold": time_cli("plan, cold", pln, runs, c, cold=True),
+                "validate_warm": time_cli("validate, warm", val, runs, c, warmup=1),
+                "plan_warm": time_cli("plan, warm", pln, runs, c, warmup=1),
+            }
+            both = Timing("validate then plan, cold")
+            for _ in range(runs):
+                clear_parse_cache(c)
+                both.loads.append(os.getloadavg()[0])
+                base = [cloudctl_bin(), "--center", str(c), "--lang", "en"]
+                t1, _, m1, _ = run_once(base + val)
+                t2, _, m2, _ = run_once(base + pln)
+                both.seconds.append(t1 + t2)
+                both.max_rss_kib.append(max(m1, m2))
+            r["both_cold"] = both
+            rows[size] = r
+    big = rows[n]
+    header(f"migrate validate + plan, {n:,} systems / {n_deps:,} dependencies, whole process")
+    print(
+        target_table(
+            [
+                ("migrate validate, cold (no parse cache)", big["validate_cold"], 1.0),
+                ("migrate plan, cold (no parse cache)", big["plan_cold"], 1.0),
+                ("validate then plan, cold (two processes)", big["both_cold"], 1.0),
+                ("migrate validate, warm", big["validate_warm"], 1.0),
+                ("migrate plan, warm", big["plan_warm"], 1.0),
+            ]
+        )
+    )
+    for key, what in [("validate_cold", "validate, cold"), ("plan_warm", "plan, warm")]:
+        header(f"growth: migrate {what}")
+        print(growth_table(what, [(k, v[key]) for k, v in rows.items()], unit="systems"))
 
 
 def bench_plan(n: int, n_deps: int) -> None:
@@ -465,12 +546,15 @@ def main() -> None:
     ap.add_argument("--deps", type=int, default=5000)
     ap.add_argument("--skip-ansible", action="store_true")
     ap.add_argument(
-        "--only", choices=["plan", "wave", "step", "precheck"], help="run one part only"
+        "--only", choices=["cli", "plan", "wave", "step", "precheck"], help="run one part only"
     )
-    ap.add_argument("--lab-host", default="yun-db01")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--lab-host", default="yun-web01")
     a = ap.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (figures scale with it)")
+    if a.only in (None, "cli"):
+        bench_plan_cli(a.systems, a.deps, a.runs)
     if a.only in (None, "plan"):
         bench_plan(a.systems, a.deps)
     if not a.skip_ansible and a.only in (None, "wave"):
