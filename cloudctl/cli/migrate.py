@@ -696,8 +696,13 @@ def report(
             f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
         )
     # the plan is checked as `plan` checks it: a broken plan is an error, not an empty report
-    data = service.report_data(
-        service.load_checked(s.center, path), _journal(ctx, journal, read_only=True)
+    checked = service.load_checked(s.center, path)
+    j = _journal(ctx, journal, read_only=True)
+    data = reports.leadership_data(
+        service.report_data(checked, j),
+        checked,
+        j.latest_system_states(checked.name),
+        reports.load_inputs(s.center),
     )
     if fmt in ("value", "csv"):
         rows = [{"wave": w["id"], **sys_} for w in data["waves"] for sys_ in w["systems"]]
