@@ -17,9 +17,10 @@ import netaddr
 
 from cloudctl.core.audit import operator
 from cloudctl.core.center import Center
-from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.errors import CloudctlError, InputError, Location, Problem, ValidationFailed
 from cloudctl.core.fileio import atomic_write, read_input_text
 from cloudctl.core.yamlio import display_path
+from cloudctl.ipam import index
 from cloudctl.ipam.allocate import AllocationRequest, Held, plan_allocation, subnet_defaults
 from cloudctl.ipam.api import resolve_dns
 from cloudctl.ipam.edit import append_entry, insert_entry, remove_entries
@@ -31,6 +32,8 @@ from cloudctl.ipam.model import (
     cache_appended,
     load_departments,
     load_plan,
+    parse_cidr,
+    plan_files,
 )
 from cloudctl.ipam.validate import validate_plan
 from cloudctl.state import SqliteDB, open_state
@@ -95,9 +98,25 @@ def load(
             )
         p.problems.extend(dep_problems)
         problems = validate_plan(p, tenants)
+        if not problems and texts is None:
+            _write_index(center, p)
         if dns:
             resolve_dns(p)
     return Loaded(p, deps, problems)
+
+
+def _write_index(center: Center, p: AddressPlan) -> None:
+    """Keep the allocation index of a plan that validated clean (once per plan version)."""
+    sums = index.digests(p.files, center.departments)
+    if sums is None:
+        return
+    sig = index.signature(sums)
+    cache = cache_dir(center)
+    if index.index_path(cache, sig).exists():
+        return
+    ix = index.Index.build(p)
+    if ix is not None:
+        index.write(cache, sig, ix)
 
 
 def load_valid(center: Center, plan: str | Path | None = None, dns: bool = True) -> Loaded:
@@ -251,6 +270,9 @@ def allocate(
         )
     root = plan_root(center, plan)
     with quiet_gc(), plan_lock(center, root):
+        fast = _allocate_indexed(center, req, root, dry_run)
+        if fast is not None:
+            return fast
         loaded = load_valid(center, plan, dns=False)
         p = loaded.plan
         store = reservation_store(center, create=not dry_run)
@@ -298,6 +320,137 @@ def allocate(
             if splice.line is not None:
                 cache_appended(path, old, splice.text, splice.block, splice.line, cache_dir(center))
         return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
+
+
+def _allocate_indexed(
+    center: Center, req: AllocationRequest, root: Path, dry_run: bool
+) -> AllocateResult | None:
+    """``allocate`` on the index of a plan already validated clean (cloudctl/ipam/index.py):
+    the same decision on the prefixes that matter to the request. None: no index for the
+    plan as it is now, or a case the full path answers (an existing name, an unknown zone or
+    container, departments.yaml with problems)."""
+    files = plan_files(root)
+    sums = index.digests(files, center.departments)
+    if sums is None:
+        return None
+    cache = cache_dir(center)
+    ix = index.read(cache, index.signature(sums))
+    if ix is None or ix.find(req.name) is not None:
+        return None
+    zone_row = next((z for z in ix.zones if z[0] == req.zone), None)
+    if zone_row is None:
+        return None
+    zone_vrf = zone_row[3]
+    ids: set[int] = set(ix.vlan_holders.get(req.zone, ()))
+    if req.within:
+        w = ix.find(req.within)
+        if w is None:
+            w = ix.find_cidr(req.within, zone_vrf)
+        if w is None:
+            return None
+        wp = ix.prefix(w)
+        ids.add(w)
+        ids.update(ix.within(wp.vrf, wp.version, wp.first, wp.last))
+    else:
+        for sup in zone_row[4]:
+            v, first, plen = parse_cidr(sup)
+            last = first + (1 << ((32 if v == 4 else 128) - plen)) - 1
+            ids.update(ix.within(zone_vrf, v, first, last))
+    store = reservation_store(center, create=not dry_run)
+    key = reservation_key(center, root)
+    reservations = store.for_plan(key) if store else []
+    if reservations:  # one pass over the names, not one per reservation
+        wanted = {r.name for r in reservations}
+        ids.update(i for i, n in enumerate(ix.names) if n in wanted)
+    p = ix.plan(root, ids)
+    tenants = None
+    if center.departments.exists():
+        deps, dep_problems = load_departments(center.departments)
+        if dep_problems:
+            return None
+        tenants = {d.code for d in deps} if deps else None
+    held = held_elsewhere(center, p, reservations) if store else []
+    decision = plan_allocation(p, req, tenants, held)
+    if not decision.created:
+        return None
+    zone = p.zones[req.zone]
+    within = None
+    if req.within:
+        from cloudctl.ipam.allocate import find_prefix
+
+        within = find_prefix(p, req.within, zone.vrf)
+    if within is not None and within.source is not None:
+        path = within.source
+    elif (req.zone, zone.vrf) in ix.last_file:
+        path = Path(ix.files[ix.last_file[(req.zone, zone.vrf)]])
+    else:
+        path = (root if root.is_dir() else root.parent) / "prefixes" / f"{req.zone}.yaml"
+    old = read_input_text(path) if path.exists() else ""
+    header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
+    entry = _entry_for_file(decision.entry, req.zone, old or header)
+    splice = append_entry(old, entry, header=header)
+    if not dry_run:
+        if store is not None:  # first the shared record, then the file
+            store.add(
+                Reservation(
+                    plan_key=key,
+                    name=req.name,
+                    prefix=decision.entry["prefix"],
+                    vrf=zone.vrf,
+                    zone=req.zone,
+                    tenant=req.tenant,
+                    vlan=decision.entry.get("vlan"),
+                    clone=clone_id(center.root),
+                    host=socket.gethostname(),
+                    operator=operator(),
+                    created_at=time.time(),
+                )
+            )
+        atomic_write(path, splice.text)
+        if splice.line is not None:
+            cache_appended(path, old, splice.text, splice.block, splice.line, cache)
+            _index_after(center, ix, p, tenants, sums, path, splice, req, zone)
+    return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
+
+
+def _index_after(
+    center: Center,
+    ix: index.Index,
+    small: AddressPlan,
+    tenants: set[str] | None,
+    sums: dict[str, bytes],
+    path: Path,
+    splice,
+    req: AllocationRequest,
+    zone,
+) -> None:
+    """The index of the plan with the new prefix, if the prefix passes every rule among
+    the prefixes around it (else the next command validates the whole plan)."""
+    from cloudctl.core.yamlio import load_yaml_text
+
+    if str(path) not in sums:
+        return
+    try:
+        doc = load_yaml_text("prefixes:\n" + splice.block, display_path(path))
+        (written,) = doc["prefixes"]
+        cidr = str(written["prefix"])
+        version, first, plen = parse_cidr(cidr)
+    except (CloudctlError, KeyError, TypeError, ValueError):
+        return
+    vlan = written.get("vlan")
+    new = Prefix(
+        req.name, cidr, req.zone, req.tenant, zone.vrf,
+        vlan if isinstance(vlan, int) and not isinstance(vlan, bool) else None,
+        req.purpose or "", req.status, None, [], [], [], "", display_path(path), splice.line,
+        path, version, first, plen, first + (1 << ((32 if version == 4 else 128) - plen)) - 1,
+    )  # fmt: skip
+    small.prefixes.append(new)
+    small.invalidate()
+    if validate_plan(small, tenants) or not ix.add(new):
+        return
+    sums = dict(sums)
+    sums[str(path)] = hashlib.sha256(splice.text.encode("utf-8")).digest()
+    index.write(cache_dir(center), index.signature(sums), ix)
 
 
 # ---------------------------------------------------------------------------------------
