@@ -283,7 +283,7 @@ def test_result_table_distinguishes_changed_unchanged_failed_skipped():
             false_condition="((baseline_ssh_allow_users) | string | length) > 0"),
         _ev("runner_on_skipped", "8.1.4.1d faillock-deny | deny",
             false_condition="not (x | mlps_meets())"),
-        _ev("runner_on_ok", "Validating arguments against arg spec main"),
+        _ev("runner_on_ok", "Validating arguments against arg spec 'main' - Remediate"),
         _ev("runner_on_unreachable", "Gathering Facts", host="h2", msg="timed out"),
     ]  # fmt: skip
     targets = {

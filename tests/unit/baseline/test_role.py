@@ -105,7 +105,7 @@ def test_task_names_map_back_to_their_control():
         "sshd PermitRootLogin",
     )
     assert R.task_control("8.1.4.10a shell-histsize | a | b") == ("shell-histsize", "a | b")
-    others = ["Gathering Facts", "Validating arguments against arg spec main", "Reload sshd"]
+    others = ["Gathering Facts", "Validating arguments against arg spec 'main' - X", "Reload sshd"]
     for own in (R.SSHD_RUNTIME_TASK, "sshd-macs | old style", *others):
         assert R.task_control(own)[0] == "", own
 
@@ -205,3 +205,49 @@ def test_ansible_renders_the_pam_templates_byte_for_byte(tmp_path):
         for name, text in profiles.items():
             expected = text.replace("{{ mlps.password_remember }}", "5")
             assert (tmp_path / name).read_text() == expected, name
+
+
+@pytest.mark.slow
+def test_remediate_runs_the_role_and_a_stale_one_is_replaced_for_the_run(tmp_path):
+    """A real run (check mode, the controller as the host): the committed role runs; with
+    a hand-edited role, the run uses the catalog's role from its private directory and
+    reports which files were stale. Both read the targets the same way."""
+    from cloudctl.baseline import service as bsvc
+    from cloudctl.core.center import load_center
+
+    c = tmp_path / "c"
+    (c / "inventory").mkdir(parents=True)
+    (c / "playbooks").mkdir()
+    _copy_base(c / "playbooks")
+    (c / "cloudctl.yaml").write_text(
+        f"name: t\npolicies: {ROOT / 'policies'}\nplaybooks: {c / 'playbooks'}\n"
+    )
+    inv = tmp_path / "inv.yml"
+    inv.write_text(
+        "all:\n  hosts:\n    localhost: {ansible_connection: local, "
+        f"ansible_python_interpreter: {sys.executable}}}\n"
+    )
+    center = load_center(c)
+    inputs = bsvc.load_inputs(center)
+    targets = {"sshd-x11-forwarding": ["not-this-host"]}  # every task skipped by its when
+    out = bsvc.remediate(center, [inv], inputs, targets, limit=None, dry_run=True, run_id="r1")
+    assert out.playbook == c / "playbooks/baseline/remediate.yml" and out.stale_role == []
+    assert out.result.rc == 0, out.result.stdout_tail()
+    started = {
+        str(e["event_data"].get("task"))
+        for e in out.result.events
+        if e.get("event") == "playbook_on_task_start"
+    }
+    assert any(t.startswith("Validating arguments against arg spec 'main'") for t in started)
+    assert any(R.task_control(t)[0] == "sshd-x11-forwarding" for t in started)
+
+    defaults = c / "playbooks/baseline/roles/baseline/defaults/main.yml"
+    defaults.write_text(defaults.read_text().replace("baseline_tmout: 600", "baseline_tmout: 6000"))
+    out = bsvc.remediate(center, [inv], inputs, targets, limit=None, dry_run=True, run_id="r2")
+    assert out.stale_role == ["roles/baseline/defaults/main.yml"]
+    assert out.playbook.parent == center.artifacts / "baseline" / "r2.role"
+    assert out.result.rc == 0, out.result.stdout_tail()
+    assert (
+        "baseline_tmout: 600\n"
+        in (out.playbook.parent / R.ROLE_DIR / "defaults/main.yml").read_text()
+    )
