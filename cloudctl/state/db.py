@@ -206,9 +206,24 @@ class StateDB:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+_CHECKED: set[str] = set()
+
+
 def _refuse_foreign_file(path: Path) -> None:
     """A file that is not a SQLite database is refused before SQLite opens it: opening in
-    WAL mode would write to a damaged or foreign file that the command then refuses."""
+    WAL mode would write to a damaged or foreign file that the command then refuses.
+
+    Checked once per path and process, before SQLite's first connection: closing any
+    descriptor of the file drops every POSIX lock this process holds on it, SQLite's too.
+    """
+    key = os.path.abspath(path)
+    if key in _CHECKED:
+        return
+    _check_sqlite_header(path)
+    _CHECKED.add(key)
+
+
+def _check_sqlite_header(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
