@@ -396,7 +396,8 @@ def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResul
     # off a terminal (CI logs): a line per tenant finished, with N/M and an ETA
     per_tenant = {t: len(cs) for t, cs in plan.by_tenant().items()}
     seen: dict[str, list[bool]] = {}
-    lines = LineProgress(len(per_tenant), pick(current_lang(), "租户", "tenant"))
+    lg = current_lang()
+    lines = LineProgress(len(per_tenant), pick(lg, "租户", "tenant"), lang=lg)
 
     def on_change(r, prog, task) -> None:
         prog.advance(task)
