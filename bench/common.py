@@ -56,6 +56,7 @@ class Timing:
 
     label: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user+system CPU seconds, children too
     max_rss_kib: list[int] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     codes: list[int] = field(default_factory=list)
@@ -71,6 +72,10 @@ class Timing:
     @property
     def hi(self) -> float:
         return max(self.seconds) if self.seconds else math.nan
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else math.nan
 
     @property
     def rss_mib(self) -> float:
@@ -98,10 +103,14 @@ def secs(v: float) -> str:
     return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
 
 
+LAST_CPU = [0.0]
+
+
 def run_once(
     argv: Sequence[str], cwd: Path | None = None, env: dict | None = None, ok=(0,)
 ) -> tuple[float, int, int, str]:
-    """One process: (wall seconds, exit code, max RSS KiB, stdout+stderr tail)."""
+    """One process: (wall seconds, exit code, max RSS KiB, stdout+stderr tail); its CPU
+    seconds (user+system, its waited-for children included) in ``LAST_CPU[0]``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         list(argv),
@@ -116,6 +125,7 @@ def run_once(
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     tail = out.decode("utf-8", "replace")[-2000:]
     if proc.returncode not in ok:
@@ -162,6 +172,7 @@ def time_cli(
         t.loads.append(os.getloadavg()[0])
         wall, code, rss, _ = run_once(argv(i), env=env, ok=ok)
         t.seconds.append(wall)
+        t.cpu.append(LAST_CPU[0])
         t.codes.append(code)
         t.max_rss_kib.append(rss)
     return t
@@ -178,13 +189,14 @@ def verdict(value: float, target: float) -> str:
 
 def target_table(rows: Sequence[tuple[str, Timing, float]]) -> str:
     """Figures side by side with their targets: (what, timing, target seconds)."""
-    head = ("work", "median (min–max, n)", "peak RSS", "target", "verdict", "load")
+    head = ("work", "median (min–max, n)", "CPU s", "peak RSS", "target", "verdict", "load")
     lines = [head]
     for what, t, target in rows:
         lines.append(
             (
                 what,
                 t.text(),
+                f"{t.cpu_median:.2f}" if t.cpu else "—",
                 f"{t.rss_mib:.0f} MiB" if t.max_rss_kib else "—",
                 f"≤ {secs(target)}",
                 verdict(t.median, target),

@@ -323,11 +323,18 @@ _NOT_SIMPLE = re.compile(
     "\U00010000-\U0010ffff]"
 )  # tabs, CR, control characters, NEL/LS/PS line breaks, BOM: leave them to libyaml
 _BAD_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_NOT_PLAIN_FIRST = _BAD_FIRST | frozenset("'\"[{")
 _FLOW_BAD = frozenset("'\"")
 _FLOW_TOKEN = re.compile(r"[\[\]{},]|[^\[\]{},]+")
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _MAX_SIMPLE_DEPTH = 32  # deeper than real files; the full path applies MAX_DEPTH
 _MAX_KEY = 1024  # libyaml's limit for an implicit (plain) key
+_ANY_IMPLICIT = re.compile(
+    "|".join(
+        sorted({f"(?:{rx.pattern})" for rules in _IMPLICIT.values() for _, rx in rules})
+    ),
+    re.X,
+)  # matches whenever one of PyYAML's implicit types would: else the scalar is a string
 _STR_VALUE = object()
 _VALUES: dict[str, Any] = {}  # plain scalar -> its value (immutable), or _STR_VALUE
 
@@ -346,6 +353,8 @@ def _plain(v: str, flow: bool = False) -> Any:
         return v
     if got is not None:
         return got[0]
+    if _ANY_IMPLICIT.match(v) is None:  # most values of a plan: names, addresses, text
+        return v
     tag = _plain_tag(v)
     if tag == _STR:
         value: Any = v
@@ -452,6 +461,7 @@ def _load_simple(text: str, filename: str) -> Any:
     root: Any = None
     stack: list[list] = []  # [indent, container, is_map]
     pending: Any = None  # (mapping, key, indent): "key:" with nothing after it yet
+    keys: dict[str, Any] = {}  # key text -> key: a plan repeats a dozen keys 100k times
     for no, raw in enumerate(text.split("\n"), 1):
         s = raw.lstrip(" ")
         if not s or s[0] == "#":
@@ -536,15 +546,24 @@ def _load_simple(text: str, filename: str) -> Any:
             if s[-1] != ":":
                 raise _Fallback
             k, v = s[:-1], ""
-        if not k or k == "<<" or len(k) > _MAX_KEY or k[-1] == " ":
-            raise _Fallback
-        key = _plain(k)
+        if k in keys:
+            key = keys[k]
+        else:
+            if not k or k == "<<" or len(k) > _MAX_KEY or k[-1] == " ":
+                raise _Fallback
+            key = _plain(k)
+            if len(keys) < 4096:
+                keys[k] = key
         if key in m:
             raise _Fallback  # a duplicate key: the full path says where
         v = v.lstrip(" ")
         m.key_lines[key] = no
         if v:
-            m[key] = _simple_value(v, no, filename)
+            c = v[0]
+            if c not in _NOT_PLAIN_FIRST and ": " not in v and v[-1] != ":" and " #" not in v:
+                m[key] = _plain(v) if c in _IMPLICIT else v  # the common case, inlined
+            else:
+                m[key] = _simple_value(v, no, filename)
         else:
             m[key] = None
             pending = (m, key, col)

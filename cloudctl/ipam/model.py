@@ -312,14 +312,72 @@ def load_plan(
             files.append(extra)
     cache = Path(cache_dir) if cache_dir is not None else None
     used: set[str] = set()
+    done: dict[Path, _FilePart] = {}
+    if cache is not None and not texts:
+        done = _parse_in_parallel(files, cache)
     for f in files:
         plan.files.append(f)
         text = (texts or {}).get(f)
-        part = _load_file(f, text, cache, used)
+        part = done.get(f)
+        if part is None:
+            part = _load_file(f, text, cache, used)
+        else:
+            used.add(_cache_file(cache, read_input(f), display_path(f)).name)  # type: ignore[arg-type]
         _merge(plan, part)
     if cache is not None:
         _prune(cache, used)
     return plan
+
+
+PARALLEL_BYTES = 4 * 1024 * 1024  # below this, forking costs more than it saves
+
+
+def _parse_in_parallel(files: list[Path], cache: Path) -> dict[Path, _FilePart]:
+    """First read of a big plan (a fresh clone, a pull that changed many files): parse the
+    files the cache does not hold in forked workers, one per CPU, each storing its files'
+    parsed form in the cache; this process parses its own share and returns it. A worker
+    that fails leaves its files to the normal path (a cache miss, parsed here)."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or not hasattr(os, "fork"):
+        return {}
+    misses: list[tuple[int, Path]] = []
+    for f in files:
+        try:
+            raw = read_input(f, name=display_path(f))
+        except CloudctlError:
+            continue
+        if not _cache_file(cache, raw, display_path(f)).exists():
+            misses.append((len(raw), f))
+    if sum(n for n, _ in misses) < PARALLEL_BYTES or len(misses) < 2:
+        return {}
+    shares: list[list[Path]] = [[] for _ in range(min(workers, len(misses)))]
+    loads = [0] * len(shares)
+    for n, f in sorted(misses, key=lambda m: -m[0]):  # biggest first, to the lightest share
+        i = loads.index(min(loads))
+        shares[i].append(f)
+        loads[i] += n
+    with contextlib.suppress(OSError):
+        cache.mkdir(parents=True, exist_ok=True)
+    children = []
+    for share in shares[1:]:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:  # the worker: parse, store, leave without running any exit hook
+            code = 0
+            try:
+                for f in share:
+                    _load_file(f, None, cache)
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    own = {f: _load_file(f, None, cache) for f in shares[0]}
+    for pid in children:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+    return own
 
 
 def _prune(cache: Path, used: set[str], keep: int = 256, age: float = 3600.0) -> None:

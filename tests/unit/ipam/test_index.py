@@ -112,3 +112,27 @@ def test_no_index_for_a_plan_the_new_prefix_breaks(mini, monkeypatch):
     sums = index.digests(plan_files(center.address_plan), center.departments)
     assert index.read(service.cache_dir(center), index.signature(sums)) is None
     assert service.load(center).problems  # the full path says what is wrong
+
+
+def test_first_read_in_forked_workers_gives_the_same_plan(tmp_path, monkeypatch):
+    """A big plan's first read is parsed by one worker per CPU (model._parse_in_parallel);
+    the plan, its problems and their lines are those of a read in one process."""
+    import sys
+
+    from cloudctl.ipam import model
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench" / "ipam"))
+    from genplan import write_plan
+
+    root = tmp_path / "plan"
+    write_plan(root, 3000, rich=True)
+    bad = root / "prefixes" / "zz-bad.yaml"
+    bad.write_text("zone: core\nprefixes:\n  - name: x\n    prefix: 10.999.0.0/24\n")
+    monkeypatch.setattr(model.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(model, "PARALLEL_BYTES", 0)
+    forked = model.load_plan(root, tmp_path / "cache")
+    assert len(list((tmp_path / "cache").iterdir())) == len(forked.files)  # workers stored
+    alone = model.load_plan(root)
+    assert [p.as_dict() for p in forked.prefixes] == [p.as_dict() for p in alone.prefixes]
+    assert [str(p) for p in forked.problems] == [str(p) for p in alone.problems]
+    assert any("10.999.0.0" in str(p) and ":4" in str(p) for p in forked.problems)
