@@ -105,7 +105,11 @@ class RequestCounter:
 
 def connect(cloud: str | None = None, config_file: str | None = None) -> tuple[Any, RequestCounter]:
     """Open one authenticated connection the standard way (clouds.yaml, OS_CLOUD,
-    OS_CLIENT_CONFIG_FILE); returns it with a request counter already attached."""
+    OS_CLIENT_CONFIG_FILE); returns it with a request counter already attached.
+
+    An explicit ``config_file`` is the only source: OS_* variables (OS_CLIENT_CONFIG_FILE
+    among them, which openstacksdk would put first) do not override the file named on
+    the command line."""
     import openstack
     import openstack.config
     from keystoneauth1 import exceptions as ksa_exc
@@ -114,7 +118,7 @@ def connect(cloud: str | None = None, config_file: str | None = None) -> tuple[A
     cloud = cloud or os.environ.get("OS_CLOUD")
     try:
         if config_file:
-            cfg = openstack.config.OpenStackConfig(config_files=[config_file])
+            cfg = openstack.config.OpenStackConfig(config_files=[config_file], load_envvars=False)
             region = cfg.get_one(cloud=cloud)
             conn = openstack.connection.Connection(config=region)
         else:
