@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -751,18 +752,30 @@ def html_report(
     for r in doc["results"]:
         by_host.setdefault(r["host"], []).append(r)
     shown = ("fail", "error", "waived") if appendix == "findings" else None
-    appendices = []
+    appendices: list[dict] = []
+    same: dict[str, dict] = {}
     for h in doc["hosts"]:
         if h["status"] != "ok":
             continue
         rs = by_host.get(h["name"], [])
-        appendices.append(
-            {
-                "host": h,
-                "results": [r for r in rs if shown is None or r["verdict"] in shown],
-                "hidden": 0 if shown is None else sum(r["verdict"] not in shown for r in rs),
-            }
-        )
+        listed = [r for r in rs if shown is None or r["verdict"] in shown]
+        if shown is not None:
+            # a fleet of clones: hosts whose listed results and evidence are the same word
+            # for word share one appendix entry (every host keeps its anchor)
+            key = json.dumps([{k: v for k, v in r.items() if k != "host"} for r in listed],
+                             sort_keys=True, default=str)  # fmt: skip
+            if key in same:
+                same[key]["hosts"].append(h["name"])
+                continue
+        entry = {
+            "host": h,
+            "hosts": [h["name"]],
+            "results": listed,
+            "hidden": 0 if shown is None else sum(r["verdict"] not in shown for r in rs),
+        }
+        if shown is not None:
+            same[key] = entry
+        appendices.append(entry)
     methods = ctx.methods or {
         c["id"]: (["访谈"] if c["kind"] == "manual" else ["核查"]) for c in doc["controls"]
     }

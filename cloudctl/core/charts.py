@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cloudctl.core.errors import ExternalError
 
@@ -151,6 +151,9 @@ def line_chart(
 
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
         ax.xaxis.set_major_formatter(mdates.DateFormatter(date_format))
+        lo, hi = min(x), max(x)
+        if hi - lo < timedelta(days=2):  # runs of one day: a day either side, not 1970
+            ax.set_xlim(lo - timedelta(days=1), hi + timedelta(days=1))
     n = len(series) + len(hlines)
     # below the plot: long labels never squeeze the axes
     fig.legend(loc="outside lower center", ncols=min(4, n), fontsize=7.5, frameon=False)

@@ -226,8 +226,13 @@ def test_a_120_host_report_is_summary_tables_not_a_row_per_host_and_control():
     assert html.count("<tr") < 600
     assert len(html) < 1_500_000
     assert "assessed 115 of 120 hosts" in html
-    # the appendix lists only what failed (115 > 10 hosts) and says how many it leaves out
+    # the appendix lists only what failed (115 > 10 hosts) and says how many it leaves out;
+    # clones share an entry, and every host link still lands on its host's entry
     assert "Many hosts (115)" in html
+    assert html.count('class="appendix-host"') == 3
+    targets = set(re.findall(r'href="#(host-[^"]+)"', html))
+    assert len(targets) >= 15 and targets <= set(re.findall(r'id="(host-[^"]+)"', html))
+    assert len(set(re.findall(r'id="(host-[^"]+)"', html))) == 115
     # unreachable hosts: listed once, counted in the conclusion, nowhere else
     for i in range(5):
         assert html.count(f"down-{i:02d}") == 1
