@@ -12,46 +12,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from chromium import A4_PT, SVG, chromium, console_messages, media_boxes, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-A4_PT = (595.28, 841.89)
-SVG = "{http://www.w3.org/2000/svg}"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (./dev setup)"
-)
-
-
-def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp / "chromium-profile"
-    profile.mkdir(exist_ok=True)
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
-
-def console_messages(stderr: str) -> list[str]:
-    """Chromium logs every console message and uncaught error as an INFO:CONSOLE line."""
-    return [ln for ln in stderr.splitlines() if ":CONSOLE" in ln]
-
-
-def media_boxes(pdf: bytes) -> list[tuple[float, float]]:
-    boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
-    return [(float(c) - float(a), float(d) - float(b)) for a, b, c, d in boxes]
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
