@@ -2,10 +2,14 @@
 the naive way (one Ansible task per control) and peer scanners (OpenSCAP's oscap with the
 SCAP Security Guide content for Debian, Lynis), per host and for all hosts.
 
-    .venv/bin/python bench/baseline/run.py [--hosts 10] [--repeat 3] [--no-peers]
+    .venv/bin/python bench/baseline/run.py [--repeat 3] [--no-peers] [--growth-only]
 
+Runs on the lab as it is: it never changes the lab's host count (more hosts need
+`cloudctl lab up --hosts N` first, which this bench does not do).
 Needs root for apt-get (the peer scanners are installed here, on the controller, only).
-Figures are wall-clock times of whole commands, the median of --repeat runs.
+Figures are wall-clock times of whole commands, the median of --repeat runs. The growth
+table (bench/common.py: whole `cloudctl baseline check` processes, median and min–max,
+load next to it) goes 1 → 2 → all hosts of the running lab.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
+sys.path.insert(0, str(PROJECT / "bench"))
+
+from common import growth_table, header, target_table, time_cli  # noqa: E402
+
 from cloudctl.ansible.runner import ansible_env  # noqa: E402
 from cloudctl.baseline.catalog import load_profile  # noqa: E402
-from cloudctl.lab.api import ensure_lab, lab_info  # noqa: E402
+from cloudctl.lab.api import lab_info  # noqa: E402
 
 SSG = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml"
 SSG_PROFILE = "xccdf_org.ssgproject.content_profile_standard"
@@ -241,21 +249,37 @@ def lynis_host(lab, name: str, bundle: Path) -> int:
     return int(r.stdout.strip() or 0)
 
 
+def growth(center: Path, names: list[str], runs: int) -> None:
+    """One `baseline check` of 1, 2, ... all hosts of the running lab, whole process."""
+    rows = []
+    sizes = sorted({1, min(2, len(names)), len(names)})
+    for k in sizes:
+        limit = ",".join(names[:k])
+        args = ["baseline", "check", "-l", limit, "--no-store", "--no-updates", "-o", "json"]
+        rows.append((k, time_cli(f"check, {k} hosts", args, runs, center, ok=(0, 1))))
+    header("baseline check, whole process, growth with the number of hosts")
+    print(growth_table("baseline check --no-updates", rows, unit="hosts"))
+    one, alln = rows[0][1], rows[-1][1]
+    print(
+        f"  {len(names)} hosts / 1 host: {alln.median / one.median:.2f}×  "
+        f"(hosts: {', '.join(names)}; 10 and 30 hosts need `cloudctl lab up --hosts N`: not run)"
+    )
+    print(target_table([("baseline check, 1 host (issue-3 target < 2 s)", one, 2.0)]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hosts", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--growth-only", action="store_true", help="only the 1 → N hosts table")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument(
         "--lynis-hosts", type=int, default=0, help="run Lynis on this many hosts (0 = all)"
     )
     args = ap.parse_args()
 
-    try:
-        lab = ensure_lab(center=PROJECT, hosts=args.hosts)
-    except Exception as e:  # fall back to whatever runs
-        print(f"could not start {args.hosts} hosts ({e}); using the running lab")
-        lab = lab_info() or ensure_lab(center=PROJECT)
+    lab = lab_info()  # the lab as it runs: its host count is not this bench's to change
+    if lab is None:
+        raise SystemExit("the lab is not running: `cloudctl lab up` first")
     names = list(lab.hosts)
     one = names[-1]
     center = make_center(lab)
@@ -266,6 +290,11 @@ def main() -> None:
         f"lab: {n} hosts ({', '.join(names)}); catalog: {len(prof.automated)} automated + "
         f"{len(prof.manual)} manual controls; median of {args.repeat} runs"
     )
+
+    growth(center, names, args.repeat)
+    if args.growth_only:
+        shutil.rmtree(center, ignore_errors=True)
+        return
 
     rows: list = []
     try:

@@ -4,7 +4,9 @@
 
 Counts real HTTP requests (keystoneauth's Session is wrapped, in cloudctl's process and, via
 a ``sitecustomize`` in the Ansible venv, in every Ansible module process) and wall time for:
-apply of the sample tenants from empty, a no-op plan, a no-op apply — and the same
+apply of the sample tenants from empty, a no-op plan, a no-op apply — then, as a user runs
+them, whole ``cloudctl tenant plan`` / ``tenant drift`` processes (bench/common.py: N runs,
+median and min–max, against the target of issue 17: no-op plan of 45 tenants ≤ 3 s) — and the same
 tenants created / re-run by the openstack.cloud collection (the ``ansible`` package from
 PyPI in its own venv). Names get a ``b-`` (cloudctl) or ``a-`` (Ansible) prefix; everything
 is deleted at the end.
@@ -26,6 +28,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import header, target_table, time_cli  # noqa: E402
 
 from cloudctl.core.center import load_center  # noqa: E402
 from cloudctl.tenant import service  # noqa: E402
@@ -120,6 +126,21 @@ def _measure_once(label: str, fn):
         f"  {label:<38} {s['requests']:>6} req ({s['writes']:>5} writes) {secs:>8.2f} s", flush=True
     )
     return row
+
+
+def whole_process(center_dir: Path, runs: int) -> None:
+    """``cloudctl tenant plan`` and ``tenant drift`` as a user runs them (no-op: nothing to
+    change, no drift), with the request count of one run of each from the audit trail."""
+    wait_for_cloud()
+    plan = time_cli("tenant plan (no-op)", ["tenant", "plan"], runs, center_dir, warmup=1)
+    drift = time_cli("tenant drift", ["tenant", "drift"], runs, center_dir, warmup=1, ok=(0, 1))
+    header("tenant, whole process (lab)")
+    print(
+        target_table(
+            [("cloudctl tenant plan, no-op", plan, 3.0), ("cloudctl tenant drift", drift, 3.0)]
+        )
+    )
+    print("  (drift has no target of its own in issue 17; shown against the plan's)")
 
 
 def destroy_all(center, desired_prefix: str, cloud=None) -> None:
@@ -418,6 +439,7 @@ def main() -> int:
     ap.add_argument("--ansible-tenants", type=int, default=10)
     ap.add_argument("--no-ansible", action="store_true")
     ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--runs", type=int, default=5, help="whole-process runs per figure")
     ap.add_argument(
         "--reuse-cloudctl",
         action="store_true",
@@ -482,6 +504,7 @@ def main() -> int:
         )
         rows.append(measure("cloudctl plan (no-op)", noop_plan))
         rows.append(measure("cloudctl apply (no-op)", apply))
+        whole_process(center.root, args.runs)
         rows.append(measure("cloudctl destroy (all)", lambda c: destroy_all(center, "b-", c)))
     result = {"cloudctl": rows, "tenants": len(codes)}
 
