@@ -17,21 +17,23 @@ from typer.core import TyperGroup
 
 from cloudctl import __version__
 from cloudctl.cli.common import Session, add_output_options, session
+from cloudctl.core import i18n
 from cloudctl.core.errors import CloudctlError, ConflictError, InputError, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.output import Lang, safe_text
 
-AREAS = {
-    "ipam": "Address plan: zones, prefixes, allocation, validation, export / 地址规划",
-    "tenant": "Department tenants on OpenStack: plan, apply, drift / 租户开通",
-    "baseline": "MLPS level-3 host baseline: check, remediate, report / 等保三级基线",
-    "migrate": "Migration waves: validate, plan, run, resume, report / 应用迁移",
-    "capacity": "Capacity planning: when phase 1 runs out, what phase 2 needs / 容量规划",
-    "report": "The center report for leadership, one HTML page / 云中心报告",
-    "domains": "Security domains: zone design, rule checks, live matrix / 安全域",
-    "lab": "Local lab: real OpenStack services and SSH test hosts / 本地实验环境",
-    "audit": "The audit trail of changing commands / 审计记录",
-    "state": "Shared state: SQLite or PostgreSQL, schema, migration / 共享状态库",
-    "schema": "JSON Schema of the center's files, for editors and checks / 文件结构定义",
+AREAS = {  # English msgids: help is shown in the catalog's language (cloudctl.core.i18n)
+    "ipam": "Address plan: zones, prefixes, allocation, validation, export",
+    "tenant": "Department tenants on OpenStack: plan, apply, drift",
+    "baseline": "MLPS level-3 host baseline: check, remediate, report",
+    "migrate": "Migration waves: validate, plan, run, resume, report",
+    "capacity": "Capacity planning: when phase 1 runs out, what phase 2 needs",
+    "report": "The center report for leadership, one HTML page",
+    "domains": "Security domains: zone design, rule checks, live matrix",
+    "lab": "Local lab: real OpenStack services and SSH test hosts",
+    "audit": "The audit trail of changing commands",
+    "state": "Shared state: SQLite or PostgreSQL, schema, migration",
+    "schema": "JSON Schema of the center's files, for editors and checks",
 }
 
 # Every command is one or the other (a test keeps it so). A run of a CHANGING command
@@ -181,12 +183,14 @@ def _record_usage_error(e: click.UsageError) -> None:
 
 
 def report_error(err: CloudctlError) -> None:
-    """Print every problem as ``file:line: message`` on stderr (plain text, no panel)."""
+    """Print every problem as ``file:line: message`` on stderr (plain text, no panel), the
+    message in the language of the run (translated here, from the catalog)."""
     probs = err.problems
     for p in probs:  # data in messages (names, paths) must not drive the terminal
-        sys.stderr.write(f"{safe_text(p)}\n")
+        text = i18n.tr(p.message)
+        sys.stderr.write(f"{safe_text(f'{p.location}: {text}' if p.location else text)}\n")
     if len(probs) > 1:
-        sys.stderr.write(f"cloudctl: {safe_text(err.message)}\n")
+        sys.stderr.write(f"cloudctl: {safe_text(i18n.tr(err.message))}\n")
     sys.stderr.flush()
 
 
@@ -202,6 +206,9 @@ class CloudctlGroup(TyperGroup):
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         argv = list(args)  # parsing consumes args; the audit log wants them as typed
+        if parent is None:  # help is printed while parsing: choose its language first
+            i18n.set_language(i18n.language_from(argv))
+            i18n.localize_help(self)
         ctx = super().make_context(info_name, args, parent=parent, **extra)
         ctx.meta["cloudctl.argv"] = argv
         return ctx
@@ -219,6 +226,7 @@ class CloudctlGroup(TyperGroup):
                 add_output_options(sub)
                 if f"{cmd_name} {name}" in CHANGING and sub.callback is not None:
                     sub.callback = _audited(f"{cmd_name}.{name}", sub.callback)
+            i18n.localize_help(cmd)
             self.add_command(cmd, cmd_name)
         return cmd
 
@@ -239,14 +247,13 @@ class CloudctlGroup(TyperGroup):
         except (click.exceptions.Exit, click.ClickException, click.Abort, typer.Exit):
             raise
         except KeyboardInterrupt:
-            sys.stderr.write("cloudctl: interrupted\n")
+            sys.stderr.write(f"cloudctl: {i18n.tr(_('interrupted'))}\n")
             raise click.exceptions.Exit(130) from None
         except Exception as e:
             if _debug(ctx):
                 traceback.print_exc()
-            sys.stderr.write(
-                f"cloudctl: internal error: {type(e).__name__}: {e} (--debug shows more)\n"
-            )
+            msg = _("internal error: {error} (--debug shows more)")
+            sys.stderr.write(f"cloudctl: {i18n.tr(msg.format(error=f'{type(e).__name__}: {e}'))}\n")
             raise click.exceptions.Exit(_error_exit(ctx, 3)) from None
 
 
@@ -264,7 +271,7 @@ def _debug(ctx: click.Context) -> bool:
 app = typer.Typer(
     cls=CloudctlGroup,
     name="cloudctl",
-    help="Operations toolkit of the e-government cloud center / 政务云中心运维工具",
+    help="Operations toolkit of the e-government cloud center",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -299,6 +306,7 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
+    i18n.set_language(lang)
     ctx.obj = Session(
         center_path=center, debug=debug, lang=lang, argv=ctx.find_root().meta.get("cloudctl.argv")
     )

@@ -58,11 +58,12 @@ def validate(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Check every rule of the plan / 校验地址规划.
+    """Check every rule of the plan.
 
     Prints all problems as file:line: message and exits 2, else one summary line.
-    语法、网段格式、同一 VRF 内重叠、超出安全域、重名、网关与地址池、未知安全域/租户/VRF、
-    同一安全域内 VLAN 重复。
+    Rules: syntax, prefix format, overlaps within a VRF, prefixes outside their zone,
+    duplicate names, gateways and pools, unknown zones/tenants/VRFs, duplicate VLANs
+    within a zone.
     """
     s = session(ctx)
     loaded = service.load(s.center, plan)
@@ -154,7 +155,7 @@ def show(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Zones, prefixes and utilization / 查看地址规划及使用率.
+    """Zones, prefixes and utilization.
 
     Zones by default; the prefixes of --zone or --tenant; the whole hierarchy with --tree.
     """
@@ -257,7 +258,7 @@ def free(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Free blocks of a zone or container, merged / 查看空闲网段."""
+    """Free blocks of a zone or container, merged."""
     s = session(ctx)
     loaded = service.load(s.center, plan)
     if loaded.problems:  # free space of a plan that does not load whole would be a lie
@@ -339,10 +340,10 @@ def allocate(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Allocate the first free aligned block / 分配网段.
+    """Allocate the first free aligned block.
 
     Writes it into the plan file in place (comments kept), under a lock. Idempotent by
-    --name: re-running returns the existing allocation. 同名重复执行返回已有分配。
+    --name: re-running returns the existing allocation.
     """
     s = session(ctx)
     if status not in ("active", "reserved", "container"):
@@ -412,7 +413,7 @@ def release(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Release an allocation / 回收网段.
+    """Release an allocation.
 
     Refuses while the prefix holds child prefixes, unless --recursive.
     """
@@ -519,7 +520,7 @@ def export_(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Export the plan as csv, json or NetBox import CSVs / 导出地址规划.
+    """Export the plan as csv, json or NetBox import CSVs.
 
     netbox: tags, RIRs, aggregates, roles, tenant groups, tenants, VRFs, VLAN groups, VLANs,
     prefixes, IP ranges, IP addresses — numbered in the order NetBox's bulk import needs
@@ -607,7 +608,7 @@ def import_(
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
-    """Import prefixes from a spreadsheet CSV / 从表格导入网段.
+    """Import prefixes from a spreadsheet CSV.
 
     Columns 网段/名称/租户/安全域/VLAN/用途 (or prefix/name/tenant/zone/vlan/purpose).
     Every row is validated with the whole plan before anything is written.
