@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.errors import ConflictError, ExternalError, InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.state import schema
 from cloudctl.state.url import redact_url
 
@@ -230,19 +231,20 @@ def _check_sqlite_header(path: Path) -> None:
         return
     except OSError as e:
         raise InputError(
-            f"cannot open the state database: {e.strerror}", Location(str(path))
+            _("cannot open the state database: {strerror}").format(strerror=e.strerror),
+            Location(str(path)),
         ) from None
     import stat
 
     if not stat.S_ISREG(st.st_mode):
-        raise InputError("not a regular file, not a state database", Location(str(path)))
+        raise InputError(_("not a regular file, not a state database"), Location(str(path)))
     if st.st_size == 0:
         return  # a database SQLite created and has not written yet
     with open(path, "rb") as fh:
         head = fh.read(len(SQLITE_MAGIC))
     if head != SQLITE_MAGIC:
         raise InputError(
-            "not a SQLite state database (damaged or another file)", Location(str(path))
+            _("not a usable SQLite state database: damaged or another kind of file"), Location(str(path))
         )
 
 
@@ -250,7 +252,7 @@ def sqlite_connect(path: Path, where: str | None = None) -> sqlite3.Connection:
     """A SQLite connection with WAL and a busy timeout (two processes read while one
     writes); errors read as the file's problem."""
     if path.is_dir():
-        raise InputError("is a directory, not a state database", Location(str(path)))
+        raise InputError(_("is a directory, not a state database"), Location(str(path)))
     _refuse_foreign_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,10 +262,13 @@ def sqlite_connect(path: Path, where: str | None = None) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as e:  # not SQLite, truncated, or not writable
-        raise InputError(f"not a usable SQLite state database: {e}", Location(str(path))) from None
+        raise InputError(
+            _("not a usable SQLite state database: {e}").format(e=e), Location(str(path))
+        ) from None
     except OSError as e:
         raise InputError(
-            f"cannot open the state database: {e.strerror}", Location(str(path))
+            _("cannot open the state database: {strerror}").format(strerror=e.strerror),
+            Location(str(path)),
         ) from None
     return conn
 
@@ -293,7 +298,7 @@ class SqliteDB(StateDB):
             return super().new_conn()
         except sqlite3.DatabaseError as e:
             raise InputError(
-                f"not a usable SQLite state database: {e}", Location(str(self.path))
+                _("not a usable SQLite state database: {e}").format(e=e), Location(str(self.path))
             ) from None
 
     @contextlib.contextmanager
@@ -413,7 +418,9 @@ class PostgresDB(StateDB):
         except psycopg.OperationalError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StateUnavailable(
-                f"cannot reach the state database {self.where}: {first}"
+                _("cannot reach the state database {where}: {first}").format(
+                    where=self.where, first=first
+                )
             ) from None
 
     def open_raw(self) -> PgConn:
@@ -444,8 +451,10 @@ class PostgresDB(StateDB):
             while not conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
                 if time.monotonic() >= deadline:
                     raise ConflictError(
-                        f"{what} is locked by another cloudctl ({self._holder(conn, name)}); "
-                        "try again when it has finished",
+                        _(
+                            "{what} is locked by another cloudctl ({holder}); "
+                            "try again when it has finished"
+                        ).format(what=what, holder=self._holder(conn, name)),
                         Location(name),
                     )
                 time.sleep(0.05)
