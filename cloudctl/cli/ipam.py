@@ -15,6 +15,7 @@ from rich.tree import Tree
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 from cloudctl.core.output import Column, OutputFormat, esc, pick, plain, render, stdout
 from cloudctl.core.yamlio import display_path
 from cloudctl.ipam import exchange, netbox, report, service
@@ -164,9 +165,13 @@ def show(
     p = loaded.plan
     lg = s.language(lang)
     if zone is not None and zone not in p.zones:
-        raise InputError(f"unknown zone {zone!r} (known: {', '.join(p.zones)})")
+        raise InputError(
+            _("unknown zone {zone!r} (known: {names})").format(zone=zone, names=", ".join(p.zones))
+        )
     if tenant is not None and loaded.departments and tenant not in loaded.tenants:
-        raise InputError(f"unknown tenant {tenant!r} (not in departments.yaml)")
+        raise InputError(
+            _("unknown tenant {tenant!r} (not in departments.yaml)").format(tenant=tenant)
+        )
     if loaded.problems:
         stdout_err = sys.stderr
         stdout_err.write(
@@ -274,7 +279,10 @@ def free(
     maxlen = 32 if all(b.version == 4 for b in space.blocks) else 128
     if prefixlen is not None and not 0 < prefixlen <= maxlen:
         raise InputError(
-            f"--prefixlen must be 1..{maxlen}, not {prefixlen}", Location("--prefixlen")
+            _("--prefixlen must be 1..{maxlen}, not {prefixlen}").format(
+                maxlen=maxlen, prefixlen=prefixlen
+            ),
+            Location("--prefixlen"),
         )
     rows = []
     for b in space.blocks:
@@ -315,7 +323,9 @@ def _vlan_value(text: str) -> int | str | None:
     try:
         return int(text)
     except ValueError:
-        raise InputError(f"--vlan {text!r}: expected a VLAN id, auto or none") from None
+        raise InputError(
+            _("--vlan {text!r}: expected a VLAN id, auto or none").format(text=text)
+        ) from None
 
 
 @app.command()
@@ -347,7 +357,9 @@ def allocate(
     """
     s = session(ctx)
     if status not in ("active", "reserved", "container"):
-        raise InputError(f"--status {status!r}: expected active, reserved or container")
+        raise InputError(
+            _("--status {status!r}: expected active, reserved or container").format(status=status)
+        )
     req = AllocationRequest(
         zone=zone,
         tenant=tenant,
@@ -529,13 +541,16 @@ def export_(
     s = session(ctx)
     lg = s.language(lang)
     if fmt is ExportFormat.json and (encoding or headers or excel):
-        raise InputError("--encoding, --headers and --excel apply to csv and netbox, not json")
+        raise InputError(_("--encoding, --headers and --excel apply to csv and netbox, not json"))
     if fmt is ExportFormat.netbox and headers is CsvHeaders.zh:
-        raise InputError("NetBox's import takes its own (English) column names: no --headers zh")
+        raise InputError(_("NetBox's import takes its own (English) column names: no --headers zh"))
     if output is not OutputFormat.table and out is None and fmt is not ExportFormat.netbox:
         raise InputError(
-            "the export goes to stdout in --format; --output is for the summary of files "
-            "written (--out, or --format netbox)",
+            _(
+                "the export goes to stdout in --format; --output is "
+                "for the summary of files written (--out, or "
+                "--format netbox)"
+            ),
             Location("--output"),
         )
     enc = str(encoding or (CsvEncoding.utf8_sig if excel else CsvEncoding.utf8))

@@ -12,6 +12,7 @@ import typer
 from cloudctl.cli.common import LangOpt, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 from cloudctl.core.output import pick
 
 app = typer.Typer(no_args_is_help=True)
@@ -24,7 +25,10 @@ def _chosen(kind: str | None) -> dict:
     if kind is None:
         return known
     if kind not in known:
-        raise InputError(f"unknown kind {kind!r} (known: {', '.join(known)})", Location("KIND"))
+        raise InputError(
+            _("unknown kind {kind!r} (known: {names})").format(kind=kind, names=", ".join(known)),
+            Location("KIND"),
+        )
     return {kind: known[kind]}
 
 

@@ -20,6 +20,7 @@ from cloudctl.core.errors import (
     ValidationFailed,
 )
 from cloudctl.core.fileio import atomic_write, display_path, read_input
+from cloudctl.core.i18n import _
 from cloudctl.core.output import OutputFormat, current_lang, pick, render, stderr, stdout
 from cloudctl.core.progress import LineProgress
 from cloudctl.tenant import guards, planfile, service
@@ -99,7 +100,8 @@ def _isatty() -> bool:
 def _problems_or_raise(plan: Plan) -> None:
     if plan.problems:
         raise ValidationFailed(
-            plan.problems, f"{len(plan.problems)} conflict(s): nothing was changed"
+            plan.problems,
+            _("{len} conflict(s): nothing was changed").format(len=len(plan.problems)),
         )
 
 
@@ -767,7 +769,9 @@ def drift_cmd(
     items = drift_items(plan, actual, desired)
     stats = cloud.counter.summary()
     if stats["writes"]:
-        raise CloudctlError(f"internal: drift made {stats['writes']} write call(s)")
+        raise CloudctlError(
+            _("internal: drift made {stats} write call(s)").format(stats=stats["writes"])
+        )
     if output is not OutputFormat.table:
         render(
             {"drift": [i.as_dict() for i in items], "requests": stats},

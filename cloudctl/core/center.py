@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudctl.core.errors import InputError, Location, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import load_yaml
 
 CONFIG_NAME = "cloudctl.yaml"
@@ -79,7 +80,7 @@ class Center:
             return None
         where = cfg.loc() if hasattr(cfg, "loc") else Location(str(self.root / CONFIG_NAME))
         if not isinstance(cfg, dict) or set(cfg) - {"syslog"}:
-            raise InputError("audit: expected {syslog: TARGET}", where)
+            raise InputError(_("audit: expected {{syslog: TARGET}}"), where)
         target = cfg.get("syslog")
         if target is not None:
             if hasattr(cfg, "loc"):
@@ -87,7 +88,7 @@ class Center:
             try:
                 parse_syslog(target if isinstance(target, str) else "")
             except ValueError as e:
-                raise InputError(f"audit.syslog: {e}", where) from None
+                raise InputError(_("audit.syslog: {e}").format(e=e), where) from None
         return target
 
     @property
@@ -117,19 +118,24 @@ def load_center(explicit: str | Path | None = None) -> Center:
             root = root.parent
         cfg = root / CONFIG_NAME
         if not (cfg.exists() or cfg.is_symlink()):  # anything else: the reader says what
-            raise InputError(f"no {CONFIG_NAME} here: not a cloudctl center", Location(str(root)))
+            raise InputError(
+                _("no {CONFIG_NAME} here: not a cloudctl center").format(CONFIG_NAME=CONFIG_NAME),
+                Location(str(root)),
+            )
     else:
         found = find_center_root()
         if found is None:
             raise InputError(
-                f"no {CONFIG_NAME} in {Path.cwd()} or any parent: run inside a center, "
-                f"or pass --center PATH (or set {ENV_VAR})"
+                _(
+                    "no {CONFIG_NAME} in {cwd} or any parent: run inside "
+                    "a center, or pass --center PATH (or set {ENV_VAR})"
+                ).format(CONFIG_NAME=CONFIG_NAME, cwd=Path.cwd(), ENV_VAR=ENV_VAR)
             )
         root = found
     cfg_path = root / CONFIG_NAME
     raw = load_yaml(cfg_path) or {}
     if not isinstance(raw, dict):
-        raise InputError("the center config must be a mapping", Location(str(cfg_path), 1))
+        raise InputError(_("the center config must be a mapping"), Location(str(cfg_path), 1))
     _check_config(raw, cfg_path)
     paths = {}
     state_url = None
@@ -137,7 +143,9 @@ def load_center(explicit: str | Path | None = None) -> Center:
         val = raw.get(key, default)
         if not isinstance(val, str):
             line = raw.loc(key).line if hasattr(raw, "loc") else None
-            raise InputError(f"{key}: expected a path", Location(str(cfg_path), line))
+            raise InputError(
+                _("{key}: expected a path").format(key=key), Location(str(cfg_path), line)
+            )
         if key == "state":
             state_url, val = _state_setting(val, raw, cfg_path, default)
         paths[key] = (root / val).resolve()
@@ -168,14 +176,16 @@ def _state_setting(val: str, raw: dict, cfg_path: Path, default: str) -> tuple[s
             return None, env
         problem = check_url(env, from_file=False)
         if problem:
-            raise InputError(f"{ENV_VAR}: {problem}")
+            raise InputError(_("{ENV_VAR}: {problem}").format(ENV_VAR=ENV_VAR, problem=problem))
         return env, (default if looks_like_url(val) else val)
     if not looks_like_url(val):
         return None, val
     problem = check_url(val, from_file=True)
     if problem:
         line = raw.loc("state").line if hasattr(raw, "loc") else None
-        raise InputError(f"state: {problem}", Location(str(cfg_path), line))
+        raise InputError(
+            _("state: {problem}").format(problem=problem), Location(str(cfg_path), line)
+        )
     return val, default
 
 
@@ -201,24 +211,28 @@ def _load_trust(val: object, raw: dict, cfg_path: Path, root: Path) -> Trust:
         return Trust()
     where = loc_of(raw, "trust", Location(str(cfg_path)))
     if not isinstance(val, dict):
-        raise InputError("trust: expected a mapping", where)
+        raise InputError(_("trust: expected a mapping"), where)
 
     def texts(key: str) -> tuple[str, ...]:
         items = val.get(key) or []
         if not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
-            raise InputError(f"trust.{key}: expected a list of texts", loc_of(val, key, where))
+            raise InputError(
+                _("trust.{key}: expected a list of texts").format(key=key), loc_of(val, key, where)
+            )
         return tuple(items)
 
     for key in val:
         if key not in ("allow_commands", "allow_playbooks", "known_hosts", "host_key_checking"):
-            raise InputError(f"trust: unknown key `{key}`", loc_of(val, key, where))
+            raise InputError(
+                _("trust: unknown key `{key}`").format(key=key), loc_of(val, key, where)
+            )
     kh = val.get("known_hosts")
     if kh is not None and not isinstance(kh, str):
-        raise InputError("trust.known_hosts: expected a path", loc_of(val, "known_hosts", where))
+        raise InputError(_("trust.known_hosts: expected a path"), loc_of(val, "known_hosts", where))
     mode = val.get("host_key_checking", "strict")
     if mode not in HOST_KEY_CHECKING:
         raise InputError(
-            f"trust.host_key_checking: {mode!r}; expected strict or accept-new",
+            _("trust.host_key_checking: {mode!r}; expected strict or accept-new").format(mode=mode),
             loc_of(val, "host_key_checking", where),
         )
     return Trust(
@@ -245,4 +259,7 @@ def _check_config(raw: dict, cfg_path: Path) -> None:
 
     _obj, probs = check(CenterConfig, raw, str(cfg_path))
     if probs:
-        raise ValidationFailed(probs, f"{len(probs)} problem(s) in {CONFIG_NAME}")
+        raise ValidationFailed(
+            probs,
+            _("{len} problem(s) in {CONFIG_NAME}").format(len=len(probs), CONFIG_NAME=CONFIG_NAME),
+        )

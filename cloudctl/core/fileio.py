@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cloudctl.core.errors import ConflictError, InputError, Location
+from cloudctl.core.i18n import _
 
 # Every input file (address plan, tenants, plans, catalog, evidence, CSV, the center config)
 # is data from someone else: one reader, with a size limit, for regular files only.
@@ -49,17 +50,26 @@ def read_input(path: str | Path, *, limit: int = MAX_INPUT_BYTES, name: str | No
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except FileNotFoundError:
-        raise InputError("file not found", where) from None
+        raise InputError(_("file not found"), where) from None
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", where) from None
+        raise InputError(
+            _("cannot read: {strerror}").format(strerror=e.strerror or e), where
+        ) from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise InputError("is a directory, not a file", where)
+            raise InputError(_("is a directory, not a file"), where)
         if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"{_kind(st.st_mode)}, not a regular file: refused", where)
+            raise InputError(
+                _("{kind}, not a regular file: refused").format(kind=_kind(st.st_mode)), where
+            )
         if st.st_size > limit:
-            raise InputError(f"too large: {st.st_size:,} bytes (at most {limit:,})", where)
+            raise InputError(
+                _("too large: {st_size:,} bytes (at most {limit:,})").format(
+                    st_size=st.st_size, limit=limit
+                ),
+                where,
+            )
         chunks, size = [], 0
         while size <= limit:  # the file may grow while we read: never take more than limit
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -68,10 +78,12 @@ def read_input(path: str | Path, *, limit: int = MAX_INPUT_BYTES, name: str | No
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise InputError(f"too large: more than {limit:,} bytes", where)
+            raise InputError(_("too large: more than {limit:,} bytes").format(limit=limit), where)
         return b"".join(chunks)
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", where) from None
+        raise InputError(
+            _("cannot read: {strerror}").format(strerror=e.strerror or e), where
+        ) from None
     finally:
         os.close(fd)
 
@@ -87,7 +99,10 @@ def decode_input(raw: bytes, name: str, encodings: tuple[str, ...] = ("utf-8",))
     assert first is not None
     line = raw.count(b"\n", 0, first.start) + 1
     names = " or ".join(e.upper().replace("-SIG", "").replace("GB18030", "GBK") for e in encodings)
-    raise InputError(f"not {names} text ({first.reason})", Location(name, line))
+    raise InputError(
+        _("not {names} text ({reason})").format(names=names, reason=first.reason),
+        Location(name, line),
+    )
 
 
 def read_input_text(
@@ -112,12 +127,14 @@ def atomic_write(
     """
     target = Path(path)
     if target.is_dir():
-        raise InputError("is a directory, not a file to write", Location(str(target)))
+        raise InputError(_("is a directory, not a file to write"), Location(str(target)))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:  # a parent that is a file, a read-only or virtual file system ...
-        raise InputError(f"cannot write here: {e.strerror}", Location(str(target))) from None
+        raise InputError(
+            _("cannot write here: {strerror}").format(strerror=e.strerror), Location(str(target))
+        ) from None
     raw = data.encode(encoding) if isinstance(data, str) else data
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -160,8 +177,10 @@ def file_lock(path: str | Path, timeout: float = 10.0, what: str | None = None) 
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                     raise ConflictError(
-                        f"{what or 'file'} is locked by another cloudctl (pid {holder}); "
-                        "try again when it has finished",
+                        _(
+                            "{what} is locked by another cloudctl (pid "
+                            "{holder}); try again when it has finished"
+                        ).format(what=what or "file", holder=holder),
                         Location(str(path)),
                     ) from None
                 time.sleep(0.05)

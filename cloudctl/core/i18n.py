@@ -80,7 +80,7 @@ class Msg(str):
 
     def __new__(cls, msgid: str, params: Mapping[str, Any] | None = None) -> Msg:
         params = dict(params or {})
-        obj = super().__new__(cls, msgid.format(**params) if params else msgid)
+        obj = super().__new__(cls, _fill(msgid, params, msgid))
         obj.msgid = msgid
         obj.params = params
         return obj
@@ -94,14 +94,41 @@ class Msg(str):
         return (Msg, (self.msgid, self.params))
 
     def translate(self, lang: str | None = None) -> str:
-        text = gettext(self.msgid, lang)
-        if not self.params:
-            return text
-        values = {k: tr(v, lang) if isinstance(v, str) else v for k, v in self.params.items()}
-        try:
-            return text.format(**values)
-        except (KeyError, IndexError, ValueError):  # a broken translation: English is right
-            return self.msgid.format(**values)
+        values = {k: _param(v, lang) for k, v in self.params.items()}
+        return _fill(gettext(self.msgid, lang), values, _fill(self.msgid, values, self.msgid))
+
+
+def _fill(text: str, values: Mapping[str, Any], otherwise: str) -> str:
+    """``text`` with its placeholders filled (``{{`` is a brace); ``otherwise`` while its
+    parameters are still to come (``_("…{x}")`` before ``.format``) or if a translation
+    is broken."""
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return otherwise
+
+
+def _param(value: Any, lang: str | None) -> Any:
+    """A parameter in ``lang``: a message, or an error raised with one, is translated too."""
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Msg):
+        return value.args[0].translate(lang)
+    return tr(value, lang) if isinstance(value, str) else value
+
+
+def freeze(text: Any) -> Any:
+    """``text`` in plain values (``marshal`` caches): a message as (msgid, ((name, value), …))
+    with its parameters frozen too, anything else as its ``str``. :func:`thaw` undoes it."""
+    if isinstance(text, BaseException) and text.args and isinstance(text.args[0], Msg):
+        text = text.args[0]
+    if isinstance(text, Msg):
+        return (text.msgid, tuple((k, freeze(v)) for k, v in text.params.items()))
+    return str(text)
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return Msg(value[0], {k: thaw(v) for k, v in value[1]})
+    return value
 
 
 def _(msgid: str) -> Msg:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cloudctl.core.errors import Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import LDict, LList, loc_of
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -62,7 +63,14 @@ def problems_of(
             prefix = f"{_label(model, loc[:-1])}: " if loc[:-1] else ""
             where = _where(data, loc, file) or top
             hint = f" (known: {known})" if known else ""
-            out.append(Problem(where, f"{prefix}unknown key {loc[-1]!r}{hint}"))
+            out.append(
+                Problem(
+                    where,
+                    _("{prefix}unknown key {loc!r}{hint}").format(
+                        prefix=prefix, loc=loc[-1], hint=hint
+                    ),
+                )
+            )
             continue
         where = _where(data, loc, file) or top
         value = e.get("input")
@@ -71,7 +79,14 @@ def problems_of(
         out.append(Problem(where, f"{_path(loc)}: {shown}{msg}" if loc else msg))
     for parent, fields in missing.items():
         where = _where(data, parent, file) or top
-        out.append(Problem(where, f"{_label(model, parent)} misses {', '.join(fields)}"))
+        out.append(
+            Problem(
+                where,
+                _("{label} misses {names}").format(
+                    label=_label(model, parent), names=", ".join(fields)
+                ),
+            )
+        )
     return out
 
 

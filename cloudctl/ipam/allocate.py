@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import netaddr
 
 from cloudctl.core.errors import InputError
+from cloudctl.core.i18n import _
 from cloudctl.ipam.model import AddressPlan, Prefix, ip_text, parse_cidr
 
 
@@ -141,7 +142,11 @@ def _cidrs(version: int, first: int, last: int) -> list[netaddr.IPNetwork]:
 def zone_parents(plan: AddressPlan, zone_name: str) -> list[Span]:
     zone = plan.zones.get(zone_name)
     if zone is None:
-        raise InputError(f"unknown zone {zone_name!r} (known: {', '.join(sorted(plan.zones))})")
+        raise InputError(
+            _("unknown zone '{zone}' (known: {known})").format(
+                zone=zone_name, known=", ".join(sorted(plan.zones))
+            )
+        )
     spans = []
     for s in zone.supernets:
         v, f, pl = parse_cidr(s)
@@ -157,7 +162,7 @@ def find_prefix(plan: AddressPlan, ref: str, vrf: str | None = None) -> Prefix:
     for q in plan.prefixes:
         if q.cidr == ref and (vrf is None or q.vrf == vrf):
             return q
-    raise InputError(f"no prefix named or numbered {ref!r} in the plan")
+    raise InputError(_("no prefix named or numbered '{ref}' in the plan").format(ref=ref))
 
 
 def free_space(
@@ -180,8 +185,10 @@ def free_space(
         parent = find_prefix(plan, within, vrf)
         if parent.status != "container":
             raise InputError(
-                f"{parent.name} ({parent.cidr}) has status {parent.status}: only a container "
-                "prefix can hold other prefixes",
+                _(
+                    "{name} ({cidr}) has status {status}: only a container prefix can hold"
+                    " other prefixes"
+                ).format(name=parent.name, cidr=parent.cidr, status=parent.status),
                 parent.location,
             )
         span = Span(parent.cidr, parent.version, parent.first, parent.last)
@@ -189,7 +196,7 @@ def free_space(
         own = frozenset({(parent.first, parent.last)})
         return FreeSpace([span], free_blocks([span], intervals, own))
     if zone is None:
-        raise InputError("say where: --zone ZONE or --within PREFIX")
+        raise InputError(_("say where: --zone ZONE or --within PREFIX"))
     parents = zone_parents(plan, zone)
     vrf = plan.zones[zone].vrf
     # a container spanning a whole supernet is the zone itself, not an occupant
@@ -252,13 +259,20 @@ def _check_vlan(plan: AddressPlan, zone_name: str, vlan: int) -> None:
     zone = plan.zones[zone_name]
     if zone.vlan_range and not zone.vlan_range[0] <= vlan <= zone.vlan_range[1]:
         lo, hi = zone.vlan_range
-        raise InputError(f"--vlan {vlan} is outside zone {zone_name}'s range {lo}-{hi}")
+        raise InputError(
+            _("--vlan {vlan} is outside zone {zone}'s range {lo}-{hi}").format(
+                vlan=vlan, zone=zone_name, lo=lo, hi=hi
+            )
+        )
     if not 1 <= vlan <= 4094:
-        raise InputError(f"--vlan {vlan} is not in 1-4094")
+        raise InputError(_("--vlan {vlan} is not in 1-4094").format(vlan=vlan))
     for p in plan.prefixes:
         if p.zone == zone_name and p.vlan == vlan:
             raise InputError(
-                f"--vlan {vlan} is already used in zone {zone_name} by {p.name}", p.location
+                _("--vlan {vlan} is already used in zone {zone} by {name}").format(
+                    vlan=vlan, zone=zone_name, name=p.name
+                ),
+                p.location,
             )
 
 
@@ -272,9 +286,15 @@ def plan_allocation(
     ``held``: blocks other clones reserved that this plan does not have yet."""
     zone = plan.zones.get(req.zone)
     if zone is None:
-        raise InputError(f"unknown zone {req.zone!r} (known: {', '.join(sorted(plan.zones))})")
+        raise InputError(
+            _("unknown zone '{zone}' (known: {known})").format(
+                zone=req.zone, known=", ".join(sorted(plan.zones))
+            )
+        )
     if tenants is not None and req.tenant is not None and req.tenant not in tenants:
-        raise InputError(f"unknown tenant {req.tenant!r} (not in departments.yaml)")
+        raise InputError(
+            _("unknown tenant '{tenant}' (not in departments.yaml)").format(tenant=req.tenant)
+        )
     existing = plan.prefix(req.name)
     if existing is not None:
         same = (
@@ -284,35 +304,56 @@ def plan_allocation(
         )
         if not same:
             raise InputError(
-                f"{req.name} already exists as {existing.cidr} (zone {existing.zone}, tenant "
-                f"{existing.tenant or '-'}): a different request cannot reuse the name",
+                _(
+                    "{name} already exists as {cidr} (zone {zone}, tenant {tenant}):"
+                    " a different request cannot reuse the name"
+                ).format(
+                    name=req.name,
+                    cidr=existing.cidr,
+                    zone=existing.zone,
+                    tenant=existing.tenant or "-",
+                ),
                 existing.location,
             )
         return Allocation(existing, False, existing.as_dict(), existing.parent or req.zone)
     for h in held:
         if h.name == req.name:
             raise InputError(
-                f"{req.name} is reserved by another clone as {h.cidr} (zone {h.zone}) and is "
-                "not in this plan yet: pull its change, or choose another name"
+                _(
+                    "{name} is reserved by another clone as {cidr} (zone {zone}) and is not in"
+                    " this plan yet: pull its change, or choose another name"
+                ).format(name=req.name, cidr=h.cidr, zone=h.zone)
             )
     space = free_space(plan, req.zone, req.within, held)
     versions = {s.version for s in space.parents}
     max_len = max(32 if v == 4 else 128 for v in versions)
     shortest = min(s.prefixlen for s in space.parents)
-    where = f"--within {req.within}" if req.within else f"zone {req.zone}"
+    where = f"--within {req.within}" if req.within else _("zone {zone}").format(zone=req.zone)
     if not shortest <= req.prefixlen <= max_len:
         raise InputError(
-            f"--prefixlen {req.prefixlen} does not fit: {where} is /{shortest}; "
-            f"ask for /{shortest} to /{max_len}"
+            _(
+                "--prefixlen {prefixlen} does not fit: {where} is /{shortest};"
+                " ask for /{shortest} to /{max_len}"
+            ).format(prefixlen=req.prefixlen, where=where, shortest=shortest, max_len=max_len)
         )
     block = first_fit(space.blocks, req.prefixlen)
     if block is None:
-        where = f"container {req.within}" if req.within else f"zone {req.zone} (VRF {zone.vrf})"
+        where = (
+            _("container {name}").format(name=req.within)
+            if req.within
+            else _("zone {zone} (VRF {vrf})").format(zone=req.zone, vrf=zone.vrf)
+        )
         largest = min((b.prefixlen for b in space.blocks), default=None)
         hint = (
-            f"; the largest free block is a /{largest}" if largest is not None else "; it is full"
+            _("; the largest free block is a /{prefixlen}").format(prefixlen=largest)
+            if largest is not None
+            else _("; it is full")
         )
-        raise InputError(f"no free /{req.prefixlen} left in {where}{hint}")
+        raise InputError(
+            _("no free /{prefixlen} left in {where}{hint}").format(
+                prefixlen=req.prefixlen, where=where, hint=hint
+            )
+        )
     entry: dict = {"name": req.name, "prefix": str(block)}
     if req.tenant:
         entry["tenant"] = req.tenant
@@ -321,7 +362,9 @@ def plan_allocation(
     vlan = next_vlan(plan, req.zone, held) if req.vlan == "auto" else req.vlan
     if req.vlan == "auto" and vlan is None and zone.vlan_range:
         raise InputError(
-            f"no free VLAN left in zone {req.zone}'s range; pass --vlan N or --vlan none"
+            _("no free VLAN left in zone {zone}'s range; pass --vlan N or --vlan none").format(
+                zone=req.zone
+            )
         )
     if isinstance(vlan, int) and req.vlan != "auto":
         _check_vlan(plan, req.zone, vlan)

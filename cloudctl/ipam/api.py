@@ -37,6 +37,7 @@ from pathlib import Path
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.ipam.model import (
     AddressPlan,
     Department,
@@ -69,7 +70,9 @@ def load_departments(center: Center | str | Path) -> list[Department]:
     """Departments and counties of the center (or of a departments.yaml path)."""
     deps, problems = _load_departments_file(_path(center, "departments"))
     if problems:
-        raise ValidationFailed(problems, f"{len(problems)} problem(s) in the departments file")
+        raise ValidationFailed(
+            problems, _("{len} problem(s) in the departments file").format(len=len(problems))
+        )
     return deps
 
 
@@ -90,7 +93,9 @@ def load_plan(
         tenants = [d.code for d in deps]
     problems = validate_plan(plan, tenants)
     if check and problems:
-        raise ValidationFailed(problems, f"{len(problems)} problem(s) in the address plan")
+        raise ValidationFailed(
+            problems, _("{len} problem(s) in the address plan").format(len=len(problems))
+        )
     resolve_dns(plan)
     return plan
 

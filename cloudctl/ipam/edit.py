@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 _ITEM = re.compile(r"^(\s*)-(\s|$)")
@@ -51,7 +52,9 @@ def render_entry(entry: dict, indent: int) -> str:
     y.dump([m], buf)
     block = "".join(" " * indent + line + "\n" for line in buf.getvalue().splitlines())
     if yaml.safe_load(block) != [entry]:  # the rendering must mean exactly the entry
-        raise InputError(f"cannot render {entry.get('name')!r} as YAML faithfully")
+        raise InputError(
+            _("cannot render {entry!r} as YAML faithfully").format(entry=entry.get("name"))
+        )
     return block
 
 
@@ -151,7 +154,8 @@ def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
     missing = wanted - found
     if missing:
         raise InputError(
-            f"not found in this file: {', '.join(sorted(missing))}", Location(filename)
+            _("not found in this file: {names}").format(names=", ".join(sorted(missing))),
+            Location(filename),
         )
     for start, stop in reversed(cut):
         del lines[start:stop]
@@ -184,14 +188,17 @@ def _roundtrip_remove(text: str, wanted: set[str], filename: str) -> str:
     doc = y.load(text)
     seq = doc.get("prefixes") if isinstance(doc, dict) else None
     if not isinstance(seq, list):
-        raise InputError("no prefixes: list in this file", Location(filename))
+        raise InputError(_("no prefixes: list in this file"), Location(filename))
     keep = [
         i
         for i, item in enumerate(seq)
         if not (isinstance(item, dict) and item.get("name") in wanted)
     ]
     if len(keep) == len(seq):
-        raise InputError(f"not found in this file: {', '.join(sorted(wanted))}", Location(filename))
+        raise InputError(
+            _("not found in this file: {names}").format(names=", ".join(sorted(wanted))),
+            Location(filename),
+        )
     for i in reversed(range(len(seq))):
         if i not in keep:
             del seq[i]

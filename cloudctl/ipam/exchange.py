@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from cloudctl.core.errors import InputError, Location, Problem
+from cloudctl.core.i18n import _
 from cloudctl.ipam.model import AddressPlan, Department, Prefix, parse_cidr
 
 CSV_COLUMNS = [
@@ -145,11 +146,18 @@ def encode_table(
             value = str(r.get(c, ""))
             if bad in value:
                 raise InputError(
-                    f"{c} {value!r}: {bad!r} (U+{ord(bad):04X}) cannot be written in "
-                    f"{encoding.upper()}; use --encoding utf-8-sig (Excel 2016 and later)",
+                    _(
+                        "{c} {value!r}: {bad!r} (U+{ord:04X}) cannot be "
+                        "written in {upper}; use --encoding utf-8-sig (Excel "
+                        "2016 and later)"
+                    ).format(c=c, value=value, bad=bad, ord=ord(bad), upper=encoding.upper()),
                     r.get(LOC),
                 )
-    raise InputError(f"{bad!r} (U+{ord(bad):04X}) cannot be written in {encoding.upper()}")
+    raise InputError(
+        _("{bad!r} (U+{ord:04X}) cannot be written in {upper}").format(
+            bad=bad, ord=ord(bad), upper=encoding.upper()
+        )
+    )
 
 
 def to_json_doc(plan: AddressPlan) -> dict:
@@ -211,7 +219,7 @@ def read_csv(
     try:
         header = next(reader)
     except StopIteration:
-        out.problems.append(Problem(Location(filename, 1), "empty CSV file"))
+        out.problems.append(Problem(Location(filename, 1), _("empty CSV file")))
         return out
     except csv.Error as e:
         out.problems.append(_csv_problem(filename, reader.line_num or 1, e))
@@ -226,7 +234,10 @@ def read_csv(
         if needed not in columns:
             names = "/".join(HEADER_ALIASES[needed][:2] + HEADER_ALIASES[needed][4:5])
             out.problems.append(
-                Problem(Location(filename, 1), f"no {needed} column (header {names})")
+                Problem(
+                    Location(filename, 1),
+                    _("no {needed} column (header {names})").format(needed=needed, names=names),
+                )
             )
     if out.problems:
         return out
@@ -258,7 +269,7 @@ def read_csv(
 
         entry: dict = {"name": cell("name"), "prefix": cell("prefix")}
         if not entry["name"]:
-            out.problems.append(Problem(loc, "name is empty"))
+            out.problems.append(Problem(loc, _("name is empty")))
         zone_text = cell("zone")
         zone = zone_by_name.get(zone_text, zone_text)
         tenant_text = cell("tenant")
@@ -269,7 +280,9 @@ def read_csv(
             try:
                 entry["vlan"] = int(vlan)
             except ValueError:
-                out.problems.append(Problem(loc, f"VLAN {vlan!r} is not a number"))
+                out.problems.append(
+                    Problem(loc, _("VLAN {vlan!r} is not a number").format(vlan=vlan))
+                )
         status = cell("status")
         if status:
             entry["status"] = STATUS_ALIASES.get(status, status.lower())
@@ -287,7 +300,7 @@ def _csv_problem(filename: str, line: int, e: csv.Error) -> Problem:
     what = str(e)
     if "field larger than field limit" in what:
         what = f"a field is longer than {csv.field_size_limit():,} characters"
-    return Problem(Location(filename, line), f"malformed CSV: {what}")
+    return Problem(Location(filename, line), _("malformed CSV: {what}").format(what=what))
 
 
 def row_prefix(row: ImportedRow) -> Prefix:
@@ -320,16 +333,18 @@ def parse_row_prefix(p: Prefix, problems: list[Problem]) -> None:
         p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
         p.last = p.first + (1 << ((32 if p.version == 4 else 128) - p.prefixlen)) - 1
     except AddressError as e:
-        problems.append(Problem(p.location, f"prefix {p.name}: {e}"))
+        problems.append(Problem(p.location, _("prefix {name}: {e}").format(name=p.name, e=e)))
         p.valid = False
     if not p.zone:
-        problems.append(Problem(p.location, f"prefix {p.name}: zone is empty"))
+        problems.append(Problem(p.location, _("prefix {name}: zone is empty").format(name=p.name)))
     if p.valid and (p.gateway is not None or p.allocation_pools):
         check_addresses(p, problems)
     if p.status not in STATUSES:
         problems.append(
             Problem(
                 p.location,
-                f"prefix {p.name}: status {p.status!r} is not one of {', '.join(STATUSES)}",
+                _("prefix {name}: status {status!r} is not one of {names}").format(
+                    name=p.name, status=p.status, names=", ".join(STATUSES)
+                ),
             )
         )

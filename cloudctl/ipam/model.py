@@ -25,6 +25,7 @@ import netaddr
 
 from cloudctl.core.errors import CloudctlError, Location, Problem
 from cloudctl.core.fileio import decode_input, read_input
+from cloudctl.core.i18n import _, freeze, thaw
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, load_yaml_text, loc_of
 
 STATUSES = ("active", "container", "reserved", "deprecated")
@@ -66,7 +67,7 @@ def parse_ip(text: Any) -> tuple[int, int]:
     try:
         a = netaddr.IPAddress(s, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError, TypeError):
-        raise AddressError(f"{s!r} is not an IP address") from None
+        raise AddressError(_("{text!r} is not an IP address").format(text=s)) from None
     return a.version, int(a)
 
 
@@ -75,16 +76,24 @@ def parse_cidr(text: Any) -> tuple[int, int, int]:
     s = str(text).strip()
     addr, sep, plen = s.partition("/")
     if not sep or not plen.isdigit() or (len(plen) > 1 and plen[0] == "0"):
-        raise AddressError(f"{s!r} is not a prefix: expected ADDRESS/LENGTH, e.g. 10.20.0.0/24")
+        raise AddressError(
+            _("{text!r} is not a prefix: expected ADDRESS/LENGTH, e.g. 10.20.0.0/24").format(text=s)
+        )
     version, value = parse_ip(addr)
     length = int(plen)
     bits = 32 if version == 4 else 128
     if length > bits:
-        raise AddressError(f"{s!r}: prefix length /{length} is longer than /{bits}")
+        raise AddressError(
+            _("{text!r}: prefix length /{length} is longer than /{bits}").format(
+                text=s, length=length, bits=bits
+            )
+        )
     host_mask = (1 << (bits - length)) - 1
     if value & host_mask:
         net = netaddr.IPNetwork(f"{addr}/{length}").cidr
-        raise AddressError(f"{s!r} has host bits set: did you mean {net}?")
+        raise AddressError(
+            _("{text!r} has host bits set: did you mean {net}?").format(text=s, net=net)
+        )
     return version, value, length
 
 
@@ -104,7 +113,9 @@ def parse_range(text: Any) -> tuple[str, str]:
     start, sep, end = s.partition("-")
     if not sep:
         raise AddressError(
-            f"{s!r} is not a range: expected FIRST-LAST, e.g. 10.20.0.10-10.20.0.254"
+            _("{text!r} is not a range: expected FIRST-LAST, e.g. 10.20.0.10-10.20.0.254").format(
+                text=s
+            )
         )
     return start.strip(), end.strip()
 
@@ -304,7 +315,7 @@ def load_plan(
     root = Path(path).resolve()
     plan = AddressPlan(root=root)
     if not root.exists():
-        plan.problems.append(Problem(Location(display_path(root)), "address plan not found"))
+        plan.problems.append(Problem(Location(display_path(root)), _("address plan not found")))
         return plan
     files = plan_files(root)
     for extra in texts or {}:
@@ -418,7 +429,7 @@ def _load_file(
         return part
     if doc is not None and not isinstance(doc, LDict):
         part.problems.append(
-            Problem(Location(name, 1), "expected a mapping (vrfs:, zones:, prefixes:)")
+            Problem(Location(name, 1), _("expected a mapping (vrfs:, zones:, prefixes:)"))
         )
     elif doc is not None:
         _load_doc(part, path, doc)
@@ -485,7 +496,10 @@ def _merge(plan: AddressPlan, part: _FilePart) -> None:
         if v.name in plan.vrfs:
             plan.problems.append(
                 Problem(
-                    v.location, f"duplicate VRF {v.name!r} (first at {plan.vrfs[v.name].location})"
+                    v.location,
+                    _("duplicate VRF {name!r} (first at {location})").format(
+                        name=v.name, location=plan.vrfs[v.name].location
+                    ),
                 )
             )
         else:
@@ -495,7 +509,9 @@ def _merge(plan: AddressPlan, part: _FilePart) -> None:
             plan.problems.append(
                 Problem(
                     z.location,
-                    f"duplicate zone {z.name!r} (first at {plan.zones[z.name].location})",
+                    _("duplicate zone {name!r} (first at {location})").format(
+                        name=z.name, location=plan.zones[z.name].location
+                    ),
                 )
             )
         else:
@@ -549,7 +565,7 @@ def _part_to_rows(part: _FilePart) -> tuple:
             for p in part.prefixes
         ],
         [
-            (pr.location.file if pr.location else None, _loc_row(pr.location), pr.message)
+            (pr.location.file if pr.location else None, _loc_row(pr.location), freeze(pr.message))
             for pr in part.problems
         ],
         part.dns,
@@ -585,7 +601,8 @@ def _part_from_rows(rows: tuple, path: Path, name: str) -> _FilePart:
         )  # fmt: skip
         out.append(p)
     part.problems = [
-        Problem(Location(f, ln or None) if f is not None else None, m) for f, ln, m in problems
+        Problem(Location(f, ln or None) if f is not None else None, thaw(m))
+        for f, ln, m in problems
     ]
     return part
 
@@ -596,7 +613,10 @@ def _load_doc(part: _FilePart, path: Path, doc: LDict) -> None:
         if key not in ("vrfs", "zones", "prefixes", "dns", "zone"):
             probs.append(
                 Problem(
-                    doc.loc(key), f"unknown key {key!r} (expected vrfs, zones, prefixes, dns, zone)"
+                    doc.loc(key),
+                    _("unknown key {key!r} (expected vrfs, zones, prefixes, dns, zone)").format(
+                        key=key
+                    ),
                 )
             )
     if "dns" in doc:
@@ -629,7 +649,7 @@ def _load_doc(part: _FilePart, path: Path, doc: LDict) -> None:
             part.zones.append(zone)
     file_zone = doc.get("zone")
     if file_zone is not None and not isinstance(file_zone, str):
-        probs.append(Problem(doc.loc("zone"), "zone: expected a zone name"))
+        probs.append(Problem(doc.loc("zone"), _("zone: expected a zone name")))
         file_zone = None
     for i, item in enumerate(_seq(doc, "prefixes", probs)):
         if not _is_map(item, doc["prefixes"], i, probs, "prefix"):
@@ -649,7 +669,7 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
         probs.append(
             Problem(
                 item.loc("supernets" if "supernets" in item else None),
-                f"zone {name!r}: supernets: at least one prefix is required",
+                _("zone {name!r}: supernets: at least one prefix is required").format(name=name),
             )
         )
     good = []
@@ -658,7 +678,12 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
             parse_cidr(s)
             good.append(s)
         except AddressError as e:
-            probs.append(Problem(_item_loc(item["supernets"], i, item), f"zone {name!r}: {e}"))
+            probs.append(
+                Problem(
+                    _item_loc(item["supernets"], i, item),
+                    _("zone {name!r}: {e}").format(name=name, e=e),
+                )
+            )
     vlan_range = None
     if item.get("vlans") is not None:
         raw = str(item["vlans"])
@@ -673,7 +698,9 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
             probs.append(
                 Problem(
                     item.loc("vlans"),
-                    f"zone {name!r}: vlans: {raw!r} is not a VLAN range like 1500-1999 (1-4094)",
+                    _(
+                        "zone {name!r}: vlans: {raw!r} is not a VLAN range like 1500-1999 (1-4094)"
+                    ).format(name=name, raw=raw),
                 )
             )
     dns = _str_list(item, "dns", probs)
@@ -695,11 +722,13 @@ def _load_zone(item: LDict, probs: list[Problem]) -> Zone | None:
 def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Prefix | None:
     for key in item:
         if key not in PREFIX_KEYS:
-            probs.append(Problem(item.loc(key), f"unknown key {key!r} in prefix"))
+            probs.append(Problem(item.loc(key), _("unknown key {key!r} in prefix").format(key=key)))
     name = _req_str(item, "name", probs)
     raw = item.get("prefix")
     if raw is None:
-        probs.append(Problem(item.loc(), f"prefix {name or '?'}: 'prefix' is required"))
+        probs.append(
+            Problem(item.loc(), _("prefix {name}: 'prefix' is required").format(name=name or "?"))
+        )
         return None
     if name is None:
         name = f"<unnamed {raw}>"
@@ -724,19 +753,24 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         p.version, p.first, p.prefixlen = parse_cidr(p.cidr)
         p.last = p.first + (1 << ((32 if p.version == 4 else 128) - p.prefixlen)) - 1
     except AddressError as e:
-        probs.append(Problem(item.loc("prefix"), f"prefix {name}: {e}"))
+        probs.append(Problem(item.loc("prefix"), _("prefix {name}: {e}").format(name=name, e=e)))
         p.valid = False
     if not p.zone:
         probs.append(
             Problem(
-                item.loc(), f"prefix {name}: no zone (set zone: here or at the top of the file)"
+                item.loc(),
+                _("prefix {name}: no zone (set zone: here or at the top of the file)").format(
+                    name=name
+                ),
             )
         )
     if p.status not in STATUSES:
         probs.append(
             Problem(
                 item.loc("status"),
-                f"prefix {name}: status {p.status!r} is not one of {', '.join(STATUSES)}",
+                _("prefix {name}: status {status!r} is not one of {names}").format(
+                    name=name, status=p.status, names=", ".join(STATUSES)
+                ),
             )
         )
     vlan = item.get("vlan")
@@ -744,7 +778,10 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         if isinstance(vlan, bool) or not isinstance(vlan, int) or not 1 <= vlan <= 4094:
             probs.append(
                 Problem(
-                    item.loc("vlan"), f"prefix {name}: VLAN {vlan!r} is not an integer in 1-4094"
+                    item.loc("vlan"),
+                    _("prefix {name}: VLAN {vlan!r} is not an integer in 1-4094").format(
+                        name=name, vlan=vlan
+                    ),
                 )
             )
         else:
@@ -753,7 +790,12 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
         try:
             p.allocation_pools.append(parse_range(r))
         except AddressError as e:
-            probs.append(Problem(_item_loc(item["pools"], i, item), f"prefix {name}: pool {e}"))
+            probs.append(
+                Problem(
+                    _item_loc(item["pools"], i, item),
+                    _("prefix {name}: pool {e}").format(name=name, e=e),
+                )
+            )
     p.dns_nameservers = _str_list(item, "dns", probs)
     for i, r in enumerate(_seq(item, "reserved", probs)):
         try:
@@ -765,7 +807,10 @@ def _load_prefix(item: LDict, file_zone: str | None, probs: list[Problem]) -> Pr
                 p.reserved.append(Reservation(start, end))
         except AddressError as e:
             probs.append(
-                Problem(_item_loc(item["reserved"], i, item), f"prefix {name}: reserved {e}")
+                Problem(
+                    _item_loc(item["reserved"], i, item),
+                    _("prefix {name}: reserved {e}").format(name=name, e=e),
+                )
             )
     if p.valid and (p.gateway is not None or p.allocation_pools or p.reserved or p.dns_nameservers):
         check_addresses(p, probs)  # depends on the prefix alone: done once, then cached
@@ -780,26 +825,34 @@ def check_addresses(p: Prefix, probs: list[Problem]) -> None:
         try:
             gv, gw = parse_ip(p.gateway)
         except AddressError as e:
-            probs.append(Problem(loc, f"prefix {p.name}: gateway {e}"))
+            probs.append(Problem(loc, _("prefix {name}: gateway {e}").format(name=p.name, e=e)))
         else:
             if gv != p.version or not p.first <= gw <= p.last:
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: gateway {p.gateway} is outside {p.cidr}")
+                    Problem(
+                        loc,
+                        _("prefix {name}: gateway {gateway} is outside {cidr}").format(
+                            name=p.name, gateway=p.gateway, cidr=p.cidr
+                        ),
+                    )
                 )
                 gw = None
             elif v4_hosts and gw == p.first:
                 probs.append(
                     Problem(
                         loc,
-                        f"prefix {p.name}: gateway {p.gateway} is the network address of {p.cidr}",
+                        _(
+                            "prefix {name}: gateway {gateway} is the network address of {cidr}"
+                        ).format(name=p.name, gateway=p.gateway, cidr=p.cidr),
                     )
                 )
             elif v4_hosts and gw == p.last:
                 probs.append(
                     Problem(
                         loc,
-                        f"prefix {p.name}: gateway {p.gateway} is the broadcast address "
-                        f"of {p.cidr}",
+                        _(
+                            "prefix {name}: gateway {gateway} is the broadcast address of {cidr}"
+                        ).format(name=p.name, gateway=p.gateway, cidr=p.cidr),
                     )
                 )
     pools: list[tuple[int, int, str]] = []
@@ -810,23 +863,45 @@ def check_addresses(p: Prefix, probs: list[Problem]) -> None:
             continue
         a, b = span
         if a < p.first or b > p.last:
-            probs.append(Problem(loc, f"prefix {p.name}: pool {text} is outside {p.cidr}"))
+            probs.append(
+                Problem(
+                    loc,
+                    _("prefix {name}: pool {text} is outside {cidr}").format(
+                        name=p.name, text=text, cidr=p.cidr
+                    ),
+                )
+            )
             continue
         if v4_hosts and (a == p.first or b == p.last):
             probs.append(
                 Problem(
-                    loc, f"prefix {p.name}: pool {text} includes the network or broadcast address"
+                    loc,
+                    _(
+                        "prefix {name}: pool {text} includes the network or broadcast address"
+                    ).format(name=p.name, text=text),
                 )
             )
         if gw is not None and a <= gw <= b:
             probs.append(
-                Problem(loc, f"prefix {p.name}: pool {text} contains the gateway {p.gateway}")
+                Problem(
+                    loc,
+                    _("prefix {name}: pool {text} contains the gateway {gateway}").format(
+                        name=p.name, text=text, gateway=p.gateway
+                    ),
+                )
             )
         pools.append((a, b, text))
     pools.sort()
     for x, y in itertools.pairwise(pools):
         if y[0] <= x[1]:
-            probs.append(Problem(loc, f"prefix {p.name}: pools {x[2]} and {y[2]} overlap"))
+            probs.append(
+                Problem(
+                    loc,
+                    _("prefix {name}: pools {value} and {y} overlap").format(
+                        name=p.name, value=x[2], y=y[2]
+                    ),
+                )
+            )
     for r in p.reserved:
         text = f"{r.start}-{r.end}"
         span = _span(p, r.start, r.end, "reserved range", probs)
@@ -835,19 +910,29 @@ def check_addresses(p: Prefix, probs: list[Problem]) -> None:
         a, b = span
         if a < p.first or b > p.last:
             probs.append(
-                Problem(loc, f"prefix {p.name}: reserved range {text} is outside {p.cidr}")
+                Problem(
+                    loc,
+                    _("prefix {name}: reserved range {text} is outside {cidr}").format(
+                        name=p.name, text=text, cidr=p.cidr
+                    ),
+                )
             )
             continue
         for pa, pb, ptext in pools:
             if a <= pb and pa <= b:
                 probs.append(
-                    Problem(loc, f"prefix {p.name}: reserved range {text} overlaps pool {ptext}")
+                    Problem(
+                        loc,
+                        _("prefix {name}: reserved range {text} overlaps pool {ptext}").format(
+                            name=p.name, text=text, ptext=ptext
+                        ),
+                    )
                 )
     for d in p.dns_nameservers:
         try:
             parse_ip(d)
         except AddressError as e:
-            probs.append(Problem(loc, f"prefix {p.name}: DNS server {e}"))
+            probs.append(Problem(loc, _("prefix {name}: DNS server {e}").format(name=p.name, e=e)))
 
 
 def _span(
@@ -857,16 +942,28 @@ def _span(
         va, a = parse_ip(start)
         vb, b = parse_ip(end)
     except AddressError as e:
-        probs.append(Problem(p.location, f"prefix {p.name}: {what} {e}"))
+        probs.append(
+            Problem(p.location, _("prefix {name}: {what} {e}").format(name=p.name, what=what, e=e))
+        )
         return None
     if va != p.version or vb != p.version:
         probs.append(
-            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} is outside {p.cidr}")
+            Problem(
+                p.location,
+                _("prefix {name}: {what} {start}-{end} is outside {cidr}").format(
+                    name=p.name, what=what, start=start, end=end, cidr=p.cidr
+                ),
+            )
         )
         return None
     if a > b:
         probs.append(
-            Problem(p.location, f"prefix {p.name}: {what} {start}-{end} ends before it starts")
+            Problem(
+                p.location,
+                _("prefix {name}: {what} {start}-{end} ends before it starts").format(
+                    name=p.name, what=what, start=start, end=end
+                ),
+            )
         )
         return None
     return a, b
@@ -877,7 +974,7 @@ def _seq(obj: LDict, key: str, probs: list[Problem]) -> list:
     if val is None:
         return []
     if not isinstance(val, list):
-        probs.append(Problem(obj.loc(key), f"{key}: expected a list"))
+        probs.append(Problem(obj.loc(key), _("{key}: expected a list").format(key=key)))
         return []
     return val
 
@@ -889,12 +986,14 @@ def _str_list(obj: LDict, key: str, probs: list[Problem]) -> list[str]:
     if isinstance(val, str):
         return [val]
     if not isinstance(val, list):
-        probs.append(Problem(obj.loc(key), f"{key}: expected a list"))
+        probs.append(Problem(obj.loc(key), _("{key}: expected a list").format(key=key)))
         return []
     out = []
     for i, v in enumerate(val):
         if isinstance(v, (dict, list)):
-            probs.append(Problem(_item_loc(val, i, obj), f"{key}: each item must be text"))
+            probs.append(
+                Problem(_item_loc(val, i, obj), _("{key}: each item must be text").format(key=key))
+            )
         else:
             out.append(str(v).strip())
     return out
@@ -908,7 +1007,11 @@ def _text(obj: Any, key: str, probs: list[Problem], default: Any = "") -> Any:
         return default
     if isinstance(val, (dict, list)):
         what = "a list" if isinstance(val, list) else "a mapping"
-        probs.append(Problem(loc_of(obj, key), f"{key}: expected text, not {what}"))
+        probs.append(
+            Problem(
+                loc_of(obj, key), _("{key}: expected text, not {what}").format(key=key, what=what)
+            )
+        )
         return default
     return str(val)
 
@@ -916,10 +1019,10 @@ def _text(obj: Any, key: str, probs: list[Problem], default: Any = "") -> Any:
 def _req_str(obj: LDict, key: str, probs: list[Problem]) -> str | None:
     val = obj.get(key)
     if val is None or (isinstance(val, str) and not val.strip()):
-        probs.append(Problem(obj.loc(), f"'{key}' is required"))
+        probs.append(Problem(obj.loc(), _("'{key}' is required").format(key=key)))
         return None
     if not isinstance(val, (str, int)) or isinstance(val, bool):
-        probs.append(Problem(obj.loc(key), f"{key}: expected text"))
+        probs.append(Problem(obj.loc(key), _("{key}: expected text").format(key=key)))
         return None
     return str(val).strip()
 
@@ -927,14 +1030,18 @@ def _req_str(obj: LDict, key: str, probs: list[Problem]) -> str | None:
 def _is_map(item: Any, parent: LList, i: int, probs: list[Problem], what: str) -> bool:
     if isinstance(item, LDict):
         return True
-    probs.append(Problem(parent.loc(i), f"each {what} must be a mapping (key: value lines)"))
+    probs.append(
+        Problem(
+            parent.loc(i), _("each {what} must be a mapping (key: value lines)").format(what=what)
+        )
+    )
     return False
 
 
 def _unknown_keys(item: LDict, allowed: set[str], probs: list[Problem]) -> None:
     for key in item:
         if key not in allowed:
-            probs.append(Problem(item.loc(key), f"unknown key {key!r}"))
+            probs.append(Problem(item.loc(key), _("unknown key {key!r}").format(key=key)))
 
 
 def _item_loc(seq: Any, i: int, owner: LDict) -> Location:
@@ -948,7 +1055,7 @@ def _check_ip(text: str, seq: Any, i: int, probs: list[Problem], what: str) -> N
         parse_ip(text)
     except AddressError as e:
         loc = seq.loc(i) if isinstance(seq, LList) else None
-        probs.append(Problem(loc, f"{what}: {e}"))
+        probs.append(Problem(loc, _("{what}: {e}").format(what=what, e=e)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -965,10 +1072,14 @@ def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]
     items = doc.get("departments") if isinstance(doc, dict) else None
     if not isinstance(items, LList):
         where = doc.loc() if isinstance(doc, LDict) else Location(display_path(Path(path)), 1)
-        return [], [Problem(where, "expected 'departments:' with a list")]
+        return [], [Problem(where, _("expected 'departments:' with a list"))]
     for key in doc:
         if key != "departments":
-            probs.append(Problem(doc.loc(key), f"unknown key {key!r} (expected departments)"))
+            probs.append(
+                Problem(
+                    doc.loc(key), _("unknown key {key!r} (expected departments)").format(key=key)
+                )
+            )
     out: list[Department] = []
     seen: dict[str, Department] = {}
     for i, item in enumerate(items):
@@ -980,18 +1091,29 @@ def load_departments(path: str | Path) -> tuple[list[Department], list[Problem]]
             continue
         if not re.fullmatch(r"[a-z][a-z0-9]{1,15}", code):
             probs.append(
-                Problem(item.loc("code"), f"code {code!r}: use 2-16 lowercase ASCII letters/digits")
+                Problem(
+                    item.loc("code"),
+                    _("code {code!r}: use 2-16 lowercase ASCII letters/digits").format(code=code),
+                )
             )
         if code in seen:
             probs.append(
                 Problem(
-                    item.loc("code"), f"duplicate code {code!r} (first at {seen[code].location})"
+                    item.loc("code"),
+                    _("duplicate code {code!r} (first at {location})").format(
+                        code=code, location=seen[code].location
+                    ),
                 )
             )
             continue
         kind = _text(item, "kind", probs) or "department"
         if kind not in DEPARTMENT_KINDS:
-            probs.append(Problem(item.loc("kind"), f"kind {kind!r}: expected department or county"))
+            probs.append(
+                Problem(
+                    item.loc("kind"),
+                    _("kind {kind!r}: expected department or county").format(kind=kind),
+                )
+            )
         contacts = []
         for j, c in enumerate(_seq(item, "contacts", probs)):
             if _is_map(c, item["contacts"], j, probs, "contact"):

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cloudctl.core.errors import Location, Problem
+from cloudctl.core.i18n import _
 from cloudctl.ipam.model import AddressPlan, Department, Prefix, Zone, ip_text, parse_cidr, parse_ip
 
 TAG = "cloudctl"
@@ -215,8 +216,11 @@ def subnet_pieces(p: Prefix, warnings: list[Problem]) -> list[Piece]:
             warnings.append(
                 Problem(
                     p.location,
-                    f"prefix {p.name}: reserved range {r.start}-{r.end} includes the network or "
-                    "broadcast address; NetBox gets only its usable part",
+                    _(
+                        "prefix {name}: reserved range {start}-{end} "
+                        "includes the network or broadcast address; NetBox "
+                        "gets only its usable part"
+                    ).format(name=p.name, start=r.start, end=r.end),
                 )
             )
             a, b = max(a, lo), min(b, hi)
@@ -227,8 +231,11 @@ def subnet_pieces(p: Prefix, warnings: list[Problem]) -> list[Piece]:
             warnings.append(
                 Problem(
                     p.location,
-                    f"prefix {p.name}: reserved range {r.start}-{r.end} overlaps another "
-                    "reservation; NetBox gets the addresses once",
+                    _(
+                        "prefix {name}: reserved range {start}-{end} "
+                        "overlaps another reservation; NetBox gets the "
+                        "addresses once"
+                    ).format(name=p.name, start=r.start, end=r.end),
                 )
             )
         pieces.extend(Piece(x, y, "reserved", r.purpose) for x, y in parts)
@@ -291,8 +298,10 @@ def build(plan: AddressPlan, departments: list[Department], version: str = LATES
             warnings.append(
                 Problem(
                     loc,
-                    f"{what} {value[:40]!r}… is {len(value)} characters; NetBox takes at most "
-                    f"{MAX_LEN[what]} and will refuse the row",
+                    _(
+                        "{what} {value!r}… is {len} characters; NetBox takes "
+                        "at most {MAX_LEN} and will refuse the row"
+                    ).format(what=what, value=value[:40], len=len(value), MAX_LEN=MAX_LEN[what]),
                 )
             )
 
@@ -301,7 +310,10 @@ def build(plan: AddressPlan, departments: list[Department], version: str = LATES
         if not p.valid:
             warnings.append(
                 Problem(
-                    p.location, f"prefix {p.name}: {p.cidr!r} is not a valid prefix; not exported"
+                    p.location,
+                    _("prefix {name}: {cidr!r} is not a valid prefix; not exported").format(
+                        name=p.name, cidr=p.cidr
+                    ),
                 )
             )
             continue
@@ -483,9 +495,12 @@ def build(plan: AddressPlan, departments: list[Department], version: str = LATES
                 warnings.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: {a}-{b} is larger than a NetBox IP range may be "
-                        f"({MAX_RANGE:,} addresses); not exported, NetBox's utilisation of "
-                        f"{p.cidr} will differ from cloudctl's",
+                        _(
+                            "prefix {name}: {a}-{b} is larger than a NetBox IP "
+                            "range may be ({MAX_RANGE:,} addresses); not "
+                            "exported, NetBox's utilisation of {cidr} will "
+                            "differ from cloudctl's"
+                        ).format(name=p.name, a=a, b=b, MAX_RANGE=MAX_RANGE, cidr=p.cidr),
                     )
                 )
                 continue
@@ -589,8 +604,11 @@ def _dns_addresses(
                         warnings.append(
                             Problem(
                                 p.location,
-                                f"prefix {p.name}: DNS server {text} is inside allocation pool "
-                                f"{a}-{b}; NetBox will count it as used, cloudctl as free",
+                                _(
+                                    "prefix {name}: DNS server {text} is inside "
+                                    "allocation pool {a}-{b}; NetBox will count it as "
+                                    "used, cloudctl as free"
+                                ).format(name=p.name, text=text, a=a, b=b),
                             )
                         )
                 _address(addresses, p, text, tenant_name(p.tenant), "active", "DNS server")
@@ -604,8 +622,11 @@ def encode_files(export: NetboxExport, encoding: str = "utf-8") -> dict[str, byt
 
     if encoding not in ("utf-8", "utf-8-sig"):
         raise InputError(
-            f"NetBox reads an uploaded CSV as UTF-8; --encoding {encoding} would not import "
-            "(use utf-8, or utf-8-sig to open the files in Excel first)"
+            _(
+                "NetBox reads an uploaded CSV as UTF-8; --encoding "
+                "{encoding} would not import (use utf-8, or "
+                "utf-8-sig to open the files in Excel first)"
+            ).format(encoding=encoding)
         )
     crlf = encoding == "utf-8-sig"
     return {

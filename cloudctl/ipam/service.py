@@ -19,6 +19,7 @@ from cloudctl.core.audit import operator
 from cloudctl.core.center import Center
 from cloudctl.core.errors import CloudctlError, InputError, Location, Problem, ValidationFailed
 from cloudctl.core.fileio import atomic_write, read_input_text
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path
 from cloudctl.ipam import index
 from cloudctl.ipam.allocate import AllocationRequest, Held, plan_allocation, subnet_defaults
@@ -93,7 +94,7 @@ def load(
             dep_problems.append(
                 Problem(
                     Location(display_path(center.departments)),
-                    "departments file not found: the plan's tenants cannot be checked",
+                    _("departments file not found: the plan's tenants cannot be checked"),
                 )
             )
         p.problems.extend(dep_problems)
@@ -124,8 +125,9 @@ def load_valid(center: Center, plan: str | Path | None = None, dns: bool = True)
     if loaded.problems:
         raise ValidationFailed(
             loaded.problems,
-            f"{len(loaded.problems)} problem(s) in the address plan: fix them first "
-            "(cloudctl ipam validate)",
+            _(
+                "{len} problem(s) in the address plan: fix them first (cloudctl ipam validate)"
+            ).format(len=len(loaded.problems)),
         )
     return loaded
 
@@ -264,8 +266,11 @@ def allocate(
 ) -> AllocateResult:
     if not ALLOCATION_NAME.fullmatch(req.name or ""):
         raise InputError(
-            f"bad allocation name {req.name!r}: letters, digits, '.', '_' and '-' only, "
-            "starting with a letter or digit, at most 64 characters (e.g. rsj-app)",
+            _(
+                "bad allocation name {name!r}: letters, digits, '.', "
+                "'_' and '-' only, starting with a letter or digit, "
+                "at most 64 characters (e.g. rsj-app)"
+            ).format(name=req.name),
             Location("--name"),
         )
     root = plan_root(center, plan)
@@ -492,7 +497,9 @@ def release(
         p = loaded.plan
         target = p.prefix(name)
         if target is None:
-            raise InputError(f"no prefix named {name!r} in the plan (nothing to release)")
+            raise InputError(
+                _("no prefix named {name!r} in the plan (nothing to release)").format(name=name)
+            )
         # refuse on a broken plan only when the problems touch what we would remove
         kids = descendants(p, name)
         if kids and not recursive:
@@ -500,15 +507,19 @@ def release(
                 " …" if len(kids) > 8 else ""
             )
             raise InputError(
-                f"{name} ({target.cidr}) still holds {len(kids)} prefix(es): {shown}; "
-                "release them first or pass --recursive",
+                _(
+                    "{name} ({cidr}) still holds {len} prefix(es): "
+                    "{shown}; release them first or pass --recursive"
+                ).format(name=name, cidr=target.cidr, len=len(kids), shown=shown),
                 target.location,
             )
         victims = [target, *kids]
         by_file: dict[Path, list[str]] = {}
         for v in victims:
             if v.source is None:
-                raise InputError(f"{v.name}: cannot tell which file holds it", v.location)
+                raise InputError(
+                    _("{name}: cannot tell which file holds it").format(name=v.name), v.location
+                )
             by_file.setdefault(v.source, []).append(v.name)
         new_texts = {}
         for path, names in by_file.items():
@@ -565,8 +576,15 @@ def import_csv(
                 problems.append(
                     Problem(
                         row.location,
-                        f"{existing.name} is already in the plan as {existing.cidr} zone "
-                        f"{existing.zone} ({existing.location}); rename the row or release it",
+                        _(
+                            "{name} is already in the plan as {cidr} zone {zone} "
+                            "({location}); rename the row or release it"
+                        ).format(
+                            name=existing.name,
+                            cidr=existing.cidr,
+                            zone=existing.zone,
+                            location=existing.location,
+                        ),
                     )
                 )
                 continue
@@ -578,7 +596,9 @@ def import_csv(
         p.invalidate()
         problems.extend(validate_plan(p, loaded.tenants if loaded.departments else None))
         if problems:
-            raise ValidationFailed(problems, f"{len(problems)} problem(s): nothing was imported")
+            raise ValidationFailed(
+                problems, _("{len} problem(s): nothing was imported").format(len=len(problems))
+            )
         texts: dict[Path, str] = {}
         for row, prefix in new:
             zone = p.zones[row.zone]

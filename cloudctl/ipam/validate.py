@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable
 
 from cloudctl.core.errors import Location, Problem
+from cloudctl.core.i18n import _
 from cloudctl.ipam.model import (
     AddressPlan,
     Prefix,
@@ -40,7 +41,12 @@ def _check_zones(plan: AddressPlan, probs: list[Problem]) -> None:
     for z in plan.zones.values():
         if z.vrf not in plan.vrfs:
             probs.append(
-                Problem(z.location, f"zone {z.name}: unknown VRF {z.vrf!r}{_known(plan.vrfs)}")
+                Problem(
+                    z.location,
+                    _("zone {zone}: unknown VRF '{vrf}'{known}").format(
+                        zone=z.name, vrf=z.vrf, known=_known(plan.vrfs)
+                    ),
+                )
             )
         for s in z.supernets:
             version, first, plen = parse_cidr(s)
@@ -52,8 +58,12 @@ def _check_zones(plan: AddressPlan, probs: list[Problem]) -> None:
             probs.append(
                 Problem(
                     b[4].location,
-                    f"zone {b[4].name}: supernet {b[5]} overlaps {a[5]} of zone {a[4].name} "
-                    f"in VRF {a[0]} (zones may share space only across VRFs)",
+                    _(
+                        "zone {zone}: supernet {supernet} overlaps {other} of zone {other_zone}"
+                        " in VRF {vrf} (zones may share space only across VRFs)"
+                    ).format(
+                        zone=b[4].name, supernet=b[5], other=a[5], other_zone=a[4].name, vrf=a[0]
+                    ),
                 )
             )
 
@@ -63,7 +73,7 @@ def _known(names: Iterable[str]) -> str:
     if not names:
         return ""
     shown = ", ".join(names[:12]) + (" …" if len(names) > 12 else "")
-    return f" (known: {shown})"
+    return _(" (known: {names})").format(names=shown)
 
 
 def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Problem]) -> None:
@@ -83,13 +93,23 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
             first_by_name[p.name] = p
         else:
             probs.append(
-                Problem(p.location, f"duplicate name {p.name!r} (first at {other.location})")
+                Problem(
+                    p.location,
+                    _("duplicate name '{name}' (first at {where})").format(
+                        name=p.name, where=other.location
+                    ),
+                )
             )
         zone = zones.get(p.zone)
         if zone is None:
             if p.zone:
                 probs.append(
-                    Problem(p.location, f"prefix {p.name}: unknown zone {p.zone!r}{_known(zones)}")
+                    Problem(
+                        p.location,
+                        _("prefix {name}: unknown zone '{zone}'{known}").format(
+                            name=p.name, zone=p.zone, known=_known(zones)
+                        ),
+                    )
                 )
             if not p.vrf:
                 p.vrf = "?"
@@ -98,13 +118,20 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 p.vrf = zone.vrf
             elif p.vrf not in vrfs:
                 probs.append(
-                    Problem(p.location, f"prefix {p.name}: unknown VRF {p.vrf!r}{_known(vrfs)}")
+                    Problem(
+                        p.location,
+                        _("prefix {name}: unknown VRF '{vrf}'{known}").format(
+                            name=p.name, vrf=p.vrf, known=_known(vrfs)
+                        ),
+                    )
                 )
         if tenants is not None and p.tenant is not None and p.tenant not in tenants:
             probs.append(
                 Problem(
                     p.location,
-                    f"prefix {p.name}: unknown tenant {p.tenant!r} (not in departments.yaml)",
+                    _("prefix {name}: unknown tenant '{tenant}' (not in departments.yaml)").format(
+                        name=p.name, tenant=p.tenant
+                    ),
                 )
             )
         if p.vlan is not None and zone is not None:
@@ -113,8 +140,9 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: VLAN {p.vlan} is outside zone {zone.name}'s "
-                        f"range {lo}-{hi}",
+                        _(
+                            "prefix {name}: VLAN {vlan} is outside zone {zone}'s range {lo}-{hi}"
+                        ).format(name=p.name, vlan=p.vlan, zone=zone.name, lo=lo, hi=hi),
                     )
                 )
             key = (zone.name, p.vrf, p.vlan)
@@ -125,8 +153,16 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: VLAN {p.vlan} is already used in zone {zone.name} "
-                        f"by {owner.name} ({owner.location})",
+                        _(
+                            "prefix {name}: VLAN {vlan} is already used in zone {zone}"
+                            " by {owner} ({where})"
+                        ).format(
+                            name=p.name,
+                            vlan=p.vlan,
+                            zone=zone.name,
+                            owner=owner.name,
+                            where=owner.location,
+                        ),
                     )
                 )
         if not p.valid:
@@ -139,8 +175,15 @@ def _check_prefixes(plan: AddressPlan, tenants: set[str] | None, probs: list[Pro
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: {p.cidr} is outside its zone {zone.name} "
-                        f"(supernets {', '.join(zone.supernets)})",
+                        _(
+                            "prefix {name}: {cidr} is outside its zone {zone}"
+                            " (supernets {supernets})"
+                        ).format(
+                            name=p.name,
+                            cidr=p.cidr,
+                            zone=zone.name,
+                            supernets=", ".join(zone.supernets),
+                        ),
                     )
                 )
 
@@ -172,8 +215,10 @@ def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: {p.cidr} is listed twice in VRF {vrf} "
-                        f"(also {q.name} at {q.location})",
+                        _(
+                            "prefix {name}: {cidr} is listed twice in VRF {vrf}"
+                            " (also {other} at {where})"
+                        ).format(name=p.name, cidr=p.cidr, vrf=vrf, other=q.name, where=q.location),
                     )
                 )
                 continue
@@ -181,16 +226,34 @@ def _sweep(plan: AddressPlan, probs: list[Problem]) -> None:
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: {p.cidr} overlaps {q.name} {q.cidr} ({q.location}) in "
-                        f"VRF {vrf}; only a prefix with status container may hold others",
+                        _(
+                            "prefix {name}: {cidr} overlaps {other} {other_cidr} ({where}) in"
+                            " VRF {vrf}; only a prefix with status container may hold others"
+                        ).format(
+                            name=p.name,
+                            cidr=p.cidr,
+                            other=q.name,
+                            other_cidr=q.cidr,
+                            where=q.location,
+                            vrf=vrf,
+                        ),
                     )
                 )
             elif q.zone != p.zone and q.zone and p.zone:
                 probs.append(
                     Problem(
                         p.location,
-                        f"prefix {p.name}: {p.cidr} of zone {p.zone} sits inside {q.name} "
-                        f"of zone {q.zone} ({q.location})",
+                        _(
+                            "prefix {name}: {cidr} of zone {zone} sits inside {other}"
+                            " of zone {other_zone} ({where})"
+                        ).format(
+                            name=p.name,
+                            cidr=p.cidr,
+                            zone=p.zone,
+                            other=q.name,
+                            other_zone=q.zone,
+                            where=q.location,
+                        ),
                     )
                 )
             p.parent = q.name

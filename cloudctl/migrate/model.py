@@ -22,6 +22,7 @@ from typing import Any
 
 from cloudctl.core.errors import Location, Problem
 from cloudctl.core.fileio import read_input
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
 from cloudctl.migrate.durations import parse_duration, parse_size
 
@@ -246,10 +247,10 @@ def _text(d: dict, key: str, p: _Collector, *, required: bool = False, default: 
     val = d.get(key)
     if val is None:
         if required:
-            p.add(loc_of(d), f"missing `{key}`")
+            p.add(loc_of(d), _("missing `{key}`").format(key=key))
         return default
     if not isinstance(val, (str, int, float)) or isinstance(val, bool):
-        p.add(loc_of(d, key), f"`{key}` must be text")
+        p.add(loc_of(d, key), _("`{key}` must be text").format(key=key))
         return default
     return str(val)
 
@@ -257,7 +258,12 @@ def _text(d: dict, key: str, p: _Collector, *, required: bool = False, default: 
 def _choice(d: dict, key: str, choices: tuple[str, ...], default: str, p: _Collector) -> str:
     val = d.get(key, default)
     if val not in choices:
-        p.add(loc_of(d, key), f"`{key}` is {val!r}; expected one of: {', '.join(choices)}")
+        p.add(
+            loc_of(d, key),
+            _("`{key}` is {val!r}; expected one of: {names}").format(
+                key=key, val=val, names=", ".join(choices)
+            ),
+        )
         return default
     return str(val)
 
@@ -269,10 +275,13 @@ def _names(d: dict, key: str, p: _Collector) -> tuple[list[str], list[Location |
     if isinstance(val, str):
         return [val], [loc_of(d, key)]
     if not isinstance(val, list) or not all(isinstance(x, str) and x for x in val):
-        p.add(loc_of(d, key), f"`{key}` must be a list of names")
+        p.add(loc_of(d, key), _("`{key}` must be a list of names").format(key=key))
         return [], []
     if not val and key in ("source_hosts", "hosts"):
-        p.add(loc_of(d, key), f"`{key}` is empty: name the hosts, or leave the key out")
+        p.add(
+            loc_of(d, key),
+            _("`{key}` is empty: name the hosts, or leave the key out").format(key=key),
+        )
     return list(val), [loc_of(val, i, loc_of(d, key)) for i in range(len(val))]
 
 
@@ -282,10 +291,13 @@ def _duration(d: dict, key: str, p: _Collector, *, what: str | None = None) -> f
     try:
         secs = parse_duration(d[key])
     except ValueError as e:
-        p.add(loc_of(d, key), f"bad duration in `{what or key}`: {e}")
+        p.add(loc_of(d, key), _("bad duration in `{what}`: {e}").format(what=what or key, e=e))
         return None
     if secs <= 0 and key != "retry_delay":
-        p.add(loc_of(d, key), f"bad duration in `{what or key}`: must be more than zero")
+        p.add(
+            loc_of(d, key),
+            _("bad duration in `{what}`: must be more than zero").format(what=what or key),
+        )
         return None
     return secs
 
@@ -328,19 +340,21 @@ def parse_step(
     raw: Any, p: _Collector, *, where: Location | None, is_rollback: bool = False
 ) -> Step | None:
     if not isinstance(raw, dict):
-        p.add(where, "a step must be a mapping with at least `name` and `kind`")
+        p.add(where, _("a step must be a mapping with at least `name` and `kind`"))
         return None
     name = _text(raw, "name", p, required=True, default="?")
     kind = raw.get("kind", "playbook")
     if kind not in STEP_KINDS:
         p.add(
             loc_of(raw, "kind"),
-            f"step {name!r}: kind {kind!r}; expected one of: {', '.join(STEP_KINDS)}",
+            _("step {name!r}: kind {kind!r}; expected one of: {names}").format(
+                name=name, kind=kind, names=", ".join(STEP_KINDS)
+            ),
         )
         kind = "command"
     vars_ = raw.get("vars") or {}
     if not isinstance(vars_, dict):
-        p.add(loc_of(raw, "vars"), f"step {name!r}: `vars` must be a mapping")
+        p.add(loc_of(raw, "vars"), _("step {name!r}: `vars` must be a mapping").format(name=name))
         vars_ = {}
     for k, v in vars_.items():
         check_var(k, v, loc_of(vars_, k, loc_of(raw, "vars")), p, f"step {name!r}")
@@ -355,50 +369,71 @@ def parse_step(
     ):
         p.add(
             loc_of(raw, "command"),
-            f"step {name!r}: `command` must be text or a non-empty list of texts, not {cmd!r}",
+            _(
+                "step {name!r}: `command` must be text or a non-empty list of texts, not {cmd!r}"
+            ).format(name=name, cmd=cmd),
         )
         step.command = None
     step.hosts = raw.get("hosts")
     if step.hosts is not None and not isinstance(step.hosts, str):
         step.hosts = ",".join(map(str, step.hosts)) if isinstance(step.hosts, list) else None
     if kind == "playbook" and not step.playbook:
-        p.add(loc_of(raw), f"step {name!r}: a playbook step needs `playbook`")
+        p.add(loc_of(raw), _("step {name!r}: a playbook step needs `playbook`").format(name=name))
     if kind == "command" and not raw.get("command"):
-        p.add(loc_of(raw), f"step {name!r}: a command step needs `command`")
+        p.add(loc_of(raw), _("step {name!r}: a command step needs `command`").format(name=name))
     if kind == "check" and not (step.playbook or step.command):
-        p.add(loc_of(raw), f"step {name!r}: a check step needs `playbook` or `command`")
+        p.add(
+            loc_of(raw),
+            _("step {name!r}: a check step needs `playbook` or `command`").format(name=name),
+        )
     if step.playbook is not None and not isinstance(step.playbook, str):
-        p.add(loc_of(raw, "playbook"), f"step {name!r}: `playbook` must be a path")
+        p.add(
+            loc_of(raw, "playbook"), _("step {name!r}: `playbook` must be a path").format(name=name)
+        )
         step.playbook = None
     step.timeout = _duration(raw, "timeout", p, what=f"{name}.timeout")
     step.duration = _duration(raw, "duration", p, what=f"{name}.duration")
     if kind == "wait" and step.duration is None and "duration" not in raw:
-        p.add(loc_of(raw), f"step {name!r}: a wait step needs `duration`")
+        p.add(loc_of(raw), _("step {name!r}: a wait step needs `duration`").format(name=name))
     delay = _duration(raw, "retry_delay", p, what=f"{name}.retry_delay")
     if delay is not None:
         step.retry_delay = delay
     retries = raw.get("retries", 0)
     if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 20:
-        p.add(loc_of(raw, "retries"), f"step {name!r}: `retries` must be a whole number 0..20")
+        p.add(
+            loc_of(raw, "retries"),
+            _("step {name!r}: `retries` must be a whole number 0..20").format(name=name),
+        )
     else:
         step.retries = retries
     est = _duration(raw, "estimate", p, what=f"{name}.estimate")
     step.estimate = est if est is not None else (step.duration or DEFAULT_ESTIMATE[kind])
     if step.timeout is not None and step.duration is not None and step.duration > step.timeout:
-        p.add(loc_of(raw, "duration"), f"step {name!r}: waits longer than its own timeout")
+        p.add(
+            loc_of(raw, "duration"),
+            _("step {name!r}: waits longer than its own timeout").format(name=name),
+        )
     step.read_only = bool(raw.get("read_only", kind in ("check", "approval", "wait")))
     batch = raw.get("batch", False)
     if not isinstance(batch, bool):
-        p.add(loc_of(raw, "batch"), f"step {name!r}: `batch` must be true or false")
+        p.add(
+            loc_of(raw, "batch"),
+            _("step {name!r}: `batch` must be true or false").format(name=name),
+        )
     elif batch and not step.playbook:
-        p.add(loc_of(raw, "batch"), f"step {name!r}: only playbook steps can run as a batch")
+        p.add(
+            loc_of(raw, "batch"),
+            _("step {name!r}: only playbook steps can run as a batch").format(name=name),
+        )
     else:
         step.batch = batch
         if batch and step.hosts is not None:
             p.add(
                 loc_of(raw, "hosts"),
-                f"step {name!r}: a batch step runs on the group migrate_batch; "
-                "`hosts` does not apply",
+                _(
+                    "step {name!r}: a batch step runs on the group "
+                    "migrate_batch; `hosts` does not apply"
+                ).format(name=name),
             )
     rb = raw.get("rollback")
     if rb == "none":
@@ -407,7 +442,7 @@ def parse_step(
         if is_rollback:
             p.add(
                 loc_of(raw, "rollback"),
-                f"step {name!r}: a rollback step cannot have its own rollback",
+                _("step {name!r}: a rollback step cannot have its own rollback").format(name=name),
             )
         else:
             step.rollback = parse_step(rb, p, where=loc_of(raw, "rollback"), is_rollback=True)
@@ -429,7 +464,9 @@ def parse_step(
         "description",
     }
     for key in sorted(unknown, key=str):
-        p.add(loc_of(raw, key), f"step {name!r}: unknown field `{key}`")
+        p.add(
+            loc_of(raw, key), _("step {name!r}: unknown field `{key}`").format(name=name, key=key)
+        )
     return step
 
 
@@ -516,30 +553,36 @@ def load_template(path: Path, p: _Collector) -> Template | None:
         p.add(getattr(e, "location", None), getattr(e, "message", str(e)))
         return None
     if not isinstance(raw, dict):
-        p.add(Location(display_path(path), 1), "a step template must be a mapping")
+        p.add(Location(display_path(path), 1), _("a step template must be a mapping"))
         return None
     if raw.get("version") != PLAN_VERSION:
         p.add(
             loc_of(raw, "version"),
-            f"template version is {raw.get('version')!r}; this cloudctl reads version "
-            f"{PLAN_VERSION}",
+            _("template version is {raw!r}; this cloudctl reads version {PLAN_VERSION}").format(
+                raw=raw.get("version"), PLAN_VERSION=PLAN_VERSION
+            ),
         )
     for key in sorted(set(raw) - _TEMPLATE_FIELDS, key=str):
-        p.add(loc_of(raw, key), f"step template: unknown field `{key}`")
+        p.add(loc_of(raw, key), _("step template: unknown field `{key}`").format(key=key))
     if raw.get("kind", "step-template") != "step-template":
-        p.add(loc_of(raw, "kind"), f"step template: kind is {raw.get('kind')!r}, not step-template")
+        p.add(
+            loc_of(raw, "kind"),
+            _("step template: kind is {raw!r}, not step-template").format(raw=raw.get("kind")),
+        )
     params: dict[str, Any] = {}
     specs = raw.get("params") or {}
     if not isinstance(specs, dict):
-        p.add(loc_of(raw, "params"), "step template: `params` must be a mapping")
+        p.add(loc_of(raw, "params"), _("step template: `params` must be a mapping"))
         specs = {}
     for key, spec in specs.items():
         if isinstance(spec, dict):
             for extra in sorted(set(spec) - {"description", "default"}, key=str):
                 p.add(
                     loc_of(spec, extra),
-                    f"step template: parameter `{key}`: unknown field "
-                    f"`{extra}` (description, default)",
+                    _(
+                        "step template: parameter `{key}`: unknown field "
+                        "`{extra}` (description, default)"
+                    ).format(key=key, extra=extra),
                 )
             params[key] = spec.get("default", REQUIRED)
             if "default" in spec:
@@ -548,7 +591,7 @@ def load_template(path: Path, p: _Collector) -> Template | None:
             params[key] = spec
             check_var(key, spec, loc_of(specs, key), p, "step template")
     if not isinstance(raw.get("steps"), list) or not raw.get("steps"):
-        p.add(loc_of(raw), "a step template needs a non-empty `steps` list")
+        p.add(loc_of(raw), _("a step template needs a non-empty `steps` list"))
         return None
     tpl = Template(
         name=str(raw.get("name", path.stem)), params=params, steps=raw["steps"], loc=loc_of(raw)
@@ -571,21 +614,28 @@ def _resources(raw: dict, p: _Collector) -> dict[str, float]:
     if val is None:
         return {}
     if not isinstance(val, dict):
-        p.add(loc_of(raw, "resources"), "`resources` must be a mapping (vcpu, ram_gb, disk_gb)")
+        p.add(loc_of(raw, "resources"), _("`resources` must be a mapping (vcpu, ram_gb, disk_gb)"))
         return {}
     out: dict[str, float] = {}
     for key, num in val.items():
         if key not in RESOURCE_KEYS:
             p.add(
                 loc_of(val, key),
-                f"resources: unknown field `{key}` (known: {', '.join(RESOURCE_KEYS)})",
+                _("resources: unknown field `{key}` (known: {names})").format(
+                    key=key, names=", ".join(RESOURCE_KEYS)
+                ),
             )
         elif (
             isinstance(num, bool)
             or not isinstance(num, (int, float))
             or not (num > 0 or (key == "public_ips" and num == 0))
         ):
-            p.add(loc_of(val, key), f"resources.{key}: expected a positive number, not {num!r}")
+            p.add(
+                loc_of(val, key),
+                _("resources.{key}: expected a positive number, not {num!r}").format(
+                    key=key, num=num
+                ),
+            )
         else:
             out[key] = float(num)
     return out
@@ -612,13 +662,16 @@ def parse_system(
     where: Location | None,
 ) -> System | None:
     if not isinstance(raw, dict):
-        p.add(where, "a system must be a mapping")
+        p.add(where, _("a system must be a mapping"))
         return None
     sid = _text(raw, "id", p, required=True)
     if not sid:
         return None
     if not SYSTEM_ID.match(sid):
-        p.add(loc_of(raw, "id"), f"system id {sid!r}: use lowercase letters, digits and '-'")
+        p.add(
+            loc_of(raw, "id"),
+            _("system id {sid!r}: use lowercase letters, digits and '-'").format(sid=sid),
+        )
     s = System(id=sid, loc=loc_of(raw), locs={k: loc_of(raw, k) for k in raw})  # type: ignore[misc]
     s.name_zh = _text(raw, "name_zh", p, required=True)
     s.name_en = _text(raw, "name_en", p)
@@ -627,7 +680,7 @@ def parse_system(
     if not isinstance(cls, dict):
         p.add(
             loc_of(raw, "classification"),
-            "`classification` must be a mapping (importance, complexity)",
+            _("`classification` must be a mapping (importance, complexity)"),
         )
         cls = {}
     s.importance = _choice(cls, "importance", IMPORTANCE, "general", p) if cls else "general"
@@ -635,21 +688,23 @@ def parse_system(
     if cls:
         s.locs["importance"] = loc_of(cls, "importance") or s.where("classification")
     s.strategy = _choice(raw, "strategy", STRATEGIES, "rehost", p)
-    s.source_hosts, _ = _names(raw, "source_hosts", p)
+    s.source_hosts, _where = _names(raw, "source_hosts", p)
     tgt = raw.get("target") or {}
     if not isinstance(tgt, dict):
-        p.add(loc_of(raw, "target"), "`target` must be a mapping (tenant, network, hosts)")
+        p.add(loc_of(raw, "target"), _("`target` must be a mapping (tenant, network, hosts)"))
         tgt = {}
     s.target_tenant = _text(tgt, "tenant", p)
     s.target_network = _text(tgt, "network", p)
-    s.target_hosts, _ = _names(tgt, "hosts", p)
+    s.target_hosts, _where = _names(tgt, "hosts", p)
     for key in ("tenant", "network", "hosts"):
         if key in tgt:
             s.locs[f"target.{key}"] = loc_of(tgt, key)  # type: ignore[assignment]
     if s.strategy not in ("retire", "retain") and not (s.target_tenant and s.target_network):
         p.add(
             s.where("target"),
-            f"system {sid}: a {s.strategy} needs `target.tenant` and `target.network`",
+            _("system {sid}: a {strategy} needs `target.tenant` and `target.network`").format(
+                sid=sid, strategy=s.strategy
+            ),
         )
     s.depends_on, s.dep_locs = _names(raw, "depends_on", p)
     data = raw.get("data") or {}
@@ -668,13 +723,13 @@ def parse_system(
             )
             s.sync_method = None
     else:
-        p.add(loc_of(raw, "data"), "`data` must be a mapping (size, sync)")
+        p.add(loc_of(raw, "data"), _("`data` must be a mapping (size, sync)"))
     down = raw.get("downtime") or {}
     if isinstance(down, dict):
         s.downtime_window = down.get("window")
         s.downtime_max = _duration(down, "max", p, what="downtime.max")
     else:
-        p.add(loc_of(raw, "downtime"), "`downtime` must be a mapping (window, max)")
+        p.add(loc_of(raw, "downtime"), _("`downtime` must be a mapping (window, max)"))
 
     s.resources = _resources(raw, p)
 
@@ -691,13 +746,15 @@ def parse_system(
             if not (templates_dir / f"{s.template}.yaml").is_file():
                 p.add(
                     loc_of(raw, "template"),
-                    f"unknown step template {s.template!r} (no "
-                    f"{display_path(templates_dir / (s.template + '.yaml'))})",
+                    _("unknown step template {template!r} (no {display_path})").format(
+                        template=s.template,
+                        display_path=display_path(templates_dir / (s.template + ".yaml")),
+                    ),
                 )
         else:
             given = raw.get("params") or {}
             if not isinstance(given, dict):
-                p.add(loc_of(raw, "params"), "`params` must be a mapping")
+                p.add(loc_of(raw, "params"), _("`params` must be a mapping"))
                 given = {}
             params = {
                 **_builtin_params(s),
@@ -708,7 +765,9 @@ def parse_system(
                 if k not in tpl.params:
                     p.add(
                         loc_of(given, k),
-                        f"system {sid}: template {tpl.name!r} has no parameter `{k}`",
+                        _("system {sid}: template {name!r} has no parameter `{key}`").format(
+                            sid=sid, name=tpl.name, key=k
+                        ),
                     )
                 check_var(k, given[k], loc_of(given, k, loc_of(raw, "params")), p, f"system {sid}")
             warn_templates(given, loc_of(raw, "params"), p, f"system {sid}: params")
@@ -716,7 +775,9 @@ def parse_system(
             for k in missing_req:
                 p.add(
                     loc_of(raw, "template"),
-                    f"system {sid}: template {tpl.name!r} needs parameter `{k}`",
+                    _("system {sid}: template {name!r} needs parameter `{key}`").format(
+                        sid=sid, name=tpl.name, key=k
+                    ),
                 )
             missing: set[str] = set()
             if tpl.protos is not None:
@@ -729,13 +790,15 @@ def parse_system(
                     tpl.reported.add(k)
                     p.add(
                         tpl.loc,
-                        f"template {tpl.name!r} uses ${{{k}}}, which is neither a parameter nor "
-                        "built in",
+                        _(
+                            "template {name!r} uses ${{{key}}}, which is neither "
+                            "a parameter nor built in"
+                        ).format(name=tpl.name, key=k),
                     )
     own = raw.get("steps")
     if own is not None:
         if not isinstance(own, list):
-            p.add(loc_of(raw, "steps"), "`steps` must be a list")
+            p.add(loc_of(raw, "steps"), _("`steps` must be a list"))
         else:
             steps_raw += [(st, loc_of(own, i)) for i, st in enumerate(own)]
     seen: set[str] = set()
@@ -744,13 +807,13 @@ def parse_system(
         if st is None:
             continue
         if st.name in seen:
-            p.add(st.loc, f"system {sid}: two steps named {st.name!r}")
+            p.add(st.loc, _("system {sid}: two steps named {name!r}").format(sid=sid, name=st.name))
         seen.add(st.name)
         s.steps.append(st)
     for key in sorted(set(raw) - _SYSTEM_FIELDS, key=str):
-        p.add(loc_of(raw, key), f"system {sid}: unknown field `{key}`")
+        p.add(loc_of(raw, key), _("system {sid}: unknown field `{key}`").format(sid=sid, key=key))
     if not s.steps and s.strategy not in ("retain", "retire"):
-        p.add(s.loc, f"system {sid}: no steps (give `template` or `steps`)")
+        p.add(s.loc, _("system {sid}: no steps (give `template` or `steps`)").format(sid=sid))
     return s
 
 
@@ -792,13 +855,16 @@ def load_plan(
     p = _Collector()
     plan = Plan(name=path.stem, path=str(path))
     if not isinstance(raw, dict):
-        plan.problems.append(Problem(Location(name, 1), "a migration plan must be a mapping"))
+        plan.problems.append(Problem(Location(name, 1), _("a migration plan must be a mapping")))
         return plan
     if raw.get("version") != PLAN_VERSION:
         p.add(
             loc_of(raw, "version") or loc_of(raw),
-            f"plan version is {raw.get('version')!r}; this cloudctl reads version {PLAN_VERSION} "
-            f"(add `version: {PLAN_VERSION}`)",
+            _(
+                "plan version is {raw!r}; this cloudctl reads "
+                "version {PLAN_VERSION} (add `version: "
+                "{PLAN_VERSION}`)"
+            ).format(raw=raw.get("version"), PLAN_VERSION=PLAN_VERSION),
         )
     plan.name = str(raw.get("name") or path.stem)
     plan.title_zh = _text(raw, "title_zh", p)
@@ -811,7 +877,7 @@ def load_plan(
     if isinstance(par, bool) or not isinstance(par, int) or par < 1:
         p.add(
             loc_of(raw.get("defaults"), "parallel"),
-            f"defaults.parallel: expected a whole number ≥ 1, not {par!r}",
+            _("defaults.parallel: expected a whole number ≥ 1, not {par!r}").format(par=par),
         )
         par = 4
     plan.parallel = par
@@ -819,7 +885,7 @@ def load_plan(
     templates: dict[str, Template | None] = {}
     systems = raw.get("systems")
     if not isinstance(systems, list):
-        p.add(loc_of(raw), "missing `systems` (a list)")
+        p.add(loc_of(raw), _("missing `systems` (a list)"))
         systems = []
     for i, sraw in enumerate(systems):
         s = parse_system(sraw, p, templates, tdir, loc_of(systems, i))
@@ -827,21 +893,25 @@ def load_plan(
             continue
         if s.id in plan.systems:
             p.add(
-                s.where("id"), f"system {s.id} is defined twice (first at {plan.systems[s.id].loc})"
+                s.where("id"),
+                _("system {id} is defined twice (first at {loc})").format(
+                    id=s.id, loc=plan.systems[s.id].loc
+                ),
             )
             continue
         plan.systems[s.id] = s
     waves = raw.get("waves") or []
     if not isinstance(waves, list):
-        p.add(loc_of(raw, "waves"), "`waves` must be a list")
+        p.add(loc_of(raw, "waves"), _("`waves` must be a list"))
         waves = []
     for i, wraw in enumerate(waves):
         if not isinstance(wraw, dict) or "id" not in wraw:
-            p.add(loc_of(waves, i), "a wave needs `id` and `systems`")
+            p.add(loc_of(waves, i), _("a wave needs `id` and `systems`"))
             continue
         if not isinstance(wraw["id"], (str, int)) or isinstance(wraw["id"], bool):
             p.add(
-                loc_of(wraw, "id", loc_of(waves, i)), f"wave id: expected text, not {wraw['id']!r}"
+                loc_of(wraw, "id", loc_of(waves, i)),
+                _("wave id: expected text, not {wraw!r}").format(wraw=wraw["id"]),
             )
             continue
         w = Wave(id=str(wraw["id"]), loc=loc_of(wraw))
@@ -849,7 +919,7 @@ def load_plan(
         w.name_en = _text(wraw, "name_en", p)
         w.systems, w.item_locs = _names(wraw, "systems", p)
         if plan.wave(w.id):
-            p.add(w.loc, f"wave {w.id} is defined twice")
+            p.add(w.loc, _("wave {id} is defined twice").format(id=w.id))
             continue
         plan.waves.append(w)
     for key in sorted(
@@ -867,7 +937,7 @@ def load_plan(
         },
         key=str,
     ):
-        p.add(loc_of(raw, key), f"unknown top-level field `{key}`")
+        p.add(loc_of(raw, key), _("unknown top-level field `{key}`").format(key=key))
     plan.problems = p.problems
     plan.warnings = p.warnings
     return plan

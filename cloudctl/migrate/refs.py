@@ -10,6 +10,7 @@ import yaml
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import CloudctlError, Location, Problem
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path, load_yaml
 from cloudctl.migrate.trust import command_allowed, playbook_allowed
 from cloudctl.migrate.validate import References
@@ -78,18 +79,24 @@ def load_references(center: Center, inventory: Path | None = None) -> References
     try:
         refs.tenants = tenants_of(center)
     except CloudctlError as e:
-        refs.unavailable.append(Problem(e.location, f"cannot check tenants: {e.message}"))
+        refs.unavailable.append(
+            Problem(e.location, _("cannot check tenants: {message}").format(message=e.message))
+        )
     try:
         refs.networks = networks_of(center)
     except CloudctlError as e:
         for pr in e.problems:
-            refs.unavailable.append(Problem(pr.location, f"cannot check networks: {pr.message}"))
+            refs.unavailable.append(
+                Problem(
+                    pr.location, _("cannot check networks: {message}").format(message=pr.message)
+                )
+            )
     inv = inventory or center.hosts_inventory
     if inv.exists():
         refs.hosts, refs.groups = inventory_names(inv)
     else:
         refs.unavailable.append(
-            Problem(Location(display_path(inv)), "cannot check hosts: inventory not found")
+            Problem(Location(display_path(inv)), _("cannot check hosts: inventory not found"))
         )
     pb_root = center.playbooks
     refs.playbook_exists = lambda rel: (pb_root / rel).is_file()

@@ -16,6 +16,7 @@ from typing import Any
 import netaddr
 
 from cloudctl.core.errors import CloudctlError, Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
 from cloudctl.tenant.model import (
     ALLOWED_ROLES,
@@ -101,7 +102,9 @@ def _unknown_keys(doc: Any, allowed: Iterable[str], probs: _Problems, what: str)
         if k not in allowed:
             probs.add(
                 loc_of(doc, k),
-                f"{what}: unknown key {k!r} (expected one of: {', '.join(sorted(allowed))})",
+                _("{what}: unknown key {key!r} (expected one of: {names})").format(
+                    what=what, key=k, names=", ".join(sorted(allowed))
+                ),
             )
 
 
@@ -110,7 +113,7 @@ def _as_list(doc: Any, key: str, probs: _Problems, fallback: Location) -> list:
     if val is None:
         return []
     if not isinstance(val, list):
-        probs.add(loc_of(doc, key, fallback), f"{key}: expected a list")
+        probs.add(loc_of(doc, key, fallback), _("{key}: expected a list").format(key=key))
         return []
     return val
 
@@ -139,7 +142,7 @@ def _entries(
         if shorthand is not None and isinstance(item, str):
             item = {shorthand: item}
         if not isinstance(item, dict):
-            probs.add(loc, f"a {what} must be {expected}")
+            probs.add(loc, _("a {what} must be {expected}").format(what=what, expected=expected))
             continue
         _unknown_keys(item, allowed, probs, what)
         yield item, loc
@@ -161,10 +164,12 @@ def _new_short_name(
     (at ``twice_where`` if given) and returns False; otherwise remembers it in ``seen``.
     """
     if not isinstance(short, str) or not SHORT_NAME_RE.match(short):
-        probs.add(where, f"{what} name {short!r}{hint}")
+        probs.add(where, _("{what} name {short!r}{hint}").format(what=what, short=short, hint=hint))
         return False
     if short in seen:
-        probs.add(twice_where or where, f"{what} {short!r} defined twice")
+        probs.add(
+            twice_where or where, _("{what} {short!r} defined twice").format(what=what, short=short)
+        )
         return False
     seen.add(short)
     return True
@@ -264,16 +269,19 @@ def _parse_templates(
     for stem, doc in sorted(docs.items()):
         top = loc_of(doc) or Location(stem)
         if not isinstance(doc, dict):
-            probs.add(top, "a security-group template must be a mapping")
+            probs.add(top, _("a security-group template must be a mapping"))
             continue
         _unknown_keys(doc, TEMPLATE_KEYS, probs, "security-group template")
         _check_text(doc, top, probs, "description", "description_zh")
         name = doc.get("name", stem)
         if name != stem:
-            probs.add(doc.loc("name"), f"name {name!r} must equal the file name {stem!r}")
+            probs.add(
+                doc.loc("name"),
+                _("name {name!r} must equal the file name {stem!r}").format(name=name, stem=stem),
+            )
         egress = doc.get("egress", "default")
         if egress not in ("default", "none"):
-            probs.add(doc.loc("egress"), "egress: expected 'default' (allow all out) or 'none'")
+            probs.add(doc.loc("egress"), _("egress: expected 'default' (allow all out) or 'none'"))
         rules: list[RuleTemplate] = []
         for r, rl in _entries(_as_list(doc, "rules", probs, top), top, probs, "rule", RULE_KEYS):
             rule = _parse_rule_template(r, rl, plan, probs)
@@ -294,13 +302,15 @@ def _parse_rule_template(
 ) -> RuleTemplate | None:
     direction = r.get("direction", "ingress")
     if direction not in ("ingress", "egress"):
-        probs.add(loc_of(r, "direction", rl), "direction: expected ingress or egress")
+        probs.add(loc_of(r, "direction", rl), _("direction: expected ingress or egress"))
         return None
     proto = str(r.get("protocol", "any")).lower()
     if proto not in PROTOCOLS:
         probs.add(
             loc_of(r, "protocol", rl),
-            f"protocol {proto!r}: expected one of {', '.join(sorted(PROTOCOLS))}",
+            _("protocol {proto!r}: expected one of {names}").format(
+                proto=proto, names=", ".join(sorted(PROTOCOLS))
+            ),
         )
         return None
     try:
@@ -309,21 +319,25 @@ def _parse_rule_template(
         probs.add(loc_of(r, "port", rl), str(e))
         return None
     if ports[0] is not None and proto not in ("tcp", "udp", "sctp"):
-        probs.add(loc_of(r, "port", rl), f"port given for protocol {proto}: only tcp/udp/sctp")
+        probs.add(
+            loc_of(r, "port", rl),
+            _("port given for protocol {proto}: only tcp/udp/sctp").format(proto=proto),
+        )
         return None
     if proto in ("tcp", "udp", "sctp") and ports[0] is None and direction == "ingress":
         probs.add(
-            loc_of(r, "protocol", rl), f"{proto} ingress rule without a port opens every port"
+            loc_of(r, "protocol", rl),
+            _("{proto} ingress rule without a port opens every port").format(proto=proto),
         )
     ethertype = r.get("ethertype")
     if ethertype not in (None, "IPv4", "IPv6"):
-        probs.add(loc_of(r, "ethertype", rl), "ethertype: expected IPv4 or IPv6")
+        probs.add(loc_of(r, "ethertype", rl), _("ethertype: expected IPv4 or IPv6"))
         return None
     remotes = [
         k for k in ("remote_zone", "remote_allocation", "remote_group", "remote_cidr") if k in r
     ]
     if len(remotes) > 1:
-        probs.add(rl, f"a rule takes one remote, not {', '.join(remotes)}")
+        probs.add(rl, _("a rule takes one remote, not {names}").format(names=", ".join(remotes)))
         return None
     kind, value = "any", None
     if remotes:
@@ -331,16 +345,21 @@ def _parse_rule_template(
     rloc = loc_of(r, remotes[0], rl) if remotes else rl
     if kind == "zone" and value not in plan.zones:
         known = ", ".join(sorted(plan.zones)) or "none"
-        probs.add(rloc, f"unknown zone {value!r} in the address plan (known: {known})")
+        probs.add(
+            rloc,
+            _("unknown zone {value!r} in the address plan (known: {known})").format(
+                value=value, known=known
+            ),
+        )
         return None
     if kind == "allocation" and "{code}" not in (value or "") and value not in plan.allocations:
-        probs.add(rloc, f"unknown allocation {value!r} in the address plan")
+        probs.add(rloc, _("unknown allocation {value!r} in the address plan").format(value=value))
         return None
     if kind == "cidr":
         try:
             value = str(netaddr.IPNetwork(value).cidr)
         except (netaddr.AddrFormatError, ValueError, TypeError):
-            probs.add(rloc, f"remote_cidr {value!r} is not a CIDR")
+            probs.add(rloc, _("remote_cidr {value!r} is not a CIDR").format(value=value))
             return None
     rule = RuleTemplate(
         direction=direction,
@@ -362,7 +381,12 @@ def _parse_rule_template(
             remote_ip_prefix=value,
         )
         if is_wide_open(probe):
-            probs.add(rloc, f"wide-open rule: {probe.label()} (等保: 管理端口不得对全网开放)")
+            probs.add(
+                rloc,
+                _("wide-open rule: {label} (等保: 管理端口不得对全网开放)").format(
+                    label=probe.label()
+                ),
+            )
             return None
     return rule
 
@@ -395,31 +419,46 @@ def _quota_block(
 ) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     if not isinstance(raw, dict):
-        probs.add(where, "quotas: expected a mapping of service → {key: value}")
+        probs.add(where, _("quotas: expected a mapping of service → {{key: value}}"))
         return out
     for svc, vals in raw.items():
         sloc = loc_of(raw, svc, where)
         if svc == "class":
             continue
         if svc not in services:
-            probs.add(sloc, f"quotas: unknown service {svc!r} (network, compute, volume)")
+            probs.add(
+                sloc,
+                _("quotas: unknown service {svc!r} (network, compute, volume)").format(svc=svc),
+            )
             continue
         if not isinstance(vals, dict):
-            probs.add(sloc, f"quotas.{svc}: expected a mapping")
+            probs.add(sloc, _("quotas.{svc}: expected a mapping").format(svc=svc))
             continue
         for k, v in vals.items():
             kloc = loc_of(vals, k, sloc)
             if k not in QUOTA_KEYS[svc]:
                 probs.add(
                     kloc,
-                    f"quotas.{svc}: unknown quota {k!r} (known: {', '.join(QUOTA_KEYS[svc])})",
+                    _("quotas.{svc}: unknown quota {key!r} (known: {names})").format(
+                        svc=svc, key=k, names=", ".join(QUOTA_KEYS[svc])
+                    ),
                 )
                 continue
             if isinstance(v, bool) or not isinstance(v, int):
-                probs.add(kloc, f"quotas.{svc}.{k}: expected a whole number (-1 = unlimited)")
+                probs.add(
+                    kloc,
+                    _("quotas.{svc}.{key}: expected a whole number (-1 = unlimited)").format(
+                        svc=svc, key=k
+                    ),
+                )
                 continue
             if v < -1:
-                probs.add(kloc, f"quotas.{svc}.{k}: negative quota {v} (use -1 for unlimited)")
+                probs.add(
+                    kloc,
+                    _("quotas.{svc}.{key}: negative quota {value} (use -1 for unlimited)").format(
+                        svc=svc, key=k, value=v
+                    ),
+                )
                 continue
             out.setdefault(svc, {})[k] = v
     return out
@@ -444,7 +483,7 @@ def parse_defaults(doc: Any, probs: _Problems, where: Location) -> TenantDefault
     if doc is None:
         return TenantDefaults()
     if not isinstance(doc, dict):
-        probs.add(where, "expected a mapping")
+        probs.add(where, _("expected a mapping"))
         return TenantDefaults()
     _unknown_keys(doc, DEFAULTS_KEYS, probs, "tenant defaults")
     classes: dict[str, dict[str, dict[str, int]]] = {}
@@ -454,7 +493,10 @@ def parse_defaults(doc: Any, probs: _Problems, where: Location) -> TenantDefault
     quotas = doc.get("quotas") or {}
     default_class = quotas.get("class") if isinstance(quotas, dict) else None
     if default_class is not None and default_class not in classes:
-        probs.add(loc_of(quotas, "class", where), f"unknown quota class {default_class!r}")
+        probs.add(
+            loc_of(quotas, "class", where),
+            _("unknown quota class {default_class!r}").format(default_class=default_class),
+        )
     return TenantDefaults(
         quota_classes=classes,
         quotas=_quota_block(quotas, loc_of(doc, "quotas", where), probs),
@@ -505,24 +547,35 @@ def _parse_tenant(
 ) -> TenantSpec | None:
     top = loc_of(doc) or Location(stem)
     if not isinstance(doc, dict):
-        probs.add(top, "a tenant file must be a mapping")
+        probs.add(top, _("a tenant file must be a mapping"))
         return None
     n_before = len(probs.items)
     _unknown_keys(doc, TENANT_KEYS, probs, "tenant")
     version = doc.get("version", FILE_VERSION)
     if version != FILE_VERSION:
         probs.add(
-            doc.loc("version"), f"version {version!r} is not supported (expected {FILE_VERSION})"
+            doc.loc("version"),
+            _("version {version!r} is not supported (expected {FILE_VERSION})").format(
+                version=version, FILE_VERSION=FILE_VERSION
+            ),
         )
     code = doc.get("code")
     if not isinstance(code, str) or not CODE_RE.match(code):
-        probs.add(doc.loc("code"), f"code {code!r}: expected lowercase letters/digits (e.g. czj)")
+        probs.add(
+            doc.loc("code"),
+            _("code {code!r}: expected lowercase letters/digits (e.g. czj)").format(code=code),
+        )
         return None
     if code != stem:
-        probs.add(doc.loc("code"), f"code {code!r} must equal the file name ({stem}.yaml)")
+        probs.add(
+            doc.loc("code"),
+            _("code {code!r} must equal the file name ({stem}.yaml)").format(code=code, stem=stem),
+        )
     dept = plan.departments.get(code)
     if dept is None:  # also when the departments list is empty or missing
-        probs.add(doc.loc("code"), f"no department {code!r} in the departments list")
+        probs.add(
+            doc.loc("code"), _("no department {code!r} in the departments list").format(code=code)
+        )
     dept = dept or {}
     p = settings.name_prefix
     project = f"{p}{code}"
@@ -546,12 +599,14 @@ def _parse_tenant(
         _check_text(n, nl, probs, "description")
         mtu = n.get("mtu")
         if mtu is not None and (not isinstance(mtu, int) or isinstance(mtu, bool) or mtu < 68):
-            probs.add(loc_of(n, "mtu", nl), f"mtu {mtu!r}: expected a number ≥ 68")
+            probs.add(
+                loc_of(n, "mtu", nl), _("mtu {mtu!r}: expected a number ≥ 68").format(mtu=mtu)
+            )
             mtu = None
         subnets: list[SubnetSpec] = []
         raw_subs = _as_list(n, "subnets", probs, nl)
         if not raw_subs:
-            probs.add(nl, f"network {short!r} has no subnets")
+            probs.add(nl, _("network {short!r} has no subnets").format(short=short))
         for s, sl in _entries(
             raw_subs,
             nl,
@@ -584,7 +639,7 @@ def _parse_tenant(
             raw_router = LDict()
             raw_router.file, raw_router.line, raw_router.key_lines = rl.file, rl.line, {}
         if not isinstance(raw_router, dict):
-            probs.add(rl, "router: expected a mapping (or true)")
+            probs.add(rl, _("router: expected a mapping (or true)"))
         else:
             _unknown_keys(raw_router, ROUTER_KEYS, probs, "router")
             _check_text(raw_router, rl, probs, "description", "name", "external_network")
@@ -597,21 +652,25 @@ def _parse_tenant(
                     if a not in subnet_names:
                         probs.add(
                             loc_of(ifaces, k, rl),
-                            f"router interface {a!r}: "
-                            "no subnet of this tenant uses that allocation",
+                            _(
+                                "router interface {a!r}: no subnet of this tenant "
+                                "uses that allocation"
+                            ).format(a=a),
                         )
                     else:
                         iface_allocs.append(a)
             else:
-                probs.add(loc_of(raw_router, "interfaces", rl), "interfaces: expected a list")
+                probs.add(loc_of(raw_router, "interfaces", rl), _("interfaces: expected a list"))
                 iface_allocs = []
             ext = raw_router.get("external_network")
             snat = raw_router.get("enable_snat")
             if snat is not None and not isinstance(snat, bool):
-                probs.add(loc_of(raw_router, "enable_snat", rl), "enable_snat: expected true/false")
+                probs.add(
+                    loc_of(raw_router, "enable_snat", rl), _("enable_snat: expected true/false")
+                )
             if snat is not None and ext is None:
                 probs.add(
-                    loc_of(raw_router, "enable_snat", rl), "enable_snat needs external_network"
+                    loc_of(raw_router, "enable_snat", rl), _("enable_snat needs external_network")
                 )
             rname = raw_router.get("name") or "router"
             router = RouterSpec(
@@ -642,7 +701,9 @@ def _parse_tenant(
             known = ", ".join(sorted(templates)) or "none"
             probs.add(
                 loc_of(g, "template", gl),
-                f"unknown security-group template {tname!r} (known: {known})",
+                _("unknown security-group template {tname!r} (known: {known})").format(
+                    tname=tname, known=known
+                ),
             )
             continue
         short = g.get("name", tname)
@@ -676,7 +737,10 @@ def _parse_tenant(
         cls = raw_q.get("class")
         if not isinstance(cls, str) or cls not in defaults.quota_classes:
             known = ", ".join(sorted(defaults.quota_classes)) or "none"
-            probs.add(loc_of(raw_q, "class", qloc), f"unknown quota class {cls!r} (known: {known})")
+            probs.add(
+                loc_of(raw_q, "class", qloc),
+                _("unknown quota class {cls!r} (known: {known})").format(cls=cls, known=known),
+            )
             cls = None
     own = _quota_block(raw_q, qloc, probs) if raw_q is not None else {}
     quotas = _merge_quotas(defaults.quotas, defaults.quota_classes.get(cls or "", {}), own)
@@ -687,7 +751,7 @@ def _parse_tenant(
     seen_users: set[str] = set()
     for u, ul in _entries(raw_users, top, probs, "user", USER_KEYS):
         if "password" in u:
-            probs.add(loc_of(u, "password", ul), "never put a password in a tenant file")
+            probs.add(loc_of(u, "password", ul), _("never put a password in a tenant file"))
         _check_text(u, ul, probs, "description", "email")
         short = u.get("name")
         name_loc = loc_of(u, "name", ul)
@@ -697,13 +761,17 @@ def _parse_tenant(
             continue
         roles = u.get("roles") or []
         if not isinstance(roles, list) or not roles:
-            probs.add(loc_of(u, "roles", ul), "roles: expected a non-empty list (member, reader)")
+            probs.add(
+                loc_of(u, "roles", ul), _("roles: expected a non-empty list (member, reader)")
+            )
             roles = []
         for k, role in enumerate(roles):
             if role not in ALLOWED_ROLES:
                 probs.add(
                     loc_of(roles, k, ul),
-                    f"role {role!r} is not allowed for tenant users ({', '.join(ALLOWED_ROLES)})",
+                    _("role {role!r} is not allowed for tenant users ({names})").format(
+                        role=role, names=", ".join(ALLOWED_ROLES)
+                    ),
                 )
         _check_enabled(u, ul, probs)
         pw_env = u.get("password_env")
@@ -751,13 +819,15 @@ def _check_text(m: Any, where: Location | None, probs: _Problems, *keys: str) ->
         if v is not None and not isinstance(v, str):
             kind = "a list" if isinstance(v, list) else "a mapping" if isinstance(v, dict) else ""
             got = f" (got {kind or type(v).__name__})"
-            probs.add(loc_of(m, key, where), f"{key}: expected text{got}")
+            probs.add(
+                loc_of(m, key, where), _("{key}: expected text{got}").format(key=key, got=got)
+            )
 
 
 def _check_enabled(m: Any, where: Location | None, probs: _Problems) -> None:
     """`enabled: "false"` is text, and text is truthy: only a real boolean is taken."""
     if not isinstance(m.get("enabled", True), bool):
-        probs.add(loc_of(m, "enabled", where), "enabled: expected true or false (unquoted)")
+        probs.add(loc_of(m, "enabled", where), _("enabled: expected true or false (unquoted)"))
 
 
 def _described(text: str) -> str:
@@ -779,18 +849,36 @@ def _parse_subnet(
     aloc = loc_of(s, "allocation", sl)
     alloc = plan.allocations.get(alloc_name) if isinstance(alloc_name, str) else None
     if alloc is None:
-        probs.add(aloc, f"unknown allocation {alloc_name!r} in the address plan")
+        probs.add(
+            aloc,
+            _("unknown allocation {alloc_name!r} in the address plan").format(
+                alloc_name=alloc_name
+            ),
+        )
         return None
     if alloc.tenant and alloc.tenant != code:
         probs.add(
-            aloc, f"allocation {alloc_name!r} belongs to tenant {alloc.tenant!r}, not {code!r}"
+            aloc,
+            _("allocation {alloc_name!r} belongs to tenant {tenant!r}, not {code!r}").format(
+                alloc_name=alloc_name, tenant=alloc.tenant, code=code
+            ),
         )
         return None
     if alloc.status not in ("active", "allocated"):
-        probs.add(aloc, f"allocation {alloc_name!r} is {alloc.status}: not usable as a subnet")
+        probs.add(
+            aloc,
+            _("allocation {alloc_name!r} is {status}: not usable as a subnet").format(
+                alloc_name=alloc_name, status=alloc.status
+            ),
+        )
         return None
     if alloc_name in used:
-        probs.add(aloc, f"allocation {alloc_name!r} is already used by {used[alloc_name]}")
+        probs.add(
+            aloc,
+            _("allocation {alloc_name!r} is already used by {used}").format(
+                alloc_name=alloc_name, used=used[alloc_name]
+            ),
+        )
         return None
     used[alloc_name] = aloc
     net = netaddr.IPNetwork(alloc.cidr)
@@ -799,7 +887,7 @@ def _parse_subnet(
         raw = s.get("pools")
         ploc = loc_of(s, "pools", sl)
         if not isinstance(raw, list) or not raw:
-            probs.add(ploc, "pools: expected a list of start-end ranges")
+            probs.add(ploc, _("pools: expected a list of start-end ranges"))
             return None
         parsed = []
         for k, r in enumerate(raw):
@@ -807,25 +895,32 @@ def _parse_subnet(
             try:
                 a, b = parse_range(r)
             except (ValueError, netaddr.AddrFormatError) as e:
-                probs.add(rl, f"pool: {e}")
+                probs.add(rl, _("pool: {e}").format(e=e))
                 return None
             if netaddr.IPAddress(a) not in net or netaddr.IPAddress(b) not in net:
                 probs.add(
                     rl,
-                    f"pool {a}-{b} is outside allocation {alloc_name} ({alloc.cidr}): "
-                    "a subnet must stay inside its allocation",
+                    _(
+                        "pool {a}-{b} is outside allocation {alloc_name} "
+                        "({cidr}): a subnet must stay inside its allocation"
+                    ).format(a=a, b=b, alloc_name=alloc_name, cidr=alloc.cidr),
                 )
                 return None
             if alloc.gateway and netaddr.IPAddress(a) <= netaddr.IPAddress(
                 alloc.gateway
             ) <= netaddr.IPAddress(b):
-                probs.add(rl, f"pool {a}-{b} contains the gateway {alloc.gateway}")
+                probs.add(
+                    rl,
+                    _("pool {a}-{b} contains the gateway {gateway}").format(
+                        a=a, b=b, gateway=alloc.gateway
+                    ),
+                )
                 return None
             parsed.append((a, b))
         pools = tuple(parsed)
     dhcp = s.get("dhcp", True)
     if not isinstance(dhcp, bool):
-        probs.add(loc_of(s, "dhcp", sl), "dhcp: expected true or false")
+        probs.add(loc_of(s, "dhcp", sl), _("dhcp: expected true or false"))
         dhcp = True
     return SubnetSpec(
         name=f"{prefix}{alloc_name}",
@@ -872,8 +967,10 @@ def _resolve_rules(
             if alloc is None:
                 probs.add(
                     where,
-                    f"template {tpl.name} ({rt.location}): allocation {name!r} does not exist "
-                    f"for tenant {code}",
+                    _(
+                        "template {name} ({location}): allocation {name2!r} "
+                        "does not exist for tenant {code}"
+                    ).format(name=tpl.name, location=rt.location, name2=name, code=code),
                 )
                 continue
             prefixes = [alloc.cidr]
@@ -882,8 +979,10 @@ def _resolve_rules(
             if group is None:
                 probs.add(
                     where,
-                    f"template {tpl.name} ({rt.location}) needs security group "
-                    f"{rt.remote_value!r} in this tenant too",
+                    _(
+                        "template {name} ({location}) needs security group "
+                        "{remote_value!r} in this tenant too"
+                    ).format(name=tpl.name, location=rt.location, remote_value=rt.remote_value),
                 )
                 continue
             prefixes = [None]
@@ -918,7 +1017,11 @@ def read_docs(directory: Path, problems: list[Problem], pattern: str = "*.yaml")
             continue
         if not isinstance(doc, (dict, list)):  # empty, or a bare value: no line to point at
             what = "the file is empty" if doc is None else "the file holds a single value"
-            problems.append(Problem(Location(display_path(f), 1), f"{what}: expected a mapping"))
+            problems.append(
+                Problem(
+                    Location(display_path(f), 1), _("{what}: expected a mapping").format(what=what)
+                )
+            )
             continue
         out[f.stem] = doc
     return out
@@ -929,16 +1032,19 @@ def _tenants_dir_problem(tenants_dir: Path) -> Problem | None:
     (``--prune`` would then plan the deletion of every tenant)."""
     where = Location(display_path(tenants_dir))
     if not tenants_dir.exists():
-        return Problem(where, "tenants directory not found (check `tenants:` in cloudctl.yaml)")
+        return Problem(where, _("tenants directory not found (check `tenants:` in cloudctl.yaml)"))
     if not tenants_dir.is_dir():
-        return Problem(where, "not a directory (check `tenants:` in cloudctl.yaml)")
+        return Problem(where, _("not a directory (check `tenants:` in cloudctl.yaml)"))
     if not any(
         not f.name.startswith((".", "_")) for f in tenants_dir.glob("*.yaml") if f.is_file()
     ):
         return Problem(
             where,
-            "no tenant files (<code>.yaml) in the tenants directory: refusing to treat that "
-            "as no tenants (check `tenants:` in cloudctl.yaml)",
+            _(
+                "no tenant files (<code>.yaml) in the tenants "
+                "directory: refusing to treat that as no tenants "
+                "(check `tenants:` in cloudctl.yaml)"
+            ),
         )
     return None
 
@@ -1008,7 +1114,9 @@ def load_desired_from_files(
         unknown = [c for c in wanted if c not in desired.tenants]
         for c in unknown:
             problems.append(
-                Problem(Location(display_path(tenants_dir)), f"no tenant file for {c!r}")
+                Problem(
+                    Location(display_path(tenants_dir)), _("no tenant file for {c!r}").format(c=c)
+                )
             )
         if problems:
             raise ValidationFailed(problems)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cloudctl.core.errors import Location, Problem
+from cloudctl.core.i18n import _
 from cloudctl.tenant.desired import is_wide_open
 from cloudctl.tenant.model import (
     MANAGED_TAG,
@@ -425,14 +426,22 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
             plan.problems.append(
                 Problem(
                     loc,
-                    f"project {t.project!r} exists but is not managed by cloudctl "
-                    f"(no tag {MANAGED_TAG}); refusing to touch it",
+                    _(
+                        "project {project!r} exists but is not managed by "
+                        "cloudctl (no tag {MANAGED_TAG}); refusing to touch "
+                        "it"
+                    ).format(project=t.project, MANAGED_TAG=MANAGED_TAG),
                 )
             )
             return
         if proj.scope not in (None, desired.scope):
             plan.problems.append(
-                Problem(loc, f"project {t.project!r} belongs to cloudctl scope {proj.scope!r}")
+                Problem(
+                    loc,
+                    _("project {project!r} belongs to cloudctl scope {scope!r}").format(
+                        project=t.project, scope=proj.scope
+                    ),
+                )
             )
             return
         pid = proj.id
@@ -524,8 +533,10 @@ def _plan_tenant(desired: DesiredState, t: TenantSpec, idx: _Index, plan: Plan) 
                 plan.problems.append(
                     Problem(
                         r.location or loc,
-                        f"external network {r.external_network!r} does not exist in the cloud "
-                        "(or is not router:external)",
+                        _(
+                            "external network {external_network!r} does not "
+                            "exist in the cloud (or is not router:external)"
+                        ).format(external_network=r.external_network),
                     )
                 )
             else:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from cloudctl.core.errors import ExternalError, InputError
+from cloudctl.core.i18n import _
 from cloudctl.tenant.model import (
     QUOTA_KEYS,
     ActualState,
@@ -126,9 +127,13 @@ def connect(cloud: str | None = None, config_file: str | None = None) -> tuple[A
     except (osexc.ConfigException, ksa_exc.OptionError) as e:
         # OptionError: an empty configuration (no clouds.yaml, no OS_* variables) has no auth_url
         raise InputError(
-            f"cannot choose a cloud: {e} (use --os-cloud NAME or OS_CLOUD, and clouds.yaml "
-            "or OS_CLIENT_CONFIG_FILE; for the local lab: export "
-            "OS_CLIENT_CONFIG_FILE=/var/lib/cloudctl/lab/clouds.yaml OS_CLOUD=lab)"
+            _(
+                "cannot choose a cloud: {e} (use --os-cloud NAME or "
+                "OS_CLOUD, and clouds.yaml or OS_CLIENT_CONFIG_FILE; "
+                "for the local lab: export "
+                "OS_CLIENT_CONFIG_FILE=/var/lib/cloudctl/lab/clouds.yaml "
+                "OS_CLOUD=lab)"
+            ).format(e=e)
         ) from None
     counter = RequestCounter()
     counter.attach(conn.session)
@@ -146,7 +151,11 @@ def _err(resp: Any, what: str) -> ExternalError:
             msg = str(body)[:300]
     except ValueError:
         msg = (resp.text or "")[:300]
-    return ExternalError(f"{what}: HTTP {resp.status_code}: {msg}")
+    return ExternalError(
+        _("{what}: HTTP {status_code}: {msg}").format(
+            what=what, status_code=resp.status_code, msg=msg
+        )
+    )
 
 
 class OpenStackAdapter:
@@ -190,7 +199,9 @@ class OpenStackAdapter:
             resp = proxy.request(path, method, **kw)
         except ksa_exc.ClientException as e:
             raise ExternalError(
-                f"{what or method + ' ' + path}: {service} unreachable: {e}"
+                _("{what}: {service} unreachable: {e}").format(
+                    what=what or method + " " + path, service=service, e=e
+                )
             ) from None
         if resp.status_code not in set(ok):
             raise _err(resp, what or f"{method} {path}")
@@ -224,7 +235,7 @@ class OpenStackAdapter:
                     "volume": bool(self.conn.has_service("block-storage")),
                 }
             except (ksa_exc.ClientException, os_exc.SDKException) as e:
-                raise ExternalError(f"cannot log in to the cloud: {e}") from None
+                raise ExternalError(_("cannot log in to the cloud: {e}").format(e=e)) from None
         return self._services
 
     # ------------------------------------------------------------------ reads

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.state.db import SqliteDB, StateDB
 
 #: The kinds whose ids are recorded. Rules, router interfaces and role assignments belong to
@@ -67,7 +68,7 @@ class StateOwnershipStore:
             return self.db.conn().execute(sql, args).fetchall()
         except sqlite3.DatabaseError as e:
             raise InputError(
-                f"cannot use the ownership record: {e}", Location(self.db.where)
+                _("cannot use the ownership record: {e}").format(e=e), Location(self.db.where)
             ) from None
 
     def ids(self, cloud: str) -> set[str]:
@@ -95,7 +96,7 @@ class StateOwnershipStore:
                 c.executemany(_UPSERT, rows)
         except sqlite3.DatabaseError as e:
             raise InputError(
-                f"cannot use the ownership record: {e}", Location(self.db.where)
+                _("cannot use the ownership record: {e}").format(e=e), Location(self.db.where)
             ) from None
         return len(rows)
 

@@ -25,6 +25,7 @@ import yaml
 
 from cloudctl.core.errors import CloudctlError, InputError, Location
 from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.i18n import _
 
 #: Only environment variables with this prefix can hold a tenant user's password.
 ENV_PREFIX = "CLOUDCTL_PW_"
@@ -79,12 +80,14 @@ def load_policy(policies_dir: Path) -> PasswordPolicy:
         value = var.default if var is not None else None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InputError(
-                f"variables.{name}: expected a whole number (the center's password policy)",
+                _(
+                    "variables.{name}: expected a whole number (the center's password policy)"
+                ).format(name=name),
                 where,
             )
         values[name] = value
     if values["password_min_class"] > 4:
-        raise InputError("variables.password_min_class: at most 4 classes exist", where)
+        raise InputError(_("variables.password_min_class: at most 4 classes exist"), where)
     return PasswordPolicy(values["password_min_length"], values["password_min_class"], str(where))
 
 
@@ -126,14 +129,17 @@ class PasswordStore:
     def policy(self) -> PasswordPolicy:
         if self._policy is None:
             if self._policy_loader is None:
-                raise CloudctlError("internal: no password policy")
+                raise CloudctlError(_("internal: no password policy"))
             self._policy = self._policy_loader()
         return self._policy
 
     def _damaged(self, why: str) -> InputError:
         return InputError(
-            f"the tenant secrets file is damaged ({why}); its content is not shown. "
-            "Repair it by hand or move it away (new passwords are then generated)",
+            _(
+                "the tenant secrets file is damaged ({why}); its "
+                "content is not shown. Repair it by hand or move it "
+                "away (new passwords are then generated)"
+            ).format(why=why),
             Location(str(self.path)),
         )
 
@@ -175,7 +181,7 @@ class PasswordStore:
             return None
         bad = env_name_problem(env_var)
         if bad:
-            raise InputError(f"user {user}: {bad}")
+            raise InputError(_("user {user}: {bad}").format(user=user, bad=bad))
         value = os.environ.get(env_var)
         if not value:
             return None

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.tenant.diff import Plan
 from cloudctl.tenant.model import ActualState, DesiredState
 
@@ -255,14 +256,19 @@ def load(raw: bytes, where: str) -> SavedPlan:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise InputError("not a plan file: not UTF-8", Location(where)) from None
+        raise InputError(_("not a plan file: not UTF-8"), Location(where)) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"not a plan file: {e.msg}", Location(where, e.lineno)) from None
+        raise InputError(
+            _("not a plan file: {msg}").format(msg=e.msg), Location(where, e.lineno)
+        ) from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         got = doc.get("schema") if isinstance(doc, dict) else None
         raise InputError(
-            f"not a cloudctl tenant plan file (schema {got!r}, expected {SCHEMA!r}); "
-            "write one with `cloudctl tenant plan --out FILE`",
+            _(
+                "not a cloudctl tenant plan file (schema {got!r}, "
+                "expected {SCHEMA!r}); write one with `cloudctl "
+                "tenant plan --out FILE`"
+            ).format(got=got, SCHEMA=SCHEMA),
             Location(where),
         )
     bad = [k for k, t in _FIELDS.items() if not isinstance(doc.get(k), t)]
@@ -272,13 +278,19 @@ def load(raw: bytes, where: str) -> SavedPlan:
     ):
         bad.append("tenants")
     if bad:
-        raise InputError(f"damaged plan file: missing or wrong {', '.join(bad)}", Location(where))
+        raise InputError(
+            _("damaged plan file: missing or wrong {names}").format(names=", ".join(bad)),
+            Location(where),
+        )
     claimed = doc["body_sha256"]
     body = {k: v for k, v in doc.items() if k != "body_sha256"}
     if sha256_of(body) != claimed:
         raise InputError(
-            "the plan file was changed after `tenant plan --out` wrote it (its body does not "
-            "match body_sha256): refusing it; plan again",
+            _(
+                "the plan file was changed after `tenant plan --out` "
+                "wrote it (its body does not match body_sha256): "
+                "refusing it; plan again"
+            ),
             Location(where),
         )
     return SavedPlan(doc, hashlib.sha256(raw).hexdigest())

@@ -12,6 +12,7 @@ from typing import Any
 
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.state import open_state
 from cloudctl.tenant.apply import PasswordStore, Recorder
 from cloudctl.tenant.desired import (
@@ -169,16 +170,25 @@ def destroy_plan(
     name = f"{settings.name_prefix}{code}"
     proj = next((p for p in actual.projects if p.name == name), None)
     if proj is None:
-        raise InputError(f"no project {name!r} in the cloud", Location(code))
+        raise InputError(_("no project {name!r} in the cloud").format(name=name), Location(code))
     if not proj.managed:
-        raise InputError(f"project {name!r} is not managed by cloudctl: not touching it")
+        raise InputError(
+            _("project {name!r} is not managed by cloudctl: not touching it").format(name=name)
+        )
     if proj.scope not in (None, settings.scope):
-        raise InputError(f"project {name!r} belongs to cloudctl scope {proj.scope!r}")
+        raise InputError(
+            _("project {name!r} belongs to cloudctl scope {scope!r}").format(
+                name=name, scope=proj.scope
+            )
+        )
     if proj.id not in actual.recorded:
         raise InputError(
-            f"project {name!r} carries cloudctl's marker, but cloudctl has no record of "
-            f"creating it: not touching it (if it is yours: `cloudctl tenant adopt {code}` "
-            "with its tenant file, then destroy)"
+            _(
+                "project {name!r} carries cloudctl's marker, but "
+                "cloudctl has no record of creating it: not touching "
+                "it (if it is yours: `cloudctl tenant adopt {code}` "
+                "with its tenant file, then destroy)"
+            ).format(name=name, code=code)
         )
     changes, kept = destroy_changes(code, proj, actual)
     plan = Plan(changes=changes, tenants=[code])
