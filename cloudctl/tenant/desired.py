@@ -383,9 +383,9 @@ def _parse_rule_template(
         if is_wide_open(probe):
             probs.add(
                 rloc,
-                _("wide-open rule: {label} (等保: 管理端口不得对全网开放)").format(
-                    label=probe.label()
-                ),
+                _(
+                    "wide-open rule: {label} (MLPS: management ports must not be open to everyone)"
+                ).format(label=probe.label()),
             )
             return None
     return rule

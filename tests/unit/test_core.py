@@ -141,7 +141,7 @@ def test_cli_version_as_subprocess():
 def test_cli_error_without_center_is_exit_2_no_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "CLOUDCTL_CENTER"}
     r = subprocess.run(
-        [sys.executable, "-m", "cloudctl", "audit", "log"],
+        [sys.executable, "-m", "cloudctl", "--lang", "en", "audit", "log"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -132,7 +132,7 @@ def test_center_config_is_checked_by_its_schema(tmp_path):
 def test_schema_export_and_validate_commands(cli, tmp_path):
     r = cli("--lang", "en", "schema", "export", "waivers", "--out", str(tmp_path))
     assert r.exit_code == 0 and json.loads((tmp_path / "waivers.json").read_text())["$defs"]
-    r = cli("schema", "export", "nosuch", "--out", str(tmp_path))
+    r = cli("--lang", "en", "schema", "export", "nosuch", "--out", str(tmp_path))
     assert r.exit_code == 2 and "unknown kind 'nosuch'" in r.stderr
     bad = tmp_path / "w.yaml"
     bad.write_text("waivers:\n  - hosts: '*'\n")

@@ -15,7 +15,7 @@ CORE = Path("inventory/ipam/prefixes/core.yaml")
 
 
 def run(cli, center: Path, *args: str):
-    return cli("--center", str(center), "ipam", *args)
+    return cli("--center", str(center), "--lang", "en", "ipam", *args)
 
 
 def snapshot(center: Path) -> dict[str, bytes]:
@@ -47,7 +47,7 @@ def test_validate_reports_every_problem_and_exits_2(cli, sample_center, monkeypa
         f"{core_yaml}:48: prefix rsj-app: pool 10.20.19.10-10.20.19.254 is outside 10.20.18.0/24",
         f"{core_yaml}:55: prefix wjw-app: gateway 10.20.21.1 is outside 10.20.20.0/24",
     ]
-    assert r.stderr.splitlines()[-1] == "cloudctl: 地址规划有 4 个问题"
+    assert r.stderr.splitlines()[-1] == "cloudctl: 4 problem(s) in the address plan"
     assert "Traceback" not in r.output
 
 
@@ -163,7 +163,7 @@ def test_allocate_dry_run_changes_nothing(cli, sample_center):
         "rsj-db2",
         "--dry-run",
     )
-    assert r.exit_code == 0 and "dry-run" in r.stdout
+    assert r.exit_code == 0 and "dry run" in r.stdout
     assert snapshot(sample_center) == before
     assert not (sample_center / ".cloudctl" / "audit.log").exists()
 

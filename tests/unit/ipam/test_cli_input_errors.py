@@ -16,7 +16,7 @@ def test_free_refuses_a_plan_that_does_not_load_whole(cli, sample_center):
 
 @pytest.mark.parametrize("n", ["0", "-1", "99"])
 def test_free_rejects_impossible_prefix_lengths(cli, sample_center, n):
-    r = cli("--center", str(sample_center), "ipam", "free", "-z", "dmz", "-l", n)
+    r = cli("--center", str(sample_center), "--lang", "en", "ipam", "free", "-z", "dmz", "-l", n)
     assert r.exit_code == 2 and "--prefixlen must be 1..32" in r.output
 
 
@@ -24,7 +24,8 @@ def test_free_rejects_impossible_prefix_lengths(cli, sample_center, n):
 def test_allocate_rejects_names_that_would_break_the_plan(cli, sample_center, name):
     files = sorted((sample_center / "inventory" / "ipam").rglob("*.yaml"))
     before = {p: p.read_bytes() for p in files}
-    args = ["--center", str(sample_center), "ipam", "allocate", "-z", "dmz", "-t", "rsj"]
+    args = ["--center", str(sample_center), "--lang", "en", "ipam", "allocate", "-z", "dmz"]
+    args += ["-t", "rsj"]
     r = cli(*args, "-l", "28", "-n", name)
     assert r.exit_code == 2 and "bad allocation name" in r.output, r.output
     assert {p: p.read_bytes() for p in files} == before
@@ -34,6 +35,9 @@ def test_export_to_a_directory_or_an_impossible_path_is_an_input_error(cli, samp
     out = sample_center / "outdir"
     out.mkdir()
     for target, msg in ((out, "is a directory"), ("/proc/no/x.json", "cannot write here")):
-        r = cli("--center", str(sample_center), "ipam", "export", "-f", "json", "-O", str(target))
+        r = cli(
+            "--center", str(sample_center), "--lang", "en", "ipam", "export", "-f", "json", "-O",
+            str(target),
+        )
         assert r.exit_code == 2 and msg in r.output, r.output
     assert list(out.iterdir()) == []  # no temp file left behind

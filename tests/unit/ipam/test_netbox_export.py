@@ -367,7 +367,8 @@ def test_invalid_prefix_is_a_located_warning(mini):
 def test_cli_refuses_an_invalid_plan_with_file_and_line(cli, mini, tmp_path):
     mini.prefixes("zone: core\nprefixes:\n  - {name: broken, prefix: 10.20.2.1/24}\n")
     r = cli(
-        "--center", str(mini.root), "ipam", "export", "-f", "netbox", "-O", str(tmp_path / "nb")
+        "--center", str(mini.root), "--lang", "en", "ipam", "export", "-f", "netbox", "-O",
+        str(tmp_path / "nb"),
     )
     assert r.exit_code == 2
     assert "core.yaml:3:" in r.stderr and "host bits" in r.stderr

@@ -18,7 +18,7 @@ CORE = Path("inventory/ipam/prefixes/core.yaml")
 
 
 def cloudctl(center: Path, *args: str, wait: bool = True):
-    cmd = [sys.executable, "-m", "cloudctl", "--center", str(center), "ipam", *args]
+    cmd = [sys.executable, "-m", "cloudctl", "--center", str(center), "--lang", "en", "ipam", *args]
     env = {**os.environ, "COLUMNS": "200"}
     if not wait:
         return subprocess.Popen(

@@ -13,7 +13,7 @@ def test_no_cloud_configured_is_an_input_error_not_a_crash(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}  # no OS_* at all
     for args in (["tenant", "plan"], ["tenant", "drift"], ["ipam", "drift"]):
         p = subprocess.run(
-            [sys.executable, "-m", "cloudctl", "--center", str(ROOT), *args],
+            [sys.executable, "-m", "cloudctl", "--center", str(ROOT), "--lang", "en", *args],
             capture_output=True,
             text=True,
             env=env,
