@@ -133,7 +133,8 @@ def bench_plan_cli(n: int, n_deps: int, runs: int = 5) -> None:
             deps = n_deps * size // n
             c = make_plan_center(Path(tmp) / f"c{size}", size, deps)
             val = ["migrate", "validate", "generated"]
-            pln = ["migrate", "plan", "generated"]
+            pln = ["migrate", "plan", "generated", "--auto-waves", "--max-per-wave", "200"]
+            pln += ["--parallel", "10"]
             r = {
                 "validate_cold": time_cli("validate, cold", val, runs, c, cold=True),
                 "plan_cold": time_cli("plan, cold", pln, runs, c, cold=True),
@@ -399,6 +400,42 @@ def bench_wave(n: int = 10) -> None:
         )
 
 
+def bench_wave_growth(sizes: list[int], runs: int) -> None:
+    """Whole `cloudctl migrate run` processes: a wave of n independent systems (one 2 s
+    step each, `batch: true`, localhost) with --parallel n, against the critical path (one
+    system alone, the same command). Every run is shown: the target holds for each."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            c = make_center(Path(tmp) / f"w{n}", n)
+            bplan = c / "migration_plans" / "bench-batch.yaml"
+            bplan.write_text(bplan.read_text().replace("strategy: retain", "strategy: retire"))
+            journals = iter(range(10_000))
+
+            def cmd(i: int, n=n, c=c, systems=None, journals=journals):
+                j = c / f"j{next(journals)}.db"
+                extra = ["--systems", systems] if systems else []
+                return ["migrate", "run", "bench-batch", "-w", "w", "-p", str(n),
+                        "--journal", str(j), *extra]  # fmt: skip
+
+            crit = time_cli("one system", lambda i: cmd(i, systems="app00"), runs, c)
+            wave = time_cli(f"wave of {n}", cmd, runs, c)
+            rows.append((n, crit, wave))
+    header("migrate wave, whole process: n independent 2 s systems, --parallel n, batch: true")
+    lines = []
+    for n, crit, wave in rows:
+        ratios = [w / crit.median for w in wave.seconds]
+        worst = max(ratios)
+        lines.append(
+            f"  {n:>3} systems: wave {wave.text()}, critical path {crit.text()}; "
+            f"each run / critical path: {', '.join(f'{r:.2f}×' for r in ratios)} "
+            f"(target ≤ 1.5× in every run: {'met' if worst <= 1.5 else 'NOT met'}) "
+            f"[{wave.load_text()}]"
+        )
+    print("\n".join(lines))
+    print(growth_table("wave, --parallel n", [(n, w) for n, _, w in rows], unit="systems"))
+
+
 def bench_step_cost(lab_host: str | None) -> None:
     from cloudctl.ansible.runner import ansible_env, run_playbook
 
@@ -546,7 +583,9 @@ def main() -> None:
     ap.add_argument("--deps", type=int, default=5000)
     ap.add_argument("--skip-ansible", action="store_true")
     ap.add_argument(
-        "--only", choices=["cli", "plan", "wave", "step", "precheck"], help="run one part only"
+        "--only",
+        choices=["cli", "plan", "wave", "waves", "step", "precheck"],
+        help="run one part only",
     )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--lab-host", default="yun-web01")
@@ -559,6 +598,8 @@ def main() -> None:
         bench_plan(a.systems, a.deps)
     if not a.skip_ansible and a.only in (None, "wave"):
         bench_wave()
+    if not a.skip_ansible and a.only in (None, "waves"):
+        bench_wave_growth([1, 10, 20], a.runs)
     if not a.skip_ansible and a.only in (None, "step"):
         bench_step_cost(a.lab_host)
     if not a.skip_ansible and a.only in (None, "precheck"):

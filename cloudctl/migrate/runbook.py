@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.ansible.runner import (
+    DEFAULT_FORKS,
     SshTrust,
     ansible_yaml,
     make_private,
     mark_unsafe,
     private_dir,
     run_playbook,
+    user_setting,
 )
 from cloudctl.core.center import Trust
 from cloudctl.core.errors import CloudctlError
@@ -224,16 +226,22 @@ class AnsibleStepRunner:
                     cb(ev.get("event_data", {}).get("task", ""))
 
         extravars = {**self.extravars, "migrate_run_id": run_id, "migrate_batch": BATCH_GROUP}
+        playbook = self.playbooks / str(step.playbook)
+        forks = self.forks
+        own = user_setting("ANSIBLE_FORKS", "defaults", "forks", playbook.parent)
+        if forks is None and not own:
+            # the systems already run together (--parallel): one round for all of them
+            forks = max(DEFAULT_FORKS, len(members))
         try:
             res = run_playbook(
-                self.playbooks / str(step.playbook),
+                playbook,
                 [*self.inventory, str(inv)],
                 artifacts_root=root,
                 ident=ident,
                 extravars=extravars,
                 timeout=int(step.timeout) if step.timeout else None,
                 event_handler=on_event,
-                forks=self.forks,
+                forks=forks,
                 ssh_trust=self.ssh_trust,
             )
         except CloudctlError as e:
