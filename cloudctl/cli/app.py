@@ -306,7 +306,6 @@ def root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    i18n.set_language(lang)
     ctx.obj = Session(
         center_path=center, debug=debug, lang=lang, argv=ctx.find_root().meta.get("cloudctl.argv")
     )
