@@ -247,3 +247,25 @@ def test_report_error_translates_every_problem_and_the_summary(capsys):
     finally:
         i18n.set_language("zh")
     assert capsys.readouterr().err == "b.yaml:1: file not found\n"
+
+
+def test_baseline_terminal_report_has_no_chinese_in_english(monkeypatch):
+    """`⚠高风险` and the other flags of a failing high-risk control follow --lang."""
+    from rich.console import Console
+
+    from cloudctl.baseline import report
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "unit"))
+    from baseline.test_reports import doc  # the evidence builder of the report tests
+
+    d = doc()
+    risky = [c["id"] for c in d["controls"] if c["high_risk"]]
+    assert "sshd-permit-root-login" in risky  # the run fails a high-risk control
+    out = {}
+    for lang in ("zh", "en"):
+        con = Console(record=True, width=200)
+        report.terminal(d, lang, con)
+        out[lang] = con.export_text()
+    assert "⚠高风险" in out["zh"]
+    assert "⚠high risk" in out["en"]
+    assert not CJK.search(out["en"]), out["en"]
