@@ -8,7 +8,6 @@ whole page: leadership gets the page, and the gap is written on it."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -182,15 +181,23 @@ def migration(center: Center, plan_name: str | None, months: dict) -> dict:
     }
 
 
-def domain_matrix(center: Center) -> Any:
-    """The security-domain matrix, when cloudctl.domains offers it for reports
-    (``cloudctl.domains.api.report_matrix(center)``); None until then."""
-    try:
-        api = importlib.import_module("cloudctl.domains.api")
-    except ImportError:
+def domain_matrix(center: Center, lang: str = "zh") -> Any:
+    """The security-domain matrix of the desired tenants (tenant files against
+    policies/security-domains.yaml, no cloud call): the design next to what the rules
+    open, as a heatmap. None when the center has no design file."""
+    from cloudctl.baseline.report import heatmap
+    from cloudctl.domains import service as domains
+    from cloudctl.domains.tenants import design_path
+
+    if not design_path(center).is_file():
         return None
-    fn = getattr(api, "report_matrix", None)
-    return fn(center) if fn else None
+    matrix, _check = domains.matrix_offline(center)
+    doc = matrix.as_dict()
+    return {
+        "html": heatmap(doc, lang) or "",
+        "zones": len(doc["zones"]),
+        "differences": doc["differences"],
+    }
 
 
 def gather(
@@ -226,8 +233,8 @@ def gather(
     rd.sections["compliance"] = _guard("compliance", lambda: compliance(center))
     months = gathered.inputs.config.wave_months if gathered is not None else {}
     rd.sections["migration"] = _guard("migration", lambda: migration(center, plan, months))
-    dm = _guard("domains", lambda: domain_matrix(center))
+    dm = _guard("domains", lambda: domain_matrix(center, lang))
     if dm.ok and dm.data is None:
-        dm = Section("domains", False, reason="not yet available")
+        dm = Section("domains", False, reason="no policies/security-domains.yaml")
     rd.sections["domains"] = dm
     return rd

@@ -129,15 +129,6 @@ def test_charts_hold_the_expected_series(reports, lang):
     assert "series-planned" in _ids(burn)
     waves = load_config(ROOT / "capacity.yaml").wave_months
     assert set(waves) == {w.id for w in load_plan(ROOT / "migration_plans/xiaogan-2016.yaml").waves}
-    from cloudctl.centerreport.gather import domain_matrix
-
-    if domain_matrix is not None and not _domains_ready():
-        assert 'id="domains-gap"' in html  # the slot says the matrix is not there yet
-
-
-def _domains_ready() -> bool:
-    try:
-        from cloudctl.domains import api  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    return hasattr(api, "report_matrix")
+    # the security-domain matrix of the desired tenants: design and effective grids
+    assert 'id="domains-gap"' not in html
+    assert 'id="heatmap-design"' in html and 'id="heatmap-effective"' in html
