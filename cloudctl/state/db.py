@@ -244,7 +244,8 @@ def _check_sqlite_header(path: Path) -> None:
         head = fh.read(len(SQLITE_MAGIC))
     if head != SQLITE_MAGIC:
         raise InputError(
-            _("not a usable SQLite state database: damaged or another kind of file"), Location(str(path))
+            _("not a usable SQLite state database: damaged or another kind of file"),
+            Location(str(path)),
         )
 
 
