@@ -232,7 +232,7 @@ def test_pilot_wave_moves_the_service_and_its_data(env):
     pre = next(r for r in rows if r["step_name"] == "precheck" and r["status"] == "ok")
     assert Path(pre["artifact"]).parent.name == "_batch", pre["artifact"]
     assert "migrate-system-xxgk" in (Path(pre["artifact"]) / "stdout").read_text()
-    for name in ("backup", "stop-source"):  # batchable too since issue 17 (delegate_to)
+    for name in ("backup", "prepare-target", "stop-source", "sync-data", "cutover", "verify"):
         row = next(r for r in rows if r["step_name"] == name and r["status"] == "ok")
         assert Path(row["artifact"]).parent.name == "_batch", row["artifact"]
     status = cloudctl(
