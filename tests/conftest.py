@@ -1,4 +1,6 @@
-"""Shared fixtures. Integration fixtures (the lab) live in tests/integration/conftest.py."""
+"""Shared fixtures. ``lab``, ``lab_env`` and ``sdk`` are here because tests/security needs
+them too (its lab tests are marked ``integration`` by hand); the rest of the integration
+fixtures live in tests/integration/conftest.py, shared helpers in tests/labkit.py."""
 
 from __future__ import annotations
 
@@ -53,6 +55,33 @@ def cli():
         return runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The running lab (brought up once per session if it is not running)."""
+    from cloudctl.lab.api import ensure_lab
+
+    return ensure_lab(center=PROJECT_ROOT)
+
+
+@pytest.fixture(scope="module")
+def lab_env(lab):
+    """The lab, with OS_CLIENT_CONFIG_FILE/OS_CLOUD naming its admin cloud while the module
+    runs: in-process cloudctl commands connect to it."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in lab.env().items():
+            mp.setenv(key, value)
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def sdk(lab_env):
+    """openstacksdk admin connection to the lab, for hand changes and reading results back
+    (not through cloudctl's adapter)."""
+    conn = lab_env.admin_connection()
+    yield conn
+    conn.close()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import openstack
 import pytest
 import yaml
 from chromium import (
@@ -25,6 +24,7 @@ from chromium import (
     screenshot,
     self_contained,
 )
+from labkit import add_vm_ports, wipe_projects
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "rep-it-"
@@ -36,20 +36,6 @@ def run(env: dict, *args: str, ok=(0, 1)) -> subprocess.CompletedProcess:
                        text=True, timeout=600, check=False)  # fmt: skip
     assert r.returncode in ok, r.stderr[-3000:]
     return r
-
-
-def wipe(sdk) -> None:
-    from test_domains import wipe as wipe_prefix
-
-    wipe_prefix(sdk, PREFIX)
-
-
-@pytest.fixture(scope="module")
-def sdk(lab):
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab.clouds_yaml)])
-    conn = openstack.connection.Connection(config=cfg.get_one(cloud=lab.cloud))
-    yield conn
-    conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,24 +66,20 @@ def made(lab, sdk, tmp_path_factory) -> dict:
     }
     (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     env = {**os.environ, **lab.env(), "CLOUDCTL_CENTER": str(root)}
-    wipe(sdk)
+    wipe_projects(sdk, PREFIX)
     run(env, "tenant", "apply", "czj", "--auto-approve", ok=(0,))
     proj = sdk.identity.find_project(PREFIX + "czj")
-    groups = {g.name: g.id for g in sdk.network.security_groups(project_id=proj.id)}
-    for net in sdk.network.networks(project_id=proj.id):
-        role = net.name.rsplit("-", 1)[1]
-        sgs = [groups[f"{PREFIX}czj-{role}"], groups[f"{PREFIX}czj-ops-ssh"]]
-        sdk.network.create_port(network_id=net.id, project_id=proj.id, name=f"{net.name}-vm",
-                                security_groups=sgs)  # fmt: skip
+    add_vm_ports(sdk, proj)
+    app = sdk.network.find_security_group(f"{PREFIX}czj-app", project_id=proj.id)
     sdk.network.create_security_group_rule(
-        security_group_id=groups[f"{PREFIX}czj-app"], direction="ingress", ethertype="IPv4",
+        security_group_id=app.id, direction="ingress", ethertype="IPv4",
         protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/1",
     )  # fmt: skip
     cloud, matrix = out / "cloud.json", out / "matrix.json"
     for verb, target in (("check", cloud), ("matrix", matrix)):
         r = run(env, "domains", verb, "--cloud", "--project-prefix", PREFIX, "-o", "json")
         target.write_text(r.stdout)
-    wipe(sdk)
+    wipe_projects(sdk, PREFIX)
 
     r = run(env, "baseline", "check", "-l", "lab", "--no-updates", "-o", "json")
     evidence = Path(json.loads(r.stdout)["evidence_file"])

@@ -10,75 +10,13 @@ each of them. Everything made here is removed afterwards.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import openstack
-import openstack.config
 import pytest
-import yaml
+from labkit import add_vm_ports, make_center, wipe_projects
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "dom-it-"
 TENANTS = ("czj", "rsj")
-
-
-def make_center(root: Path) -> Path:
-    (root / "tenants").mkdir(parents=True, exist_ok=True)
-    for code in (*TENANTS, "_defaults"):
-        shutil.copy(PROJECT_ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    cfg = {
-        "name": "domains integration center",
-        "address_plan": str(PROJECT_ROOT / "inventory" / "ipam"),
-        "departments": str(PROJECT_ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(PROJECT_ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": PREFIX, "scope": "dom-it"},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def sdk(lab):
-    old = {k: os.environ.get(k) for k in ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD")}
-    os.environ.update(lab.env())
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab.clouds_yaml)])
-    yield openstack.connection.Connection(config=cfg.get_one(cloud=lab.cloud))
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-def wipe(sdk, prefix: str = PREFIX) -> None:
-    """Remove everything of the dom-it- projects (also what a killed run left behind)."""
-    projects = [p for p in sdk.identity.projects() if p.name.startswith(prefix)]
-    pids = {p.id for p in projects}
-    for r in list(sdk.network.routers()):
-        if r.project_id in pids:
-            for port in sdk.network.ports(device_id=r.id):
-                if port.device_owner.startswith("network:router_interface"):
-                    sdk.network.remove_interface_from_router(r, port_id=port.id)
-            sdk.network.delete_router(r)
-    for p in projects:
-        for port in sdk.network.ports(project_id=p.id):
-            if not port.device_owner.startswith("network:"):
-                sdk.network.delete_port(port)
-        for n in sdk.network.networks(project_id=p.id):
-            sdk.network.delete_network(n)
-        for g in sdk.network.security_groups(project_id=p.id):
-            sdk.network.delete_security_group(g)
-        sdk.network.delete_quota(p.id)
-        for u in sdk.identity.users(default_project_id=p.id):
-            sdk.identity.delete_user(u)
-        sdk.identity.delete_project(p)
-    for u in sdk.identity.users():
-        if u.name.startswith(prefix):
-            sdk.identity.delete_user(u)
 
 
 @pytest.fixture(scope="module")
@@ -88,24 +26,19 @@ def applied(sdk, tmp_path_factory):
 
     from cloudctl.cli.app import app
 
-    wipe(sdk)
-    root = make_center(tmp_path_factory.mktemp("domains-center"))
+    wipe_projects(sdk, PREFIX)
+    root = make_center(
+        tmp_path_factory.mktemp("domains-center"), TENANTS, prefix=PREFIX, scope="dom-it"
+    )
     res = CliRunner().invoke(
         app, ["--center", str(root), "tenant", "apply", *TENANTS, "--auto-approve"],
         catch_exceptions=False,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     for code in TENANTS:
-        proj = sdk.identity.find_project(PREFIX + code)
-        groups = {g.name: g.id for g in sdk.network.security_groups(project_id=proj.id)}
-        for net in sdk.network.networks(project_id=proj.id):
-            role = net.name.rsplit("-", 1)[1]
-            sgs = [groups[f"{PREFIX}{code}-{role}"], groups[f"{PREFIX}{code}-ops-ssh"]]
-            sdk.network.create_port(
-                network_id=net.id, project_id=proj.id, name=f"{net.name}-vm", security_groups=sgs
-            )
+        add_vm_ports(sdk, sdk.identity.find_project(PREFIX + code))
     yield root
-    wipe(sdk)
+    wipe_projects(sdk, PREFIX)
     assert not [p for p in sdk.identity.projects() if p.name.startswith(PREFIX)]
 
 

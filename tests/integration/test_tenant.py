@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import openstack
-import openstack.config
 import pytest
 import yaml
+from labkit import make_center, run_cloudctl, wipe_projects
 
 from cloudctl.core.center import load_center
 from cloudctl.tenant import service
@@ -30,72 +28,14 @@ SCOPE = "itest"
 PREFIX = "t-"
 
 
-def make_center(root: Path, tenants=TENANTS, prefix=PREFIX, scope=SCOPE) -> Path:
-    (root / "tenants").mkdir(parents=True, exist_ok=True)
-    src = PROJECT_ROOT / "inventory" / "tenants"
-    for code in (*tenants, "_defaults"):
-        shutil.copy(src / f"{code}.yaml", root / "tenants" / f"{code}.yaml")
-    cfg = {
-        "name": "integration-test center",
-        "address_plan": str(PROJECT_ROOT / "inventory" / "ipam"),
-        "departments": str(PROJECT_ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(PROJECT_ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": prefix, "scope": scope},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def lab_env(lab):
-    old = {k: os.environ.get(k) for k in ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD")}
-    os.environ.update(lab.env())
-    yield lab
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def sdk(lab_env):
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab_env.clouds_yaml)])
-    return openstack.connection.Connection(config=cfg.get_one(cloud=lab_env.cloud))
-
-
-def _wipe(sdk, prefix: str) -> None:
-    """Remove every t- thing left by an earlier (maybe killed) run, cloudctl-made or not."""
-    for p in list(sdk.identity.projects()):
-        if not p.name.startswith(prefix):
-            continue
-        for r in sdk.network.routers(project_id=p.id):
-            for port in sdk.network.ports(device_id=r.id, device_owner="network:router_interface"):
-                sdk.network.remove_interface_from_router(r, port_id=port.id)
-            sdk.network.delete_router(r)
-        for n in sdk.network.networks(project_id=p.id):
-            sdk.network.delete_network(n)
-        for g in sdk.network.security_groups(project_id=p.id):
-            sdk.network.delete_security_group(g)
-        sdk.network.delete_quota(p.id)
-        sdk.delete_compute_quotas(p.id)
-        sdk.delete_volume_quotas(p.id)
-        for u in sdk.identity.users(default_project_id=p.id):
-            sdk.identity.delete_user(u)
-        sdk.identity.delete_project(p)
-    for u in sdk.identity.users():
-        if u.name.startswith(prefix):
-            sdk.identity.delete_user(u)
-
-
 @pytest.fixture(scope="module")
 def tcenter(sdk, tmp_path_factory):
-    _wipe(sdk, PREFIX)
-    root = make_center(tmp_path_factory.mktemp("tenant-center"))
+    wipe_projects(sdk, PREFIX)
+    root = make_center(
+        tmp_path_factory.mktemp("tenant-center"), TENANTS, prefix=PREFIX, scope=SCOPE
+    )
     yield root
-    _wipe(sdk, PREFIX)
+    wipe_projects(sdk, PREFIX)
     left = [p.name for p in sdk.identity.projects() if p.name.startswith(PREFIX)]
     assert not left, left
 
@@ -105,7 +45,7 @@ def run(cli, center: Path, *args: str):
 
 
 def test_bad_tenant_file_fails_with_file_line_before_any_api_call(cli, sdk, tmp_path):
-    root = make_center(tmp_path / "bad", tenants=("czj",), prefix="t-bad-")
+    root = make_center(tmp_path / "bad", ("czj",), prefix="t-bad-", scope=SCOPE)
     f = root / "tenants" / "czj.yaml"
     text = f.read_text(encoding="utf-8")
     text = text.replace("allocation: czj-db", "allocation: czj-nope")
@@ -119,9 +59,7 @@ def test_bad_tenant_file_fails_with_file_line_before_any_api_call(cli, sdk, tmp_
     }
     before = {p.name for p in sdk.identity.projects()}
     # a cloud that does not exist: had anything tried to connect, it would fail differently
-    r = cli(
-        "--center", str(root), "tenant", "apply", "--auto-approve", "--os-cloud", "no-such-cloud"
-    )
+    r = run(cli, root, "apply", "--auto-approve", "--os-cloud", "no-such-cloud")
     assert r.exit_code == 2
     err = r.stderr
     assert f"tenants/czj.yaml:{line_of['czj-nope']}: unknown allocation 'czj-nope'" in err
@@ -269,13 +207,7 @@ def test_second_apply_makes_zero_write_calls(cli, tcenter):
 
 def test_plan_as_a_real_subprocess(lab_env, tcenter):
     env = {**os.environ, **lab_env.env(), "CLOUDCTL_CENTER": str(tcenter)}
-    p = subprocess.run(
-        [sys.executable, "-m", "cloudctl", "tenant", "plan", "-o", "yaml"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    p = run_cloudctl("tenant", "plan", "-o", "yaml", env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert yaml.safe_load(p.stdout)["summary"] == {"create": 0, "update": 0, "delete": 0}
 
@@ -440,7 +372,7 @@ EXT_NET = "lab-ext-itest"
 def test_router_external_gateway_is_applied_drifts_and_converges(cli, sdk, tmp_path):
     """A router with `external_network` and `enable_snat` on a real Neutron: the gateway is
     set, a hand-made change of SNAT or a removed gateway is drift, and apply restores it."""
-    _wipe(sdk, "x-")
+    wipe_projects(sdk, "x-")
     for n in sdk.network.networks(name=EXT_NET):  # left by a killed run
         for r in sdk.network.routers():
             if (r.external_gateway_info or {}).get("network_id") == n.id:
@@ -462,7 +394,7 @@ def test_router_external_gateway_is_applied_drifts_and_converges(cli, sdk, tmp_p
         gateway_ip="203.0.113.1",
         is_dhcp_enabled=False,
     )
-    root = make_center(tmp_path / "c", tenants=("rsj",), prefix="x-", scope="itest-ext")
+    root = make_center(tmp_path / "c", ("rsj",), prefix="x-", scope="itest-ext")
     f = root / "tenants" / "rsj.yaml"
     doc = yaml.safe_load(f.read_text(encoding="utf-8"))
     doc["router"] = {"name": "router", "external_network": EXT_NET, "enable_snat": False}
@@ -501,7 +433,7 @@ def test_router_external_gateway_is_applied_drifts_and_converges(cli, sdk, tmp_p
         assert r.exit_code == 0, r.output + r.stderr
         assert sdk.identity.find_project("x-rsj") is None
     finally:
-        _wipe(sdk, "x-")
+        wipe_projects(sdk, "x-")
         sdk.network.delete_network(ext)
 
 

@@ -12,37 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
-import openstack
-import openstack.config
 import pytest
 import yaml
+from labkit import make_center, wipe_projects
 from typer.testing import CliRunner
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "sp-"
 SCOPE = "splan"
-
-
-def make_center(root: Path) -> Path:
-    (root / "tenants").mkdir(parents=True)
-    (root / "inventory").mkdir()
-    for code in ("czj", "_defaults"):
-        shutil.copy(PROJECT_ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    shutil.copytree(PROJECT_ROOT / "inventory" / "ipam", root / "inventory" / "ipam")
-    shutil.copy(PROJECT_ROOT / "inventory" / "departments.yaml", root / "inventory")
-    shutil.copytree(PROJECT_ROOT / "policies", root / "policies")
-    cfg = {
-        "name": "saved-plan test center",
-        "tenants": "tenants",
-        "state": "state",
-        "tenant": {"name_prefix": PREFIX, "scope": SCOPE},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return root
 
 
 def cloudctl(center: Path, *args: str, env: dict | None = None):
@@ -52,61 +31,23 @@ def cloudctl(center: Path, *args: str, env: dict | None = None):
     return CliRunner().invoke(app, argv, env=env, catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def lab_env(lab):
-    old = {k: os.environ.get(k) for k in ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD")}
-    os.environ.update(lab.env())
-    yield lab
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def sdk(lab_env):
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab_env.clouds_yaml)])
-    return openstack.connection.Connection(config=cfg.get_one(cloud=lab_env.cloud))
-
-
 def _projects(sdk) -> dict[str, str]:
     return {p.name: p.id for p in sdk.identity.projects() if p.name.startswith(PREFIX)}
 
 
-def _wipe(sdk) -> None:
-    """What an earlier, killed run may have left (cloudctl's own destroy runs first)."""
-    for pid in _projects(sdk).values():
-        for r in sdk.network.routers(project_id=pid):
-            for port in sdk.network.ports(device_id=r.id, device_owner="network:router_interface"):
-                sdk.network.remove_interface_from_router(r, port_id=port.id)
-            sdk.network.delete_router(r)
-        for n in sdk.network.networks(project_id=pid):
-            sdk.network.delete_network(n)
-        for g in sdk.network.security_groups(project_id=pid):
-            sdk.network.delete_security_group(g)
-        sdk.network.delete_quota(pid)
-        sdk.delete_compute_quotas(pid)
-        sdk.delete_volume_quotas(pid)
-        for u in sdk.identity.users(default_project_id=pid):
-            sdk.identity.delete_user(u)
-        sdk.identity.delete_project(pid)
-    for u in sdk.identity.users():
-        if u.name.startswith(PREFIX):
-            sdk.identity.delete_user(u)
-
-
 @pytest.fixture(scope="module")
 def spc(sdk, tmp_path_factory):
-    _wipe(sdk)
-    root = make_center(tmp_path_factory.mktemp("saved-plan-center"))
+    wipe_projects(sdk, PREFIX)
+    root = make_center(
+        tmp_path_factory.mktemp("saved-plan-center"), prefix=PREFIX, scope=SCOPE, own_copies=True
+    )
     yield root
     for code in ("czj", "rsj"):
         if f"{PREFIX}{code}" in _projects(sdk):
             r = cloudctl(root, "destroy", code, "--yes")
             assert r.exit_code == 0, r.output + r.stderr
     left = _projects(sdk)
-    _wipe(sdk)
+    wipe_projects(sdk, PREFIX)
     assert not left, left
 
 

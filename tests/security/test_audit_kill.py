@@ -10,38 +10,24 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
+from labkit import make_center, run_cloudctl, start_cloudctl, wipe_projects
 
 from cloudctl.core import audit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CLOUDCTL = [sys.executable, "-m", "cloudctl"]
 
 
 def cloudctl(center: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLOUDCTL, "--center", str(center), "--lang", "en", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
-    )
+    return run_cloudctl("--center", str(center), "--lang", "en", *args, env=env)
 
 
 def start(center: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*CLOUDCTL, "--center", str(center), "--lang", "en", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    return start_cloudctl("--center", str(center), "--lang", "en", *args, env=env)
 
 
 def wait_for(cond: Callable[[], bool], proc: subprocess.Popen, what: str, timeout=120.0):
@@ -190,51 +176,14 @@ def _lab():
     return info
 
 
-def _wipe(sdk) -> None:
-    """Remove every audit- thing a killed run or a refused destroy may have left."""
-    for p in list(sdk.identity.projects()):
-        if not p.name.startswith(PREFIX):
-            continue
-        for r in sdk.network.routers(project_id=p.id):
-            for port in sdk.network.ports(device_id=r.id, device_owner="network:router_interface"):
-                sdk.network.remove_interface_from_router(r, port_id=port.id)
-            sdk.network.delete_router(r)
-        for n in sdk.network.networks(project_id=p.id):
-            sdk.network.delete_network(n)
-        for g in sdk.network.security_groups(project_id=p.id):
-            sdk.network.delete_security_group(g)
-        sdk.network.delete_quota(p.id)
-        sdk.delete_compute_quotas(p.id)
-        sdk.delete_volume_quotas(p.id)
-        for u in sdk.identity.users(default_project_id=p.id):
-            sdk.identity.delete_user(u)
-        sdk.identity.delete_project(p)
-    for u in sdk.identity.users():
-        if u.name.startswith(PREFIX):
-            sdk.identity.delete_user(u)
-
-
 @pytest.mark.integration
 def test_kill_during_tenant_apply(tmp_path):
     info = _lab()
     sdk = info.admin_connection()
     env = {**os.environ, **info.env()}
-    c = tmp_path / "c"
-    (c / "tenants").mkdir(parents=True)
-    for code in ("czj", "_defaults"):
-        shutil.copy(PROJECT_ROOT / "inventory" / "tenants" / f"{code}.yaml", c / "tenants")
-    cfg = {
-        "name": "audit kill test",
-        "address_plan": str(PROJECT_ROOT / "inventory" / "ipam"),
-        "departments": str(PROJECT_ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(PROJECT_ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": PREFIX, "scope": "audit"},
-    }
-    (c / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    c = make_center(tmp_path / "c", prefix=PREFIX, scope="audit")
     log = c / "state" / "audit.log"
-    _wipe(sdk)
+    wipe_projects(sdk, PREFIX)
     try:
         proc = start(c, "tenant", "apply", "--auto-approve", "--parallel", "1", env=env)
 
@@ -250,7 +199,7 @@ def test_kill_during_tenant_apply(tmp_path):
     finally:
         # clean up the way an operator would; whatever destroy leaves, the wipe takes
         cloudctl(c, "tenant", "destroy", "czj", "--yes", env=env)
-        _wipe(sdk)
+        wipe_projects(sdk, PREFIX)
         left = [p.name for p in sdk.identity.projects() if p.name.startswith(PREFIX)]
         sdk.close()
     assert not left

@@ -165,14 +165,6 @@ def test_forks_and_accept_new_options_on_the_commands():
 # ------------------------------------------------------------------ the real lab
 
 
-@pytest.fixture(scope="module")
-def lab():
-    """The running lab (``lab up`` is idempotent: about a second when it runs)."""
-    from cloudctl.lab.api import ensure_lab
-
-    return ensure_lab(center=PROJECT)
-
-
 PING = """---
 - name: Reach the host
   hosts: legacy-web01

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from test_tenant_guards import make_center, wipe
+from labkit import make_center, run_cloudctl, start_cloudctl, wipe_projects
 
 from cloudctl.core.center import load_center
 from cloudctl.core.errors import ConflictError
 
-ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "c11-"
+PREFIX, SCOPE = "c11-", "c11"
 
 
 class _Cloud:
@@ -29,7 +25,7 @@ class _Cloud:
 def test_named_commands_on_one_tenant_exclude_each_other_others_run_side_by_side(tmp_path):
     from cloudctl.tenant.service import change_lock
 
-    center = load_center(make_center(tmp_path))
+    center = load_center(make_center(tmp_path, prefix=PREFIX, scope=SCOPE))
     inside = threading.Event()
     release = threading.Event()
 
@@ -60,29 +56,15 @@ def test_named_commands_on_one_tenant_exclude_each_other_others_run_side_by_side
 
 
 @pytest.fixture(scope="module")
-def lab_center(tmp_path_factory):
-    import openstack.config
-
-    from cloudctl.lab.api import ensure_lab
-
-    lab = ensure_lab(center=ROOT)
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab.clouds_yaml)])
-    sdk = openstack.connection.Connection(config=cfg.get_one(cloud=lab.cloud))
-    wipe(sdk, PREFIX)
-    root = make_center(tmp_path_factory.mktemp("c11"), tenants=("czj",), prefix=PREFIX, scope="c11")
+def lab_center(lab, sdk, tmp_path_factory):
+    wipe_projects(sdk, PREFIX)
+    root = make_center(tmp_path_factory.mktemp("c11"), prefix=PREFIX, scope=SCOPE)
     yield root, sdk, {**os.environ, **lab.env(), "CLOUDCTL_CENTER": str(root), "COLUMNS": "400"}
-    wipe(sdk, PREFIX)
+    wipe_projects(sdk, PREFIX)
 
 
-def _cloudctl(env, *args, **kw):
-    return subprocess.Popen(
-        [sys.executable, "-m", "cloudctl", "--lang", "en", "tenant", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kw,
-    )
+def _cloudctl(env, *args):
+    return start_cloudctl("--lang", "en", "tenant", *args, env=env)
 
 
 @pytest.mark.integration
@@ -122,13 +104,7 @@ def test_duplicate_network_is_drift_and_apply_names_both_ids(lab_center):
             out, err = p.communicate(timeout=120)
             assert p.returncode == 1, (args, out, err)
             assert twin.id in out and net.id in out, out
-        p = subprocess.run(
-            [sys.executable, "-m", "cloudctl", "ipam", "drift", "-o", "json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        p = run_cloudctl("ipam", "drift", "-o", "json", env=env, timeout=120)
         assert p.returncode == 1
         dup = {f["id"] for f in json.loads(p.stdout)["findings"] if f["status"] == "duplicate"}
         assert {sub.id, sub_twin.id} <= dup

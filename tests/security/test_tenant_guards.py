@@ -8,41 +8,19 @@ tests (marked ``integration``) use tenants named ``g11-*`` in their own scope.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
-import openstack
-import openstack.config
 import pytest
 import yaml
+from labkit import make_center, wipe_projects
 
-ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "g11-"
-
-
-def make_center(root: Path, tenants=("czj",), prefix=PREFIX, scope="g11", tenants_dir="tenants"):
-    (root / "tenants").mkdir(parents=True, exist_ok=True)
-    for code in (*tenants, "_defaults"):
-        shutil.copy(ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    cfg = {
-        "name": "g11",
-        "address_plan": str(ROOT / "inventory" / "ipam"),
-        "departments": str(ROOT / "inventory" / "departments.yaml"),
-        "tenants": tenants_dir,
-        "policies": str(ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": prefix, "scope": scope},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return root
+PREFIX, SCOPE = "g11-", "g11"
 
 
 # ---------------------------------------------------------------- no cloud needed
 @pytest.mark.parametrize("verb", ["validate", "plan", "apply", "drift"])
 @pytest.mark.parametrize("layout", ["typo", "empty"])
 def test_mistyped_or_empty_tenants_directory_is_refused(cli, tmp_path, verb, layout):
-    root = make_center(tmp_path, tenants_dir="inventory/tenantz")
+    root = make_center(tmp_path, prefix=PREFIX, scope=SCOPE, tenants_dir="inventory/tenantz")
     if layout == "empty":
         (root / "inventory" / "tenantz").mkdir(parents=True)
     args = [verb] + (["--prune", "--auto-approve"] if verb == "apply" else [])
@@ -55,7 +33,7 @@ def test_mistyped_or_empty_tenants_directory_is_refused(cli, tmp_path, verb, lay
 
 
 def test_empty_tenant_file_names_its_path(cli, tmp_path):
-    root = make_center(tmp_path)
+    root = make_center(tmp_path, prefix=PREFIX, scope=SCOPE)
     (root / "tenants" / "czj.yaml").write_text("")
     r = cli("--center", str(root), "tenant", "validate")
     assert r.exit_code == 2
@@ -63,7 +41,7 @@ def test_empty_tenant_file_names_its_path(cli, tmp_path):
 
 
 def test_password_env_outside_the_prefix_is_refused_at_its_line(cli, tmp_path):
-    root = make_center(tmp_path)
+    root = make_center(tmp_path, prefix=PREFIX, scope=SCOPE)
     f = root / "tenants" / "czj.yaml"
     text = f.read_text().replace("roles: [reader]", "roles: [reader], password_env: HOME", 1)
     assert "HOME" in text
@@ -76,56 +54,11 @@ def test_password_env_outside_the_prefix_is_refused_at_its_line(cli, tmp_path):
 
 # ---------------------------------------------------------------- lab
 @pytest.fixture(scope="module")
-def lab_env():
-    from cloudctl.lab.api import ensure_lab
-
-    lab = ensure_lab(center=ROOT)
-    old = {k: os.environ.get(k) for k in ("OS_CLIENT_CONFIG_FILE", "OS_CLOUD")}
-    os.environ.update(lab.env())
-    yield lab
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def sdk(lab_env):
-    cfg = openstack.config.OpenStackConfig(config_files=[str(lab_env.clouds_yaml)])
-    return openstack.connection.Connection(config=cfg.get_one(cloud=lab_env.cloud))
-
-
-def wipe(sdk, prefix: str) -> None:
-    """Remove every ``prefix`` thing left by this module (cloudctl-made or not)."""
-    for p in list(sdk.identity.projects()):
-        if not p.name.startswith(prefix):
-            continue
-        for port in list(sdk.network.ports(project_id=p.id)):
-            if port.device_owner not in ("network:router_interface", "network:dhcp"):
-                sdk.network.delete_port(port)
-        for r in sdk.network.routers(project_id=p.id):
-            for port in sdk.network.ports(device_id=r.id, device_owner="network:router_interface"):
-                sdk.network.remove_interface_from_router(r, port_id=port.id)
-            sdk.network.delete_router(r)
-        for n in sdk.network.networks(project_id=p.id):
-            sdk.network.delete_network(n)
-        for g in sdk.network.security_groups(project_id=p.id):
-            sdk.network.delete_security_group(g)
-        for u in sdk.identity.users(default_project_id=p.id):
-            sdk.identity.delete_user(u)
-        sdk.identity.delete_project(p)
-    for u in sdk.identity.users():
-        if u.name.startswith(prefix):
-            sdk.identity.delete_user(u)
-
-
-@pytest.fixture(scope="module")
 def applied(sdk, tmp_path_factory):
-    wipe(sdk, PREFIX)
-    root = make_center(tmp_path_factory.mktemp("g11"), tenants=("czj", "rsj"))
+    wipe_projects(sdk, PREFIX)
+    root = make_center(tmp_path_factory.mktemp("g11"), ("czj", "rsj"), prefix=PREFIX, scope=SCOPE)
     yield root
-    wipe(sdk, PREFIX)
+    wipe_projects(sdk, PREFIX)
 
 
 def run(cli, root, *args, input=None):

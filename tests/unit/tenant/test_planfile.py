@@ -8,9 +8,9 @@ import copy
 import json
 import random
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from labkit import make_center
 
 from cloudctl.core.errors import InputError
 from cloudctl.tenant import planfile
@@ -22,7 +22,6 @@ from .conftest import CZJ, doc
 from .test_diff import SCOPE, converged
 
 CLOUD = "http://127.0.0.1:5000/v3|RegionOne"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -299,24 +298,7 @@ def test_the_file_holds_no_password(plan_view, templates, monkeypatch):
 def _center(root):
     """A center with the sample czj tenant; OS_CLOUD names a cloud that does not exist, so
     a command that tried to connect would fail differently."""
-    import shutil
-
-    import yaml
-
-    (root / "tenants").mkdir(parents=True)
-    for code in ("czj", "_defaults"):
-        shutil.copy(PROJECT_ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    cfg = {
-        "name": "sp-unit",
-        "address_plan": str(PROJECT_ROOT / "inventory" / "ipam"),
-        "departments": str(PROJECT_ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(PROJECT_ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": "spu-", "scope": "spunit"},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg))
-    return root
+    return make_center(root, prefix="spu-", scope="spunit")
 
 
 NO_CLOUD = ["--os-cloud", "no-such-cloud"]
