@@ -22,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # labkit: the tests' center and wipe helpers
+
+from labkit import add_vm_ports, make_center, wipe_projects  # noqa: E402
 
 from cloudctl.core.center import load_center  # noqa: E402
 from cloudctl.domains import service as domains  # noqa: E402
@@ -40,23 +41,6 @@ from cloudctl.tenant.openstack_adapter import connect  # noqa: E402
 PREFIX, SCOPE = "dom-b-", "dom-bench"
 
 
-def make_center(root: Path, codes: list[str]) -> Path:
-    (root / "tenants").mkdir(parents=True, exist_ok=True)
-    for code in [*codes, "_defaults"]:
-        shutil.copy(ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    cfg = {
-        "name": "domains bench",
-        "address_plan": str(ROOT / "inventory" / "ipam"),
-        "departments": str(ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": PREFIX, "scope": SCOPE},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return root
-
-
 def bench_projects(conn) -> list:
     return [p for p in conn.identity.projects() if p.name.startswith(PREFIX)]
 
@@ -64,27 +48,7 @@ def bench_projects(conn) -> list:
 def destroy_all(conn) -> None:
     """Delete every dom-b- project and what is in it, straight through the API (the bench's
     tenants were made without an ownership record, so cloudctl's destroy would keep them)."""
-    projects = bench_projects(conn)
-    pids = {p.id for p in projects}
-    for r in list(conn.network.routers()):
-        if r.project_id in pids:
-            for port in conn.network.ports(device_id=r.id):
-                if (port.device_owner or "").startswith("network:router_interface"):
-                    conn.network.remove_interface_from_router(r, port_id=port.id)
-            conn.network.delete_router(r)
-    for p in projects:
-        for port in conn.network.ports(project_id=p.id):
-            if not (port.device_owner or "").startswith("network:"):
-                conn.network.delete_port(port)
-        for n in conn.network.networks(project_id=p.id):
-            conn.network.delete_network(n)
-        for g in conn.network.security_groups(project_id=p.id):
-            conn.network.delete_security_group(g)
-        conn.network.delete_quota(p.id)
-        conn.identity.delete_project(p)
-    for u in conn.identity.users():
-        if u.name.startswith(PREFIX):
-            conn.identity.delete_user(u)
+    wipe_projects(conn, PREFIX)
 
 
 def create(center, conn) -> None:
@@ -98,12 +62,7 @@ def create(center, conn) -> None:
     if not res.ok:
         raise SystemExit(f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:1500]}")
     for p in bench_projects(conn):
-        groups = {g.name: g.id for g in conn.network.security_groups(project_id=p.id)}
-        for net in conn.network.networks(project_id=p.id):
-            sgs = [g for g in (groups.get(net.name), groups.get(f"{p.name}-ops-ssh")) if g]
-            conn.network.create_port(
-                network_id=net.id, project_id=p.id, name=f"{net.name}-vm", security_groups=sgs
-            )
+        add_vm_ports(conn, p)
 
 
 def naive_read(conn, counter):
@@ -143,7 +102,7 @@ def main() -> int:
     codes = sorted(p.stem for p in (ROOT / "inventory" / "tenants").glob("[!_]*.yaml"))
     codes = codes[: args.tenants]
     work = Path(tempfile.mkdtemp(prefix="cloudctl-domains-bench-"))
-    center = load_center(make_center(work / "center", codes))
+    center = load_center(make_center(work / "center", codes, prefix=PREFIX, scope=SCOPE))
     conn, _ = connect(None)
     if not (args.reuse and len(bench_projects(conn)) >= len(codes)):
         destroy_all(conn)

@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))  # labkit: the tests' center and wipe helpers
 
 from common import header, target_table, time_cli  # noqa: E402
+from labkit import make_center, wipe_projects  # noqa: E402
 
 from cloudctl.core.center import load_center  # noqa: E402
 from cloudctl.tenant import service  # noqa: E402
@@ -56,23 +58,6 @@ if _log:
     except Exception:
         pass
 """
-
-
-def make_center(root: Path, codes: list[str], prefix: str, scope: str) -> Path:
-    (root / "tenants").mkdir(parents=True, exist_ok=True)
-    for code in [*codes, "_defaults"]:
-        shutil.copy(ROOT / "inventory" / "tenants" / f"{code}.yaml", root / "tenants")
-    cfg = {
-        "name": "bench",
-        "address_plan": str(ROOT / "inventory" / "ipam"),
-        "departments": str(ROOT / "inventory" / "departments.yaml"),
-        "tenants": "tenants",
-        "policies": str(ROOT / "policies"),
-        "state": "state",
-        "tenant": {"name_prefix": prefix, "scope": scope},
-    }
-    (root / "cloudctl.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    return root
 
 
 def wait_for_cloud(timeout: float = 300) -> None:
@@ -410,25 +395,7 @@ def wipe_prefix(prefix: str) -> None:
     """Delete what the Ansible run made (it carries no cloudctl marker)."""
     import openstack
 
-    conn = openstack.connect()
-    for proj in list(conn.identity.projects()):
-        if not proj.name.startswith(prefix):
-            continue
-        for r in conn.network.routers(project_id=proj.id):
-            for port in conn.network.ports(device_id=r.id, device_owner="network:router_interface"):
-                conn.network.remove_interface_from_router(r, port_id=port.id)
-            conn.network.delete_router(r)
-        for n in conn.network.networks(project_id=proj.id):
-            conn.network.delete_network(n)
-        for g in conn.network.security_groups(project_id=proj.id):
-            conn.network.delete_security_group(g)
-        conn.network.delete_quota(proj.id)
-        conn.delete_compute_quotas(proj.id)
-        conn.delete_volume_quotas(proj.id)
-        conn.identity.delete_project(proj)
-    for u in list(conn.identity.users()):
-        if u.name.startswith(prefix):
-            conn.identity.delete_user(u)
+    wipe_projects(openstack.connect(), prefix)
 
 
 def main() -> int:
@@ -458,7 +425,7 @@ def main() -> int:
     )
     codes = all_codes[: args.tenants]
     work = Path(tempfile.mkdtemp(prefix="cloudctl-bench-"))
-    center = load_center(make_center(work / "center", codes, "b-", "bench"))
+    center = load_center(make_center(work / "center", codes, prefix="b-", scope="bench"))
     rows = []
     print(f"cloudctl: {len(codes)} tenants (prefix b-), parallel {args.parallel}", flush=True)
     destroy_all(center, "b-")
@@ -513,7 +480,9 @@ def main() -> int:
         n = min(args.ansible_tenants, len(codes))
         acodes = codes[:n]
         print(f"openstack.cloud: {n} tenants (prefix a-); {ansible_versions(py)}", flush=True)
-        acenter = load_center(make_center(work / "acenter", acodes, "a-", "bench-ansible"))
+        acenter = load_center(
+            make_center(work / "acenter", acodes, prefix="a-", scope="bench-ansible")
+        )
         adesired = service.load_desired(acenter)
         awork = work / "ansible"
         awork.mkdir()
