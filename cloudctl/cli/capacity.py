@@ -9,20 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cloudctl.cli.common import LangOpt, OutputOpt, column_table, session
+from cloudctl.cli.common import LangOpt, OsCloudOpt, OsConfigOpt, OutputOpt, column_table, session
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render
 
 app = typer.Typer(no_args_is_help=False, help="Capacity planning / 容量规划（二期机房）")
-
-CloudOpt = Annotated[
-    str | None,
-    typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud name in clouds.yaml (or OS_CLOUD)."),
-]
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option("--os-config-file", envvar="OS_CLIENT_CONFIG_FILE", help="clouds.yaml to read."),
-]
 
 
 def _num(v: float) -> str:
@@ -56,8 +47,8 @@ def capacity(
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the forecast chart here (SVG).")
     ] = None,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:

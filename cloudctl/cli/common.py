@@ -35,6 +35,19 @@ LangOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
 ]
+# the cloud of every command that reads OpenStack (cloudctl.tenant.openstack_adapter.connect)
+OsCloudOpt = Annotated[
+    str | None,
+    typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud name in clouds.yaml (or OS_CLOUD)."),
+]
+OsConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--os-config-file",
+        envvar="OS_CLIENT_CONFIG_FILE",
+        help="clouds.yaml to use (or OS_CLIENT_CONFIG_FILE). Default: the standard places.",
+    ),
+]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cloudctl.cli.common import LangOpt, OutputOpt, session
+from cloudctl.cli.common import LangOpt, OsCloudOpt, OsConfigOpt, OutputOpt, session
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render, stderr, stdout
 from cloudctl.domains import render as view
@@ -17,18 +17,6 @@ app = typer.Typer(no_args_is_help=True)
 
 CloudFlag = Annotated[
     bool, typer.Option("--cloud", help="Check the live cloud (bulk Neutron reads), not files.")
-]
-OsCloudOpt = Annotated[
-    str | None,
-    typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud name in clouds.yaml (or OS_CLOUD)."),
-]
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--os-config-file",
-        envvar="OS_CLIENT_CONFIG_FILE",
-        help="clouds.yaml to use (or OS_CLIENT_CONFIG_FILE).",
-    ),
 ]
 ProjectsArg = Annotated[
     list[str] | None,
@@ -78,7 +66,7 @@ def check_cmd(
     cloud: CloudFlag = False,
     prefix: PrefixOpt = None,
     os_cloud: OsCloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_config_file: OsConfigOpt = None,
     junit: JunitOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
@@ -155,7 +143,7 @@ def matrix_cmd(
     cloud: CloudFlag = False,
     prefix: PrefixOpt = None,
     os_cloud: OsCloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:

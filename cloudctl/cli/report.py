@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cloudctl.cli.common import LangOpt, OutputOpt, session
+from cloudctl.cli.common import LangOpt, OsCloudOpt, OsConfigOpt, OutputOpt, session
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.output import OutputFormat, pick, render, stdout
 
@@ -27,13 +27,8 @@ def report(
         str, typer.Option("--usage", help="Capacity usage: auto, cloud or file.")
     ] = "auto",
     plan: Annotated[str | None, typer.Option("--plan", help="Migration plan.")] = None,
-    os_cloud: Annotated[
-        str | None, typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud in clouds.yaml.")
-    ] = None,
-    os_config_file: Annotated[
-        str | None,
-        typer.Option("--os-config-file", envvar="OS_CLIENT_CONFIG_FILE", help="clouds.yaml."),
-    ] = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, NamedTuple, NoReturn
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, session
+from cloudctl.cli.common import DryRunOpt, LangOpt, OsCloudOpt, OsConfigOpt, OutputOpt, session
 from cloudctl.core.errors import (
     CloudctlError,
     ConflictError,
@@ -40,18 +40,6 @@ NamesArg = Annotated[
     list[str] | None,
     typer.Argument(
         help="Tenant codes (department codes, e.g. czj rsj). Default: all.", show_default=False
-    ),
-]
-CloudOpt = Annotated[
-    str | None,
-    typer.Option("--os-cloud", envvar="OS_CLOUD", help="Cloud name in clouds.yaml (or OS_CLOUD)."),
-]
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--os-config-file",
-        envvar="OS_CLIENT_CONFIG_FILE",
-        help="clouds.yaml to use (or OS_CLIENT_CONFIG_FILE). Default: the standard places.",
     ),
 ]
 PruneOpt = Annotated[
@@ -302,8 +290,8 @@ def plan_cmd(
         ),
     ] = None,
     detailed_exitcode: DetailedExitOpt = False,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     compact: Annotated[bool, typer.Option("--compact", help="One line per change.")] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
@@ -512,8 +500,8 @@ def apply_cmd(
         int, typer.Option("--parallel", "-p", min=1, max=32, help="Tenants worked on at once.")
     ] = 4,
     dry_run: DryRunOpt = False,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -711,8 +699,8 @@ def adopt_cmd(
     names: NamesArg = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
     dry_run: DryRunOpt = False,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -754,8 +742,8 @@ def drift_cmd(
     ctx: typer.Context,
     names: NamesArg = None,
     detailed_exitcode: DetailedExitOpt = False,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -789,8 +777,8 @@ def destroy_cmd(
     name: Annotated[str, typer.Argument(help="Tenant code (department code).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
     dry_run: DryRunOpt = False,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
@@ -842,8 +830,8 @@ def destroy_cmd(
 
 def ipam_drift_command(
     ctx: typer.Context,
-    os_cloud: CloudOpt = None,
-    os_config_file: ConfigOpt = None,
+    os_cloud: OsCloudOpt = None,
+    os_config_file: OsConfigOpt = None,
     show_all: Annotated[bool, typer.Option("--all", help="Also list subnets that match.")] = False,
     output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
