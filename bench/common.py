@@ -220,6 +220,8 @@ def complexity(k: float) -> str:
         return "?"
     if k < 0.3:
         return "flat (fixed cost dominates)"
+    if k < 0.8:
+        return "sublinear"
     if k < 1.2:
         return "linear (n or n log n)"
     if k < 1.6:
