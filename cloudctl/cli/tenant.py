@@ -232,6 +232,15 @@ def _print_stats(stats: dict) -> None:
     )
 
 
+def _show_plan(plan: Plan, lg, details: bool | None = None) -> None:
+    """The plan and its findings on stdout; by default a plan of more than 200 changes
+    is shown one line per change."""
+    if details is None:
+        details = len(plan.changes) <= 200
+    print_plan(plan, stdout(), lg, details=details)
+    print_findings(plan, stdout(), lg)
+
+
 def _stop_for_dry_run(plan: Plan, output: OutputFormat) -> NoReturn:
     """End a --dry-run: other formats than the table get the plan; exit 1 if it would change."""
     if output is not OutputFormat.table:
@@ -309,8 +318,7 @@ def plan_cmd(
     if output is not OutputFormat.table:
         render({**plan.as_dict(), "requests": stats}, output, schema=PLAN_SCHEMA)
     else:
-        print_plan(plan, stdout(), lg, details=not compact)
-        print_findings(plan, stdout(), lg)
+        _show_plan(plan, lg, details=not compact)
         if out is not None:
             shown = display_path(out)
             stdout().print(
@@ -523,8 +531,7 @@ def apply_cmd(
     if dry_run:
         plan = _replan(s, desired, cloud, names, prune).plan
         if output is OutputFormat.table:
-            print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
-            print_findings(plan, stdout(), lg)
+            _show_plan(plan, lg)
         _stop_for_dry_run(plan, output)
     with _lock(s, desired, cloud, names):
         planned = _replan(s, desired, cloud, names, prune)
@@ -546,8 +553,7 @@ def _converge(s, lg, planned: _Planned, o: _ApplyOpts) -> ApplyResult | None:
     """From a plan read inside the lock: show it, guard, ask, run (None: nothing to run)."""
     _desired, cloud, plan, actual, t0 = planned
     if o.output is OutputFormat.table:
-        print_plan(plan, stdout(), lg, details=len(plan.changes) <= 200)
-        print_findings(plan, stdout(), lg)
+        _show_plan(plan, lg)
     _refuse_blocking(plan, lg)
     _guard_deletions(
         plan, actual, planned.desired.scope, o.allow_destroy_project, o.allow_mass_delete, lg
@@ -659,8 +665,7 @@ def _apply_saved(s, lg, path: Path, o: _ApplyOpts, os_cloud, os_config_file) -> 
             _refuse_saved(path, late, lg)
         if o.dry_run:
             if o.output is OutputFormat.table:
-                print_plan(planned.plan, stdout(), lg, details=len(planned.plan.changes) <= 200)
-                print_findings(planned.plan, stdout(), lg)
+                _show_plan(planned.plan, lg)
                 stdout().print(
                     pick(lg, "保存的计划仍然成立。", "The saved plan still holds."), markup=False
                 )
