@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.errors import Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import load_yaml, loc_of, to_plain
 
 SEVERITIES = ("low", "medium", "high")
@@ -78,7 +79,9 @@ def check_keys(
             problems.append(
                 Problem(
                     loc_of(doc, k, where),
-                    f"{what}: unknown key {k!r} (known: {', '.join(sorted(allowed))})",
+                    _("{what}: unknown key {k!r} (known: {allowed})").format(
+                        what=what, k=k, allowed=", ".join(sorted(allowed))
+                    ),
                 )
             )
     if "version" in doc:
@@ -87,8 +90,10 @@ def check_keys(
             problems.append(
                 Problem(
                     loc_of(doc, "version", where),
-                    f"{what}: version {v!r} is not supported (this cloudctl reads "
-                    f"{FORMAT_VERSION})",
+                    _(
+                        "{what}: version {version!r} is not supported (this cloudctl reads "
+                        "{supported})"
+                    ).format(what=what, version=v, supported=FORMAT_VERSION),
                 )
             )
 
@@ -197,13 +202,18 @@ def profile_path(policies_dir: Path, profile: str) -> Path:
 
 def _check_check(chk: Any, where: Location | None, problems: list[Problem]) -> None:
     if not isinstance(chk, dict) or "type" not in chk:
-        problems.append(Problem(where, "check: expected a mapping with a 'type'"))
+        problems.append(Problem(where, _("check: expected a mapping with a 'type'")))
         return
     if not isinstance(chk["type"], str) or chk["type"] not in CHECK_TYPES:
-        problems.append(Problem(loc_of(chk, "type", where), f"unknown check type {chk['type']!r}"))
+        problems.append(
+            Problem(
+                loc_of(chk, "type", where),
+                _("unknown check type {type!r}").format(type=chk["type"]),
+            )
+        )
     subs = chk.get("checks") or []
     if not isinstance(subs, list):
-        problems.append(Problem(loc_of(chk, "checks", where), "checks must be a list"))
+        problems.append(Problem(loc_of(chk, "checks", where), _("checks must be a list")))
         return
     for sub in subs:
         _check_check(sub, loc_of(chk, "checks", where), problems)
@@ -214,21 +224,24 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     raw = load_yaml(path)
     problems: list[Problem] = []
     if not isinstance(raw, dict):
-        raise ValidationFailed([Problem(Location(str(path), 1), "profile must be a mapping")])
+        raise ValidationFailed([Problem(Location(str(path), 1), _("profile must be a mapping"))])
     check_keys(raw, PROFILE_KEYS, "profile", problems, Location(str(path), 1))
     variables: dict[str, Variable] = {}
     raw_vars = raw.get("variables") or {}
     if not isinstance(raw_vars, dict):
-        problems.append(Problem(loc_of(raw, "variables"), "variables must be a mapping"))
+        problems.append(Problem(loc_of(raw, "variables"), _("variables must be a mapping")))
         raw_vars = {}
     includes = raw.get("include") or []
     if not isinstance(includes, list):
-        problems.append(Problem(loc_of(raw, "include"), "include must be a list of files"))
+        problems.append(Problem(loc_of(raw, "include"), _("include must be a list of files")))
         includes = []
     for name, spec in raw_vars.items():
         if not isinstance(spec, dict) or "default" not in spec:
             problems.append(
-                Problem(loc_of(raw.get("variables"), name), f"variable {name}: needs a default")
+                Problem(
+                    loc_of(raw.get("variables"), name),
+                    _("variable {name}: needs a default").format(name=name),
+                )
             )
             continue
         variables[name] = Variable(name, to_plain(spec["default"]), str(spec.get("doc", "")))
@@ -237,20 +250,25 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
     for fname in includes:
         fpath = path.parent / str(fname)
         if not fpath.is_file():
-            problems.append(Problem(loc_of(raw, "include"), f"catalog file not found: {fname}"))
+            problems.append(
+                Problem(
+                    loc_of(raw, "include"), _("catalog file not found: {fname}").format(fname=fname)
+                )
+            )
             continue
         doc = load_yaml(fpath)
         if not isinstance(doc, dict):
-            problems.append(Problem(Location(str(fpath), 1), "catalog file must be a mapping"))
+            problems.append(Problem(Location(str(fpath), 1), _("catalog file must be a mapping")))
             continue
         check_keys(doc, CATALOG_KEYS, "catalog file", problems, Location(str(fpath), 1))
         if not isinstance(doc.get("controls") or [], list):
-            problems.append(Problem(loc_of(doc, "controls"), "controls must be a list"))
+            problems.append(Problem(loc_of(doc, "controls"), _("controls must be a list")))
             continue
         if not doc.get("controls"):  # a file emptied by mistake must not shrink the profile
             problems.append(
                 Problem(
-                    loc_of(doc, "controls", Location(str(fpath), 1)), "catalog file has no controls"
+                    loc_of(doc, "controls", Location(str(fpath), 1)),
+                    _("catalog file has no controls"),
                 )
             )
             continue
@@ -258,45 +276,66 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
         for i, c in enumerate(doc.get("controls") or []):
             where = loc_of(doc.get("controls"), i)
             if not isinstance(c, dict):
-                problems.append(Problem(where, "control must be a mapping"))
+                problems.append(Problem(where, _("control must be a mapping")))
                 continue
             missing = [k for k in ("id", "item", "unit", "title", "severity") if k not in c]
             if missing:
-                problems.append(Problem(where, f"control misses {', '.join(missing)}"))
+                problems.append(
+                    Problem(where, _("control misses {missing}").format(missing=", ".join(missing)))
+                )
                 continue
             if not isinstance(c["id"], str):
-                problems.append(Problem(loc_of(c, "id", where), "id: expected text"))
+                problems.append(Problem(loc_of(c, "id", where), _("id: expected text")))
                 continue
             cid = c["id"]
             check_keys(c, CONTROL_KEYS, f"control {cid}", problems, where)
             if cid in seen:
                 problems.append(
-                    Problem(where, f"duplicate control id {cid!r} (first at {seen[cid]})")
+                    Problem(
+                        where,
+                        _("duplicate control id {cid!r} (first at {seen})").format(
+                            cid=cid, seen=seen[cid]
+                        ),
+                    )
                 )
             seen[cid] = where
             kind = str(c.get("kind", "automated"))
             if kind not in KINDS:
-                problems.append(Problem(loc_of(c, "kind", where), f"kind must be one of {KINDS}"))
+                problems.append(
+                    Problem(
+                        loc_of(c, "kind", where),
+                        _("kind must be one of {KINDS}").format(KINDS=KINDS),
+                    )
+                )
             if c["severity"] not in SEVERITIES:
                 problems.append(
-                    Problem(loc_of(c, "severity", where), f"severity must be one of {SEVERITIES}")
+                    Problem(
+                        loc_of(c, "severity", where),
+                        _("severity must be one of {SEVERITIES}").format(SEVERITIES=SEVERITIES),
+                    )
                 )
             if kind == "automated":
                 _check_check(c.get("check"), loc_of(c, "check", where), problems)
             elif not isinstance(c.get("evidence"), dict) or "file" not in c["evidence"]:
-                problems.append(Problem(where, f"{cid}: a manual control needs evidence.file"))
+                problems.append(
+                    Problem(where, _("{cid}: a manual control needs evidence.file").format(cid=cid))
+                )
             rem = c.get("remediation") or {}
             bad = set(rem) - REMEDIATION_KEYS if isinstance(rem, dict) else {"?"}
             if bad:
                 problems.append(
                     Problem(
-                        loc_of(c, "remediation", where), f"unknown remediation keys: {sorted(bad)}"
+                        loc_of(c, "remediation", where),
+                        _("unknown remediation keys: {bad}").format(bad=sorted(bad)),
                     )
                 )
             for var in _vars_used(c.get("check") or {}):
                 if var not in variables:
                     problems.append(
-                        Problem(loc_of(c, "check", where), f"{cid}: unknown variable {var!r}")
+                        Problem(
+                            loc_of(c, "check", where),
+                            _("{cid}: unknown variable {var!r}").format(cid=cid, var=var),
+                        )
                     )
             clause = str(c.get("clause") or family_clause)
             controls.append(
@@ -325,11 +364,17 @@ def load_profile(policies_dir: str | Path, profile: str = "mlps-l3") -> Profile:
             if other not in ids:
                 problems.append(
                     Problem(
-                        Location(c.source), f"{c.id}: contradicted_by: unknown control {other!r}"
+                        Location(c.source),
+                        _("{control}: contradicted_by: unknown control {other!r}").format(
+                            control=c.id, other=other
+                        ),
                     )
                 )
     if problems:
-        raise ValidationFailed(problems, f"catalog {profile}: {len(problems)} problem(s)")
+        raise ValidationFailed(
+            problems,
+            _("catalog {profile}: {n} problem(s)").format(profile=profile, n=len(problems)),
+        )
     return Profile(
         id=str(raw.get("id", profile)),
         title=dict(raw.get("title") or {}),

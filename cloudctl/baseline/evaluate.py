@@ -7,6 +7,7 @@ of which files prove it (the raw evidence the assessors want to see).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 from cloudctl.baseline import parsers as P
 from cloudctl.baseline.catalog import Control
+from cloudctl.core.i18n import _, join
 
 PASS, FAIL, ERROR, NA, WAIVED, MANUAL = (
     "pass",
@@ -109,7 +111,7 @@ def line_at(files: dict, source: str) -> str:
     """The text of ``path:line`` from the evidence (for the report)."""
     if ":" not in source:
         return ""
-    path, _, n = source.rpartition(":")
+    path, _sep, n = source.rpartition(":")
     if not n.isdigit():
         return ""
     for i, text in P.lines_of(files, path):
@@ -131,7 +133,9 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
     o = "" if observed is None else str(observed).strip()
     accept = [str(a) for a in chk.get("accept") or []]
     if o in accept:
-        return True, f"{op} {expected} (or {'/'.join(accept)})"
+        return True, _("{op} {expected} (or {accepted})").format(
+            op=op, expected=expected, accepted="/".join(accept)
+        )
     if op == "eq":
         return o.lower() == str(expected).lower(), f"= {expected}"
     if op == "ne":
@@ -154,7 +158,7 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
             return False, desc
         return (lo is None or n >= lo) and n <= hi, desc
     if op == "flag":
-        return o not in ("", "none", "false", "absent") or observed == "", "set"
+        return o not in ("", "none", "false", "absent") or observed == "", _("set")
     if op == "umask":
         try:
             return int(o, 8) & int(str(expected), 8) == int(str(expected), 8), f"⊇ {expected}"
@@ -167,7 +171,7 @@ def compare(op: str, observed: Any, expected: Any, chk: dict) -> tuple[bool, str
             return False, f"⊆ {expected}"
     if op == "forbid":
         bad = [x for x in re.split(r"[,\s]+", o) if x and re.search(str(expected), x)]
-        return not bad, f"none matching /{expected}/"
+        return not bad, _("none matching /{pattern}/").format(pattern=expected)
     raise ValueError(f"unknown op {op}")
 
 
@@ -187,7 +191,9 @@ def _in_effect(out: Outcome, ctx: Ctx) -> Outcome:
     out.evidence.append(ev("running sshd", why))
     if out.verdict == PASS:
         out.verdict = FAIL
-        out.observed = f"{out.observed} (configured, not in effect: {why})"
+        out.observed = _("{observed} (configured, not in effect: {why})").format(
+            observed=out.observed, why=why
+        )
     out.note = (out.note + " running sshd has not loaded its configuration: reload it").strip()
     return out
 
@@ -202,13 +208,13 @@ def _chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
     if sshd_ev.get("error") == "sshd not installed" and "/etc/ssh/sshd_config" not in P.expand(
         ctx.files, "/etc/ssh/sshd_config"
     ):
-        return Outcome(NA, "sshd not installed", "", note="no SSH server on this host")
+        return Outcome(NA, _("sshd not installed"), "", note="no SSH server on this host")
     setting, match_vals, how = P.sshd_effective(ctx.ev, key)
     exp = ctx.value(chk)
     op = chk.get("op", "eq")
     evidence = []
     if setting is None:
-        observed = "(unset)"
+        observed = _("(unset)")
         ok, desc = compare(op, "", exp, chk)
     else:
         observed = setting.value
@@ -222,14 +228,15 @@ def _chk_sshd(chk: dict, ctx: Ctx) -> Outcome:
         note += f" ({ctx.ev['sshd']['error'].strip()[:120]})"
     if op == "forbid" and setting is not None and not ok:
         bad = [x for x in re.split(r"[,\s]+", setting.value) if x and re.search(str(exp), x)]
-        observed = "offers " + ",".join(bad)
+        observed = _("offers {algorithms}").format(algorithms=",".join(bad))
     for crit, s in match_vals:
-        mok, _ = compare(op, s.value, exp, chk)
+        mok, _desc = compare(op, s.value, exp, chk)
         evidence.append(ev(s.source, f"Match {crit}: {line_at(ctx.files, s.source)}"))
         if not mok:
             ok = False
-            observed += f"; Match {crit}: {s.value}"
-    return Outcome(PASS if ok else FAIL, observed, f"{chk['key']} {desc}", evidence, note.strip())
+            observed = join([observed, f"Match {crit}: {s.value}"])
+    expected = _("{key} {wanted}").format(key=chk["key"], wanted=desc)
+    return Outcome(PASS if ok else FAIL, observed, expected, evidence, note.strip())
 
 
 def chk_sshd_any(chk: dict, ctx: Ctx) -> Outcome:
@@ -242,10 +249,10 @@ def _chk_sshd_any(chk: dict, ctx: Ctx) -> Outcome:
         s, _m, _how = P.sshd_effective(ctx.ev, key)
         if s is not None and s.value.strip():
             found.append(ev(s.source, f"{key} {s.value}"))
-    exp = " or ".join(chk["keys"]) + " set"
+    exp = _("{keys} set").format(keys=" or ".join(chk["keys"]))
     if found:
         return Outcome(PASS, "; ".join(e["text"] for e in found), exp, found)
-    return Outcome(FAIL, "none set", exp)
+    return Outcome(FAIL, _("none set"), exp)
 
 
 def _conf_value(ctx: Ctx, chk: dict, option: str) -> P.Setting | None:
@@ -275,8 +282,10 @@ def chk_pam_option(chk: dict, ctx: Ctx) -> Outcome:
         if not entries:
             out = Outcome(
                 FAIL,
-                f"{'/'.join(modules)} not in the {stack} stack of {svc}",
-                f"{option} {compare(op, '', exp, chk)[1]}",
+                _("{modules} not in the {stack} stack of {file}").format(
+                    modules="/".join(modules), stack=stack, file=svc
+                ),
+                _("{key} {wanted}").format(key=option, wanted=compare(op, "", exp, chk)[1]),
             )
         else:
             src, val = None, None
@@ -291,15 +300,15 @@ def chk_pam_option(chk: dict, ctx: Ctx) -> Outcome:
                     src, val = conf.source, conf.value
             if val is None:
                 val = "absent" if op == "flag" else str(chk.get("default", ""))
-                src = f"{entries[0].module} default"
+                src = _("{module} default").format(module=entries[0].module)
             ok, desc = compare(op, val, exp, chk)
             evidence = [ev(e.source, line_at(ctx.files, e.source)) for e in entries]
             if src and ":" in src and not src.endswith("default"):
                 evidence.append(ev(src, line_at(ctx.files, src)))
             out = Outcome(
                 PASS if ok else FAIL,
-                f"{option}={val or 'set'} ({src})",
-                f"{option} {desc}",
+                _("{key}={value} ({source})").format(key=option, value=val or _("set"), source=src),
+                _("{key} {wanted}").format(key=option, wanted=desc),
                 evidence,
             )
         if worst is None or (worst.verdict == PASS and out.verdict != PASS):
@@ -325,28 +334,43 @@ def chk_pam_module(chk: dict, ctx: Ctx) -> Outcome:
         ]
         evidence += [ev(e.source, line_at(ctx.files, e.source)) for e in entries]
         if not forbid and not entries:
-            problems.append(f"{'/'.join(modules)} missing from {svc}")
+            problems.append(
+                _("{modules} missing from {file}").format(modules="/".join(modules), file=svc)
+            )
         for mod, needed in (chk.get("entries_with_args") or {}).items():
             mine = [e for e in entries if e.module == mod]
             for a in needed:
                 if mine and not any(e.arg(a) is not None for e in mine):
-                    problems.append(f"{mod} without a '{a}' line in {svc}")
+                    problems.append(
+                        _("{module} without a '{type}' line in {file}").format(
+                            module=mod, type=a, file=svc
+                        )
+                    )
         for e in entries:
             for a in forbid:
                 if e.arg(a) is not None:
                     problems.append(f"{e.source}: {a}")
             for a in require:
                 if e.arg(a) is None:
-                    problems.append(f"{e.source}: without {a}")
+                    problems.append(_("{source}: without {arg}").format(source=e.source, arg=a))
     if forbid:
-        exp = f"{'/'.join(modules)} without {', '.join(forbid)}"
+        exp = _("{modules} without {args}").format(
+            modules="/".join(modules), args=", ".join(forbid)
+        )
+    elif require:
+        exp = _("{modules} in the {stack} stack of {files} with {args}").format(
+            modules="/".join(modules),
+            stack=stack or "",
+            files=", ".join(services),
+            args=", ".join(require),
+        )
     else:
-        exp = f"{'/'.join(modules)} in {stack or 'the'} stack of {', '.join(services)}"
-        if require:
-            exp += f" with {', '.join(require)}"
+        exp = _("{modules} in the {stack} stack of {files}").format(
+            modules="/".join(modules), stack=stack or "", files=", ".join(services)
+        )
     if problems:
-        return Outcome(FAIL, "; ".join(problems), exp, evidence)
-    return Outcome(PASS, "as expected" if evidence else "not used", exp, evidence)
+        return Outcome(FAIL, join(problems), exp, evidence)
+    return Outcome(PASS, _("as expected") if evidence else _("not used"), exp, evidence)
 
 
 def chk_keyval(chk: dict, ctx: Ctx) -> Outcome:
@@ -367,14 +391,23 @@ def chk_keyval(chk: dict, ctx: Ctx) -> Outcome:
     op = chk.get("op", "eq")
     if found is None:
         if "default" not in chk:
-            return Outcome(FAIL, f"{key} not set", f"{key} {compare(op, '', exp_v, chk)[1]}")
-        val, src = str(chk["default"]), "built-in default"
+            return Outcome(
+                FAIL,
+                _("{key} not set").format(key=key),
+                _("{key} {wanted}").format(key=key, wanted=compare(op, "", exp_v, chk)[1]),
+            )
+        val, src = str(chk["default"]), _("built-in default")
     else:
         val, src = found.value, found.source
     cmp_val = val.lower() if ci else val
     ok, desc = compare(op, cmp_val, exp_v, chk)
     evidence = [ev(src, line_at(ctx.files, src))] if found else []
-    return Outcome(PASS if ok else FAIL, f"{key}={val} ({src})", f"{key} {desc}", evidence)
+    return Outcome(
+        PASS if ok else FAIL,
+        _("{key}={value} ({source})").format(key=key, value=val, source=src),
+        _("{key} {wanted}").format(key=key, wanted=desc),
+        evidence,
+    )
 
 
 def chk_file_mode(chk: dict, ctx: Ctx) -> Outcome:
@@ -386,24 +419,24 @@ def chk_file_mode(chk: dict, ctx: Ctx) -> Outcome:
             return Outcome(ERROR, "", "", note=f"{path} was not collected")
         if not f.get("exists"):
             if chk.get("must_exist", True):
-                problems.append(f"{path} missing")
+                problems.append(_("{path} missing").format(path=path))
             continue
         mode = int(f["mode"], 8)
         desc = f"{path} {f['mode']} {f['owner']}:{f['group']}"
         observed.append(desc)
         evidence.append(ev(path, desc))
         if mode & ~want:
-            problems.append(f"{path} mode {f['mode']}")
+            problems.append(_("{path} mode {mode}").format(path=path, mode=f["mode"]))
         if chk.get("owner") and f["owner"] != chk["owner"]:
-            problems.append(f"{path} owner {f['owner']}")
+            problems.append(_("{path} owner {owner}").format(path=path, owner=f["owner"]))
         if chk.get("group") and f["group"] not in chk["group"]:
-            problems.append(f"{path} group {f['group']}")
-    exp = (
-        f"mode ⊆ {chk['mode']}, owner {chk.get('owner', '*')}:{'|'.join(chk.get('group') or ['*'])}"
+            problems.append(_("{path} group {group}").format(path=path, group=f["group"]))
+    exp = _("mode ⊆ {mode}, owner {owner}:{group}").format(
+        mode=chk["mode"], owner=chk.get("owner", "*"), group="|".join(chk.get("group") or ["*"])
     )
     if problems:
-        return Outcome(FAIL, "; ".join(problems), exp, evidence)
-    return Outcome(PASS, "; ".join(observed) or "absent (allowed)", exp, evidence)
+        return Outcome(FAIL, join(problems), exp, evidence)
+    return Outcome(PASS, "; ".join(observed) or _("absent (allowed)"), exp, evidence)
 
 
 def chk_packages(chk: dict, ctx: Ctx) -> Outcome:
@@ -415,22 +448,28 @@ def chk_packages(chk: dict, ctx: Ctx) -> Outcome:
     if "absent" in chk or "absent_var" in chk:
         names = ctx.per_family(chk.get("absent") or ctx.vars.get(chk.get("absent_var", ""), {}))
         present = [f"{n} {pk[n]}" for n in names if n in pk]
-        exp = "absent: " + ", ".join(names)
+        exp = _("absent: {packages}").format(packages=", ".join(names))
         if present:
             return Outcome(
-                FAIL, "installed: " + ", ".join(present), exp, [ev("packages", ", ".join(present))]
+                FAIL,
+                _("installed: {packages}").format(packages=", ".join(present)),
+                exp,
+                [ev("packages", ", ".join(present))],
             )
-        return Outcome(PASS, "none installed", exp)
+        return Outcome(PASS, _("none installed"), exp)
     names = ctx.per_family(
         chk.get("present_any") or ctx.vars.get(chk.get("present_any_var", ""), [])
     )
     have = [f"{n} {pk[n]}" for n in names if n in pk]
-    exp = "one of: " + ", ".join(names)
+    exp = _("one of: {packages}").format(packages=", ".join(names))
     if have:
         return Outcome(
-            PASS, "installed: " + ", ".join(have), exp, [ev("packages", ", ".join(have))]
+            PASS,
+            _("installed: {packages}").format(packages=", ".join(have)),
+            exp,
+            [ev("packages", ", ".join(have))],
         )
-    return Outcome(FAIL, "none installed", exp)
+    return Outcome(FAIL, _("none installed"), exp)
 
 
 ENABLED = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated"}
@@ -454,7 +493,7 @@ def chk_services(chk: dict, ctx: Ctx) -> Outcome:
             return Outcome(
                 PASS,
                 "; ".join(observed),
-                f"one of {', '.join(units)} enabled and running",
+                _("one of {units} enabled and running").format(units=", ".join(units)),
                 [ev("systemctl", "; ".join(observed))],
             )
         if ctx.container and u in CONTAINER_CANNOT_RUN:
@@ -464,14 +503,16 @@ def chk_services(chk: dict, ctx: Ctx) -> Outcome:
             return Outcome(
                 PASS,
                 "; ".join(observed),
-                f"one of {', '.join(units)} enabled",
+                _("one of {units} enabled").format(units=", ".join(units)),
                 [ev("systemctl", "; ".join(observed))],
                 " ".join(notes),
             )
     return Outcome(
         FAIL,
-        "; ".join(observed) or "not installed",
-        f"one of {', '.join(units)} enabled{' and running' if want_running else ''}",
+        "; ".join(observed) or _("not installed"),
+        (
+            _("one of {units} enabled and running") if want_running else _("one of {units} enabled")
+        ).format(units=", ".join(units)),
         [ev("systemctl", "; ".join(observed))] if observed else [],
     )
 
@@ -483,11 +524,15 @@ def chk_sysctl(chk: dict, ctx: Ctx) -> Outcome:
     shared = ctx.container and key.startswith(SHARED_KERNEL_PREFIXES)
     problems, evidence, notes = [], [], []
     if persisted is None:
-        problems.append("not persisted in sysctl.d")
+        problems.append(_("not persisted in sysctl.d"))
     else:
         evidence.append(ev(persisted.source, line_at(ctx.files, persisted.source)))
         if persisted.value != want:
-            problems.append(f"persisted {persisted.value} ({persisted.source})")
+            problems.append(
+                _("persisted {value} ({source})").format(
+                    value=persisted.value, source=persisted.source
+                )
+            )
     if shared:
         notes.append(
             "container: the live value belongs to the shared kernel and cannot be set here; judged on the persisted files"  # noqa: E501
@@ -495,10 +540,12 @@ def chk_sysctl(chk: dict, ctx: Ctx) -> Outcome:
     elif "value" in live:
         evidence.append(ev(f"/proc/sys/{key.replace('.', '/')}", live["value"]))
         if live["value"] != want:
-            problems.append(f"live {live['value']}")
-    observed = "; ".join(problems) or f"{key} = {want} (persisted and live)"
+            problems.append(_("live {value}").format(value=live["value"]))
+    observed = join(problems) if problems else _("{key} = {value} (persisted and live)")
     if shared and not problems:
-        observed = f"{key} = {want} (persisted)"
+        observed = _("{key} = {value} (persisted)")
+    if not problems:
+        observed = observed.format(key=key, value=want)
     return Outcome(
         FAIL if problems else PASS, observed, f"{key} = {want}", evidence, " ".join(notes)
     )
@@ -517,13 +564,19 @@ def chk_ports(chk: dict, ctx: Ctx) -> Outcome:
             (local if s["address"].startswith("127.") or s["address"] == "::1" else bad).append(
                 desc
             )
-    exp = "nothing listening on " + ",".join(str(p) for p in closed if p not in allowed)
+    exp = _("nothing listening on {ports}").format(
+        ports=",".join(str(p) for p in closed if p not in allowed)
+    )
     note = f"loopback only (not reachable): {', '.join(local)}" if local else ""
     if bad:
         return Outcome(
-            FAIL, "listening: " + ", ".join(bad), exp, [ev("/proc/net", ", ".join(bad))], note
+            FAIL,
+            _("listening: {sockets}").format(sockets=", ".join(bad)),
+            exp,
+            [ev("/proc/net", ", ".join(bad))],
+            note,
         )
-    return Outcome(PASS, "none listening", exp, note=note)
+    return Outcome(PASS, _("none listening"), exp, note=note)
 
 
 def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
@@ -532,28 +585,28 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
         return Outcome(ERROR, "", "", note="no accounts collected")
     rule = chk["rule"]
     bad: list[str] = []
-    exp = ""
+    exp: str = ""
     if rule == "no_empty_password":
         bad = [
             u["name"]
             for u in users
             if u.get("password") == "empty" or u.get("passwd_field") == "empty"
         ]
-        exp = "no empty password field in /etc/shadow or /etc/passwd"
+        exp = _("no empty password field in /etc/shadow or /etc/passwd")
     elif rule == "unique_uids":
         seen: dict[int, str] = {}
         for u in users:
             if u.get("uid") in seen:
                 bad.append(f"{u['name']}={seen[u['uid']]} (uid {u['uid']})")
             seen.setdefault(u.get("uid"), u["name"])
-        exp = "each UID used once"
+        exp = _("each UID used once")
     elif rule == "unique_names":
         names = [u["name"] for u in users]
         bad = sorted({n for n in names if names.count(n) > 1})
-        exp = "each name used once"
+        exp = _("each name used once")
     elif rule == "only_root_uid0":
         bad = [u["name"] for u in users if u.get("uid") == 0 and u["name"] != "root"]
-        exp = "only root has UID 0"
+        exp = _("only root has UID 0")
     elif rule == "system_nologin":
         bad = [
             f"{u['name']} ({u['shell']})"
@@ -563,7 +616,7 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
             and u["name"] not in EXEMPT_NOLOGIN
             and not re.search(r"(nologin|false)$", u.get("shell") or "")
         ]
-        exp = "UID 1–999 (except sync/shutdown/halt) with nologin or false"
+        exp = _("UID 1–999 (except sync/shutdown/halt) with nologin or false")
     elif rule in ("max_days", "min_days"):
         limit = int(ctx.value(chk))
         for u in users:
@@ -574,19 +627,21 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
                 bad.append(f"{u['name']} ({v if v is not None else 'unset'})")
             if rule == "min_days" and (v is None or v < limit):
                 bad.append(f"{u['name']} ({v if v is not None else 'unset'})")
-        exp = f"{'≤' if rule == 'max_days' else '≥'} {limit} days for every account with a password"
+        exp = _("{op} {limit} days for every account with a password").format(
+            op="≤" if rule == "max_days" else "≥", limit=limit
+        )
     elif rule == "no_rhosts":
         bad = [f"{u['home']}/.rhosts" for u in users if u.get("rhosts")]
         if (ctx.files.get("/etc/hosts.equiv") or {}).get("exists"):
             bad.append("/etc/hosts.equiv")
-        exp = "no .rhosts, no /etc/hosts.equiv"
+        exp = _("no .rhosts, no /etc/hosts.equiv")
     elif rule == "strong_hashes":
         bad = [
             f"{u['name']} ({u.get('hash_algorithm')})"
             for u in users
             if u.get("password") == "set" and u.get("hash_algorithm") in WEAK_HASHES
         ]
-        exp = "sha512/yescrypt/bcrypt hashes only"
+        exp = _("sha512/yescrypt/bcrypt hashes only")
     else:
         return Outcome(ERROR, "", "", note=f"unknown accounts rule {rule}")
     if bad:
@@ -596,7 +651,7 @@ def chk_accounts(chk: dict, ctx: Ctx) -> Outcome:
             exp,
             [ev("/etc/passwd,/etc/shadow (derived facts)", ", ".join(bad))],
         )
-    return Outcome(PASS, f"{len(users)} accounts checked", exp)
+    return Outcome(PASS, _("{n} accounts checked").format(n=len(users)), exp)
 
 
 def chk_shell_var(chk: dict, ctx: Ctx) -> Outcome:
@@ -605,22 +660,28 @@ def chk_shell_var(chk: dict, ctx: Ctx) -> Outcome:
     ok, desc = compare(chk.get("op", "le"), sv.value if sv.value is not None else "", exp_v, chk)
     problems = []
     if sv.value is None:
-        problems.append(f"{chk['name']} not set")
+        problems.append(_("{key} not set").format(key=chk["name"]))
     elif not ok:
         problems.append(f"{chk['name']}={sv.value}")
     if chk.get("readonly") and not sv.readonly:
-        problems.append("not readonly")
+        problems.append(_("not readonly"))
     if chk.get("export") and not sv.exported:
-        problems.append("not exported")
+        problems.append(_("not exported"))
     evidence = [ev(a.source, line_at(ctx.files, a.source)) for a in sv.assignments]
-    exp = (
-        f"{chk['name']} {desc}"
-        + (", readonly" if chk.get("readonly") else "")
-        + (", exported" if chk.get("export") else "")
+    exp = join(
+        [
+            _("{key} {wanted}").format(key=chk["name"], wanted=desc),
+            *([_("readonly")] if chk.get("readonly") else []),
+            *([_("exported")] if chk.get("export") else []),
+        ],
+        ", ",
     )
     if problems:
-        return Outcome(FAIL, "; ".join(problems), exp, evidence)
-    return Outcome(PASS, f"{chk['name']}={sv.value} ({sv.source})", exp, evidence)
+        return Outcome(FAIL, join(problems), exp, evidence)
+    observed = _("{key}={value} ({source})").format(
+        key=chk["name"], value=sv.value, source=sv.source
+    )
+    return Outcome(PASS, observed, exp, evidence)
 
 
 def chk_shell_umask(chk: dict, ctx: Ctx) -> Outcome:
@@ -638,11 +699,19 @@ def chk_shell_umask(chk: dict, ctx: Ctx) -> Outcome:
         )
         kv = P.keyvals(ctx.files, "/etc/login.defs")
         if uses_pam_umask and "UMASK" in kv:
-            val, src = kv["UMASK"].value, f"{kv['UMASK'].source} via pam_umask"
+            val, src = (
+                kv["UMASK"].value,
+                _("{source} via pam_umask").format(source=kv["UMASK"].source),
+            )
         else:
-            val, src = "022", "shell default"
+            val, src = "022", _("shell default")
     ok, desc = compare("umask", val, want, {})
-    return Outcome(PASS if ok else FAIL, f"umask {val} ({src})", f"umask {desc}", evidence)
+    return Outcome(
+        PASS if ok else FAIL,
+        _("umask {value} ({source})").format(value=val, source=src),
+        _("umask {wanted}").format(wanted=desc),
+        evidence,
+    )
 
 
 def _rules_text(rules: list[P.Setting]) -> list[str]:
@@ -666,12 +735,16 @@ def chk_audit_watch(chk: dict, ctx: Ctx) -> Outcome:
             evidence.append(ev(hit.source, hit.value))
         else:
             missing.append(path)
-    exp = f"-w PATH -p {''.join(sorted(want))} for " + ", ".join(chk["paths"])
+    exp = _("-w PATH -p {perms} for {paths}").format(
+        perms="".join(sorted(want)), paths=", ".join(chk["paths"])
+    )
     if not rules:
-        return Outcome(FAIL, "no audit rules files", exp)
+        return Outcome(FAIL, _("no audit rules files"), exp)
     if missing:
-        return Outcome(FAIL, "not watched: " + ", ".join(missing), exp, evidence)
-    return Outcome(PASS, f"{len(chk['paths'])} paths watched", exp, evidence)
+        return Outcome(
+            FAIL, _("not watched: {paths}").format(paths=", ".join(missing)), exp, evidence
+        )
+    return Outcome(PASS, _("{n} paths watched").format(n=len(chk["paths"])), exp, evidence)
 
 
 def chk_audit_regex(chk: dict, ctx: Ctx) -> Outcome:
@@ -683,16 +756,17 @@ def chk_audit_regex(chk: dict, ctx: Ctx) -> Outcome:
             evidence.append(ev(hit.source, hit.value))
         else:
             missing.append(pat)
-    exp = "rules matching " + "; ".join(chk["patterns"])
+    exp = _("rules matching {patterns}").format(patterns="; ".join(chk["patterns"]))
     if missing:
-        return Outcome(FAIL, "no rule matching " + "; ".join(missing), exp, evidence)
-    return Outcome(PASS, f"{len(evidence)} rules found", exp, evidence)
+        observed = _("no rule matching {patterns}").format(patterns="; ".join(missing))
+        return Outcome(FAIL, observed, exp, evidence)
+    return Outcome(PASS, _("{n} rules found").format(n=len(evidence)), exp, evidence)
 
 
 def chk_audit_immutable(chk: dict, ctx: Ctx) -> Outcome:
     rules = P.audit_rules(ctx.files)
     if not rules:
-        return Outcome(FAIL, "no audit rules files", "-e 2 as the last rule")
+        return Outcome(FAIL, _("no audit rules files"), _("-e 2 as the last rule"))
     if P.expand(ctx.files, "/etc/audit/rules.d/*.rules"):
         # augenrules moves -e to the end of the compiled rules: any "-e 2" makes them immutable
         hits = [r for r in rules if re.fullmatch(r"-e\s+2", r.value)]
@@ -700,16 +774,16 @@ def chk_audit_immutable(chk: dict, ctx: Ctx) -> Outcome:
             return Outcome(
                 PASS,
                 f"{hits[-1].value} ({hits[-1].source})",
-                "-e 2 in the rules",
+                _("-e 2 in the rules"),
                 [ev(hits[-1].source, hits[-1].value)],
             )
-        return Outcome(FAIL, "no -e 2 in /etc/audit/rules.d", "-e 2 in the rules")
+        return Outcome(FAIL, _("no -e 2 in /etc/audit/rules.d"), _("-e 2 in the rules"))
     last = rules[-1]
     ok = re.fullmatch(r"-e\s+2", last.value) is not None
     return Outcome(
         PASS if ok else FAIL,
-        f"last rule: {last.value}",
-        "-e 2 as the last rule",
+        _("last rule: {rule}").format(rule=last.value),
+        _("-e 2 as the last rule"),
         [ev(last.source, last.value)],
     )
 
@@ -725,12 +799,17 @@ def chk_file_regex(chk: dict, ctx: Ctx) -> Outcome:
             if rx.search(text):
                 hits.append(ev(f"{p}:{n}", text.strip()))
     present = chk.get("expect", "present") == "present"
-    exp = f"{'a line' if present else 'no line'} matching /{chk['pattern']}/ in {', '.join(chk['paths'])}"  # noqa: E501
+    exp = (
+        _("a line matching /{pattern}/ in {paths}")
+        if present
+        else _("no line matching /{pattern}/ in {paths}")
+    ).format(pattern=chk["pattern"], paths=", ".join(chk["paths"]))
     if present:
         return Outcome(
-            PASS if hits else FAIL, hits[0]["text"] if hits else "no matching line", exp, hits
+            PASS if hits else FAIL, hits[0]["text"] if hits else _("no matching line"), exp, hits
         )
-    return Outcome(FAIL if hits else PASS, "; ".join(h["text"] for h in hits) or "none", exp, hits)
+    observed = "; ".join(h["text"] for h in hits) or _("none")
+    return Outcome(FAIL if hits else PASS, observed, exp, hits)
 
 
 def chk_log_retention(chk: dict, ctx: Ctx) -> Outcome:
@@ -738,12 +817,19 @@ def chk_log_retention(chk: dict, ctx: Ctx) -> Outcome:
     path = "/etc/logrotate.d/rsyslog" if ctx.family == "debian" else "/etc/logrotate.d/syslog"
     blocks = P.logrotate_days(ctx.files, path)
     if not blocks:
-        return Outcome(FAIL, f"{path} missing: rotation unknown", f"≥ {want} days")
+        return Outcome(
+            FAIL,
+            _("{path} missing: rotation unknown").format(path=path),
+            _("≥ {n} days").format(n=want),
+        )
     worst = min(blocks, key=lambda b: b[1])
     evidence = [ev(src, f"{files.split()[0]}…: {days} days") for files, days, src in blocks]
     ok = worst[1] >= want
     return Outcome(
-        PASS if ok else FAIL, f"{worst[1]} days ({worst[2]})", f"≥ {want} days", evidence
+        PASS if ok else FAIL,
+        _("{n} days ({source})").format(n=worst[1], source=worst[2]),
+        _("≥ {n} days").format(n=want),
+        evidence,
     )
 
 
@@ -753,13 +839,23 @@ def chk_mac(chk: dict, ctx: Ctx) -> Outcome:
         mode = kv.get("SELINUX")
         live = (ctx.files.get("/sys/fs/selinux/enforce") or {}).get("exists")
         ok = bool(mode and mode.value.lower() == "enforcing" and live)
-        obs = f"SELINUX={mode.value if mode else 'unset'}, selinuxfs {'present' if live else 'absent'}"  # noqa: E501
-        return Outcome(PASS if ok else FAIL, obs, "SELINUX=enforcing and active")
+        obs = (
+            _("SELINUX={mode}, selinuxfs present")
+            if live
+            else _("SELINUX={mode}, selinuxfs absent")
+        ).format(mode=mode.value if mode else _("unset"))
+        return Outcome(PASS if ok else FAIL, obs, _("SELINUX=enforcing and active"))
     aa = (ctx.files.get("/sys/kernel/security/apparmor") or {}).get("exists")
     pk = ctx.ev.get("packages") or {}
     ok = bool(aa and "apparmor" in pk)
-    obs = f"apparmor package {'installed' if 'apparmor' in pk else 'absent'}, securityfs {'present' if aa else 'absent'}"  # noqa: E501
-    return Outcome(PASS if ok else FAIL, obs, "AppArmor installed and enabled")
+    obs = join(
+        [
+            _("apparmor package installed") if "apparmor" in pk else _("apparmor package absent"),
+            _("securityfs present") if aa else _("securityfs absent"),
+        ],
+        ", ",
+    )
+    return Outcome(PASS if ok else FAIL, obs, _("AppArmor installed and enabled"))
 
 
 def chk_time_server(chk: dict, ctx: Ctx) -> Outcome:
@@ -781,11 +877,11 @@ def chk_time_server(chk: dict, ctx: Ctx) -> Outcome:
     names = [s for s, _a, _b in servers]
     if want:
         ok = any(s in want for s in names)
-        exp = "one of " + ", ".join(want)
+        exp = _("one of {servers}").format(servers=", ".join(want))
     else:
         ok = bool(names)
-        exp = "a time server configured (set baseline_ntp_servers to require the internal ones)"
-    return Outcome(PASS if ok else FAIL, ", ".join(names) or "no time server", exp, evidence)
+        exp = _("a time server configured (set baseline_ntp_servers to require the internal ones)")
+    return Outcome(PASS if ok else FAIL, ", ".join(names) or _("no time server"), exp, evidence)
 
 
 def chk_updates(chk: dict, ctx: Ctx) -> Outcome:
@@ -793,27 +889,28 @@ def chk_updates(chk: dict, ctx: Ctx) -> Outcome:
     if up is None:  # the operator chose not to ask (--no-updates / check_updates off)
         return Outcome(
             NOT_EVALUATED,
-            "not evaluated",
-            "no pending security updates",
+            _("not evaluated"),
+            _("no pending security updates"),
             note="not evaluated: the update query was turned off (--no-updates)",
         )
     if not up.get("ok"):
         return Outcome(
             ERROR,
             "",
-            "no pending security updates",
+            _("no pending security updates"),
             note=f"package manager: {up.get('error', '')[:200]}",
         )
     sec = up.get("security") or []
-    exp = "no pending security updates"
+    exp = _("no pending security updates")
     if sec:
         return Outcome(
             FAIL,
-            f"{len(sec)} pending: " + ", ".join(sec[:10]),
+            _("{n} pending: {packages}").format(n=len(sec), packages=", ".join(sec[:10])),
             exp,
             [ev("package manager", ", ".join(sec))],
         )
-    return Outcome(PASS, f"0 security updates ({up.get('count', 0)} updates in total)", exp)
+    observed = _("0 security updates ({n} updates in total)").format(n=up.get("count", 0))
+    return Outcome(PASS, observed, exp)
 
 
 def chk_package_signatures(chk: dict, ctx: Ctx) -> Outcome:
@@ -828,17 +925,17 @@ def chk_package_signatures(chk: dict, ctx: Ctx) -> Outcome:
             for n, text in P.lines_of(ctx.files, p):
                 if re.search(r"AllowUnauthenticated\s+\"?(true|1|yes)", text, re.I):
                     hits.append(ev(f"{p}:{n}", text.strip()))
-        exp = "no trusted=yes / AllowUnauthenticated"
+        exp = _("no trusted=yes / AllowUnauthenticated")
     else:
         for pat in ("/etc/yum.conf", "/etc/dnf/dnf.conf", "/etc/yum.repos.d/*"):
             for p in P.expand(ctx.files, pat):
                 for n, text in P.lines_of(ctx.files, p):
                     if re.match(r"^\s*gpgcheck\s*=\s*0", text):
                         hits.append(ev(f"{p}:{n}", text.strip()))
-        exp = "gpgcheck=1 everywhere"
+        exp = _("gpgcheck=1 everywhere")
     if hits:
         return Outcome(FAIL, "; ".join(h["text"] for h in hits[:5]), exp, hits)
-    return Outcome(PASS, "signature checks on", exp)
+    return Outcome(PASS, _("signature checks on"), exp)
 
 
 def chk_sudoers(chk: dict, ctx: Ctx) -> Outcome:
@@ -862,10 +959,14 @@ def chk_sudoers(chk: dict, ctx: Ctx) -> Outcome:
                 )
             ):
                 bad.append(ev(f"{p}:{n}", line))
-    exp = "no 'NOPASSWD: ALL' grants" + (f" except {', '.join(sorted(allowed))}" if allowed else "")
+    exp = (
+        _("no 'NOPASSWD: ALL' grants except {users}").format(users=", ".join(sorted(allowed)))
+        if allowed
+        else _("no 'NOPASSWD: ALL' grants")
+    )
     if bad:
         return Outcome(FAIL, "; ".join(b["text"] for b in bad), exp, bad)
-    return Outcome(PASS, "none", exp)
+    return Outcome(PASS, _("none"), exp)
 
 
 def chk_special_files(chk: dict, ctx: Ctx) -> Outcome:
@@ -874,15 +975,15 @@ def chk_special_files(chk: dict, ctx: Ctx) -> Outcome:
         return Outcome(ERROR, "", "", note="special files not collected")
     if chk["kind"] == "world_writable":
         items = sf.get("world_writable") or []
-        exp = "no world-writable files; sticky bit on world-writable dirs"
+        exp = _("no world-writable files; sticky bit on world-writable dirs")
     else:
         allow = set(ctx.vars.get(chk.get("allow_var", ""), []) or [])
         items = [x for x in sf.get("suid_sgid") or [] if x["path"] not in allow]
-        exp = "SUID/SGID programs only from the allow-list"
+        exp = _("SUID/SGID programs only from the allow-list")
     if items:
         text = ", ".join(f"{x['path']} ({x['mode']})" for x in items[:20])
         return Outcome(FAIL, text, exp, [ev("filesystem scan", text)])
-    return Outcome(PASS, "none", exp)
+    return Outcome(PASS, _("none"), exp)
 
 
 def chk_combined(chk: dict, ctx: Ctx) -> Outcome:
@@ -893,18 +994,21 @@ def chk_combined(chk: dict, ctx: Ctx) -> Outcome:
             if any(o.verdict == FAIL for o in outs)
             else (ERROR if any(o.verdict == ERROR for o in outs) else PASS)
         )
-        sep = " and "
+        both = _("{a} and {b}")
     else:
         verdict = (
             PASS
             if any(o.verdict == PASS for o in outs)
             else (FAIL if any(o.verdict == FAIL for o in outs) else ERROR)
         )
-        sep = " or "
+        both = _("{a} or {b}")
     return Outcome(
         verdict,
-        " | ".join(o.observed for o in outs if o.observed),
-        sep.join(f"({o.expected})" for o in outs),
+        join([o.observed for o in outs if o.observed], " | "),
+        functools.reduce(
+            lambda a, b: both.format(a=a, b=b),
+            [_("({expected})").format(expected=o.expected) for o in outs],
+        ),
         [e for o in outs for e in o.evidence],
         " ".join(o.note for o in outs if o.note),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from cloudctl.baseline.catalog import Profile
 from cloudctl.baseline.engine import HostEvidence, ManualEvidence, Waiver
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 EVIDENCE_SCHEMA = "cloudctl.baseline.evidence/1"
@@ -29,7 +30,7 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
     name = display_path(path)
     raw = load_yaml(path) or {}
     if not isinstance(raw, dict):
-        raise InputError("expected a mapping with 'waivers:'", Location(name, 1))
+        raise InputError(_("expected a mapping with 'waivers:'"), Location(name, 1))
     _doc, problems = check(WaiversFile, raw, name)
     items = raw.get("waivers") or []
     out: list[Waiver] = []
@@ -41,7 +42,10 @@ def load_waivers(path: Path, profile: Profile) -> list[Waiver]:
         where = loc_of(items, i)
         if profile.control(spec.control) is None:
             problems.append(
-                Problem(loc_of(w, "control", where), f"unknown control {spec.control!r}")
+                Problem(
+                    loc_of(w, "control", where),
+                    _("unknown control {control!r}").format(control=spec.control),
+                )
             )
             continue
         out.append(
@@ -74,13 +78,13 @@ def load_manual_evidence(evidence_dir: Path, profile: Profile) -> dict[str, list
         for i, r in enumerate(records):
             where = loc_of(records, i) if isinstance(raw, list) else loc_of(r)
             if not isinstance(r, dict):
-                problems.append(Problem(where, "evidence record must be a mapping"))
+                problems.append(Problem(where, _("evidence record must be a mapping")))
                 continue
             if r.get("control") and r["control"] != c.id and c.id not in (r.get("controls") or []):
                 continue
             if r.get("result") not in ("pass", "fail", "not_applicable"):
                 problems.append(
-                    Problem(loc_of(r, "result", where), "result: pass, fail or not_applicable")
+                    Problem(loc_of(r, "result", where), _("result: pass, fail or not_applicable"))
                 )
                 continue
             out.setdefault(c.id, []).append(
@@ -107,37 +111,50 @@ def read_evidence_file(path: Path) -> tuple[dict, list[HostEvidence]]:
     where = Location(shown)
     p = Path(path)
     if not p.exists():
-        raise InputError("evidence file not found", where)
+        raise InputError(_("evidence file not found"), where)
     if not p.is_file():  # a directory, a device (/dev/zero), a pipe: never read
-        raise InputError("not a regular file (an evidence file is expected)", where)
+        raise InputError(_("not a regular file (an evidence file is expected)"), where)
     try:
         with p.open("rb") as fh:
             data = fh.read(MAX_EVIDENCE_BYTES + 1)
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", where) from None
+        raise InputError(_("cannot read: {strerror}").format(strerror=e.strerror), where) from None
     if len(data) > MAX_EVIDENCE_BYTES:
         raise InputError(
-            f"larger than {MAX_EVIDENCE_BYTES // 2**20} MiB: not an evidence file", where
+            _("larger than {mib} MiB: not an evidence file").format(
+                mib=MAX_EVIDENCE_BYTES // 2**20
+            ),
+            where,
         )
     try:
         raw = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start}): not an evidence file", where) from None
+        raise InputError(
+            _("not UTF-8 text (byte {start}): not an evidence file").format(start=e.start), where
+        ) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"not JSON: {e.msg}", Location(shown, e.lineno)) from None
+        raise InputError(
+            _("not JSON: {msg}").format(msg=e.msg), Location(shown, e.lineno)
+        ) from None
     except RecursionError:
-        raise InputError("JSON nested too deeply", where) from None
+        raise InputError(_("JSON nested too deeply"), where) from None
     if not isinstance(raw, dict) or raw.get("schema") != EVIDENCE_SCHEMA:
         raise InputError(
-            f"not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)", Location(shown, 1)
+            _("not a cloudctl evidence file (schema {EVIDENCE_SCHEMA} expected)").format(
+                EVIDENCE_SCHEMA=EVIDENCE_SCHEMA
+            ),
+            Location(shown, 1),
         )
     raw_hosts = raw.get("hosts")
     if not isinstance(raw_hosts, dict) or not raw_hosts:
-        raise InputError('the evidence file holds no hosts ("hosts": {name: {...}})', where)
+        raise InputError(_('the evidence file holds no hosts ("hosts": {{name: {{...}}}})'), where)
     hosts = []
     for name, h in sorted(raw_hosts.items()):
         if not isinstance(h, dict) or not isinstance(h.get("evidence") or {}, dict):
-            raise InputError(f"host {name!r}: expected {{status, evidence: {{...}}, error}}", where)
+            raise InputError(
+                _("host {name!r}: expected {{status, evidence: {{...}}, error}}").format(name=name),
+                where,
+            )
         ev = h.get("evidence")
         status = h.get("status") or ("ok" if ev else "unreachable")
         hosts.append(

@@ -16,7 +16,9 @@ from rich.console import Console
 from rich.markup import escape as esc
 
 from cloudctl.baseline.engine import STATUS_LABEL
+from cloudctl.core import i18n
 from cloudctl.core.errors import CloudctlError
+from cloudctl.core.i18n import _
 
 VERDICT_LABEL = {
     "pass": {"zh": "通过", "en": "pass"},
@@ -210,14 +212,15 @@ def terminal(
             )
             observed: dict[str, list[str]] = {}
             for r in rs:
-                obs = r["observed"] or r["note"] or ""
+                obs = i18n.tr(r["observed"] or r["note"] or "", lang)
                 if not verbose:
                     obs = clip(obs, 160)
                 observed.setdefault(obs, []).append(r["host"])
             for obs, names in observed.items():
                 console.print(f"  {esc(', '.join(names))}: {esc(obs)}")
             console.print(
-                f"  [dim]{t(lang, '期望', 'expected')}:[/] {esc(clip(rs[0]['expected'], 160))}"
+                f"  [dim]{t(lang, '期望', 'expected')}:[/] "
+                f"{esc(clip(i18n.tr(rs[0]['expected'], lang), 160))}"
             )
 
     expired = [w for w in doc["waivers"] if w["status"] == "expired"]
@@ -604,13 +607,18 @@ def read_json_document(path: str | Path) -> dict:
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {p}: {e.__class__.__name__}", Location(str(p))) from None
+        raise InputError(
+            _("cannot read {path}: {error}").format(path=p, error=e.__class__.__name__),
+            Location(str(p)),
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"not JSON: {e.msg}", Location(str(p), e.lineno)) from None
+        raise InputError(
+            _("not JSON: {msg}").format(msg=e.msg), Location(str(p), e.lineno)
+        ) from None
     if not isinstance(data, dict):
-        raise InputError("expected a JSON object (a cloudctl document)", Location(str(p), 1))
+        raise InputError(_("expected a JSON object (a cloudctl document)"), Location(str(p), 1))
     return data
 
 
@@ -622,18 +630,22 @@ def merge_cloud(doc: dict, cloud: dict, matrix: dict | None = None) -> dict:
 
     if not isinstance(cloud, dict) or cloud.get("schema") != "cloudctl.domains.assessment/1":
         raise InputError(
-            "the cloud assessment is not a cloudctl.domains.assessment/1 document "
-            "(write one with `cloudctl domains check --cloud -o json`)"
+            _(
+                "the cloud assessment is not a cloudctl.domains.assessment/1 document "
+                "(write one with `cloudctl domains check --cloud -o json`)"
+            )
         )
     for key in ("objects", "results", "items", "summary"):
         if key not in cloud:
-            raise InputError(f"the cloud assessment has no {key!r}")
+            raise InputError(_("the cloud assessment has no {key!r}").format(key=key))
     if matrix is not None and not (
         isinstance(matrix.get("zones"), list) and isinstance(matrix.get("cells"), list)
     ):
         raise InputError(
-            "the cloud matrix is not a cloudctl.domains.matrix/1 document "
-            "(write one with `cloudctl domains matrix --cloud -o json`)"
+            _(
+                "the cloud matrix is not a cloudctl.domains.matrix/1 document (write "
+                "one with `cloudctl domains matrix --cloud -o json`)"
+            )
         )
     merged = dict(doc)
     ca = dict(cloud)
@@ -824,6 +836,7 @@ def html_report(
         cloud=cloud_view,
         manual_pending=manual_pending,
         t=lambda zh, en: t(lang, zh, en),
+        tr=lambda text: i18n.tr(text, lang),  # observed/expected: English msgids in the doc
         VL=VERDICT_LABEL,
         SL=STATUS_LABEL,
         MARK=STATUS_MARK,

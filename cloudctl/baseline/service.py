@@ -23,6 +23,7 @@ from cloudctl.baseline.inputs import load_manual_evidence, load_waivers, read_ev
 from cloudctl.core.center import Center
 from cloudctl.core.errors import ExternalError, InputError, Location
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GATHER_TASK = "Gather the baseline evidence"
@@ -65,7 +66,7 @@ def inventories(center: Center, given: Sequence[str] | None) -> list[Path]:
     paths = [Path(g) for g in given] if given else [center.hosts_inventory]
     for p in paths:
         if not p.exists():
-            raise InputError("inventory not found", Location(str(p)))
+            raise InputError(_("inventory not found"), Location(str(p)))
     return paths
 
 

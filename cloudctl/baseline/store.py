@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.errors import InputError
+from cloudctl.core.i18n import _
 from cloudctl.core.state import connect
 from cloudctl.state.db import StateDB
 
@@ -128,14 +129,16 @@ def load_run(db: Path | StateDB, run_id: str) -> dict:
             (run_id, run_id + "%"),
         ).fetchone()
     if row is None:
-        raise InputError(f"no baseline run {run_id!r} (see `cloudctl baseline runs`)")
+        raise InputError(
+            _("no baseline run {run_id!r} (see `cloudctl baseline runs`)").format(run_id=run_id)
+        )
     return json.loads(row["doc"])
 
 
 def latest_two(db: Path | StateDB) -> tuple[str, str]:
     runs = list_runs(db, 2)
     if len(runs) < 2:
-        raise InputError("need two stored runs to compare (run `cloudctl baseline check` twice)")
+        raise InputError(_("need two stored runs to compare (run `cloudctl baseline check` twice)"))
     return runs[1]["run_id"], runs[0]["run_id"]
 
 

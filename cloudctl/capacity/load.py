@@ -21,6 +21,7 @@ from cloudctl.capacity.model import (
 )
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 VERSION = 1
@@ -53,21 +54,32 @@ class _P:
         val = d.get(key) if isinstance(d, dict) else None
         if val is None:
             if required:
-                self.add(loc_of(d, None, self.fallback), f"{what}: missing `{key}`")
+                self.add(
+                    loc_of(d, None, self.fallback),
+                    _("{what}: missing `{key}`").format(what=what, key=key),
+                )
             return {}
         if not isinstance(val, dict):
-            self.add(loc_of(d, key), f"{what}.{key}: expected a mapping")
+            self.add(
+                loc_of(d, key), _("{what}.{key}: expected a mapping").format(what=what, key=key)
+            )
             return {}
         return val
 
     def items(self, d: dict, key: str, what: str) -> list:
         val = d.get(key)
         if not isinstance(val, list) or not val:
-            self.add(loc_of(d, key, loc_of(d)), f"{what}: `{key}` must be a non-empty list")
+            self.add(
+                loc_of(d, key, loc_of(d)),
+                _("{what}: `{key}` must be a non-empty list").format(what=what, key=key),
+            )
             return []
         bad = [i for i, x in enumerate(val) if not isinstance(x, dict)]
         for i in bad:
-            self.add(loc_of(val, i), f"{what}: each item of `{key}` must be a mapping")
+            self.add(
+                loc_of(val, i),
+                _("{what}: each item of `{key}` must be a mapping").format(what=what, key=key),
+            )
         return [x for x in val if isinstance(x, dict)]
 
     def number(
@@ -85,7 +97,10 @@ class _P:
         """A number > low (>= low unless strict) and <= high; ``default`` when absent."""
         if key not in d or d[key] is None:
             if default is None:
-                self.add(loc_of(d, None, self.fallback), f"{what}: missing `{key}`")
+                self.add(
+                    loc_of(d, None, self.fallback),
+                    _("{what}: missing `{key}`").format(what=what, key=key),
+                )
                 return 0.0
             return default
         v = d[key]
@@ -96,11 +111,21 @@ class _P:
             or (whole and not isinstance(v, int))
         ):
             kind = "a whole number" if whole else "a number"
-            self.add(where, f"{what}.{key}: expected {kind}, not {v!r}")
+            self.add(
+                where,
+                _("{what}.{key}: expected {kind}, not {v!r}").format(
+                    what=what, key=key, kind=kind, v=v
+                ),
+            )
             return default if default is not None else 0.0
         if (v <= low if strict else v < low) or (high is not None and v > high):
             rng = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high else "")
-            self.add(where, f"{what}.{key}: must be {rng}, not {v!r}")
+            self.add(
+                where,
+                _("{what}.{key}: must be {rng}, not {v!r}").format(
+                    what=what, key=key, rng=rng, v=v
+                ),
+            )
             return default if default is not None else 0.0
         return float(v)
 
@@ -108,10 +133,16 @@ class _P:
         v = d.get(key)
         if v is None:
             if required:
-                self.add(loc_of(d, None, self.fallback), f"{what}: missing `{key}`")
+                self.add(
+                    loc_of(d, None, self.fallback),
+                    _("{what}: missing `{key}`").format(what=what, key=key),
+                )
             return ""
         if not isinstance(v, str) or not v.strip():
-            self.add(loc_of(d, key), f"{what}.{key}: expected text, not {v!r}")
+            self.add(
+                loc_of(d, key),
+                _("{what}.{key}: expected text, not {v!r}").format(what=what, key=key, v=v),
+            )
             return ""
         return v
 
@@ -119,18 +150,24 @@ class _P:
         v = d.get(key) if isinstance(d, dict) else None
         if v is None:
             if required:
-                self.add(loc_of(d, None, self.fallback), f"{what}: missing `{key}` (YYYY-MM)")
+                self.add(
+                    loc_of(d, None, self.fallback),
+                    _("{what}: missing `{key}` (YYYY-MM)").format(what=what, key=key),
+                )
             return None
         try:
             return Month.parse(str(v))
         except ValueError as e:
-            self.add(loc_of(d, key), f"{what}.{key}: {e}")
+            self.add(loc_of(d, key), _("{what}.{key}: {error}").format(what=what, key=key, error=e))
             return None
 
     def unknown(self, d: dict, known: set[str], what: str) -> None:
         for k in sorted(set(d) - known, key=str):
             self.add(
-                loc_of(d, k), f"{what}: unknown field `{k}` (known: {', '.join(sorted(known))})"
+                loc_of(d, k),
+                _("{what}: unknown field `{k}` (known: {known})").format(
+                    what=what, k=k, known=", ".join(sorted(known))
+                ),
             )
 
 
@@ -153,7 +190,9 @@ def _ref(raw: dict, key: str, profiles: dict[str, ServerProfile], p: _P, w: str)
     if name and name not in profiles:
         p.add(
             loc_of(raw, key),
-            f"{w}: unknown server profile {name!r} (known: {', '.join(profiles) or 'none'})",
+            _("{what}: unknown server profile {name!r} (known: {known})").format(
+                what=w, name=name, known=", ".join(profiles) or "none"
+            ),
         )
     return profiles.get(name) or ServerProfile(name=name or "?")
 
@@ -182,9 +221,9 @@ def _host_class(
         reserved_ram_gb=p.number(rs, "ram_gb", f"{w}.reserved", default=0.0, strict=False),
     )
     if prof.threads and hc.reserved_vcpu >= prof.threads:
-        p.add(loc_of(rs, "vcpu"), f"{w}.reserved.vcpu: leaves no vCPU for guests")
+        p.add(loc_of(rs, "vcpu"), _("{w}.reserved.vcpu: leaves no vCPU for guests").format(w=w))
     if prof.ram_gb and hc.reserved_ram_gb >= prof.ram_gb:
-        p.add(loc_of(rs, "ram_gb"), f"{w}.reserved.ram_gb: leaves no RAM for guests")
+        p.add(loc_of(rs, "ram_gb"), _("{w}.reserved.ram_gb: leaves no RAM for guests").format(w=w))
     return hc
 
 
@@ -196,7 +235,10 @@ def _pool(
     p.unknown(raw, known if count else known - {"count", "name", "name_zh"}, w)
     prof = _ref(raw, "profile", profiles, p, w)
     if prof.threads and not prof.disk_tb:
-        p.add(loc_of(raw, "profile"), f"{w}: profile {prof.name!r} has no `disk_tb`")
+        p.add(
+            loc_of(raw, "profile"),
+            _("{w}: profile {prof!r} has no `disk_tb`").format(w=w, prof=prof.name),
+        )
     return StoragePool(
         name=p.text(raw, "name", w, required=count) or "phase2",
         name_zh=p.text(raw, "name_zh", w),
@@ -212,23 +254,31 @@ def parse_config(raw: Any, path: str) -> CapacityConfig:
     """Typed capacity.yaml; raises ValidationFailed listing every problem (file:line)."""
     p = _P(Location(path, 1))
     if not isinstance(raw, dict):
-        raise ValidationFailed([Problem(Location(path, 1), "capacity file must be a mapping")])
+        raise ValidationFailed([Problem(Location(path, 1), _("capacity file must be a mapping"))])
     if raw.get("version") != VERSION:
-        p.add(loc_of(raw, "version"), f"version is {raw.get('version')!r}; expected {VERSION}")
+        p.add(
+            loc_of(raw, "version"),
+            _("version is {version!r}; expected {expected}").format(
+                version=raw.get("version"), expected=VERSION
+            ),
+        )
     p.unknown(raw, _TOP, "capacity")
     as_of = p.month(raw, "as_of", "capacity") or Month(2000, 1)
     profiles: dict[str, ServerProfile] = {}
     for item in p.items(raw, "server_profiles", "capacity"):
         prof = _profile(item, p)
         if prof.name in profiles:
-            p.add(loc_of(item, "name"), f"server profile {prof.name!r} is defined twice")
+            p.add(
+                loc_of(item, "name"),
+                _("server profile {prof!r} is defined twice").format(prof=prof.name),
+            )
         profiles[prof.name] = prof
     classes = [_host_class(x, profiles, p) for x in p.items(raw, "host_classes", "capacity")]
     pools = [_pool(x, profiles, p) for x in p.items(raw, "storage_pools", "capacity")]
     seen: set[str] = set()
     for name in [c.name for c in classes] + [s.name for s in pools]:
         if name in seen:
-            p.add(None, f"host class / storage pool {name!r} is defined twice")
+            p.add(None, _("host class / storage pool {name!r} is defined twice").format(name=name))
         seen.add(name)
     cu = p.mapping(raw, "current_usage", "capacity")
     p.unknown(cu, {"as_of", *RESOURCES}, "current_usage")
@@ -247,7 +297,7 @@ def parse_config(raw: Any, path: str) -> CapacityConfig:
     for zone, spec in ab.items():
         w = f"growth.address_blocks.{zone}"
         if not isinstance(spec, dict):
-            p.add(loc_of(ab, zone), f"{w}: expected {{prefixlen, per_month}}")
+            p.add(loc_of(ab, zone), _("{w}: expected {{prefixlen, per_month}}").format(w=w))
             continue
         p.unknown(spec, {"prefixlen", "per_month"}, w)
         blocks[str(zone)] = AddressGrowth(
@@ -278,9 +328,9 @@ def parse_config(raw: Any, path: str) -> CapacityConfig:
         overhead_kw=p.number(rk, "overhead_kw", "phase2.rack", default=0.0, strict=False),
     )
     if rack.reserved_units >= rack.units:
-        p.add(loc_of(rk, "reserved_units"), "phase2.rack.reserved_units: leaves no room")
+        p.add(loc_of(rk, "reserved_units"), _("phase2.rack.reserved_units: leaves no room"))
     if rack.overhead_kw >= rack.kw > 0:
-        p.add(loc_of(rk, "overhead_kw"), "phase2.rack.overhead_kw: leaves no power for servers")
+        p.add(loc_of(rk, "overhead_kw"), _("phase2.rack.overhead_kw: leaves no power for servers"))
     compute = _host_class(
         p.mapping(p2, "compute", "phase2"), profiles, p, count=False, w="phase2.compute"
     )
@@ -289,7 +339,12 @@ def parse_config(raw: Any, path: str) -> CapacityConfig:
     )
     for prof, key in ((compute.profile, "compute"), (storage.profile, "storage")):
         if prof.threads and (prof.units > rack.server_units or prof.kw > rack.server_kw):
-            p.add(loc_of(p2, key), f"phase2.{key}: a {prof.name} does not fit an empty rack")
+            p.add(
+                loc_of(p2, key),
+                _("phase2.{key}: a {prof} does not fit an empty rack").format(
+                    key=key, prof=prof.name
+                ),
+            )
     spec = Phase2Spec(
         compute=compute,
         storage=storage,
@@ -298,7 +353,9 @@ def parse_config(raw: Any, path: str) -> CapacityConfig:
         spares=int(p.number(p2, "spares", "phase2", default=1, strict=False, whole=True, high=10)),
     )
     if p.problems:
-        raise ValidationFailed(p.problems, f"{len(p.problems)} problem(s) in {path}")
+        raise ValidationFailed(
+            p.problems, _("{n} problem(s) in {path}").format(n=len(p.problems), path=path)
+        )
     return CapacityConfig(
         as_of=as_of,
         profiles=profiles,
@@ -322,15 +379,19 @@ def config_path(center: Center, explicit: str | Path | None = None) -> Path:
         return Path(explicit)
     rel = center.settings.get("capacity", "capacity.yaml")
     if not isinstance(rel, str):
-        raise InputError("capacity: expected a path", Location(str(center.root / "cloudctl.yaml")))
+        raise InputError(
+            _("capacity: expected a path"), Location(str(center.root / "cloudctl.yaml"))
+        )
     return (center.root / rel).resolve()
 
 
 def load_config(path: Path) -> CapacityConfig:
     if not path.is_file():
         raise InputError(
-            "no capacity file (give --file or `capacity: FILE` in cloudctl.yaml; see "
-            "docs/capacity.md)",
+            _(
+                "no capacity file (give --file or `capacity: FILE` in cloudctl.yaml; "
+                "see docs/capacity.md)"
+            ),
             Location(display_path(path)),
         )
     name = display_path(path)

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from cloudctl.core.errors import Location
+from cloudctl.core.i18n import _
 
 # --------------------------------------------------------------------------- months
 
@@ -34,10 +35,14 @@ class Month:
         """``2016-06`` (or a date ``2016-06-15``: its month)."""
         parts = str(text).strip().split("-")
         if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{text!r} is not a month (write YYYY-MM, e.g. 2016-06)")
+            raise ValueError(
+                _("{text!r} is not a month (write YYYY-MM, e.g. 2016-06)").format(text=text)
+            )
         y, m = int(parts[0]), int(parts[1])
         if not 1 <= m <= 12 or not 1990 <= y <= 2200:
-            raise ValueError(f"{text!r} is not a month (write YYYY-MM, e.g. 2016-06)")
+            raise ValueError(
+                _("{text!r} is not a month (write YYYY-MM, e.g. 2016-06)").format(text=text)
+            )
         return cls(y, m)
 
     def plus(self, n: int) -> Month:
@@ -252,7 +257,7 @@ class ResourceForecast:
 def forecast_resource(r: Resource, horizon: int, headroom: float) -> ResourceForecast:
     """Month 0 … ``horizon`` of one resource (see the module docstring)."""
     if horizon < 1:
-        raise ValueError("horizon must be at least one month")
+        raise ValueError(_("horizon must be at least one month"))
     g = r.growth_pct / 100.0
     series = [r.used + sum(v for m, v in r.arrivals.items() if m <= 0)]
     for m in range(1, horizon + 1):
@@ -295,7 +300,7 @@ def pack_racks(servers: list[ServerProfile], rack: Rack) -> RackPlan:
     """First-fit decreasing by power: each server goes into the first rack with both the
     units and the kW left. Power, not space, usually limits an older government room."""
     if any(s.units > rack.server_units or s.kw > rack.server_kw for s in servers):
-        raise ValueError("a server does not fit an empty rack (units or kW)")
+        raise ValueError(_("a server does not fit an empty rack (units or kW)"))
     racks: list[dict] = []
     start, last = 0, None
     for s in sorted(servers, key=lambda s: (-s.kw, -s.units)):
@@ -350,7 +355,7 @@ def servers_for(shortfall: float, per_server: float) -> int:
     if shortfall <= 1e-9:
         return 0
     if per_server <= 0:
-        raise ValueError("a server that adds nothing cannot cover a shortfall")
+        raise ValueError(_("a server that adds nothing cannot cover a shortfall"))
     return math.ceil(shortfall / per_server - 1e-9)
 
 

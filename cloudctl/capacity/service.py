@@ -13,6 +13,7 @@ from cloudctl.capacity.live import CloudUsage, read_usage
 from cloudctl.capacity.model import CapacityInputs, Forecast, forecast
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError
+from cloudctl.core.i18n import _
 
 USAGE_MODES = ("auto", "cloud", "file")
 
@@ -45,7 +46,11 @@ def gather(
     no real workload to measure, so the file's figures are used and a note says so.
     """
     if usage not in USAGE_MODES:
-        raise InputError(f"--usage: {usage!r}; expected one of {', '.join(USAGE_MODES)}")
+        raise InputError(
+            _("--usage: {usage!r}; expected one of {USAGE_MODES}").format(
+                usage=usage, USAGE_MODES=", ".join(USAGE_MODES)
+            )
+        )
     cfg = load.load_config(load.config_path(center, file))
     zones, public = load.address_inputs(center)
     mplan, done = load.migration_inputs(center, plan)
@@ -102,7 +107,9 @@ def gather(
 
 def run(g: Gathered, horizon: int, headroom_pct: float | None = None) -> Forecast:
     if not 1 <= horizon <= 240:
-        raise InputError(f"--horizon: {horizon} months; expected 1..240")
+        raise InputError(_("--horizon: {horizon} months; expected 1..240").format(horizon=horizon))
     if headroom_pct is not None and not 0 <= headroom_pct < 100:
-        raise InputError(f"--headroom: {headroom_pct}%; expected 0..99")
+        raise InputError(
+            _("--headroom: {headroom_pct}%; expected 0..99").format(headroom_pct=headroom_pct)
+        )
     return forecast(g.inputs, horizon, None if headroom_pct is None else headroom_pct / 100)

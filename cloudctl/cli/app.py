@@ -114,7 +114,7 @@ def outcome_of(exc: BaseException | None) -> tuple[int, str, str | None]:
         refused = isinstance(exc, (InputError, ValidationFailed, ConflictError))
         return exc.exit_code, "refused" if refused else "error", msg
     if isinstance(exc, click.ClickException):
-        return exc.exit_code, "refused", exc.format_message()
+        return exc.exit_code, "refused", i18n.english_usage_error(exc)
     if isinstance(exc, SystemExit):
         code = exc.code if isinstance(exc.code, int) else 1
         return code, "ok" if code == 0 else "error", None
@@ -177,7 +177,7 @@ def _record_usage_error(e: click.UsageError) -> None:
     try:
         if _has_log(s, path.replace(" ", ".", 1)):
             s.begin(path.replace(" ", ".", 1), {})
-            s.end("refused", e.exit_code, e.format_message())
+            s.end("refused", e.exit_code, i18n.english_usage_error(e))
     except CloudctlError:
         pass
 
@@ -208,8 +208,13 @@ class CloudctlGroup(TyperGroup):
         argv = list(args)  # parsing consumes args; the audit log wants them as typed
         if parent is None:  # help is printed while parsing: choose its language first
             i18n.set_language(i18n.language_from(argv))
+            i18n.adapt_click()
             i18n.localize_help(self)
-        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError:
+            _usage_error_words()
+            raise
         ctx.meta["cloudctl.argv"] = argv
         return ctx
 
@@ -234,6 +239,7 @@ class CloudctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except click.UsageError as e:
+            _usage_error_words()
             _record_usage_error(e)
             e.exit_code = _error_exit(ctx, e.exit_code)
             raise
@@ -255,6 +261,14 @@ class CloudctlGroup(TyperGroup):
             msg = _("internal error: {error} (--debug shows more)")
             sys.stderr.write(f"cloudctl: {i18n.tr(msg.format(error=f'{type(e).__name__}: {e}'))}\n")
             raise click.exceptions.Exit(_error_exit(ctx, 3)) from None
+
+
+def _usage_error_words() -> None:
+    """Typer prints a usage error with its rich module (imported only then, ~50 ms): its
+    words ("Error", "Try … for help") and click's come from the catalog too."""
+    import typer.rich_utils  # noqa: F401 - adapted below
+
+    i18n.adapt_click()
 
 
 def _error_exit(ctx: click.Context, code: int) -> int:

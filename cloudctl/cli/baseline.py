@@ -19,6 +19,7 @@ from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt, use_ansible_option
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core.errors import InputError
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 from cloudctl.core.output import Column, OutputFormat, ident, pick, render, stderr, stdout
 from cloudctl.core.progress import LineProgress
 from cloudctl.state import open_state
@@ -201,7 +202,9 @@ def _check_controls(inputs: svc.Inputs, controls: list[str] | None) -> list[str]
     unknown = [c for c in controls if inputs.profile.control(c) is None]
     if unknown:
         raise InputError(
-            f"unknown control(s): {', '.join(unknown)} (see `cloudctl baseline controls`)"
+            _("unknown control(s): {unknown} (see `cloudctl baseline controls`)").format(
+                unknown=", ".join(unknown)
+            )
         )
     return list(controls)
 
@@ -310,9 +313,11 @@ def report_cmd(
     s = session(ctx)
     lg = str(s.language(lang))
     if appendix not in ("auto", "full", "findings"):
-        raise InputError(f"--appendix {appendix!r}: expected auto, full or findings")
+        raise InputError(
+            _("--appendix {appendix!r}: expected auto, full or findings").format(appendix=appendix)
+        )
     if cloud_matrix and not cloud_assessment:
-        raise InputError("--cloud-matrix needs --cloud-assessment")
+        raise InputError(_("--cloud-matrix needs --cloud-assessment"))
     inputs = svc.load_inputs(s.center, profile)
     doc = svc.evaluate_file(s.center, evidence, inputs, "")
     doc["evidence_file"] = str(evidence)

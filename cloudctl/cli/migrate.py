@@ -18,6 +18,7 @@ from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 from cloudctl.core.output import (
     Column,
     OutputFormat,
@@ -82,7 +83,7 @@ def _journal(ctx: typer.Context, path: Path | None, *, read_only: bool = False) 
     a mistyped path to a shared journal must not look like an empty history."""
     if path is not None and read_only and not path.exists():
         raise InputError(
-            "no journal here (a reading command does not create one)", Location(str(path))
+            _("no journal here (a reading command does not create one)"), Location(str(path))
         )
     return Journal(path or service.default_journal(session(ctx).center))
 
@@ -260,7 +261,9 @@ def validate(
     lg = s.language(lang)
     files = [service.resolve_plan(s.center, plan)] if plan else service.plan_files(s.center)
     if not files:
-        raise InputError("no plans to validate", Location(display_path(s.center.migration_plans)))
+        raise InputError(
+            _("no plans to validate"), Location(display_path(s.center.migration_plans))
+        )
     plans, problems = service.validate_all(s.center, files, inventory)
     for w in (w for p in plans for w in p.warnings):
         typer.echo(
@@ -687,13 +690,16 @@ def report(
         as_fmt = {"table": "markdown", "json": "json", "yaml": "yaml"}.get(output.value)
         if fmt != "markdown" and fmt != as_fmt:
             raise InputError(
-                f"--output {output.value} and --format {fmt} disagree: give one",
+                _("--output {output} and --format {fmt} disagree: give one").format(
+                    output=output.value, fmt=fmt
+                ),
                 Location("--output"),
             )
         fmt = as_fmt or output.value
     if fmt not in ("markdown", "md", "html", "json", "yaml", "value", "csv"):
         raise InputError(
-            f"unknown report format {fmt!r} (markdown, html, json, yaml)", Location("--format")
+            _("unknown report format {fmt!r} (markdown, html, json, yaml)").format(fmt=fmt),
+            Location("--format"),
         )
     # the plan is checked as `plan` checks it: a broken plan is an error, not an empty report
     checked = service.load_checked(s.center, path)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, column_table, session
 from cloudctl.core import audit
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.core.output import OutputFormat, pick, render, stdout
 from cloudctl.state import SqliteDB, open_state, open_url, schema
 from cloudctl.state.copy import TABLES, copy_state
@@ -146,9 +147,9 @@ def migrate(
         raise InputError(problem, Location("--to"))
     src = open_state(s.center)
     if not isinstance(src, SqliteDB):
-        raise InputError("this center's state is already in PostgreSQL: nothing to migrate")
+        raise InputError(_("this center's state is already in PostgreSQL: nothing to migrate"))
     if not src.exists() and not s.center.audit_log.exists():
-        raise InputError("this center has no state yet: nothing to copy", Location(src.where))
+        raise InputError(_("this center has no state yet: nothing to copy"), Location(src.where))
     dst = open_url(to)
     report = copy_state(src, dst, audit.FileStore(s.center.audit_log))
     s.audit(

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cloudctl.core.errors import CloudctlError, InputError, Location, Problem
+from cloudctl.core.i18n import _
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "vault", "private_key", "credential")
 GENESIS = "0" * 64  # ``prev`` of the first record of a chain that starts on an empty log
@@ -193,8 +194,10 @@ def link_after(last_raw: bytes | None, where: Location | None = None) -> tuple[i
         rec = None
     if not isinstance(rec, dict):
         raise AuditError(
-            "the audit log ends in a damaged record; nothing was changed "
-            "(see cloudctl audit verify)",
+            _(
+                "the audit log ends in a damaged record; nothing was changed (see "
+                "cloudctl audit verify)"
+            ),
             where,
         )
     if is_chained(rec):
@@ -381,7 +384,9 @@ class FileStore:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         except OSError as e:
             raise AuditError(
-                f"cannot write the audit log ({e.strerror}); nothing was changed",
+                _("cannot write the audit log ({strerror}); nothing was changed").format(
+                    strerror=e.strerror
+                ),
                 Location(str(self.path)),
             ) from None
         try:
@@ -396,9 +401,11 @@ class FileStore:
             ):
                 # a chain restarted on a shortened log would hide what was cut: stop here
                 raise AuditError(
-                    f"the audit log does not end where {self.head_path.name} says (seq "
-                    f"{head.seq}): records were removed or replaced; nothing was changed. See "
-                    "cloudctl audit verify; to start a new chain, move both files aside",
+                    _(
+                        "the audit log does not end where {name} says (seq {seq}): records "
+                        "were removed or replaced; nothing was changed. See cloudctl audit "
+                        "verify; to start a new chain, move both files aside"
+                    ).format(name=self.head_path.name, seq=head.seq),
                     self.end(),
                 )
             rec = seal(build(seq, prev))
@@ -409,7 +416,9 @@ class FileStore:
                 os.fsync(fd)
             except OSError as e:
                 raise AuditError(
-                    f"cannot write the audit log ({e.strerror}); nothing was changed",
+                    _("cannot write the audit log ({strerror}); nothing was changed").format(
+                        strerror=e.strerror
+                    ),
                     Location(str(self.path)),
                 ) from None
             self._write_head(Head(rec["seq"], rec["hash"]))
@@ -430,7 +439,7 @@ class FileStore:
         if not self.path.exists():
             return
         if self.path.is_dir():
-            raise InputError("the audit log is a directory", Location(str(self.path)))
+            raise InputError(_("the audit log is a directory"), Location(str(self.path)))
         with self.path.open("rb") as fh:
             for no, raw in enumerate(fh, 1):
                 raw = raw.rstrip(b"\n")
@@ -711,9 +720,9 @@ def records(source: str | Path | AuditStore) -> list[tuple[Location, dict]]:
         try:
             rec = json.loads(ln.raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            raise InputError(f"damaged audit record: {e}", ln.location) from None
+            raise InputError(_("damaged audit record: {e}").format(e=e), ln.location) from None
         if not isinstance(rec, dict):
-            raise InputError("damaged audit record: not a JSON object", ln.location)
+            raise InputError(_("damaged audit record: not a JSON object"), ln.location)
         out.append((ln.location, rec))
     return out
 

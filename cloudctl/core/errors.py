@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cloudctl.core.i18n import _
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -55,7 +57,7 @@ class ValidationFailed(CloudctlError):
     def __init__(self, problems: Iterable[Problem], summary: str | None = None):
         probs = sorted(problems, key=_sort_key)
         self._problems = probs
-        super().__init__(summary or f"{len(probs)} problem(s) found")
+        super().__init__(summary or _("{n} problem(s) found").format(n=len(probs)))
 
     @property
     def problems(self) -> list[Problem]:

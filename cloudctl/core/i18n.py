@@ -93,7 +93,9 @@ class Msg(str):
     def __reduce__(self):  # pickled across forked workers and kept lazy
         return (Msg, (self.msgid, self.params))
 
-    def translate(self, lang: str | None = None) -> str:
+    def in_language(self, lang: str | None = None) -> str:
+        """The text in ``lang`` (not ``translate``: that is ``str.translate``, which rich
+        and others call on any string)."""
         values = {k: _param(v, lang) for k, v in self.params.items()}
         return _fill(gettext(self.msgid, lang), values, _fill(self.msgid, values, self.msgid))
 
@@ -111,7 +113,7 @@ def _fill(text: str, values: Mapping[str, Any], otherwise: str) -> str:
 def _param(value: Any, lang: str | None) -> Any:
     """A parameter in ``lang``: a message, or an error raised with one, is translated too."""
     if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Msg):
-        return value.args[0].translate(lang)
+        return value.args[0].in_language(lang)
     return tr(value, lang) if isinstance(value, str) else value
 
 
@@ -136,13 +138,29 @@ def _(msgid: str) -> Msg:
     return Msg(msgid)
 
 
+def text_of(error: BaseException) -> str:
+    """The message of an error raised with ``ValueError(_("…"))``, still translatable
+    (``str(e)`` would be its English text only)."""
+    if error.args and isinstance(error.args[0], Msg):
+        return error.args[0]
+    return str(error)
+
+
+def join(parts: Iterable[Any], sep: str = "; ") -> Msg:
+    """Parts (messages or plain text) joined into one message that stays translatable:
+    ``"; ".join(...)`` would freeze them in English."""
+    items = list(parts)
+    msgid = sep.replace("{", "{{").replace("}", "}}").join(f"{{p{i}}}" for i in range(len(items)))
+    return Msg(msgid, {f"p{i}": p for i, p in enumerate(items)})
+
+
 def tr(text: Any, lang: Any = None) -> str:
     """``text`` in ``lang`` (default: the current language). A :class:`Msg` is translated
     with its parameters; a plain string is looked up whole (a constant message that was
     never wrapped still finds its translation) and otherwise shown as it is."""
     code = str(getattr(lang, "value", lang)) if lang is not None else _current
     if isinstance(text, Msg):
-        return text.translate(code)
+        return text.in_language(code)
     if not isinstance(text, str):
         return str(text)
     return gettext(text, code)
@@ -268,6 +286,116 @@ _TYPER_WORDS = {
 }
 HELP_OPTION_NAMES = ("-h", "--help")
 
+# click's own texts that people meet: the usage line and the usage errors. click marks them
+# with ``gettext`` (``from gettext import gettext as _`` in each module), which reads only
+# compiled .mo files of the process-wide domain; :func:`adapt_click` points those names at
+# this catalog instead. A test checks that each msgid is still in click's source. Words
+# that click translates once, when a command is built (the type names "file", "path"), are
+# left out: they would stay in the language of that moment.
+CLICK_WORDS = (
+    "Usage:",
+    "Error: {message}",
+    "Try '{command} {option}' for help.",
+    "No such option {name!r}.",
+    "No such command {name!r}.",
+    "Did you mean {possibility}?",
+    "(Did you mean one of: {possibilities}?)",
+    "Missing argument",
+    "Missing option",
+    "Missing parameter",
+    "Missing command.",
+    "Invalid value for {param_hint}: {message}",
+    "Invalid value: {message}",
+    "Got unexpected extra argument ({args})",
+    "Got unexpected extra arguments ({args})",
+    "Option {name!r} requires an argument.",
+    "Option {name!r} requires {nargs} arguments.",
+    "Option {name!r} does not take a value.",
+    "Argument {name!r} takes {nargs} values.",
+    "{value!r} is not {choice}.",
+    "{value!r} is not one of {choices}.",
+    "{value!r} is not a valid {number_type}.",
+    "{value} is not in the range {range}.",
+    "{value!r} is not a valid boolean. Recognized values: {states}",
+    "{value!r} does not match the format {format}.",
+    "{value!r} does not match the formats {formats}.",
+    "{name} {filename!r} does not exist.",
+    "{name} {filename!r} is a file.",
+    "{name} {filename!r} is a directory.",
+    "{name} {filename!r} is not readable.",
+    "{name} {filename!r} is not writable.",
+    "Aborted!",
+)
+CLICK_MODULES = (
+    "click.core",
+    "click.exceptions",
+    "click.parser",
+    "click.formatting",
+    "click.types",
+    "click.decorators",
+    "click.termui",
+    "typer.core",
+    "typer.rich_utils",
+)
+
+
+class Said(Msg):
+    """A message already put into the language of the moment (what gettext would have
+    returned) that still knows its msgid, so :func:`tr` can give it in English again."""
+
+    def __new__(cls, msgid: str, params: Mapping[str, Any] | None = None) -> Said:
+        params = dict(params or {})
+        obj = str.__new__(cls, Msg(msgid, params).in_language())
+        obj.msgid = msgid
+        obj.params = params
+        return obj
+
+    def format(self, *args: Any, **kwargs: Any) -> Said:
+        if args:
+            raise TypeError("messages take named placeholders only")
+        return Said(self.msgid, {**self.params, **kwargs})
+
+    def __reduce__(self):
+        return (Said, (self.msgid, self.params))
+
+
+def _click_gettext(message: str) -> str:
+    return Said(message)
+
+
+def _click_ngettext(singular: str, plural: str, n: int) -> str:
+    return Said(singular if n == 1 else plural)
+
+
+def adapt_click() -> None:
+    """click's (and Typer's) usage line and usage errors from this catalog, in the
+    language of the moment, like gettext would give them with a zh .mo installed."""
+    for name in CLICK_MODULES:
+        module = sys.modules.get(name)
+        if module is None or getattr(module, "_cloudctl_gettext", False):
+            continue
+        if hasattr(module, "_"):
+            module._ = _click_gettext
+        if hasattr(module, "ngettext"):
+            module.ngettext = _click_ngettext
+        module._cloudctl_gettext = True
+    if "typer.rich_utils" in sys.modules:
+        _adapt_typer(sys.modules["typer.rich_utils"])
+
+
+def english_usage_error(error: Any) -> str:
+    """A click usage error's message in English (the audit trail keeps English)."""
+    saved, message = _current, getattr(error, "message", None)
+    set_language("en")
+    try:
+        if isinstance(message, Msg):
+            error.message = message.in_language("en")
+        return str(error.format_message())
+    finally:
+        if message is not None:
+            error.message = message
+        set_language(saved)
+
 
 class _HelpCtx:
     help_option_names: ClassVar[list[str]] = list(HELP_OPTION_NAMES)
@@ -285,7 +413,7 @@ def localize_help(cmd: Any, lang: str | None = None, *, deep: bool = True) -> No
                 value = getattr(obj, attr, None)
                 if not isinstance(value, str) or not value:
                     continue
-                obj.__dict__[key] = value
+                obj.__dict__[key] = value.in_language("en") if isinstance(value, Msg) else value
             setattr(obj, attr, gettext(obj.__dict__[key], code))
         if hasattr(obj, "format_help") and "format_help" not in obj.__dict__:
             obj.format_help = types.MethodType(_format_help, obj)
@@ -415,6 +543,8 @@ def all_msgids() -> dict[str, list[str]]:
         found.setdefault(msgid, []).extend(refs)
     for name, msgid in _TYPER_WORDS.items():
         found.setdefault(msgid, []).append(f"typer.rich_utils.{name}")
+    for msgid in CLICK_WORDS:
+        found.setdefault(msgid, []).append("click")
     return found
 
 

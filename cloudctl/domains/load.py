@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudctl.core.errors import CloudctlError, Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _, text_of
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 from cloudctl.domains.model import (
     CATEGORIES,
@@ -57,20 +58,30 @@ def parse_port_spec(text: Any) -> PortSpec:
     s = str(text).strip().lower()
     m = _SPEC_RE.match(s)
     if not m:
-        raise ValueError(f"{text!r} is not a service: expected PROTO/PORT[-PORT], icmp or any")
+        raise ValueError(
+            _("{text!r} is not a service: expected PROTO/PORT[-PORT], icmp or any").format(
+                text=text
+            )
+        )
     proto = normalize_protocol(m["proto"])
     if proto is not None and proto not in (*PORT_PROTOCOLS, "icmp", "ipv6-icmp"):
-        raise ValueError(f"{text!r}: unknown protocol {m['proto']!r}")
+        raise ValueError(
+            _("{text!r}: unknown protocol {proto!r}").format(text=text, proto=m["proto"])
+        )
     if m["lo"] is None:
         if proto in PORT_PROTOCOLS:
-            raise ValueError(f"{text!r}: {proto} without a port opens every port; name the ports")
+            raise ValueError(
+                _("{text!r}: {proto} without a port opens every port; name the ports").format(
+                    text=text, proto=proto
+                )
+            )
         return PortSpec(proto)
     if proto not in PORT_PROTOCOLS:
-        raise ValueError(f"{text!r}: only tcp/udp/sctp take ports")
+        raise ValueError(_("{text!r}: only tcp/udp/sctp take ports").format(text=text))
     lo = int(m["lo"])
     hi = int(m["hi"]) if m["hi"] else lo
     if not 1 <= lo <= hi <= 65535:
-        raise ValueError(f"{text!r}: ports must be 1-65535, low to high")
+        raise ValueError(_("{text!r}: ports must be 1-65535, low to high").format(text=text))
     return PortSpec(proto, lo, hi)
 
 
@@ -88,7 +99,9 @@ def _unknown(doc: Any, allowed: set[str], probs: _Probs, what: str) -> None:
             if k not in allowed:
                 probs.add(
                     loc_of(doc, k),
-                    f"{what}: unknown key {k!r} (expected one of: {', '.join(sorted(allowed))})",
+                    _("{what}: unknown key {k!r} (expected one of: {allowed})").format(
+                        what=what, k=k, allowed=", ".join(sorted(allowed))
+                    ),
                 )
 
 
@@ -98,7 +111,7 @@ def _names(val: Any, where: Location | None, probs: _Probs, what: str) -> list[s
     if isinstance(val, str):
         return [val]
     if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
-        probs.add(where, f"{what}: expected a list of names")
+        probs.add(where, _("{what}: expected a list of names").format(what=what))
         return []
     return list(val)
 
@@ -112,7 +125,7 @@ def baseline_high_risk_ports(policies: Path, profile: str) -> tuple[list[int], L
     ports = var.get("default") if isinstance(var, dict) else var
     where = loc_of((doc or {}).get("variables"), "high_risk_ports") or Location(display_path(path))
     if not isinstance(ports, list) or not all(isinstance(p, int) for p in ports):
-        raise CloudctlError("high_risk_ports.default: expected a list of port numbers", where)
+        raise CloudctlError(_("high_risk_ports.default: expected a list of port numbers"), where)
     return list(ports), where
 
 
@@ -132,19 +145,22 @@ def parse_design(
     probs = _Probs()
     top = loc_of(doc) or where or Location(DESIGN_FILE)
     if not isinstance(doc, dict):
-        return None, [Problem(top, "the design must be a mapping")]
-    _unknown(doc, TOP_KEYS, probs, "security-domain design")
+        return None, [Problem(top, _("the design must be a mapping"))]
+    _unknown(doc, TOP_KEYS, probs, _("security-domain design"))
     if doc.get("version") != 1:
-        probs.add(loc_of(doc, "version", top), "version: expected 1")
+        probs.add(loc_of(doc, "version", top), _("version: expected 1"))
     if doc.get("default", "deny") != "deny":
-        probs.add(loc_of(doc, "default", top), "default: only 'deny' (默认拒绝, 8.1.3.2)")
+        probs.add(loc_of(doc, "default", top), _("default: only 'deny' (default deny, 8.1.3.2)"))
     level = doc.get("platform_level", 3)
     if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
-        probs.add(loc_of(doc, "platform_level", top), "platform_level: expected 1-5")
+        probs.add(loc_of(doc, "platform_level", top), _("platform_level: expected 1-5"))
         level = 3
     vrf = str(doc.get("vrf", "gov"))
     if plan_zones and vrf not in set(plan_zones.values()):
-        probs.add(loc_of(doc, "vrf", top), f"vrf {vrf!r} holds no zone of the address plan")
+        probs.add(
+            loc_of(doc, "vrf", top),
+            _("vrf {vrf!r} holds no zone of the address plan").format(vrf=vrf),
+        )
 
     services = _parse_services(doc.get("services"), loc_of(doc, "services", top), probs)
     hr_ports = _parse_high_risk(doc.get("high_risk"), top, services, probs, baseline_ports)
@@ -153,27 +169,32 @@ def parse_design(
     _check_flow_policy(flows, zones, services, hr_ports, probs)
     for z in zones.values():
         if not any(z.name in (f.src, f.dst) for f in flows):
-            probs.add(z.location, f"zone {z.name!r} has no flow: every zone needs at least one")
+            probs.add(
+                z.location,
+                _("zone {z!r} has no flow: every zone needs at least one").format(z=z.name),
+            )
 
     placement: dict[str, tuple[str, ...]] = {}
     raw_pl = doc.get("placement") or {}
     if not isinstance(raw_pl, dict):
-        probs.add(loc_of(doc, "placement", top), "placement: expected template: [zones]")
+        probs.add(loc_of(doc, "placement", top), _("placement: expected template: [zones]"))
         raw_pl = {}
     known_templates = set(templates) if templates is not None else None
     for tpl, zl in raw_pl.items():
         tl = loc_of(raw_pl, tpl, top)
         if known_templates is not None and tpl not in known_templates:
-            probs.add(tl, f"placement: no security-group template {tpl!r}")
+            probs.add(tl, _("placement: no security-group template {tpl!r}").format(tpl=tpl))
         names = _names(zl, tl, probs, f"placement.{tpl}")
         for n in names:
             if n not in zones:
-                probs.add(tl, f"placement.{tpl}: unknown zone {n!r}")
+                probs.add(tl, _("placement.{tpl}: unknown zone {n!r}").format(tpl=tpl, n=n))
         placement[str(tpl)] = tuple(n for n in names if n in zones)
     border = _names(doc.get("border_zones"), loc_of(doc, "border_zones", top), probs, "border")
     for n in border:
         if n not in zones:
-            probs.add(loc_of(doc, "border_zones", top), f"border_zones: unknown zone {n!r}")
+            probs.add(
+                loc_of(doc, "border_zones", top), _("border_zones: unknown zone {n!r}").format(n=n)
+            )
     shared = _names(doc.get("shared_networks"), loc_of(doc, "shared_networks", top), probs, "sn")
     waivers = _parse_waivers(doc.get("waivers"), loc_of(doc, "waivers", top), zones, probs)
     if probs.items:
@@ -199,14 +220,14 @@ def parse_design(
 def _parse_services(raw: Any, where: Location, probs: _Probs) -> dict[str, Service]:
     out: dict[str, Service] = {}
     if not isinstance(raw, dict):
-        probs.add(where, "services: expected a mapping name: ports")
+        probs.add(where, _("services: expected a mapping name: ports"))
         return out
     seen: dict[tuple[PortSpec, ...], str] = {}
     for name, val in raw.items():
         sl = loc_of(raw, name, where)
         desc = ""
         if isinstance(val, dict):
-            _unknown(val, SERVICE_KEYS, probs, f"service {name}")
+            _unknown(val, SERVICE_KEYS, probs, _("service {name}").format(name=name))
             desc = str(val.get("description", ""))
             val = val.get("ports")
         items = val if isinstance(val, list) else [val]
@@ -215,10 +236,15 @@ def _parse_services(raw: Any, where: Location, probs: _Probs) -> dict[str, Servi
             try:
                 specs.append(parse_port_spec(it))
             except ValueError as e:
-                probs.add(sl, f"service {name}: {e}")
+                probs.add(sl, _("service {name}: {error}").format(name=name, error=e))
         key = tuple(sorted(specs))
         if key and key in seen:
-            probs.add(sl, f"service {name} has the same ports as service {seen[key]}: use one name")
+            probs.add(
+                sl,
+                _("service {name} has the same ports as service {seen}: use one name").format(
+                    name=name, seen=seen[key]
+                ),
+            )
         seen.setdefault(key, str(name))
         out[str(name)] = Service(str(name), tuple(specs), frozenset(), desc, sl)
     return out
@@ -232,20 +258,23 @@ def _parse_high_risk(
     if raw is None:
         return ports
     if not isinstance(raw, dict):
-        probs.add(where, "high_risk: expected a mapping")
+        probs.add(where, _("high_risk: expected a mapping"))
         return ports
     _unknown(raw, HIGH_RISK_KEYS, probs, "high_risk")
     for extra in raw.get("ports") or []:
         if isinstance(extra, int) and 1 <= extra <= 65535:
             ports.add(extra)
         else:
-            probs.add(loc_of(raw, "ports", where), f"high_risk.ports: {extra!r} is not a port")
+            probs.add(
+                loc_of(raw, "ports", where),
+                _("high_risk.ports: {extra!r} is not a port").format(extra=extra),
+            )
     for cat in ("admin", "database"):
         cl = loc_of(raw, cat, where)
         for n in _names(raw.get(cat), cl, probs, f"high_risk.{cat}"):
             svc = services.get(n)
             if svc is None:
-                probs.add(cl, f"high_risk.{cat}: unknown service {n!r}")
+                probs.add(cl, _("high_risk.{cat}: unknown service {n!r}").format(cat=cat, n=n))
                 continue
             services[n] = Service(
                 svc.name, svc.specs, svc.categories | {cat}, svc.description, svc.location
@@ -269,43 +298,58 @@ def _parse_zones(
 ) -> dict[str, DesignZone]:
     out: dict[str, DesignZone] = {}
     if not isinstance(raw, dict):
-        probs.add(where, "zones: expected a mapping zone: {role, level}")
+        probs.add(where, _("zones: expected a mapping zone: {{role, level}}"))
         return out
     for name, z in raw.items():
         zl = loc_of(raw, name, where)
         if not isinstance(z, dict):
-            probs.add(zl, f"zone {name}: expected a mapping with role and level")
+            probs.add(
+                zl, _("zone {name}: expected a mapping with role and level").format(name=name)
+            )
             continue
-        _unknown(z, ZONE_KEYS, probs, f"zone {name}")
+        _unknown(z, ZONE_KEYS, probs, _("zone {name}").format(name=name))
         if plan_zones and name not in plan_zones:
             probs.add(
                 zl,
-                f"unknown zone {name!r}: not in the address plan "
-                f"(known: {', '.join(sorted(plan_zones))})",
+                _("unknown zone {name!r}: not in the address plan (known: {plan_zones})").format(
+                    name=name, plan_zones=", ".join(sorted(plan_zones))
+                ),
             )
         role = z.get("role")
         if role not in ROLES:
             probs.add(
                 loc_of(z, "role", zl),
-                f"zone {name}: role {role!r} is not one of {', '.join(sorted(ROLES))}",
+                _("zone {name}: role {role!r} is not one of {ROLES}").format(
+                    name=name, role=role, ROLES=", ".join(sorted(ROLES))
+                ),
             )
             continue
         lv = z.get("level")
         if lv is not None and (isinstance(lv, bool) or not isinstance(lv, int) or not 1 <= lv <= 5):
-            probs.add(loc_of(z, "level", zl), f"zone {name}: level must be 1-5 or null")
+            probs.add(
+                loc_of(z, "level", zl),
+                _("zone {name}: level must be 1-5 or null").format(name=name),
+            )
             lv = None
         if lv is not None and lv > level:
             probs.add(
                 loc_of(z, "level", zl),
-                f"zone {name}: level {lv} is above the platform's "
-                f"level {level} (8.2.2.1: 云平台不承载高于其等级的系统)",
+                _(
+                    "zone {name}: level {lv} is above the platform's level {level} "
+                    "(8.2.2.1: the cloud hosts no system above its own level)"
+                ).format(name=name, lv=lv, level=level),
             )
         if ROLES[role] == "external" and lv is not None:
-            probs.add(loc_of(z, "level", zl), f"zone {name}: an external zone has no level (null)")
+            probs.add(
+                loc_of(z, "level", zl),
+                _("zone {name}: an external zone has no level (null)").format(name=name),
+            )
         out[str(name)] = DesignZone(str(name), role, lv, str(z.get("description", "")), zl)
     for name in plan_zones:
         if name not in out:
-            probs.add(where, f"address-plan zone {name!r} is missing from the design")
+            probs.add(
+                where, _("address-plan zone {name!r} is missing from the design").format(name=name)
+            )
     return out
 
 
@@ -318,28 +362,40 @@ def _parse_flows(
 ) -> list[Flow]:
     out: list[Flow] = []
     if not isinstance(raw, list):
-        probs.add(where, "flows: expected a list of {from, to, services, reason}")
+        probs.add(where, _("flows: expected a list of {{from, to, services, reason}}"))
         return out
     seen: dict[tuple[str, str], Location | None] = {}
     for i, f in enumerate(raw):
         fl = loc_of(raw, i, where)
         if not isinstance(f, dict):
-            probs.add(fl, "flow: expected a mapping")
+            probs.add(fl, _("flow: expected a mapping"))
             continue
-        _unknown(f, FLOW_KEYS, probs, "flow")
+        _unknown(f, FLOW_KEYS, probs, _("flow"))
         src, dst = f.get("from"), f.get("to")
         ok = True
         for key, z in (("from", src), ("to", dst)):
             if z not in zones:
-                probs.add(loc_of(f, key, fl), f"flow {key}: unknown zone {z!r}")
+                probs.add(
+                    loc_of(f, key, fl), _("flow {key}: unknown zone {z!r}").format(key=key, z=z)
+                )
                 ok = False
         if not str(f.get("reason", "")).strip():
-            probs.add(fl, f"flow {src}→{dst}: needs a reason (why the center allows it)")
+            probs.add(
+                fl,
+                _("flow {src}→{dst}: needs a reason (why the center allows it)").format(
+                    src=src, dst=dst
+                ),
+            )
         svcs: list[Service] = []
         sl = loc_of(f, "services", fl)
         names = _names(f.get("services"), sl, probs, "flow services")
         if not names:
-            probs.add(sl, f"flow {src}→{dst}: no services (a flow opens named services only)")
+            probs.add(
+                sl,
+                _("flow {src}→{dst}: no services (a flow opens named services only)").format(
+                    src=src, dst=dst
+                ),
+            )
         for n in names:
             if n in services:
                 svcs.append(services[n])
@@ -348,21 +404,28 @@ def _parse_flows(
                 spec = parse_port_spec(n)
                 svcs.append(Service(str(n), (spec,), frozenset(), "", sl))
             except ValueError:
-                probs.add(sl, f"flow {src}→{dst}: unknown service {n!r}")
+                probs.add(
+                    sl, _("flow {src}→{dst}: unknown service {n!r}").format(src=src, dst=dst, n=n)
+                )
         specs = [(s, svc.name) for svc in svcs for s in svc.specs]
         for a in range(len(specs)):
             for b in range(a + 1, len(specs)):
                 if specs[a][0].overlaps(specs[b][0]):
                     probs.add(
-                        sl, f"flow {src}→{dst}: services {specs[a][1]} and {specs[b][1]} overlap"
+                        sl,
+                        _("flow {src}→{dst}: services {specs} and {specs2} overlap").format(
+                            src=src, dst=dst, specs=specs[a][1], specs2=specs[b][1]
+                        ),
                     )
         if not ok:
             continue
         if (src, dst) in seen:
             probs.add(
                 fl,
-                f"flow {src}→{dst} is defined twice (also at {seen[(src, dst)]}): "
-                "merge the services into one flow",
+                _(
+                    "flow {src}→{dst} is defined twice (also at {seen}): merge the "
+                    "services into one flow"
+                ).format(src=src, dst=dst, seen=seen[(src, dst)]),
             )
             continue
         seen[(src, dst)] = fl
@@ -393,30 +456,40 @@ def _check_flow_policy(
         if any(s.protocol is None for svc in f.services for s in svc.specs):
             probs.add(
                 f.location,
-                f"flow {f.id}: 'any' protocol is not a controlled flow (8.1.3.2 c: 端口级控制)",
+                _(
+                    "flow {flow}: 'any' protocol is not a controlled flow "
+                    "(8.1.3.2 c: port-level control)"
+                ).format(flow=f.id),
             )
         if dst.management and src.external:
             probs.add(
                 f.location,
-                f"flow {f.id}: nothing may reach a management zone from outside the center",
+                _(
+                    "flow {flow}: nothing may reach a management zone from outside the center"
+                ).format(flow=f.id),
             )
         if src.external and cats & set(CATEGORIES):
             probs.add(
                 f.location,
-                f"flow {f.id}: {', '.join(sorted(cats & set(CATEGORIES)))} "
-                "services may not be reached from outside the center",
+                _(
+                    "flow {flow}: {categories} services may not be reached from outside the center"
+                ).format(flow=f.id, categories=", ".join(sorted(cats & set(CATEGORIES)))),
             )
         if "admin" in cats and not src.management:
             names = [s.name for s in f.services if "admin" in s.categories]
             probs.add(
                 f.location,
-                f"flow {f.id}: administrative services ({', '.join(names)}) "
-                "only from a management zone (运维管理区)",
+                _(
+                    "flow {flow}: administrative services ({names}) only from a management zone"
+                ).format(flow=f.id, names=", ".join(names)),
             )
         if "database" in cats and src.role not in ("business", "management", "security-management"):
             probs.add(
                 f.location,
-                f"flow {f.id}: database services only from the business tier or a management zone",
+                _(
+                    "flow {flow}: database services only from the business tier or a management "
+                    "zone"
+                ).format(flow=f.id),
             )
 
 
@@ -427,14 +500,14 @@ def _parse_waivers(
     if raw is None:
         return out
     if not isinstance(raw, list):
-        probs.add(where, "waivers: expected a list")
+        probs.add(where, _("waivers: expected a list"))
         return out
     for i, w in enumerate(raw):
         wl = loc_of(raw, i, where)
         if not isinstance(w, dict):
-            probs.add(wl, "waiver: expected a mapping")
+            probs.add(wl, _("waiver: expected a mapping"))
             continue
-        _unknown(w, WAIVER_KEYS, probs, "waiver")
+        _unknown(w, WAIVER_KEYS, probs, _("waiver"))
         reason = w.get("justification") or w.get("reason")
         missing = [
             k
@@ -446,23 +519,23 @@ def _parse_waivers(
             if not v
         ]
         if missing:
-            probs.add(wl, f"waiver misses {', '.join(missing)}")
+            probs.add(wl, _("waiver misses {missing}").format(missing=", ".join(missing)))
             continue
         exp = w.get("expires")
         if not isinstance(exp, dt.date):
-            probs.add(loc_of(w, "expires", wl), "expires: expected a date YYYY-MM-DD")
+            probs.add(loc_of(w, "expires", wl), _("expires: expected a date YYYY-MM-DD"))
             continue
         src, dst = str(w.get("from", "*")), str(w.get("to", "*"))
         bad = [z for z in (src, dst) if z != "*" and z not in zones]
         if bad:
-            probs.add(wl, f"waiver: unknown zone {', '.join(bad)}")
+            probs.add(wl, _("waiver: unknown zone {bad}").format(bad=", ".join(bad)))
             continue
         spec = None
         if w.get("service") is not None:
             try:
                 spec = parse_port_spec(w["service"])
             except ValueError as e:
-                probs.add(loc_of(w, "service", wl), str(e))
+                probs.add(loc_of(w, "service", wl), text_of(e))
                 continue
         out.append(
             Waiver(
@@ -489,7 +562,8 @@ def load_design(
     """Read and validate the design file; raises ValidationFailed with every problem."""
     if not path.is_file():
         raise CloudctlError(
-            f"no security-domain design at {display_path(path)}", Location(display_path(path))
+            _("no security-domain design at {path}").format(path=display_path(path)),
+            Location(display_path(path)),
         )
     doc = load_yaml(path)
     baseline: list[int] = []
@@ -502,11 +576,13 @@ def load_design(
                 [
                     Problem(
                         loc_of(hr, "baseline_profile"),
-                        f"no baseline profile {profile!r} under {pol}",
+                        _("no baseline profile {profile!r} under {pol}").format(
+                            profile=profile, pol=pol
+                        ),
                     )
                 ]
             )
-        baseline, _ = baseline_high_risk_ports(pol, str(profile))
+        baseline, _where = baseline_high_risk_ports(pol, str(profile))
     design, problems = parse_design(
         doc,
         plan_zones,
@@ -516,6 +592,6 @@ def load_design(
     )
     if problems or design is None:
         raise ValidationFailed(
-            problems, f"{len(problems)} problem(s) in the security-domain design"
+            problems, _("{n} problem(s) in the security-domain design").format(n=len(problems))
         )
     return design

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from cloudctl.core.errors import ExternalError
+from cloudctl.core.i18n import _
 from cloudctl.domains.cloud import (
     CloudSnapshot,
     CNetwork,
@@ -46,7 +47,11 @@ def _get_all(proxy: Any, path: str, key: str) -> list[dict]:
         if resp.status_code == 404 and key == "address_groups":
             return []  # extension not loaded
         if resp.status_code != 200:
-            raise ExternalError(f"list {key}: HTTP {resp.status_code}: {resp.text[:200]}")
+            raise ExternalError(
+                _("list {key}: HTTP {status_code}: {text}").format(
+                    key=key, status_code=resp.status_code, text=resp.text[:200]
+                )
+            )
         body = resp.json()
         out.extend(body.get(key, []))
         url = next(

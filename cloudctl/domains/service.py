@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudctl.core.errors import InputError
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path
 from cloudctl.domains.assess import Assessment, assess, document
 from cloudctl.domains.cloud import CloudSnapshot
@@ -55,7 +56,9 @@ def select_tenants(snap: CloudSnapshot, names: list[str], prefix: str | None) ->
     out = [p.name for p in snap.projects if p.name in names]
     missing = [n for n in names if n not in out]
     if missing:
-        raise InputError(f"no project named {', '.join(missing)} in the cloud")
+        raise InputError(
+            _("no project named {missing} in the cloud").format(missing=", ".join(missing))
+        )
     if prefix:
         out += [p.name for p in snap.projects if p.name.startswith(prefix) and p.name not in out]
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloudctl.core.errors import ExternalError, Location
+from cloudctl.core.i18n import _
 from cloudctl.lab import procs
 from cloudctl.lab.model import ADMIN_USER, LOOPBACK, HostSpec
 from cloudctl.lab.paths import LabPaths
@@ -132,7 +133,7 @@ def remove_cgroups(name: str) -> None:
     for top in cgroup_dirs(name):
         if not top.is_dir():
             continue
-        for d, _, _ in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
+        for d, _dirs, _files in sorted(os.walk(top), key=lambda w: len(w[0]), reverse=True):
             with contextlib.suppress(OSError):
                 os.rmdir(d)
         with contextlib.suppress(OSError):
@@ -186,7 +187,10 @@ def _owner_ids(root: Path, user: str) -> tuple[int, int]:
         f = line.split(":")
         if f[0] == user:
             return int(f[2]), int(f[3])
-    raise ExternalError(f"the host image has no user {user!r}", Location(str(root / "etc/passwd")))
+    raise ExternalError(
+        _("the host image has no user {user!r}").format(user=user),
+        Location(str(root / "etc/passwd")),
+    )
 
 
 def prepare(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> HostDirs:
@@ -207,7 +211,9 @@ def prepare(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> HostDi
         )
         if r.returncode != 0:
             raise ExternalError(
-                f"{host.name}: mounting its overlay failed: {r.stderr.strip()}",
+                _("{host}: mounting its overlay failed: {error}").format(
+                    host=host.name, error=r.stderr.strip()
+                ),
                 Location(str(d.merged)),
             )
     root = d.merged
@@ -304,7 +310,9 @@ def start(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> list[pro
     rec.save(paths.run)
     init = _container_init(rec.pid)
     if init is None:
-        raise ExternalError(f"{host.name}: systemd-nspawn exited at once; see {log}")
+        raise ExternalError(
+            _("{host}: systemd-nspawn exited at once; see {log}").format(host=host.name, log=log)
+        )
     init_rec = procs.ProcRecord(
         key=k_init, pid=init, start=procs.start_ticks(init) or -1, log=str(log)
     )
@@ -336,7 +344,7 @@ def stop(paths: LabPaths, name: str, timeout: float = 10) -> list[str]:
     found += [r.key for r in procs.terminate(nspawn, timeout)]
     # nspawn killed hard leaves the container's init running: it goes down with SIGKILL
     found += [r.key for r in procs.terminate(init, 2)]
-    for f, _ in recs:
+    for f, _rec in recs:
         with contextlib.suppress(FileNotFoundError):
             f.unlink()
     remove_cgroups(name)

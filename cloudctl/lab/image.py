@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cloudctl.core.errors import ExternalError
 from cloudctl.core.fileio import file_lock
+from cloudctl.core.i18n import _
 from cloudctl.lab.model import ADMIN_USER, fingerprint
 from cloudctl.lab.paths import LabPaths
 from cloudctl.lab.services import files_text
@@ -68,7 +69,11 @@ def _run(argv: list[str], log: Path, what: str, **kw) -> None:
         out.flush()
         r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, **kw)
     if r.returncode != 0:
-        raise ExternalError(f"{what} failed (exit {r.returncode}); see {log}")
+        raise ExternalError(
+            _("{what} failed (exit {returncode}); see {log}").format(
+                what=what, returncode=r.returncode, log=log
+            )
+        )
 
 
 def packages_index(repo: Path) -> str:

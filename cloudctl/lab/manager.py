@@ -22,6 +22,7 @@ import yaml
 
 from cloudctl.core.errors import ExternalError, InputError, Location
 from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.i18n import _
 from cloudctl.lab import hosts as hostmod
 from cloudctl.lab import image, postgres, procs, requirements, services
 from cloudctl.lab.api import LabHostInfo, LabInfo
@@ -279,7 +280,9 @@ def _port_check(port: int, paths: LabPaths, what: str) -> None:
     if holders:
         who = ", ".join(procs.describe(p) for p in holders[:3])
         raise ExternalError(
-            f"{what}: port 127.0.0.1:{port} is already in use by {who}; stop it first",
+            _("{what}: port 127.0.0.1:{port} is already in use by {who}; stop it first").format(
+                what=what, port=port, who=who
+            ),
             Location(str(paths.root)),
         )
 
@@ -538,7 +541,9 @@ def reset_host(name: str, reporter: Reporter | None = None) -> float:
         specs = {h.name: h for h in state.host_specs()} if state and state.status == "up" else {}
         if name not in specs:
             known = ", ".join(specs) or "none (run cloudctl lab up)"
-            raise InputError(f"no lab host {name!r}; the lab's hosts: {known}")
+            raise InputError(
+                _("no lab host {name!r}; the lab's hosts: {known}").format(name=name, known=known)
+            )
         host = specs[name]
         with rep.step(f"重置主机 {name}", f"resetting {name}"):
             hostmod.stop(paths, name)
@@ -588,7 +593,10 @@ def down(purge: bool = False, reporter: Reporter | None = None) -> list[str]:
             remaining = hostmod.lab_mounts(paths)
             if remaining:
                 raise ExternalError(
-                    f"not purging: still mounted: {', '.join(remaining)}", Location(str(paths.root))
+                    _("not purging: still mounted: {remaining}").format(
+                        remaining=", ".join(remaining)
+                    ),
+                    Location(str(paths.root)),
                 )
             with rep.step("删除实验环境数据", "deleting the lab's data"):
                 for child in paths.root.iterdir():

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
+from cloudctl.core.i18n import _
 
 LOOPBACK = "127.0.0.1"
 KEYSTONE_URL = f"http://{LOOPBACK}:5000/v3"
@@ -63,8 +64,9 @@ def parse_without(values: Iterable[str]) -> frozenset[str]:
     bad = sorted(n for n in names if n not in SERVICES or not SERVICES[n].optional)
     if bad:
         raise InputError(
-            f"--without: cannot leave out {', '.join(bad)}; "
-            f"only these services are optional: {', '.join(optional)}"
+            _(
+                "--without: cannot leave out {bad}; only these services are optional: {optional}"
+            ).format(bad=", ".join(bad), optional=", ".join(optional))
         )
     return frozenset(names)
 
@@ -94,22 +96,36 @@ def plan_hosts(
     then ``lab-host04``... Ports are deterministic: 2201, 2202, ... by position."""
     n = DEFAULT_HOST_COUNT if count is None else count
     if not 0 <= n <= MAX_HOSTS:
-        raise InputError(f"--hosts: expected 0..{MAX_HOSTS}, got {n}")
+        raise InputError(
+            _("--hosts: expected 0..{MAX_HOSTS}, got {n}").format(MAX_HOSTS=MAX_HOSTS, n=n)
+        )
     problems: list[Problem] = []
     loc = Location(config_file) if config_file else None
     seen: set[str] = set()
     for name, groups in configured:
         if not _HOSTNAME.match(name):
             problems.append(
-                Problem(loc, f"lab.hosts: {name!r} is not a valid host name (a-z, 0-9, '-')")
+                Problem(
+                    loc,
+                    _("lab.hosts: {name!r} is not a valid host name (a-z, 0-9, '-')").format(
+                        name=name
+                    ),
+                )
             )
         if name in seen:
-            problems.append(Problem(loc, f"lab.hosts: {name!r} is listed twice"))
+            problems.append(
+                Problem(loc, _("lab.hosts: {name!r} is listed twice").format(name=name))
+            )
         seen.add(name)
         for g in groups:
             if not _GROUP.match(g) or g in ("all", "ungrouped"):
                 problems.append(
-                    Problem(loc, f"lab.hosts: {name}: {g!r} is not a usable Ansible group name")
+                    Problem(
+                        loc,
+                        _("lab.hosts: {name}: {g!r} is not a usable Ansible group name").format(
+                            name=name, g=g
+                        ),
+                    )
                 )
     if problems:
         raise ValidationFailed(problems)
@@ -121,7 +137,11 @@ def plan_hosts(
         else:
             name, groups = f"lab-host{i + 1:02d}", ()
             if name in seen:
-                raise InputError(f"lab.hosts: {name!r} clashes with the name of an extra host")
+                raise InputError(
+                    _("lab.hosts: {name!r} clashes with the name of an extra host").format(
+                        name=name
+                    )
+                )
         hosts.append(HostSpec(name=name, port=FIRST_HOST_PORT + i, groups=tuple(groups)))
     return hosts
 

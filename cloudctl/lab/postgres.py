@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cloudctl.core.errors import ExternalError, Location
 from cloudctl.core.fileio import atomic_write
+from cloudctl.core.i18n import _
 from cloudctl.lab import procs
 from cloudctl.lab.model import LOOPBACK
 from cloudctl.lab.paths import LabPaths
@@ -69,7 +70,7 @@ def _ids() -> tuple[int, int]:
         pw = pwd.getpwnam(OS_USER)
     except KeyError:
         raise ExternalError(
-            "no 'postgres' user: apt-get install --no-install-recommends postgresql"
+            _("no 'postgres' user: apt-get install --no-install-recommends postgresql")
         ) from None
     return pw.pw_uid, pw.pw_gid
 
@@ -137,7 +138,12 @@ def _initdb(paths: LabPaths, bindir: Path) -> None:
         )
     if r.returncode != 0:
         shutil.rmtree(data_dir(paths), ignore_errors=True)
-        raise ExternalError(f"initdb failed (exit {r.returncode}); see {log}", Location(str(log)))
+        raise ExternalError(
+            _("initdb failed (exit {returncode}); see {log}").format(
+                returncode=r.returncode, log=log
+            ),
+            Location(str(log)),
+        )
 
 
 def _clear_stale_pidfile(paths: LabPaths) -> None:
@@ -185,12 +191,17 @@ def _wait(paths: LabPaths, rec: procs.ProcRecord, timeout: float = 90) -> None:
     while time.monotonic() < deadline:
         if not procs.is_running(rec):
             raise ExternalError(
-                f"postgresql exited at start; see {rec.log}", Location(rec.log or str(paths.logs))
+                _("postgresql exited at start; see {log}").format(log=rec.log),
+                Location(rec.log or str(paths.logs)),
             )
         if answers(paths):
             return
         time.sleep(0.3)
-    raise ExternalError(f"postgresql did not answer within {timeout:.0f} s; see {rec.log}")
+    raise ExternalError(
+        _("postgresql did not answer within {timeout:.0f} s; see {log}").format(
+            timeout=timeout, log=rec.log
+        )
+    )
 
 
 def _provision(paths: LabPaths) -> None:
@@ -230,7 +241,7 @@ def ensure(paths: LabPaths, port_check) -> procs.ProcRecord:
     bindir = bin_dir()
     if bindir is None:
         raise ExternalError(
-            "PostgreSQL not found: apt-get install --no-install-recommends postgresql"
+            _("PostgreSQL not found: apt-get install --no-install-recommends postgresql")
         )
     port_check(PORT, paths, NAME)
     _initdb(paths, bindir)

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from cloudctl.core.errors import Problem, ValidationFailed
+from cloudctl.core.i18n import _
 
 # command -> Debian package
 HOST_TOOLS = {
@@ -44,7 +45,8 @@ def problems(
     if uid != 0:
         found.append(
             Problem(
-                None, "the lab needs root (it mounts overlays and starts containers): run as root"
+                None,
+                _("the lab needs root (it mounts overlays and starts containers): run as root"),
             )
         )
     tools = dict(HOST_TOOLS) if hosts else {}
@@ -56,7 +58,10 @@ def problems(
     for pkg, cmds in sorted(need.items()):
         found.append(
             Problem(
-                None, f"{', '.join(cmds)} not found: apt-get install --no-install-recommends {pkg}"
+                None,
+                _("{cmds} not found: apt-get install --no-install-recommends {pkg}").format(
+                    cmds=", ".join(cmds), pkg=pkg
+                ),
             )
         )
     if hosts:
@@ -67,7 +72,7 @@ def problems(
             except OSError:
                 fs = ""
         if "overlay" not in fs.split():
-            found.append(Problem(None, "the kernel has no overlay filesystem (module overlay)"))
+            found.append(Problem(None, _("the kernel has no overlay filesystem (module overlay)")))
     r = subprocess.run(
         [python, "-c", "import sys, venv, ensurepip; print(sys.version_info >= (3, 12))"],
         capture_output=True,
@@ -77,14 +82,21 @@ def problems(
         if "No module named" in r.stderr:
             if build_venv:
                 found.append(
-                    Problem(None, f"{python} cannot make venvs: apt-get install python3-venv")
+                    Problem(
+                        None,
+                        _("{python} cannot make venvs: apt-get install python3-venv").format(
+                            python=python
+                        ),
+                    )
                 )
         else:
             found.append(
                 Problem(
                     None,
-                    f"the lab's services need Python >= 3.12 ({python} is older): "
-                    "apt-get install python3.12 (or use pyenv)",
+                    _(
+                        "the lab's services need Python >= 3.12 ({python} is older): apt-get "
+                        "install python3.12 (or use pyenv)"
+                    ).format(python=python),
                 )
             )
     return found
@@ -93,4 +105,6 @@ def problems(
 def check(**kw) -> None:
     found = problems(**kw)
     if found:
-        raise ValidationFailed(found, f"{len(found)} requirement(s) of the lab missing")
+        raise ValidationFailed(
+            found, _("{n} requirement(s) of the lab missing").format(n=len(found))
+        )

@@ -24,6 +24,7 @@ import jinja2
 
 from cloudctl.core.errors import ExternalError
 from cloudctl.core.fileio import atomic_write, file_lock
+from cloudctl.core.i18n import _
 from cloudctl.lab import procs
 from cloudctl.lab.model import ADMIN_USER, KEYSTONE_URL, REGION, SERVICES, ServiceSpec, fingerprint
 from cloudctl.lab.paths import LabPaths
@@ -111,8 +112,10 @@ def ensure_venv(
                 r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT)
                 if r.returncode != 0:
                     raise ExternalError(
-                        f"building the services' venv failed ({argv[0]} exit {r.returncode}); "
-                        f"see {log}",
+                        _(
+                            "building the services' venv failed ({argv} exit {returncode}); "
+                            "see {log}"
+                        ).format(argv=argv[0], returncode=r.returncode, log=log),
                     )
         done.write_text(time.strftime("%F %T\n"))
     return venv
@@ -268,7 +271,9 @@ def init_database(paths: LabPaths, venv: Path, name: str, admin_password: str) -
             r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=paths.root)
             if r.returncode != 0:
                 raise ExternalError(
-                    f"{name}: creating its database failed (exit {r.returncode}); see {log}",
+                    _("{name}: creating its database failed (exit {returncode}); see {log}").format(
+                        name=name, returncode=r.returncode, log=log
+                    ),
                 )
     marker.write_text(time.strftime("%F %T\n"))
 
@@ -358,7 +363,14 @@ def wait_until_answering(spec: ServiceSpec, rec: procs.ProcRecord, timeout: floa
     tail = _tail(Path(rec.log)) + _tail(paths_log_of(rec))
     why = "exited" if not procs.is_running(rec) else f"no answer within {timeout:.0f} s"
     raise ExternalError(
-        f"{spec.name} on 127.0.0.1:{spec.port} {why}; see {rec.log} and {paths_log_of(rec)}\n{tail}"
+        _("{spec} on 127.0.0.1:{port} {why}; see {log} and {log2}\n{tail}").format(
+            spec=spec.name,
+            port=spec.port,
+            why=why,
+            log=rec.log,
+            log2=paths_log_of(rec),
+            tail=tail,
+        )
     )
 
 

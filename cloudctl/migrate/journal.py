@@ -23,6 +23,7 @@ from typing import Any
 
 from cloudctl.core.audit import operator
 from cloudctl.core.errors import InputError, Location
+from cloudctl.core.i18n import _
 from cloudctl.state.db import SqliteDB, StateDB
 
 # The tables (as created by cloudctl.state.schema, migration 1, for both dialects):
@@ -139,8 +140,10 @@ class Journal:
             # SQLite would take it as a new, empty database: a truncated journal must not
             # look like "no history" (and be re-run from scratch)
             raise InputError(
-                "the journal is empty (0 bytes): truncated? Restore it from a backup, or "
-                "remove the file to start a new journal",
+                _(
+                    "the journal is empty (0 bytes): truncated? Restore it from a backup, "
+                    "or remove the file to start a new journal"
+                ),
                 Location(str(self.path)),
             )
         self.me = operator()

@@ -23,6 +23,7 @@ from cloudctl.core.errors import (
     ValidationFailed,
 )
 from cloudctl.core.fileio import read_input
+from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path
 from cloudctl.migrate.executor import Executor, ProgressSink, RunSystem, run_outcome, snapshot
 from cloudctl.migrate.graph import auto_waves, estimate_waves
@@ -48,16 +49,17 @@ def resolve_plan(center: Center, plan: str | None) -> Path:
             if cand.is_file():
                 return cand
         raise InputError(
-            "no such plan (give a file or a plan name under migration_plans/)", Location(plan)
+            _("no such plan (give a file or a plan name under migration_plans/)"), Location(plan)
         )
     files = plan_files(center)
     if len(files) == 1:
         return files[0]
     if not files:
-        raise InputError("no plans here", Location(display_path(center.migration_plans)))
+        raise InputError(_("no plans here"), Location(display_path(center.migration_plans)))
     names = ", ".join(f.stem for f in files)
     raise InputError(
-        f"several plans, name one: {names}", Location(display_path(center.migration_plans))
+        _("several plans, name one: {names}").format(names=names),
+        Location(display_path(center.migration_plans)),
     )
 
 
@@ -77,7 +79,10 @@ def load_checked(
     problems = validate(plan, refs)
     if problems:
         raise ValidationFailed(
-            problems, f"{display_path(plan_path)}: {len(problems)} problem(s) found"
+            problems,
+            _("{plan_path}: {n} problem(s) found").format(
+                plan_path=display_path(plan_path), n=len(problems)
+            ),
         )
     return plan
 
@@ -180,13 +185,22 @@ def wave_lock(journal: Journal, plan_name: str, wave: str) -> Iterator[None]:
 def _holder_message(journal: Journal, plan_name: str, wave: str) -> str:
     for r in journal.active_runs(plan_name, wave):
         if r.status == "running":
-            return (
-                f"wave {wave} of plan {plan_name} is being run by {r.operator} on {r.host} "
-                f"(pid {r.pid}, run {r.run_id}, since "
-                f"{time.strftime('%H:%M:%S', time.localtime(r.started))}); "
-                "wait for it to finish, or see: cloudctl migrate status " + r.run_id
+            return _(
+                "wave {wave} of plan {plan} is being run by {operator} on {host} "
+                "(pid {pid}, run {run_id}, since {since}); "
+                "wait for it to finish, or see: cloudctl migrate status {run_id}"
+            ).format(
+                wave=wave,
+                plan=plan_name,
+                operator=r.operator,
+                host=r.host,
+                pid=r.pid,
+                run_id=r.run_id,
+                since=time.strftime("%H:%M:%S", time.localtime(r.started)),
             )
-    return f"wave {wave} of plan {plan_name} is being run by another cloudctl right now"
+    return _("wave {wave} of plan {plan} is being run by another cloudctl right now").format(
+        wave=wave, plan=plan_name
+    )
 
 
 def step_runner_for(
@@ -241,7 +255,9 @@ def start_run(
     if wave is None:
         known = ", ".join(w.id for w in plan.waves) or "none"
         raise InputError(
-            f"plan {plan.name} has no wave {wave_id!r} (waves: {known})",
+            _("plan {plan} has no wave {wave_id!r} (waves: {known})").format(
+                plan=plan.name, wave_id=wave_id, known=known
+            ),
             Location(display_path(plan_path)),
         )
     ids = list(wave.systems)
@@ -249,7 +265,9 @@ def start_run(
         unknown = [s for s in systems if s not in ids]
         if unknown:
             raise InputError(
-                f"not in wave {wave_id}: {', '.join(unknown)} (wave has: {', '.join(ids)})",
+                _("not in wave {wave_id}: {unknown} (wave has: {ids})").format(
+                    wave_id=wave_id, unknown=", ".join(unknown), ids=", ".join(ids)
+                ),
                 Location("--systems"),
             )
         ids = [s for s in ids if s in set(systems)]
@@ -290,9 +308,11 @@ def start_run(
                     _holder_message(journal, plan.name, wave_id), Location(display_path(plan_path))
                 )
             raise ConflictError(
-                f"run {r.run_id} of wave {wave_id} is {r.status} (started by {r.operator}); "
-                f"go on with: cloudctl migrate resume {r.run_id} "
-                f"(or give it up: cloudctl migrate abandon {r.run_id})",
+                _(
+                    "run {run_id} of wave {wave_id} is {status} (started by {operator}); "
+                    "go on with: cloudctl migrate resume {run_id} (or give it up: cloudctl "
+                    "migrate abandon {run_id})"
+                ).format(run_id=r.run_id, wave_id=wave_id, status=r.status, operator=r.operator),
                 Location(display_path(plan_path)),
             )
         options = {
@@ -357,7 +377,10 @@ def find_run(journal: Journal, run_id: str) -> RunRecord:
     run = journal.run(run_id)
     if run is None:
         raise InputError(
-            f"no run {run_id!r} in the journal {_where(journal)}", Location(run_id)
+            _("no run {run_id!r} in the journal {where}").format(
+                run_id=run_id, where=_where(journal)
+            ),
+            Location(run_id),
         )
     return run
 
@@ -431,12 +454,16 @@ def abandon_run(journal: Journal, run_id: str) -> RunRecord:
     journal.reap(run)
     if run.status == "running":
         raise ConflictError(
-            f"run {run.run_id} is running ({run.operator}, {run.host} pid {run.pid})",
+            _("run {run_id} is running ({operator}, {host} pid {pid})").format(
+                run_id=run.run_id, operator=run.operator, host=run.host, pid=run.pid
+            ),
             Location(run.run_id),
         )
     if run.status not in ("interrupted", "paused"):
         raise InputError(
-            f"run {run.run_id} is {run.status}: only an interrupted or paused run can be abandoned",
+            _(
+                "run {run_id} is {status}: only an interrupted or paused run can be abandoned"
+            ).format(run_id=run.run_id, status=run.status),
             Location(run.run_id),
         )
     journal.conn.execute(
@@ -469,7 +496,10 @@ def rollback_system(
             source = r
             break
     if source is None:
-        raise InputError(f"no run of system {system_id!r} in the journal", Location(system_id))
+        raise InputError(
+            _("no run of system {system_id!r} in the journal").format(system_id=system_id),
+            Location(system_id),
+        )
     try:
         lock = wave_lock(journal, source.plan_name, source.wave)
         lock.__enter__()
@@ -481,13 +511,17 @@ def rollback_system(
         journal.reap(source)
         if source.status == "running":
             raise ConflictError(
-                f"run {source.run_id} is still running; wait for it or stop it first",
+                _("run {run_id} is still running; wait for it or stop it first").format(
+                    run_id=source.run_id
+                ),
                 Location(system_id),
             )
         state = journal.system_states(source.run_id)[system_id]["status"]
         if state in ("rolled_back",):
             raise InputError(
-                f"system {system_id} was already rolled back in run {source.run_id}",
+                _("system {system_id} was already rolled back in run {run_id}").format(
+                    system_id=system_id, run_id=source.run_id
+                ),
                 Location(system_id),
             )
         done = sorted(journal.completed_steps(source.run_id, system_id, "forward"))
@@ -523,7 +557,7 @@ def run_status(journal: Journal, run_id: str | None) -> dict:
     if run_id is None:
         runs = journal.runs(limit=1)
         if not runs:
-            raise InputError("the journal has no runs yet", Location(_where(journal)))
+            raise InputError(_("the journal has no runs yet"), Location(_where(journal)))
         run = runs[0]
     else:
         run = find_run(journal, run_id)
@@ -704,13 +738,24 @@ def seed_rehearsal(
     plan = load_checked(center, plan_path, inventory)
     if system_id is None:
         if not plan.waves or not plan.waves[0].systems:
-            raise InputError(f"plan {plan.name} has no waves: name a --system", Location(plan.path))
+            raise InputError(
+                _("plan {plan} has no waves: name a --system").format(plan=plan.name),
+                Location(plan.path),
+            )
         system_id = plan.waves[0].systems[0]
     s = plan.systems.get(system_id)
     if s is None:
-        raise InputError(f"plan {plan.name} has no system {system_id!r}", Location(system_id))
+        raise InputError(
+            _("plan {plan} has no system {system_id!r}").format(
+                plan=plan.name, system_id=system_id
+            ),
+            Location(system_id),
+        )
     if not s.source_hosts or not s.steps:
-        raise InputError(f"system {system_id} has no source host or no steps", Location(system_id))
+        raise InputError(
+            _("system {system_id} has no source host or no steps").format(system_id=system_id),
+            Location(system_id),
+        )
     app = {
         k: v
         for k, v in s.steps[0].vars.items()
@@ -719,7 +764,9 @@ def seed_rehearsal(
     missing = {"unit", "app_dir", "data_dir", "service_name"} - set(app)
     if missing:
         raise InputError(
-            f"system {system_id}: its first step lacks {', '.join(sorted(missing))}",
+            _("system {system_id}: its first step lacks {missing}").format(
+                system_id=system_id, missing=", ".join(sorted(missing))
+            ),
             Location(system_id),
         )
     runner = step_runner_for(center, inventory, accept_new_host_keys=accept_new_host_keys)

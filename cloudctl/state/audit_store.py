@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cloudctl.core.audit import AuditError, Head, Line, _dumps, link_after, seal
 from cloudctl.core.errors import CloudctlError, Location
+from cloudctl.core.i18n import _
 from cloudctl.state.db import StateDB
 
 
@@ -43,9 +44,11 @@ class DbAuditStore:
                     head.seq > seq - 1 or (head.seq == seq - 1 and head.hash != prev)
                 ):
                     raise AuditError(
-                        f"the audit chain does not end where its head says (seq {head.seq}): "
-                        "records were removed or replaced; nothing was changed. See "
-                        "cloudctl audit verify",
+                        _(
+                            "the audit chain does not end where its head says (seq {seq}): records "
+                            "were removed or replaced; nothing was changed. See cloudctl audit "
+                            "verify"
+                        ).format(seq=head.seq),
                         where,
                     )
                 rec = seal(build(seq, prev))
@@ -63,7 +66,10 @@ class DbAuditStore:
             raise
         except CloudctlError as e:
             raise AuditError(
-                f"cannot write the audit record ({e.message}); nothing was changed", e.location
+                _("cannot write the audit record ({message}); nothing was changed").format(
+                    message=e.message
+                ),
+                e.location,
             ) from None
         self._copy(line)
         return rec

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from cloudctl.core.audit import AuditStore, Head, is_chained, verify
 from cloudctl.core.errors import InputError
+from cloudctl.core.i18n import _
 from cloudctl.state.db import StateDB
 
 #: parents before children (foreign keys)
@@ -88,8 +89,10 @@ def copy_state(src: StateDB, dst: StateDB, audit_src: AuditStore | None) -> Copy
     if held:
         shown = ", ".join(f"{t} {n}" for t, n in held.items())
         raise InputError(
-            f"the destination {dst.where} already holds state ({shown}): refusing to mix two "
-            "centers' histories; use an empty database"
+            _(
+                "the destination {where} already holds state ({shown}): refusing to "
+                "mix two centers' histories; use an empty database"
+            ).format(where=dst.where, shown=shown)
         )
     report = CopyReport()
     dst_audit = DbAuditStore(dst)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cloudctl.core.i18n import _
+
 DIALECT = {
     "sqlite": {
         "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -127,7 +129,7 @@ def pending(at: int) -> list[Migration]:
 
 
 def too_new_message(found: int, where: str) -> str:
-    return (
-        f"the state database {where} has schema version {found}; this cloudctl knows up to "
-        f"version {CURRENT}: upgrade cloudctl (an older one must not write a newer schema)"
-    )
+    return _(
+        "the state database {where} has schema version {found}; this cloudctl knows up to "
+        "version {current}: upgrade cloudctl (an older one must not write a newer schema)"
+    ).format(where=where, found=found, current=CURRENT)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from cloudctl.core.i18n import _
+
 SCHEMES = ("postgresql", "postgres")
 ENV_VAR = "CLOUDCTL_STATE_URL"
 _SECRET_PARAMS = {"password", "sslpassword", "passfile"}
@@ -37,19 +39,21 @@ def check_url(value: str, *, from_file: bool, source: str = "cloudctl.yaml") -> 
     where a password is never accepted (cloudctl.yaml, a command line: ``source``)."""
     try:
         u = urlsplit(value)
-        _ = u.port
+        u.port  # noqa: B018 - raises on a bad port
     except ValueError as e:
-        return f"not a usable URL ({e})"
+        return _("not a usable URL ({error})").format(error=e)
     if u.scheme not in SCHEMES:
-        return f"unsupported scheme {u.scheme!r}: a directory or postgresql://USER@HOST:PORT/DB"
+        return _(
+            "unsupported scheme {scheme!r}: a directory or postgresql://USER@HOST:PORT/DB"
+        ).format(scheme=u.scheme)
     params = {k.lower() for k, _v in parse_qsl(u.query, keep_blank_values=True)}
     if from_file and (u.password is not None or params & {"password", "sslpassword"}):
-        return (
-            f"a password in {source} is refused (it would be shared, versioned or recorded): "
+        return _(
+            "a password in {source} is refused (it would be shared, versioned or recorded): "
             "remove it and set PGPASSWORD or use ~/.pgpass"
-        )
+        ).format(source=source)
     if not (u.path or "").strip("/"):
-        return "no database name: postgresql://USER@HOST:PORT/DATABASE"
+        return _("no database name: postgresql://USER@HOST:PORT/DATABASE")
     return None
 
 

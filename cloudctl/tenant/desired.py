@@ -16,7 +16,7 @@ from typing import Any
 import netaddr
 
 from cloudctl.core.errors import CloudctlError, Location, Problem, ValidationFailed
-from cloudctl.core.i18n import _
+from cloudctl.core.i18n import _, text_of
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, loc_of
 from cloudctl.tenant.model import (
     ALLOWED_ROLES,
@@ -179,10 +179,10 @@ def parse_range(text: str) -> tuple[str, str]:
     """``10.0.0.10-10.0.0.20`` → (start, end); raises ValueError."""
     start, sep, end = str(text).partition("-")
     if not sep:
-        raise ValueError(f"{text!r} is not a range (start-end)")
+        raise ValueError(_("{text!r} is not a range (start-end)").format(text=text))
     a, b = netaddr.IPAddress(start.strip()), netaddr.IPAddress(end.strip())
     if a > b:
-        raise ValueError(f"range {text!r} ends before it starts")
+        raise ValueError(_("range {text!r} ends before it starts").format(text=text))
     return str(a), str(b)
 
 
@@ -190,16 +190,18 @@ def parse_ports(val: Any) -> tuple[int | None, int | None]:
     if val is None:
         return None, None
     if isinstance(val, bool):
-        raise ValueError("port must be a number or a range like 8000-8080")
+        raise ValueError(_("port must be a number or a range like 8000-8080"))
     if isinstance(val, int):
         lo = hi = val
     else:
         a, sep, b = str(val).partition("-")
         if not a.strip().isdigit() or (sep and not b.strip().isdigit()):
-            raise ValueError(f"port {val!r} must be a number or a range like 8000-8080")
+            raise ValueError(
+                _("port {val!r} must be a number or a range like 8000-8080").format(val=val)
+            )
         lo, hi = int(a), int(b) if sep else int(a)
     if not (1 <= lo <= hi <= 65535):
-        raise ValueError(f"port range {val!r} is outside 1-65535")
+        raise ValueError(_("port range {val!r} is outside 1-65535").format(val=val))
     return lo, hi
 
 
@@ -316,7 +318,7 @@ def _parse_rule_template(
     try:
         ports = parse_ports(r.get("port"))
     except ValueError as e:
-        probs.add(loc_of(r, "port", rl), str(e))
+        probs.add(loc_of(r, "port", rl), text_of(e))
         return None
     if ports[0] is not None and proto not in ("tcp", "udp", "sctp"):
         probs.add(

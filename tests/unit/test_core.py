@@ -166,7 +166,7 @@ def test_a_damaged_audit_log_is_reported_at_its_line(cli, center: Path):
     for damage in (b'{"action": "ipam.rel', b"\xff\xfe{}"):
         before = log.read_bytes()
         log.write_bytes(before + damage + b"\n")
-        r = cli("--center", str(center), "audit", "log")
+        r = cli("--center", str(center), "--lang", "en", "audit", "log")
         assert r.exit_code == 2, r.output
         assert f"{log}:2: damaged audit record" in r.output
         log.write_bytes(before)

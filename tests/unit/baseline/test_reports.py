@@ -195,7 +195,7 @@ def test_cli_rejects_evidence_of_the_wrong_shape(cli, center, tmp_path, hosts, m
     shutil.copytree(ROOT / "policies", center / "policies")
     ev_file = tmp_path / "ev.json"
     ev_file.write_text(json.dumps({"schema": "cloudctl.baseline.evidence/1", "hosts": hosts}))
-    r = cli("--center", str(center), "baseline", "report", str(ev_file))
+    r = cli("--center", str(center), "--lang", "en", "baseline", "report", str(ev_file))
     assert r.exit_code == 2 and message in r.output, r.output
 
 

@@ -192,7 +192,7 @@ def test_cli_exit_0_when_nothing_runs_out_within_a_short_horizon(tmp_path):
 
 def test_cli_bad_file_is_exit_2_with_file_line(tmp_path):
     c = _center(tmp_path, SAMPLE.replace("    count: 16", "    count: zero", 1))
-    r = run(c, "capacity", "--usage", "file")
+    r = run(c, "--lang", "en", "capacity", "--usage", "file")
     assert r.exit_code == 2
     line = line_of(SAMPLE.replace("    count: 16", "    count: zero", 1), "count: zero")
     assert f"cap.yaml:{line}: host class general.count: expected a whole number" in r.stderr

@@ -251,8 +251,9 @@ def test_second_operator_on_the_same_wave_is_refused(cli, local_center, tmp_path
     j = Journal(tmp_path / "j.db")
     with wave_lock(j, "t", "w1"):
         r = cli(
-            "-C", str(local_center), "migrate", "run", "t", "--wave", "w1", "--journal", str(j.path)
-        )
+            "-C", str(local_center), "--lang", "en", "migrate", "run", "t", "--wave", "w1",
+            "--journal", str(j.path),
+        )  # fmt: skip
     assert r.exit_code == 2
     assert "is being run by another cloudctl" in r.stderr
 
@@ -271,8 +272,9 @@ def test_interrupted_run_must_be_resumed_or_abandoned(cli, local_center, tmp_pat
     )
     j.conn.execute("UPDATE migrate_runs SET pid=999999999 WHERE run_id=?", (rid,))  # runner died
     r = cli(
-        "-C", str(local_center), "migrate", "run", "t", "--wave", "w1", "--journal", str(j.path)
-    )
+        "-C", str(local_center), "--lang", "en", "migrate", "run", "t", "--wave", "w1",
+        "--journal", str(j.path),
+    )  # fmt: skip
     assert r.exit_code == 2
     assert f"run {rid} of wave w1 is interrupted" in r.stderr
     assert f"cloudctl migrate resume {rid}" in r.stderr
@@ -282,4 +284,4 @@ def test_interrupted_run_must_be_resumed_or_abandoned(cli, local_center, tmp_pat
     assert r.exit_code == 0, r.output
     assert j.run(rid).status == "abandoned"
     r = cli("-C", str(local_center), "migrate", "abandon", rid, "--journal", str(j.path))
-    assert r.exit_code == 2 and "only an interrupted or paused run" in r.stderr
+    assert r.exit_code == 2 and "只有中断或暂停的运行才能放弃" in r.stderr  # zh by default

@@ -33,6 +33,7 @@ def test_report_json_goes_to_out_and_a_broken_plan_is_an_error(cli, sample_cente
 def test_reading_commands_never_create_a_mistyped_journal(cli, sample_center, tmp_path):
     typo = tmp_path / "shared" / "jounral.db"
     for cmd in ("history", "status", "report"):
-        r = cli("--center", str(sample_center), "migrate", cmd, "--journal", str(typo))
+        args = ("--center", str(sample_center), "--lang", "en", "migrate", cmd)
+        r = cli(*args, "--journal", str(typo))
         assert r.exit_code == 2 and "no journal here" in r.output, (cmd, r.output)
     assert not typo.parent.exists()
