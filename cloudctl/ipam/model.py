@@ -15,6 +15,7 @@ import marshal
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -349,8 +350,8 @@ def _parse_in_parallel(files: list[Path], cache: Path) -> dict[Path, _FilePart]:
     parsed form in the cache; this process parses its own share and returns it. A worker
     that fails leaves its files to the normal path (a cache miss, parsed here)."""
     workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or not hasattr(os, "fork"):
-        return {}
+    if workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        return {}  # forking a process that runs threads could copy a lock held by one
     misses: list[tuple[int, Path]] = []
     for f in files:
         try:
