@@ -472,38 +472,24 @@ def build_resources(inp: CapacityInputs) -> list[Resource]:
     cfg = inp.config
     g = cfg.growth_pct
     coming = [d for d in inp.demands if d.month is not None]
+    pools = (  # key, zh, en, unit, capacity, the demand field that adds to it, kind
+        ("vcpu", "虚拟 CPU", "vCPU", "vCPU", cfg.vcpu, "vcpu", "compute"),
+        ("ram_gb", "内存", "RAM", "GB", cfg.ram_gb, "ram_gb", "compute"),
+        ("storage_gb", "存储", "storage", "GB", cfg.storage_gb, "disk_gb", "storage"),
+    )
     res = [
         Resource(
-            "vcpu",
-            "虚拟 CPU",
-            "vCPU",
-            "vCPU",
-            cfg.vcpu,
-            inp.usage.get("vcpu", 0.0),
-            g.get("vcpu", 0.0),
-            arrivals=_arrivals(coming, cfg.as_of, "vcpu"),
-        ),
-        Resource(
-            "ram_gb",
-            "内存",
-            "RAM",
-            "GB",
-            cfg.ram_gb,
-            inp.usage.get("ram_gb", 0.0),
-            g.get("ram_gb", 0.0),
-            arrivals=_arrivals(coming, cfg.as_of, "ram_gb"),
-        ),
-        Resource(
-            "storage_gb",
-            "存储",
-            "storage",
-            "GB",
-            cfg.storage_gb,
-            inp.usage.get("storage_gb", 0.0),
-            g.get("storage_gb", 0.0),
-            arrivals=_arrivals(coming, cfg.as_of, "disk_gb"),
-            kind="storage",
-        ),
+            key,
+            zh,
+            en,
+            unit,
+            capacity,
+            inp.usage.get(key, 0.0),
+            g.get(key, 0.0),
+            arrivals=_arrivals(coming, cfg.as_of, demand),
+            kind=kind,
+        )
+        for key, zh, en, unit, capacity, demand, kind in pools
     ]
     if inp.public is not None:
         res.append(
