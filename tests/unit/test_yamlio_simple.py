@@ -16,7 +16,7 @@ from cloudctl.core import yamlio
 from cloudctl.core.errors import InputError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_yamlio import YAML_FILES, same, slow  # noqa: E402
+from test_yamlio import YAML_FILES, same, slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
