@@ -319,8 +319,7 @@ def _load_fast(text: str, filename: str) -> Any:
 # Tests compare the two on every YAML file of the project and on generated documents.
 
 _NOT_SIMPLE = re.compile(
-    "[^\x20-\x7e\n\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
-    "\U00010000-\U0010ffff]"
+    "[^\x20-\x7e\n\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )  # tabs, CR, control characters, NEL/LS/PS line breaks, BOM: leave them to libyaml
 _BAD_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _NOT_PLAIN_FIRST = _BAD_FIRST | frozenset("'\"[{")
@@ -330,9 +329,7 @@ _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _MAX_SIMPLE_DEPTH = 32  # deeper than real files; the full path applies MAX_DEPTH
 _MAX_KEY = 1024  # libyaml's limit for an implicit (plain) key
 _ANY_IMPLICIT = re.compile(
-    "|".join(
-        sorted({f"(?:{rx.pattern})" for rules in _IMPLICIT.values() for _, rx in rules})
-    ),
+    "|".join(sorted({f"(?:{rx.pattern})" for rules in _IMPLICIT.values() for _, rx in rules})),
     re.X,
 )  # matches whenever one of PyYAML's implicit types would: else the scalar is a string
 _STR_VALUE = object()
