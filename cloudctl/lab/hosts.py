@@ -25,9 +25,7 @@ SSH_OPTS = [
     "-o",
     "BatchMode=yes",
     "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
+    "StrictHostKeyChecking=yes",
     "-o",
     "LogLevel=ERROR",
     "-o",
@@ -371,14 +369,47 @@ def ssh_banner(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def ssh_argv(port: int, key: Path, command: str, user: str = ADMIN_USER) -> list[str]:
-    return ["ssh", *SSH_OPTS, "-i", str(key), "-p", str(port), f"{user}@{LOOPBACK}", command]
+def ssh_argv(
+    port: int, key: Path, command: str, known_hosts: Path, user: str = ADMIN_USER
+) -> list[str]:
+    """The lab's own probes check host keys too: against the keys the lab made for its
+    hosts (``known_hosts``), never trusting whoever answers on the port."""
+    return [
+        "ssh",
+        *SSH_OPTS,
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-i",
+        str(key),
+        "-p",
+        str(port),
+        f"{user}@{LOOPBACK}",
+        command,
+    ]
 
 
-def ssh_run(port: int, key: Path, command: str, timeout: float = 10) -> tuple[int, str]:
+def host_known_hosts(paths: LabPaths, host: HostSpec) -> Path:
+    """A known_hosts file of this one host, from the keys the lab generated on local disk
+    (written before the host boots, so even the first login is checked)."""
+    from cloudctl.core.fileio import atomic_write
+    from cloudctl.lab.model import known_hosts_lines
+
+    d = dirs(paths, host.name)
+    pubs = [p.read_text() for p in sorted((d.hostkeys / "etc/ssh").glob("ssh_host_*_key.pub"))]
+    target = d.base / "known_hosts"
+    atomic_write(target, "".join(x + "\n" for x in known_hosts_lines(host.port, pubs)))
+    return target
+
+
+def ssh_run(
+    port: int, key: Path, command: str, known_hosts: Path, timeout: float = 10
+) -> tuple[int, str]:
     try:
         r = subprocess.run(
-            ssh_argv(port, key, command), capture_output=True, text=True, timeout=timeout
+            ssh_argv(port, key, command, known_hosts),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return 255, f"timeout after {timeout:.0f} s"
@@ -392,12 +423,13 @@ def wait_ssh(
     services a test looks at have started)."""
     deadline = time.monotonic() + timeout
     last = ""
+    known = host_known_hosts(paths, host)
     while time.monotonic() < deadline:
         if not all(procs.is_running(r) for r in recs):
             break
         if ssh_banner(host.port):
             left = max(deadline - time.monotonic(), 5)
-            rc, last = ssh_run(host.port, paths.key_file, BOOT_WAIT, timeout=left)
+            rc, last = ssh_run(host.port, paths.key_file, BOOT_WAIT, known, timeout=left)
             if rc != 255:  # 255: ssh itself failed; else systemd answered
                 return
         time.sleep(0.2)
@@ -409,10 +441,10 @@ def wait_ssh(
     )
 
 
-def health(port: int, key: Path, timeout: float = 8) -> tuple[bool, str]:
-    """A real SSH login and command: systemd's own view of the host."""
+def health(port: int, key: Path, known_hosts: Path, timeout: float = 8) -> tuple[bool, str]:
+    """A real SSH login and command (host key checked): systemd's own view of the host."""
     t0 = time.monotonic()
-    _, out = ssh_run(port, key, "systemctl is-system-running", timeout=timeout)
+    _, out = ssh_run(port, key, "systemctl is-system-running", known_hosts, timeout=timeout)
     ms = (time.monotonic() - t0) * 1000
     state = out.splitlines()[-1] if out else "?"
     ok = state in ("running", "degraded")

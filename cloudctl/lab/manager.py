@@ -481,7 +481,11 @@ def status(deep: bool = True) -> dict:
         running = _host_is_live(recs, h.name) and bool(rf and procs.is_running(rf))
         ok, detail = (False, "not running")
         if running:
-            ok, detail = hostmod.health(h.port, paths.key_file) if deep else (True, "-")
+            ok, detail = (
+                hostmod.health(h.port, paths.key_file, paths.known_hosts)
+                if deep
+                else (True, "-")
+            )
         rss = 0
         if running and rh and rf:
             rss = procs.rss_bytes(procs.tree(rh.pid, kids) + procs.tree(rf.pid, kids))

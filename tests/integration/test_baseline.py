@@ -135,7 +135,9 @@ def env(lab, tmp_path_factory):
         f"ssh://{h.user}@127.0.0.1:{h.port}",
         ssh_identity_file=str(h.key_file),
         sudo=True,
-        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",  # noqa: E501
+        # host keys checked against the keys `lab up` recorded
+        ssh_extra_args="-o StrictHostKeyChecking=yes "
+        f"-o UserKnownHostsFile={lab.dir / 'known_hosts'} -o LogLevel=ERROR",
     )
     return {"root": root, "host": host}
 

@@ -105,7 +105,6 @@ def test_member_logs_into_its_project_and_neutron_quota_is_enforced(lab, lab_adm
 def test_every_host_answers_ansible_ping(lab, lab_inventory):
     env = {
         **os.environ,
-        "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_GATHERING": "explicit",
         "ANSIBLE_NOCOLOR": "1",
     }

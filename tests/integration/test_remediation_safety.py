@@ -66,7 +66,9 @@ def env(lab, tmp_path_factory):
         f"ssh://{h.user}@127.0.0.1:{h.port}",
         ssh_identity_file=str(h.key_file),
         sudo=True,
-        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",  # noqa: E501
+        # host keys checked against the keys `lab up` recorded
+        ssh_extra_args="-o StrictHostKeyChecking=yes "
+        f"-o UserKnownHostsFile={lab.dir / 'known_hosts'} -o LogLevel=ERROR",
     )
     key = root / "keyuser_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)

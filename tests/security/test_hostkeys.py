@@ -286,3 +286,21 @@ def test_migrate_run_fails_on_a_wrong_key_and_accept_new_only_when_asked(
     assert found.returncode == 0, kh.read_text()
     r = run()  # now known: strict passes
     assert r.exit_code == 0, (r.output, last_message())
+
+
+@pytest.mark.integration
+def test_the_labs_own_probes_check_host_keys(lab, tmp_path):
+    """`lab up`/`lab status` log in to the hosts too: a key that is not the one the lab
+    made for the host is refused, not trusted on first sight."""
+    from cloudctl.lab import hosts
+
+    h = lab.hosts["legacy-web01"]
+    ok, _ = hosts.health(h.port, h.key_file, lab.dir / "known_hosts")
+    assert ok
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(
+        f"[127.0.0.1]:{h.port} ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIGZhbGt3b3JsZGZhbGt3b3JsZGZhbGt3b3JsZGZhbGt3\n"
+    )
+    ok, detail = hosts.health(h.port, h.key_file, wrong)
+    assert not ok and "Host key verification failed" in detail

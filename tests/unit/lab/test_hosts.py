@@ -20,11 +20,14 @@ def test_nspawn_isolates_the_network_and_never_grants_the_clock():
     assert "--resolv-conf=off" in argv and "--timezone=off" in argv
 
 
-def test_ssh_goes_to_loopback_by_key_without_prompts():
-    argv = hosts.ssh_argv(2201, Path("/k"), "true")
+def test_ssh_goes_to_loopback_by_key_without_prompts_and_checks_the_host_key():
+    argv = hosts.ssh_argv(2201, Path("/k"), "true", Path("/lab/h1/known_hosts"))
     assert argv[-2:] == ["admin@127.0.0.1", "true"]
     assert "BatchMode=yes" in argv
     assert argv[argv.index("-p") + 1] == "2201"
+    assert "StrictHostKeyChecking=yes" in argv
+    assert "UserKnownHostsFile=/lab/h1/known_hosts" in argv
+    assert not any("StrictHostKeyChecking=no" in a or "/dev/null" in a for a in argv)
 
 
 def test_a_host_upper_layer_remembers_its_image(tmp_path: Path):
