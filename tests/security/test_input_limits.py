@@ -154,7 +154,7 @@ def test_center_config_unknown_key_and_version_are_errors_at_their_line(cli, sam
 
 
 def test_a_directory_without_a_center_config_is_not_a_center(cli, tmp_path):
-    r = cli("--center", str(tmp_path), "ipam", "validate")
+    r = cli("--center", str(tmp_path), "--lang", "en", "ipam", "validate")
     assert r.exit_code == 2 and "not a cloudctl center" in r.output
 
 
