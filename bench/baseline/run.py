@@ -41,11 +41,12 @@ from cloudctl.lab.api import lab_info  # noqa: E402
 
 SSG = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml"
 SSG_PROFILE = "xccdf_org.ssgproject.content_profile_standard"
+# host keys checked against the keys `lab up` recorded, as everywhere else
 SSH_OPTS = [
     "-o",
-    "StrictHostKeyChecking=no",
+    "StrictHostKeyChecking=yes",
     "-o",
-    "UserKnownHostsFile=/dev/null",
+    "UserKnownHostsFile=/var/lib/cloudctl/lab/known_hosts",
     "-o",
     "LogLevel=ERROR",
     "-o",
