@@ -578,9 +578,9 @@ def runs_cmd(
         )
         for r in rows:
             t.add_row(
-                r["run_id"],
+                escape(r["run_id"]),
                 r["started_at"][:19],
-                r["source"],
+                escape(r["source"]),
                 str(r["hosts"]),
                 str(r["verdicts"].get("pass", 0)),
                 str(r["verdicts"].get("fail", 0)),
@@ -634,7 +634,10 @@ def diff_cmd(
                 title=f"[{style}]{title} ({len(d[key])})[/]",
             )
             for r in d[key]:
-                t.add_row(r["host"], r["control"], r["before"], r["after"], r["observed"][:80])
+                t.add_row(
+                    *(escape(str(r[k])) for k in ("host", "control", "before", "after")),
+                    escape(str(r["observed"])[:80]),
+                )
             con.print(t)
         if not (d["better"] or d["worse"] or d["changed"]):
             con.print(pick(lg, "两次运行结果相同。", "No differences."))
@@ -678,13 +681,13 @@ def controls_cmd(
         )
         for r in rows:
             t.add_row(
-                r["id"],
+                escape(r["id"]),
                 f"{r['clause']} {r['item']}",
-                r["unit"],
-                r["title"].get(lg, ""),
-                r["severity"],
-                r["kind"],
-                r["high_risk"] or "",
+                escape(r["unit"]),
+                escape(r["title"].get(lg, "")),
+                escape(r["severity"]),
+                escape(r["kind"]),
+                escape(r["high_risk"] or ""),
             )
         con.print(t)
 

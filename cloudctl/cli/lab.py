@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cloudctl.cli.common import LangOpt, OutputOpt, session
 from cloudctl.core.errors import CloudctlError
-from cloudctl.core.output import Lang, OutputFormat, pick, render
+from cloudctl.core.output import Lang, OutputFormat, esc, pick, render
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -167,12 +167,12 @@ def status(
         for r in st["services"] + st["hosts"]:
             health = "[green]ok[/]" if r["healthy"] else "[red]fail[/]"
             t.add_row(
-                r["name"],
+                esc(r["name"]),
                 str(r["port"]),
                 str(r["pid"] or "-"),
                 health,
                 f"{r['rss_mib']:.0f} MiB",
-                r["detail"],
+                esc(r["detail"]),  # text the hosts and services answered
             )
         if st["services"] or st["hosts"]:
             con.print(t)

@@ -349,10 +349,10 @@ def plan_cmd(
             )
             crit = " → ".join(w["critical_path"]) + f" ({format_duration(w['critical_path_s'])})"
             t.add_row(
-                f"{w['id']}\n{w['name_en'] if lg == 'en' else w['name_zh']}",
-                f"[{w['count']}] {names}",
+                esc(f"{w['id']}\n{w['name_en'] if lg == 'en' else w['name_zh']}"),
+                esc(f"[{w['count']}] {names}"),
                 format_duration(w["estimate_s"]),
-                crit,
+                esc(crit),
             )
         con.print(t)
         con.print(

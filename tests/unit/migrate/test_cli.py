@@ -285,3 +285,20 @@ def test_interrupted_run_must_be_resumed_or_abandoned(cli, local_center, tmp_pat
     assert j.run(rid).status == "abandoned"
     r = cli("-C", str(local_center), "migrate", "abandon", rid, "--journal", str(j.path))
     assert r.exit_code == 2 and "只有中断或暂停的运行才能放弃" in r.stderr  # zh by default
+
+
+def test_plan_table_shows_markup_in_plan_data_as_text(cli, sample_center):
+    """Plans come from departments: a wave name with rich markup is printed as it is."""
+    plan = sample_center / "migration_plans" / "xiaogan-2016.yaml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace(
+            'name_en: "wave 1: pilot"', 'name_en: "wave 1 [bold red]pilot[/] :100:"'
+        ),
+        encoding="utf-8",
+    )
+    r = cli(
+        "--center", str(sample_center), "--lang", "en", "migrate", "plan", env={"COLUMNS": "200"}
+    )
+    assert r.exit_code == 0, r.output
+    assert "wave 1 [bold red]pilot[/] :100:" in r.output
+    assert "💯" not in r.output
