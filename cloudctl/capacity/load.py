@@ -21,7 +21,7 @@ from cloudctl.capacity.model import (
 )
 from cloudctl.core.center import Center
 from cloudctl.core.errors import InputError, Location, Problem, ValidationFailed
-from cloudctl.core.i18n import _
+from cloudctl.core.i18n import _, join
 from cloudctl.core.yamlio import display_path, load_yaml, loc_of
 
 VERSION = 1
@@ -110,7 +110,7 @@ class _P:
             or not isinstance(v, (int, float))
             or (whole and not isinstance(v, int))
         ):
-            kind = "a whole number" if whole else "a number"
+            kind = _("a whole number") if whole else _("a number")
             self.add(
                 where,
                 _("{what}.{key}: expected {kind}, not {v!r}").format(
@@ -119,7 +119,9 @@ class _P:
             )
             return default if default is not None else 0.0
         if (v <= low if strict else v < low) or (high is not None and v > high):
-            rng = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high else "")
+            rng = f"{'>' if strict else '>='} {low:g}"
+            if high:
+                rng = _("{low} and <= {high}").format(low=rng, high=f"{high:g}")
             self.add(
                 where,
                 _("{what}.{key}: must be {rng}, not {v!r}").format(
@@ -172,7 +174,7 @@ class _P:
 
 
 def _profile(raw: dict, p: _P) -> ServerProfile:
-    w = f"server profile {raw.get('name', '?')}"
+    w = _("server profile {name}").format(name=raw.get("name", "?"))
     p.unknown(raw, {"name", "model", "threads", "ram_gb", "units", "kw", "disk_tb"}, w)
     return ServerProfile(
         name=p.text(raw, "name", "server profile", required=True),
@@ -200,25 +202,27 @@ def _ref(raw: dict, key: str, profiles: dict[str, ServerProfile], p: _P, w: str)
 def _host_class(
     raw: dict, profiles: dict[str, ServerProfile], p: _P, *, count: bool = True, w: str = ""
 ) -> HostClass:
-    w = w or f"host class {raw.get('name', '?')}"
+    w = w or _("host class {name}").format(name=raw.get("name", "?"))
     known = {"name", "name_zh", "profile", "count", "overcommit", "reserved"}
     p.unknown(raw, known if count else known - {"count", "name", "name_zh"}, w)
     oc = p.mapping(raw, "overcommit", w, required=False)
-    p.unknown(oc, {"cpu", "ram"}, f"{w}.overcommit")
+    p.unknown(oc, {"cpu", "ram"}, join([w, "overcommit"], "."))
     rs = p.mapping(raw, "reserved", w, required=False)
-    p.unknown(rs, {"vcpu", "ram_gb"}, f"{w}.reserved")
+    p.unknown(rs, {"vcpu", "ram_gb"}, join([w, "reserved"], "."))
     prof = _ref(raw, "profile", profiles, p, w)
     hc = HostClass(
         name=p.text(raw, "name", w, required=count) or "phase2",
         name_zh=p.text(raw, "name_zh", w),
         profile=prof,
         count=int(p.number(raw, "count", w, whole=True)) if count else 0,
-        cpu_ratio=p.number(oc, "cpu", f"{w}.overcommit", default=1.0, high=32),
-        ram_ratio=p.number(oc, "ram", f"{w}.overcommit", default=1.0, high=4),
+        cpu_ratio=p.number(oc, "cpu", join([w, "overcommit"], "."), default=1.0, high=32),
+        ram_ratio=p.number(oc, "ram", join([w, "overcommit"], "."), default=1.0, high=4),
         reserved_vcpu=int(
-            p.number(rs, "vcpu", f"{w}.reserved", default=0, strict=False, whole=True)
+            p.number(rs, "vcpu", join([w, "reserved"], "."), default=0, strict=False, whole=True)
         ),
-        reserved_ram_gb=p.number(rs, "ram_gb", f"{w}.reserved", default=0.0, strict=False),
+        reserved_ram_gb=p.number(
+            rs, "ram_gb", join([w, "reserved"], "."), default=0.0, strict=False
+        ),
     )
     if prof.threads and hc.reserved_vcpu >= prof.threads:
         p.add(loc_of(rs, "vcpu"), _("{w}.reserved.vcpu: leaves no vCPU for guests").format(w=w))
@@ -230,7 +234,7 @@ def _host_class(
 def _pool(
     raw: dict, profiles: dict[str, ServerProfile], p: _P, *, count: bool = True, w: str = ""
 ) -> StoragePool:
-    w = w or f"storage pool {raw.get('name', '?')}"
+    w = w or _("storage pool {name}").format(name=raw.get("name", "?"))
     known = {"name", "name_zh", "profile", "count", "replicas", "max_fill", "overcommit"}
     p.unknown(raw, known if count else known - {"count", "name", "name_zh"}, w)
     prof = _ref(raw, "profile", profiles, p, w)

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from cloudctl.cli.common import LangOpt, OutputOpt, session
-from cloudctl.core import audit
+from cloudctl.core import audit, i18n
 from cloudctl.core.output import Column, OutputFormat, pick, render, stdout
 
 app = typer.Typer(no_args_is_help=True)
@@ -118,8 +118,10 @@ def verify(
     else:
         con = stdout()
         if v.broken is not None:
+            b = v.broken  # the JSON keeps the English msgid; people read it in --lang
+            text = i18n.tr(b.message, lg)
             con.print(
-                f"[bold red]{escape(str(v.broken))}[/]",
+                f"[bold red]{escape(f'{b.location}: {text}' if b.location else text)}[/]",
                 soft_wrap=True,
             )
             con.print(
@@ -140,7 +142,7 @@ def verify(
                 )
             )
         for note in v.notes:
-            con.print(f"[yellow]![/] {escape(note)}")
+            con.print(f"[yellow]![/] {escape(i18n.tr(note, lg))}")
         for r in v.interrupted:
             con.print(
                 "[yellow]![/] "

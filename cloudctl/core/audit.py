@@ -284,29 +284,36 @@ def verify(
         try:
             rec = json.loads(ln.raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
-            return broken(ln.location, f"damaged record (not JSON: {e})")
+            return broken(ln.location, _("damaged record (not JSON: {error})").format(error=e))
         if not isinstance(rec, dict):
-            return broken(ln.location, "damaged record (not a JSON object)")
+            return broken(ln.location, _("damaged record (not a JSON object)"))
         v.records += 1
         if not is_chained(rec):
             if v.chained:
-                return broken(ln.location, "record without seq/hash inside the chain (inserted)")
+                return broken(ln.location, _("record without seq/hash inside the chain (inserted)"))
             v.legacy += 1
             exp_prev = hashlib.sha256(ln.raw).hexdigest()
             continue
         if rec["hash"] != record_hash(rec):
-            return broken(ln.location, f"record seq {rec['seq']} was changed after it was written")
-        if rec["seq"] != exp_seq:
-            what = "missing" if rec["seq"] > exp_seq else "out of order or repeated"
             return broken(
                 ln.location,
-                f"expected seq {exp_seq}, found {rec['seq']}: a record is {what}",
+                _("record seq {seq} was changed after it was written").format(seq=rec["seq"]),
+            )
+        if rec["seq"] != exp_seq:
+            what = _("missing") if rec["seq"] > exp_seq else _("out of order or repeated")
+            return broken(
+                ln.location,
+                _("expected seq {exp_seq}, found {seq}: a record is {what}").format(
+                    exp_seq=exp_seq, seq=rec["seq"], what=what
+                ),
             )
         if rec.get("prev") != exp_prev:
             return broken(
                 ln.location,
-                f"seq {rec['seq']}: prev does not match the record before "
-                "(it was changed, removed or replaced)",
+                _(
+                    "seq {seq}: prev does not match the record before (it was changed, "
+                    "removed or replaced)"
+                ).format(seq=rec["seq"]),
             )
         v.chained += 1
         by_seq[rec["seq"]] = (ln.location, rec["hash"])
@@ -322,18 +329,27 @@ def verify(
         if head.seq > last_seq:
             return broken(
                 end or (last[0] if last else Location("")),
-                f"the chain ends at seq {last_seq} but the store's head says seq {head.seq}: "
-                f"{head.seq - last_seq} record(s) were cut off the end",
+                _(
+                    "the chain ends at seq {last_seq} but the store's head says seq {seq}: "
+                    "{n} record(s) were cut off the end"
+                ).format(last_seq=last_seq, seq=head.seq, n=head.seq - last_seq),
             )
         at = by_seq.get(head.seq)
         if at is not None and at[1] != head.hash:
-            return broken(at[0], f"seq {head.seq} does not match the store's head (replaced)")
+            return broken(
+                at[0],
+                _("seq {seq} does not match the store's head (replaced)").format(seq=head.seq),
+            )
         if last_seq - head.seq > 1:
-            v.notes.append(f"the head is {last_seq - head.seq} records behind the log")
+            v.notes.append(
+                _("the head is {n} records behind the log").format(n=last_seq - head.seq)
+            )
     elif v.chained > 1:
-        v.notes.append("no head: records cut off the end cannot be noticed")
+        v.notes.append(_("no head: records cut off the end cannot be noticed"))
     if v.legacy:
-        v.notes.append(f"{v.legacy} legacy record(s) before the chain starts (not protected)")
+        v.notes.append(
+            _("{n} legacy record(s) before the chain starts (not protected)").format(n=v.legacy)
+        )
     v.interrupted = [r for r in open_runs.values() if not running(r)]
     return v
 

@@ -191,7 +191,7 @@ def test_state_dir_that_is_a_file_refuses_too(center):
     (center / ".cloudctl").write_text("not a directory")
     before = plan_files(center)
     r = subprocess.run(
-        [*CLOUDCTL, "--center", str(center), "ipam", *ALLOC],
+        [*CLOUDCTL, "--center", str(center), "--lang", "en", "ipam", *ALLOC],
         capture_output=True,
         text=True,
         check=False,

@@ -269,3 +269,160 @@ def test_baseline_terminal_report_has_no_chinese_in_english(monkeypatch):
     assert "⚠高风险" in out["zh"]
     assert "⚠high risk" in out["en"]
     assert not CJK.search(out["en"]), out["en"]
+
+
+# ------------------------------------------- errors of the other areas, click, reports
+
+
+def _no_cjk(*texts: str) -> bool:
+    return not any(CJK.search(t) for t in texts)
+
+
+def test_baseline_domains_capacity_errors_follow_the_language(cli, center, monkeypatch):
+    """zh by default, English with --lang en (no CJK at all), the same file:line."""
+    monkeypatch.chdir(center)
+    (center / "policies/waivers.yaml").write_text(
+        "waivers:\n  - hosts: '*'\n    control: no-such-control\n    justification: x\n"
+        "    approver: y\n    expires: 2027-01-01\n"
+    )
+    ev = center / "ev.json"
+    ev.write_text(
+        '{"schema": "cloudctl.baseline.evidence/1", "hosts": {"h1": {"status": "unreachable"}}}'
+    )
+    zh, en = _both(cli, "baseline", "report", str(ev))
+    assert zh.exit_code == en.exit_code == 2
+    assert "policies/waivers.yaml:3: 未知的控制项 'no-such-control'" in zh.stderr, zh.stderr
+    assert "policies/waivers.yaml:3: unknown control 'no-such-control'" in en.stderr
+    assert _no_cjk(en.stdout, en.stderr)
+
+    design = center / "policies/security-domains.yaml"
+    design.write_text(design.read_text("utf-8").replace("\ndefault: deny", "\ndefault: allow"))
+    zh, en = _both(cli, "domains", "validate")
+    assert zh.exit_code == en.exit_code == 2
+    assert "security-domains.yaml:11: default：只能是 'deny'（默认拒绝，8.1.3.2）" in zh.stderr
+    assert "security-domains.yaml:11: default: only 'deny' (default deny, 8.1.3.2)" in en.stderr
+    assert _no_cjk(en.stdout, en.stderr), en.stderr
+
+    text = (ROOT / "capacity.yaml").read_text("utf-8")
+    (center / "capacity.yaml").write_text(text.replace("    count: 16", "    count: zero", 1))
+    zh, en = _both(cli, "capacity", "--usage", "file")
+    assert zh.exit_code == en.exit_code == 2
+    assert "capacity.yaml:41: 主机类 general.count：应为整数，而不是 'zero'" in zh.stderr, zh.stderr
+    assert "capacity.yaml:41: host class general.count: expected a whole number, not 'zero'" in (
+        en.stderr
+    )
+    assert _no_cjk(en.stdout, en.stderr)
+
+
+def test_audit_verify_of_a_tampered_log_follows_the_language_and_json_stays_english(
+    cli, center, monkeypatch
+):
+    from cloudctl.core import audit
+
+    monkeypatch.chdir(center)
+    log = center / ".cloudctl" / "audit.log"
+    for name in ("a", "b"):
+        audit.record(log, "ipam.allocate", {"name": name})
+    lines = log.read_text().splitlines()
+    lines[1] = lines[1].replace('"b"', '"evil"')
+    log.write_text("\n".join(lines) + "\n")
+    zh, en = _both(cli, "audit", "verify")
+    assert zh.exit_code == en.exit_code == 1
+    assert f"{log}:2: 序号 2 的记录在写入后被改动" in zh.stdout, zh.stdout
+    assert "审计记录链已断开" in zh.stdout
+    assert f"{log}:2: record seq 2 was changed after it was written" in en.stdout
+    assert _no_cjk(en.stdout, en.stderr)
+    doc = yaml.safe_load(cli("audit", "verify", "-o", "json", env=NO_LANG).stdout)
+    assert doc["broken"]["problem"] == "record seq 2 was changed after it was written"
+
+
+@pytest.mark.parametrize(
+    "args, zh_text, en_text",
+    [
+        (["ipam", "show", "--nosuch"], "没有选项 '--nosuch'。", "No such option '--nosuch'."),
+        (["ipam", "allocate"], "缺少选项 '--zone' / '-z'", "Missing option '--zone' / '-z'."),
+        (["ipam", "show", "-o", "xml"], "'--output' / '-o' / '-f' 的值无效", "Invalid value for"),
+        (["--bogus"], "没有选项 '--bogus'。", "No such option '--bogus'."),
+    ],
+)
+def test_usage_errors_are_chinese_by_default_and_english_with_lang_en(cli, args, zh_text, en_text):
+    zh, en = _both(cli, *args)
+    assert zh.exit_code == en.exit_code == 2
+    assert "用法：" in zh.stderr and zh_text in zh.stderr, zh.stderr
+    assert "查看帮助" in zh.stderr and "错误" in zh.stderr
+    assert "Usage:" in en.stderr and en_text in en.stderr and "for help" in en.stderr
+    assert _no_cjk(en.stdout, en.stderr), en.stderr
+
+
+def test_a_usage_error_is_audited_in_english(cli, center, monkeypatch):
+    monkeypatch.chdir(center)
+    r = cli("ipam", "allocate", "-z", "core", "--nosuch", env=NO_LANG)
+    assert r.exit_code == 2 and "没有选项 '--nosuch'" in r.stderr
+    recs = [yaml.safe_load(x) for x in (center / ".cloudctl/audit.log").read_text().splitlines()]
+    assert recs[-1]["result"] == "refused"
+    assert recs[-1]["error"] == "No such option '--nosuch'.", recs[-1]
+
+
+def test_click_words_in_the_catalog_are_still_click_s_own():
+    """A click upgrade that rewords a message would leave the catalog entry unused."""
+    found: set[str] = set()
+    for name in ("core", "exceptions", "parser", "formatting", "types", "decorators"):
+        src = Path(click.__file__).with_name(f"{name}.py").read_text("utf-8")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("_", "ngettext"):
+                found |= {a.value for a in node.args if isinstance(a, ast.Constant)}
+    assert set(i18n.CLICK_WORDS) <= found, set(i18n.CLICK_WORDS) - found
+    zh = i18n.catalog("zh")
+    assert all(CJK.search(zh[m]) for m in i18n.CLICK_WORDS)
+
+
+def test_zh_baseline_report_shows_observed_and_expected_in_chinese(monkeypatch):
+    """The evaluation writes English msgids (JSON, the state keep them); the zh HTML report
+    and terminal show them in Chinese, the en ones unchanged."""
+    import json
+
+    from rich.console import Console
+
+    from cloudctl.baseline import report
+
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "unit"))
+    from baseline.fixtures import good_evidence, mutated
+    from baseline.test_controls import BREAK
+    from baseline.test_reports import PROFILE
+
+    from cloudctl.baseline.engine import HostEvidence, evaluate_run
+
+    ev = good_evidence()
+    for b in ("shell-tmout", "sysctl-ip-forward", "perm-etc-passwd", "sshd-max-auth-tries"):
+        ev = mutated(
+            lambda e, b=b, base=ev: (e.clear(), e.update(json.loads(json.dumps(base))), BREAK[b](e))
+        )
+    d = evaluate_run(PROFILE, [HostEvidence("yun-db01", "ok", ev)], run_id="r1")
+    by = {r["control"]: r for r in d["results"]}
+    failed = {c for c, r in by.items() if r["verdict"] == "fail"}
+    assert {"shell-tmout", "sysctl-ip-forward", "perm-etc-passwd"} <= failed, failed
+    stored = json.loads(json.dumps(d))  # what JSON and the state keep: English
+    assert stored["results"] == json.loads(json.dumps(d["results"]))
+    html = {lang: report.html_report(d, lang) for lang in ("zh", "en")}
+    wanted = []
+    for cid in ("shell-tmout", "sysctl-ip-forward", "perm-etc-passwd"):
+        r = by[cid]
+        assert not CJK.search(r["observed"] + r["expected"]), r  # English in the document
+        zh_obs, zh_exp = tr(r["observed"], "zh"), tr(r["expected"], "zh")
+        assert CJK.search(zh_obs) or CJK.search(zh_exp), (cid, zh_obs, zh_exp)
+        wanted.append((cid, zh_obs, zh_exp))
+        assert str(r["observed"]) in html["en"]
+    import html as h
+
+    for cid, zh_obs, zh_exp in wanted:
+        assert h.escape(zh_obs, quote=False) in html["zh"], (cid, zh_obs)
+        assert h.escape(zh_exp, quote=False) in html["zh"], (cid, zh_exp)
+    assert "未在 sysctl.d 中持久化" in html["zh"] or "已持久化" in html["zh"]
+    assert "(persisted" not in html["zh"] and "not persisted" not in html["zh"]
+    con = Console(record=True, width=200)
+    report.terminal(d, "zh", con)
+    out = con.export_text()
+    assert any(zh_obs[:20] in out for _c, zh_obs, _e in wanted), out
+    con = Console(record=True, width=200)
+    report.terminal(d, "en", con)
+    assert not CJK.search(con.export_text())
