@@ -399,6 +399,16 @@ def _run(plan: Plan, s, cloud, actual, parallel: int, action: str) -> ApplyResul
 
     def on_change(r, prog, task) -> None:
         prog.advance(task)
+        if not r.skipped:  # every cloud write is on the record as it happens: a killed
+            s.audit(  # apply leaves what it had done, not only its intent
+                f"tenant.{action}.write",
+                {
+                    "tenant": r.change.tenant,
+                    "change": f"{r.change.action} {r.change.kind} {r.change.name}",
+                    **({"error": r.error} if r.error else {}),
+                },
+                result="ok" if r.ok else "failed",
+            )
         oks = seen.setdefault(r.change.tenant, [])
         oks.append(r.ok)
         if len(oks) == per_tenant.get(r.change.tenant):

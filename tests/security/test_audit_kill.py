@@ -196,6 +196,15 @@ def test_kill_during_tenant_apply(tmp_path):
         kill9(proc)
         assert sdk.identity.find_project(f"{PREFIX}czj") is not None  # half-applied
         assert_interrupted(c, "tenant.apply", proc.pid)
+        # the cloud writes made before the kill are on the record, one by one
+        recs = json.loads(cloudctl(c, "audit", "log", "--records", "-o", "json").stdout)
+        writes = [
+            r["changes"]["change"]
+            for r in recs["items"]
+            if r.get("action") == "tenant.apply.write" and r.get("pid") == proc.pid
+        ]
+        # (the network that triggered the kill may be a write whose record was cut short)
+        assert any(w.startswith("create project") for w in writes), writes
     finally:
         # clean up the way an operator would; whatever destroy leaves, the wipe takes
         cloudctl(c, "tenant", "destroy", "czj", "--yes", env=env)
