@@ -230,7 +230,10 @@ def test_line_progress_n_of_m_and_eta_off_a_terminal():
 def test_tenant_apply_prints_a_line_per_tenant(monkeypatch, capsys):
     from cloudctl.cli import tenant as tcli
 
-    changes = [SimpleNamespace(tenant=t) for t in ("czj", "czj", "rsj")]
+    changes = [
+        SimpleNamespace(tenant=t, action="create", kind="network", name=f"{t}-{i}")
+        for i, t in enumerate(("czj", "czj", "rsj"))
+    ]
     plan = SimpleNamespace(
         changes=changes,
         by_tenant=lambda: {"czj": changes[:2], "rsj": changes[2:]},
@@ -238,16 +241,26 @@ def test_tenant_apply_prints_a_line_per_tenant(monkeypatch, capsys):
 
     def fake_execute(plan, *_a, on_change, **_k):
         for ch, ok in zip(changes, (True, True, False), strict=True):
-            on_change(SimpleNamespace(change=ch, ok=ok))
+            on_change(
+                SimpleNamespace(change=ch, ok=ok, skipped=False, error=None if ok else "409")
+            )
         return "result"
 
     monkeypatch.setattr(tcli, "execute", fake_execute)
     monkeypatch.setattr(tcli.service, "recorder", lambda *a: None)
     monkeypatch.setattr(tcli.service, "password_store", lambda *a: None)
-    s = SimpleNamespace(center=None)
+    audited: list[tuple] = []
+    s = SimpleNamespace(center=None, audit=lambda *a, **k: audited.append((*a, k)))
     assert tcli._run(plan, s, SimpleNamespace(adapter=None), None, 4, "apply") == "result"
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("[1/2] 租户 czj ok") and err[1].startswith("[2/2] 租户 rsj 失败")
+    # every cloud write is on the audit record as it happens, failures with their error
+    assert [(a[0], a[1]["change"], a[2]["result"]) for a in audited] == [
+        ("tenant.apply.write", "create network czj-0", "ok"),
+        ("tenant.apply.write", "create network czj-1", "ok"),
+        ("tenant.apply.write", "create network rsj-2", "failed"),
+    ]
+    assert audited[2][1]["error"] == "409"
 
 
 def test_baseline_remediate_prints_a_line_per_control(capsys):
