@@ -39,6 +39,11 @@ def steps(reports: Path) -> list[Step]:
         Step("Tenants: no drift / 租户漂移检查", ("tenant", "drift")),
         Step("Address plan vs cloud / 地址规划与云上一致性", ("ipam", "drift")),
         Step(
+            "Security domains on the live cloud / 安全域现网核查",
+            ("domains", "check", "--cloud", "--junit", f"{r}/domains.xml"),
+            (0, 1),  # findings are the point where the cloud breaks the design
+        ),
+        Step(
             "Baseline check (un-hardened hosts) / 等保基线检查",
             ("baseline", "check", "--limit", "lab", "--html", f"{r}/baseline-before.html"),
             (1,),
@@ -77,6 +82,7 @@ def steps(reports: Path) -> list[Step]:
             ("migrate", "report", "--format", "html", "--out", f"{r}/migration.html"),
         ),
         Step("Audit trail / 审计记录", ("audit", "log", "--last", "15")),
+        Step("Audit chain intact / 审计记录链校验", ("audit", "verify")),
         # Last: the one page for the center's leadership (capacity forecast included).
         Step("Center report (English)", ("--lang", "en", "report", "--out", f"{r}/center-en.html")),
         Step("Center report / 云中心运行情况报告", ("report", "--out", f"{r}/center-zh.html")),
