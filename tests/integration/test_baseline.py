@@ -139,7 +139,8 @@ def env(lab, tmp_path_factory):
         ssh_extra_args="-o StrictHostKeyChecking=yes "
         f"-o UserKnownHostsFile={lab.dir / 'known_hosts'} -o LogLevel=ERROR",
     )
-    return {"root": root, "host": host}
+    yield {"root": root, "host": host}
+    reset_host(HOST)  # leave the lab host un-hardened and clean, as `lab up` gives it
 
 
 def cloudctl(env, *args: str) -> subprocess.CompletedProcess:

@@ -89,7 +89,8 @@ def env(lab, tmp_path_factory):
         " > /etc/apt/preferences.d/99-no-aide",
     ):
         host.run_test(cmd)
-    return {"root": root, "host": host, "port": h.port, "key": key, "root_key": h.key_file}
+    yield {"root": root, "host": host, "port": h.port, "key": key, "root_key": h.key_file}
+    reset_host(HOST)  # leave the lab host as we found it: no aide pin, no test users
 
 
 def cloudctl(env, *args: str) -> subprocess.CompletedProcess:
