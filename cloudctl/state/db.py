@@ -14,6 +14,7 @@ socket at once; a machine that vanishes is noticed by TCP keepalives (about 25 s
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import os
@@ -94,7 +95,7 @@ def to_pg(sql: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-class StateDB:
+class StateDB(abc.ABC):
     """What every area uses: connections, transactions, locks, the schema version."""
 
     dialect = ""
@@ -124,9 +125,9 @@ class StateDB:
             raise
         return c
 
-    def open_raw(self) -> Any:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def open_raw(self) -> Any:
         """A connection that neither checks nor changes the schema (``state status``)."""
-        raise NotImplementedError
 
     def exists(self) -> bool:
         """Whether there is a database to read (readers do not create a SQLite file)."""
@@ -152,14 +153,15 @@ class StateDB:
             raise
         c.execute("COMMIT")
 
-    def serialize(self, conn: Any, name: str) -> None:
+    def serialize(self, conn: Any, name: str) -> None:  # noqa: B027 - SQLite needs nothing
         """Inside a transaction: wait for every other transaction serialized on ``name``
         (SQLite's BEGIN IMMEDIATE already serializes every writer)."""
 
     # -- locks
-    @contextlib.contextmanager
-    def lock(self, name: str, *, timeout: float, what: str) -> Iterator[None]:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def lock(self, name: str, *, timeout: float, what: str) -> contextlib.AbstractContextManager:
+        """An exclusive lock named ``name`` (a context manager), released when the holder
+        dies; ConflictError naming the holder after ``timeout``."""
         yield
 
     # -- schema
@@ -197,8 +199,9 @@ class StateDB:
         return {t: int(c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables}
 
     @property
-    def where(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def where(self) -> str:
+        """Where the state lives, for messages (never with a password)."""
 
 
 # ---------------------------------------------------------------------------------------
