@@ -300,31 +300,40 @@ def allocate(
 
             within = find_prefix(p, req.within, zone.vrf)
         path = target_file(p, req.zone, zone.vrf, within)
-        old = read_input_text(path) if path.exists() else ""
-        header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
-        entry = _entry_for_file(decision.entry, req.zone, old or header)
-        splice = append_entry(old, entry, header=header)
-        if not dry_run:
-            if store is not None:  # first the shared record, then the file
-                store.add(
-                    Reservation(
-                        plan_key=key,
-                        name=req.name,
-                        prefix=decision.entry["prefix"],
-                        vrf=zone.vrf,
-                        zone=req.zone,
-                        tenant=req.tenant,
-                        vlan=decision.entry.get("vlan"),
-                        clone=clone_id(center.root),
-                        host=socket.gethostname(),
-                        operator=operator(),
-                        created_at=time.time(),
-                    )
-                )
-            atomic_write(path, splice.text)
-            if splice.line is not None:
-                cache_appended(path, old, splice.text, splice.block, splice.line, cache_dir(center))
+        old, splice = _write_entry(center, store, key, req, zone, decision, path, dry_run)
+        if not dry_run and splice.line is not None:
+            cache_appended(path, old, splice.text, splice.block, splice.line, cache_dir(center))
         return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
+
+
+def _write_entry(center, store, key, req, zone, decision, path: Path, dry_run: bool):
+    """The new prefix spliced into its zone file (comments kept): first the reservation in
+    the shared store, then the file. Returns the file's old text and the splice; writes
+    nothing on a dry run. One place for the full and the indexed allocation path."""
+    old = read_input_text(path) if path.exists() else ""
+    header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
+    entry = _entry_for_file(decision.entry, req.zone, old or header)
+    splice = append_entry(old, entry, header=header)
+    if dry_run:
+        return old, splice
+    if store is not None:
+        store.add(
+            Reservation(
+                plan_key=key,
+                name=req.name,
+                prefix=decision.entry["prefix"],
+                vrf=zone.vrf,
+                zone=req.zone,
+                tenant=req.tenant,
+                vlan=decision.entry.get("vlan"),
+                clone=clone_id(center.root),
+                host=socket.gethostname(),
+                operator=operator(),
+                created_at=time.time(),
+            )
+        )
+    atomic_write(path, splice.text)
+    return old, splice
 
 
 def _allocate_indexed(
@@ -390,31 +399,10 @@ def _allocate_indexed(
         path = Path(ix.files[ix.last_file[(req.zone, zone.vrf)]])
     else:
         path = (root if root.is_dir() else root.parent) / "prefixes" / f"{req.zone}.yaml"
-    old = read_input_text(path) if path.exists() else ""
-    header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
-    entry = _entry_for_file(decision.entry, req.zone, old or header)
-    splice = append_entry(old, entry, header=header)
-    if not dry_run:
-        if store is not None:  # first the shared record, then the file
-            store.add(
-                Reservation(
-                    plan_key=key,
-                    name=req.name,
-                    prefix=decision.entry["prefix"],
-                    vrf=zone.vrf,
-                    zone=req.zone,
-                    tenant=req.tenant,
-                    vlan=decision.entry.get("vlan"),
-                    clone=clone_id(center.root),
-                    host=socket.gethostname(),
-                    operator=operator(),
-                    created_at=time.time(),
-                )
-            )
-        atomic_write(path, splice.text)
-        if splice.line is not None:
-            cache_appended(path, old, splice.text, splice.block, splice.line, cache)
-            _index_after(center, ix, p, tenants, sums, path, splice, req, zone)
+    old, splice = _write_entry(center, store, key, req, zone, decision, path, dry_run)
+    if not dry_run and splice.line is not None:
+        cache_appended(path, old, splice.text, splice.block, splice.line, cache)
+        _index_after(center, ix, p, tenants, sums, path, splice, req, zone)
     return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
 
 
