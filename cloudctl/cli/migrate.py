@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cloudctl.cli.ansible_opts import AcceptNewOpt, ForksOpt
 from cloudctl.cli.common import DryRunOpt, LangOpt, OutputOpt, Session, column_table, session
@@ -35,9 +34,13 @@ from cloudctl.core.yamlio import display_path
 from cloudctl.migrate import report as reports
 from cloudctl.migrate import service
 from cloudctl.migrate.durations import format_duration
-from cloudctl.migrate.executor import ProgressSink
-from cloudctl.migrate.journal import Journal
 from cloudctl.migrate.model import Step
+from cloudctl.migrate.sink import ProgressSink
+
+if TYPE_CHECKING:  # imported where used: `validate` and `plan` need neither (issue 17)
+    from rich.progress import Progress
+
+    from cloudctl.migrate.journal import Journal
 
 app = typer.Typer(no_args_is_help=True, help="Migration waves / 应用迁移")
 
@@ -85,6 +88,8 @@ def _journal(ctx: typer.Context, path: Path | None, *, read_only: bool = False) 
         raise InputError(
             _("no journal here (a reading command does not create one)"), Location(str(path))
         )
+    from cloudctl.migrate.journal import Journal
+
     return Journal(path or service.default_journal(session(ctx).center))
 
 
@@ -166,6 +171,14 @@ def _wave_size(center, path: Path, wave: str, chosen: list[str]) -> int:
 
 
 def _progress(lang: str, names: dict[str, str], total: int = 0) -> tuple[Progress, RichProgress]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("{task.description:<16}"),

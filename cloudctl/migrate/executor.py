@@ -19,6 +19,7 @@ from typing import Protocol
 from cloudctl.migrate.graph import priority_order
 from cloudctl.migrate.journal import TERMINAL_SYSTEM, Journal, RunRecord
 from cloudctl.migrate.model import Plan, Step
+from cloudctl.migrate.sink import ProgressSink
 
 
 @dataclass
@@ -96,18 +97,6 @@ class StepRunner(Protocol):
         attempt: int,
         on_task: Callable[[str], None],
     ) -> StepOutcome: ...
-
-
-class ProgressSink:
-    """What the executor tells the screen. The default says nothing."""
-
-    def system_begin(self, sid: str, total: int, done: int) -> None: ...
-    def step_begin(self, sid: str, index: int, step: Step, phase: str, attempt: int) -> None: ...
-    def step_end(
-        self, sid: str, index: int, step: Step, phase: str, status: str, message: str | None
-    ) -> None: ...
-    def task(self, sid: str, text: str) -> None: ...
-    def system_end(self, sid: str, status: str, message: str | None) -> None: ...
 
 
 @dataclass

@@ -478,7 +478,7 @@ class Template:
     loc: Location | None
     # Parsed once when parameters only appear in strings (vars, hosts, playbook, command,
     # name): each system then only substitutes those, instead of re-parsing every step.
-    protos: list[Step] | None = None
+    protos: list[_Compiled] | None = None
     reported: set[str] = field(default_factory=set)
 
 
@@ -529,17 +529,83 @@ def _params_only_in_strings(raw_step: Any) -> bool:
 
 
 def instantiate(proto: Step, params: dict[str, Any], missing: set[str]) -> Step:
-    st = copy.copy(proto)
-    st.vars = (
-        substitute(proto.vars, params, missing) if _has_param(proto.vars) else dict(proto.vars)
+    """A system's copy of a template's parsed step, its ``${name}``s replaced."""
+    return _compile(proto).make(params, missing)
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _op(value: Any) -> tuple:
+    """How to produce ``value`` for a system: as it is, a parameter's value, a string
+    with parameters in it, or (nested) the general substitution."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return (0, value)
+        whole = _PARAM.fullmatch(value)
+        return (1, whole.group(1), value) if whole else (2, value)
+    return (3, value) if _has_param(value) else (0, value)
+
+
+def _apply(op: tuple, params: dict[str, Any], missing: set[str]) -> Any:
+    if op[0] == 0:
+        return op[1]
+    if op[0] == 1:
+        key = op[1]
+        if key in params:
+            val = params[key]
+            return val if isinstance(val, _IMMUTABLE) else copy.deepcopy(val)
+        missing.add(key)
+        return op[2]
+    return substitute(op[1], params, missing)
+
+
+@dataclass
+class _Compiled:
+    """A template step analysed once (which fields and vars hold parameters), so that
+    each of 2,000 systems only fills those in (issue 17: `plan` of a large plan, cold)."""
+
+    proto: Step
+    var_ops: list[tuple[Any, tuple]] | None  # None: no parameter in vars
+    field_ops: list[tuple[str, tuple]]
+    rollback: _Compiled | None
+
+    def whole_param_field(self) -> bool:
+        own = any(op[0] == 1 for _f, op in self.field_ops)
+        return own or (self.rollback is not None and self.rollback.whole_param_field())
+
+    def make(self, params: dict[str, Any], missing: set[str]) -> Step:
+        proto = self.proto
+        st = Step.__new__(Step)
+        st.__dict__.update(proto.__dict__)
+        if self.var_ops is None:
+            st.vars = dict(proto.vars)
+        else:
+            vs = proto.vars
+            if isinstance(vs, LDict):
+                out = LDict((k, _apply(op, params, missing)) for k, op in self.var_ops)
+                out.file, out.line, out.key_lines = vs.file, vs.line, vs.key_lines
+                st.vars = out
+            else:
+                st.vars = {k: _apply(op, params, missing) for k, op in self.var_ops}
+        for f, op in self.field_ops:
+            setattr(st, f, _apply(op, params, missing))
+        if self.rollback is not None:
+            st.rollback = self.rollback.make(params, missing)
+        return st
+
+
+def _compile(proto: Step) -> _Compiled:
+    return _Compiled(
+        proto=proto,
+        var_ops=[(k, _op(v)) for k, v in proto.vars.items()] if _has_param(proto.vars) else None,
+        field_ops=[
+            (f, _op(getattr(proto, f)))
+            for f in _STRING_FIELDS
+            if getattr(proto, f) is not None and _has_param(getattr(proto, f))
+        ],
+        rollback=_compile(proto.rollback) if proto.rollback is not None else None,
     )
-    for f in _STRING_FIELDS:
-        val = getattr(proto, f)
-        if val is not None and _has_param(val):
-            setattr(st, f, substitute(val, params, missing))
-    if proto.rollback is not None:
-        st.rollback = instantiate(proto.rollback, params, missing)
-    return st
 
 
 REQUIRED = object()
@@ -600,7 +666,11 @@ def load_template(path: Path, p: _Collector) -> Template | None:
         protos = [
             parse_step(st, p, where=loc_of(raw["steps"], i)) for i, st in enumerate(raw["steps"])
         ]
-        tpl.protos = [x for x in protos if x is not None]
+        compiled = [_compile(x) for x in protos if x is not None]
+        # a lone `${x}` in name/playbook/command/hosts may be a list or a number, which
+        # parse_step converts or reports: such a template takes the general path
+        if not any(c.whole_param_field() for c in compiled):
+            tpl.protos = compiled
     return tpl
 
 
@@ -781,7 +851,7 @@ def parse_system(
                 )
             missing: set[str] = set()
             if tpl.protos is not None:
-                ready_steps = [instantiate(pr, params, missing) for pr in tpl.protos]
+                ready_steps = [pr.make(params, missing) for pr in tpl.protos]
             else:
                 expanded = substitute(tpl.steps, params, missing)
                 steps_raw += [(st, loc_of(expanded, i)) for i, st in enumerate(expanded)]

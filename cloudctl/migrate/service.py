@@ -10,9 +10,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloudctl.ansible.runner import SshTrust, private_dir
 from cloudctl.core.center import Center
 from cloudctl.core.errors import (
     ConflictError,
@@ -25,14 +24,18 @@ from cloudctl.core.errors import (
 from cloudctl.core.fileio import read_input
 from cloudctl.core.i18n import _
 from cloudctl.core.yamlio import display_path
-from cloudctl.migrate.executor import Executor, ProgressSink, RunSystem, run_outcome, snapshot
 from cloudctl.migrate.graph import auto_waves, estimate_waves
-from cloudctl.migrate.journal import Journal, RunRecord
 from cloudctl.migrate.model import Plan, load_plan
 from cloudctl.migrate.refs import load_references
-from cloudctl.migrate.runbook import AnsibleStepRunner
+from cloudctl.migrate.sink import ProgressSink
 from cloudctl.migrate.validate import References, validate
-from cloudctl.state import StateDB, open_state
+
+if TYPE_CHECKING:  # run-time imports are inside the functions that run waves: `validate`
+    # and `plan` of a large plan must not pay for the executor, the journal, Ansible's
+    # runner and the state DB at start-up (issue 17, cold start)
+    from cloudctl.migrate.journal import Journal, RunRecord
+    from cloudctl.migrate.runbook import AnsibleStepRunner
+    from cloudctl.state import StateDB
 
 
 def plan_files(center: Center) -> list[Path]:
@@ -170,6 +173,8 @@ def _where(journal: Journal) -> str:
 
 def default_journal(center: Center) -> StateDB:
     """The center's state database (SQLite in the state dir, or the shared PostgreSQL)."""
+    from cloudctl.state import open_state
+
     return open_state(center)
 
 
@@ -212,6 +217,9 @@ def step_runner_for(
 ) -> AnsibleStepRunner:
     invs = [str(p) for p in (inventory or [center.hosts_inventory])]
     state = center.state / "migrate"
+    from cloudctl.ansible.runner import SshTrust, private_dir
+    from cloudctl.migrate.runbook import AnsibleStepRunner
+
     private_dir(center.artifacts)
     return AnsibleStepRunner(
         playbooks=center.playbooks,
@@ -277,6 +285,8 @@ def start_run(
         latest = journal.latest_system_states(plan.name)
         already = {s: latest[s]["run_id"] for s in ids if latest.get(s, {}).get("status") == "done"}
         ids = [s for s in ids if s not in already]
+    from cloudctl.migrate.executor import snapshot
+
     snap = snapshot(plan, ids)
     if dry_run:
         return RunResult(
@@ -343,6 +353,8 @@ def start_run(
 def _execute(
     center: Center, journal: Journal, run: RunRecord, progress, approvals, step_runner
 ) -> RunResult:
+    from cloudctl.migrate.executor import Executor, run_outcome
+
     invs = [Path(p) for p in run.options.get("inventory", [])] or None
     if step_runner is None:
         step_runner = step_runner_for(
@@ -554,6 +566,8 @@ def rollback_system(
 
 
 def run_status(journal: Journal, run_id: str | None) -> dict:
+    from cloudctl.migrate.executor import RunSystem
+
     if run_id is None:
         runs = journal.runs(limit=1)
         if not runs:
