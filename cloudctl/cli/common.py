@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cloudctl.core import audit
 from cloudctl.core.center import Center, load_center
 from cloudctl.core.output import Lang, OutputFormat
 
 if TYPE_CHECKING:
     import click
 
+    from cloudctl.core import audit
     from cloudctl.core.output import FitTable
 
 OutputOpt = Annotated[
@@ -77,6 +77,8 @@ class Session:
 
     def trail(self) -> audit.Trail:
         if self._trail is None:
+            from cloudctl.core import audit  # only changing commands write the trail
+
             self._trail = audit.trail_for(self.center, self.argv)
         return self._trail
 

@@ -6,13 +6,16 @@ cloudctl finds it from the working directory upwards; ``--center PATH`` or the
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloudctl.core.errors import InputError, Location, ValidationFailed
+from cloudctl.core.fileio import atomic_write, display_path, read_input_text
 from cloudctl.core.i18n import _
-from cloudctl.core.yamlio import load_yaml
+from cloudctl.core.yamlio import load_yaml_text
 
 CONFIG_NAME = "cloudctl.yaml"
 ENV_VAR = "CLOUDCTL_CENTER"
@@ -133,10 +136,12 @@ def load_center(explicit: str | Path | None = None) -> Center:
             )
         root = found
     cfg_path = root / CONFIG_NAME
-    raw = load_yaml(cfg_path) or {}
+    name = display_path(cfg_path)
+    text = read_input_text(cfg_path, name=name)
+    raw = load_yaml_text(text, name) or {}
     if not isinstance(raw, dict):
         raise InputError(_("the center config must be a mapping"), Location(str(cfg_path), 1))
-    _check_config(raw, cfg_path)
+    _check_config(raw, cfg_path, text, _check_cache(raw, root))
     paths = {}
     state_url = None
     for key, default in _PATH_KEYS.items():
@@ -251,9 +256,46 @@ def _load_trust(val: object, raw: dict, cfg_path: Path, root: Path) -> Trust:
 CONFIG_VERSION = 1
 
 
-def _check_config(raw: dict, cfg_path: Path) -> None:
+# The check needs pydantic and the schema classes (~60 ms of every command's start-up, issue
+# 17), so a passed check is remembered: an empty file in the center's cache named by the
+# sha256 of cloudctl.yaml's text, cloudctl's version and the schema's source. Any change to
+# one of them checks again; a file that failed is never remembered.
+_SCHEMA_SOURCES = ("core/schema.py", "schemas/base.py", "schemas/center.py")
+
+
+def _check_cache(raw: dict, root: Path) -> Path:
+    """<local state dir>/cache (``state:`` may move it; a URL keeps it at .cloudctl)."""
+    val = raw.get("state")
+    if not isinstance(val, str) or "://" in val:
+        val = _PATH_KEYS["state"]
+    return root / val / "cache"
+
+
+def _check_key(text: str) -> str:
+    from cloudctl import __version__
+
+    h = hashlib.sha256(b"cloudctl.yaml check\0" + __version__.encode() + b"\0")
+    pkg = Path(__file__).resolve().parents[1]
+    for src in _SCHEMA_SOURCES:
+        try:
+            h.update((pkg / src).read_bytes())
+        except OSError:
+            h.update(os.urandom(16))  # cannot tell which schema: never reuse a result
+        h.update(b"\0")
+    h.update(text.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _check_config(
+    raw: dict, cfg_path: Path, text: str | None = None, cache: Path | None = None
+) -> None:
     """The shape of cloudctl.yaml against its schema: all problems at once, each at its
-    line."""
+    line. With ``text`` and ``cache``: skipped when this text passed the same schema before."""
+    mark = None
+    if text is not None and cache is not None:
+        mark = cache / f"center-ok-{_check_key(text)}"
+        if mark.is_file():
+            return
     from cloudctl.core.schema import check
     from cloudctl.schemas.center import CenterConfig
 
@@ -263,3 +305,16 @@ def _check_config(raw: dict, cfg_path: Path) -> None:
             probs,
             _("{len} problem(s) in {CONFIG_NAME}").format(len=len(probs), CONFIG_NAME=CONFIG_NAME),
         )
+    if mark is not None:
+        _remember(mark)
+
+
+def _remember(mark: Path) -> None:
+    """Write the mark (atomically) and drop the marks of older versions of the file."""
+    with contextlib.suppress(OSError, InputError):  # a read-only center: check each time
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        for old in mark.parent.glob("center-ok-*"):
+            if old != mark:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        atomic_write(mark, "")

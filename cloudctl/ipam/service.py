@@ -12,10 +12,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import netaddr
-
-from cloudctl.core.audit import operator
 from cloudctl.core.center import Center
 from cloudctl.core.errors import CloudctlError, InputError, Location, Problem, ValidationFailed
 from cloudctl.core.fileio import atomic_write, read_input_text
@@ -24,8 +22,6 @@ from cloudctl.core.yamlio import display_path
 from cloudctl.ipam import index
 from cloudctl.ipam.allocate import AllocationRequest, Held, plan_allocation, subnet_defaults
 from cloudctl.ipam.api import resolve_dns
-from cloudctl.ipam.edit import append_entry, insert_entry, remove_entries
-from cloudctl.ipam.exchange import ImportedRow, parse_row_prefix, read_csv, row_prefix
 from cloudctl.ipam.model import (
     AddressPlan,
     Department,
@@ -46,16 +42,26 @@ from cloudctl.state.reservations import (
     plan_key,
 )
 
+if TYPE_CHECKING:
+    from cloudctl.ipam.exchange import ImportedRow
+
+# Start-up counts (issue 17): the editing (ruamel.yaml), spreadsheet and audit modules are
+# imported by the functions that use them, not by every command that loads the plan.
+
 
 @contextlib.contextmanager
 def quiet_gc() -> Iterator[None]:
-    """Loading 100k prefixes creates ~1M objects and no cycles: skip the cyclic GC meanwhile."""
+    """Loading 100k prefixes creates ~1M objects and no cycles: skip the cyclic GC meanwhile,
+    and freeze what exists when it ends. Without the freeze the first collection after
+    ``gc.enable()`` walks every one of those objects (~0.2 s at 100k prefixes, paid by every
+    command that loads the plan); frozen, they are still freed by reference counting."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()
             gc.enable()
 
 
@@ -310,6 +316,9 @@ def _write_entry(center, store, key, req, zone, decision, path: Path, dry_run: b
     """The new prefix spliced into its zone file (comments kept): first the reservation in
     the shared store, then the file. Returns the file's old text and the splice; writes
     nothing on a dry run. One place for the full and the indexed allocation path."""
+    from cloudctl.core.audit import operator
+    from cloudctl.ipam.edit import append_entry
+
     old = read_input_text(path) if path.exists() else ""
     header = f"# {zone.name_zh or zone.name} ({zone.name})\nzone: {zone.name}\n"
     entry = _entry_for_file(decision.entry, req.zone, old or header)
@@ -509,6 +518,8 @@ def release(
                     _("{name}: cannot tell which file holds it").format(name=v.name), v.location
                 )
             by_file.setdefault(v.source, []).append(v.name)
+        from cloudctl.ipam.edit import remove_entries
+
         new_texts = {}
         for path, names in by_file.items():
             new_texts[path] = remove_entries(read_input_text(path), names, display_path(path))
@@ -544,6 +555,9 @@ def import_csv(
     center: Center, csv_path: str | Path, *, dry_run: bool = False, plan: str | Path | None = None
 ) -> ImportResult:
     """Merge a spreadsheet export into the plan; everything is validated before any write."""
+    from cloudctl.ipam.edit import insert_entry
+    from cloudctl.ipam.exchange import parse_row_prefix, read_csv, row_prefix
+
     name = display_path(csv_path)
     # Excel in China saves CSV as GBK by default
     text = read_input_text(csv_path, name=name, encodings=("utf-8-sig", "gb18030"))
@@ -608,6 +622,8 @@ def import_csv(
 
 def _fill_subnet_defaults(row: ImportedRow) -> None:
     """An active subnet without a gateway gets the plan's convention (gateway + pool)."""
+    import netaddr
+
     e = row.entry
     if e.get("status", "active") != "active":
         return

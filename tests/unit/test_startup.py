@@ -1,0 +1,158 @@
+"""Start-up of a command (issue 17): cloudctl.yaml's schema check is remembered, and the
+ipam commands do not import what only other commands need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloudctl.core import center as center_mod
+from cloudctl.core.center import load_center
+from cloudctl.core.errors import ValidationFailed
+
+GOOD = "name: t\nlab:\n  hosts:\n    - {name: a, groups: [x]}\n"
+
+
+def _marks(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / ".cloudctl" / "cache").glob("center-ok-*"))
+
+
+def test_a_passed_check_is_remembered_and_not_run_again(tmp_path, monkeypatch):
+    (tmp_path / "cloudctl.yaml").write_text(GOOD)
+    load_center(tmp_path)
+    assert len(_marks(tmp_path)) == 1
+
+    import cloudctl.core.schema as schema
+
+    def no_check(*_a, **_k):
+        raise AssertionError("the schema check ran again for an unchanged cloudctl.yaml")
+
+    monkeypatch.setattr(schema, "check", no_check)
+    c = load_center(tmp_path)
+    assert c.name == "t" and c.lab_hosts[0].groups == ("x",)
+
+
+def test_a_bad_file_after_a_good_one_is_still_reported_at_its_line(tmp_path):
+    cfg = tmp_path / "cloudctl.yaml"
+    cfg.write_text(GOOD)
+    load_center(tmp_path)
+    before = _marks(tmp_path)
+    cfg.write_text("name: t\nlab:\n  hosts:\n    - {name: a, group: [x]}\ntenants_dir: x\n")
+    with pytest.raises(ValidationFailed) as e:
+        load_center(tmp_path)
+    got = sorted(str(p).split("cloudctl.yaml", 1)[1] for p in e.value.problems)
+    assert got[0] == ":4: lab host: unknown key 'group' (known: groups, name)"
+    assert got[1].startswith(":5: unknown key 'tenants_dir'")
+    assert _marks(tmp_path) == before  # a failed check is not remembered
+    cfg.write_text(GOOD)  # back to the good text: the old mark still holds
+    load_center(tmp_path)
+    assert _marks(tmp_path) == before
+
+
+def test_the_mark_depends_on_the_version_and_the_schema(tmp_path, monkeypatch):
+    import cloudctl
+
+    (tmp_path / "cloudctl.yaml").write_text(GOOD)
+    load_center(tmp_path)
+    first = _marks(tmp_path)
+    monkeypatch.setattr(cloudctl, "__version__", "99.0")
+    calls = []
+    import cloudctl.core.schema as schema
+
+    real = schema.check
+    monkeypatch.setattr(schema, "check", lambda *a: calls.append(1) or real(*a))
+    load_center(tmp_path)
+    assert calls == [1] and _marks(tmp_path) != first and len(_marks(tmp_path)) == 1
+    key = center_mod._check_key(GOOD)
+    monkeypatch.setattr(center_mod, "_SCHEMA_SOURCES", ("schemas/center.py",))
+    assert center_mod._check_key(GOOD) != key
+
+
+def test_a_read_only_center_is_checked_each_time(tmp_path):
+    (tmp_path / "cloudctl.yaml").write_text(GOOD)
+    (tmp_path / ".cloudctl").write_text("not a directory")  # the cache cannot be written
+    assert load_center(tmp_path).name == "t"
+    assert load_center(tmp_path).name == "t"
+
+
+# ------------------------------------------------------------------ what is imported
+
+PROBE = """
+import json, sys
+from cloudctl.cli.app import main
+sys.argv = ["cloudctl", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules(args: list[str]) -> set[str]:
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    return set(json.loads(r.stderr.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def center(tmp_path):
+    plan = tmp_path / "inventory" / "ipam"
+    (plan / "prefixes").mkdir(parents=True)
+    (plan / "vrfs.yaml").write_text("vrfs:\n  - {name: gov}\n")
+    (plan / "zones.yaml").write_text(
+        "zones:\n  - {name: core, vrf: gov, supernets: [10.20.0.0/16], vlans: 1500-1999}\n"
+    )
+    (plan / "prefixes" / "core.yaml").write_text(
+        "zone: core\nprefixes:\n  - {name: czj-block, prefix: 10.20.0.0/20, tenant: czj,"
+        " status: container}\n"
+    )
+    (tmp_path / "inventory" / "departments.yaml").write_text(
+        "departments:\n  - {code: czj, kind: department}\n"
+    )
+    (tmp_path / "cloudctl.yaml").write_text("name: t\n")
+    return tmp_path
+
+
+HEAVY = {"pydantic", "cloudctl.cli.tenant", "cloudctl.tenant.model", "cloudctl.ipam.netbox",
+         "cloudctl.ipam.exchange", "rich.tree"}  # fmt: skip
+
+
+def test_ipam_commands_do_not_import_what_they_do_not_need(center):
+    base = ["--center", str(center), "--lang", "en"]
+    _modules([*base, "ipam", "validate"])  # the first run checks cloudctl.yaml (pydantic)
+    validate = _modules([*base, "ipam", "validate"])
+    assert "cloudctl.ipam.model" in validate  # the probe saw the command run
+    assert not validate & (HEAVY | {"ruamel.yaml", "cloudctl.core.audit"})
+    alloc = _modules(
+        [*base, "ipam", "allocate", "-z", "core", "-l", "26", "-t", "czj", "-n", "czj-x",
+         "--within", "czj-block"]
+    )  # fmt: skip
+    assert "cloudctl.core.audit" in alloc  # a changing command writes its audit trail
+    assert not alloc & HEAVY
+
+
+def test_ipam_drift_is_declared_like_the_tenant_areas_command():
+    """cli/ipam.py declares `ipam drift` itself (so the tenant CLI loads only when it runs):
+    its options must be the ones of cloudctl.cli.tenant.ipam_drift_command."""
+    import typer
+
+    from cloudctl.cli import ipam, tenant
+
+    def params(func) -> list[tuple]:
+        app = typer.Typer()
+        app.command()(func)
+        app.command("other")(lambda: None)
+        cmd = typer.main.get_group(app).commands[func.__name__.replace("_", "-")]
+        return [
+            (p.name, tuple(p.opts), p.default, getattr(p, "help", None), str(p.type))
+            for p in cmd.params
+        ]
+
+    assert params(ipam.drift) == params(tenant.ipam_drift_command)
+    assert ipam.drift.__doc__ == tenant.ipam_drift_command.__doc__
