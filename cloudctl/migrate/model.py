@@ -41,7 +41,7 @@ SYNC_METHODS = ("rsync", "archive", "archive-via-controller", "db-dump", "export
 # belongs would reach systemctl as "['a', 'b']").
 TEXT_VARS = frozenset(
     {"unit", "app_dir", "data_dir", "service_name", "source", "target", "db_source",
-     "db_target", "db_path", "dump_command", "restore_command"}
+     "db_target", "db_path", "dump_command", "restore_command", "cleanup_command"}
 )  # fmt: skip
 PORT_VARS = frozenset({"port"})
 COUNT_VARS = frozenset({"min_free_mb"})

@@ -10,9 +10,10 @@ from typing import Any
 
 from cloudctl.core.center import Trust
 
-# Step vars the shipped playbooks run as shell commands on a host (db-sync.yml): a plan
-# that sets them runs a command, so they need the same allowance as a command step.
-COMMAND_VARS = ("dump_command", "restore_command")
+# Step vars the shipped playbooks run as shell commands on a host (db-sync.yml,
+# db-cleanup.yml): a plan that sets them runs a command, so they need the same allowance
+# as a command step.
+COMMAND_VARS = ("dump_command", "restore_command", "cleanup_command")
 
 
 def command_text(cmd: Any) -> str:

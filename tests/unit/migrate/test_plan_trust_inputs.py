@@ -152,14 +152,16 @@ def test_command_steps_need_the_centers_allowance(cli, center):
     assert_problem(r, "p.yaml", line_of(other, "kind: command"), "not in trust.allow_commands")
 
 
-def test_command_vars_of_shipped_playbooks_need_the_allowance_too(cli, center):
+@pytest.mark.parametrize("var", ["dump_command", "restore_command", "cleanup_command"])
+def test_command_vars_of_shipped_playbooks_need_the_allowance_too(cli, center, var):
+    # db-sync.yml runs dump/restore_command, db-cleanup.yml cleanup_command, as shell lines
     steps = (
-        "      - {name: s, playbook: t/p.yml, vars: {dump_command: 'mysqldump x'}, "
+        f"      - {{name: s, playbook: t/p.yml, vars: {{{var}: 'mysqldump x'}}, "
         "rollback: none}\n"
     )
     text = HEAD + system(steps=steps) + WAVES
     r = validate(cli, center, text)
-    assert_problem(r, "p.yaml", line_of(text, "dump_command"), "vars.dump_command 'mysqldump x'")
+    assert_problem(r, "p.yaml", line_of(text, var), f"vars.{var} 'mysqldump x'")
 
 
 @pytest.mark.parametrize("where", ["../../outside.yml", "ABS"])
