@@ -28,6 +28,7 @@ from cloudctl.core.errors import CloudctlError, Location, Problem
 from cloudctl.core.fileio import decode_input, read_input
 from cloudctl.core.i18n import _, freeze, thaw
 from cloudctl.core.yamlio import LDict, LList, display_path, load_yaml, load_yaml_text, loc_of
+from cloudctl.ipam.stamps import Stamps
 
 STATUSES = ("active", "container", "reserved", "deprecated")
 PREFIX_KEYS = {
@@ -279,7 +280,7 @@ class AddressPlan:
 # ---------------------------------------------------------------------------------------
 # loading
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: named by the file's sha256 (cloudctl/ipam/stamps.py)
 
 
 @dataclass
@@ -323,50 +324,61 @@ def load_plan(
         if extra not in files:
             files.append(extra)
     cache = Path(cache_dir) if cache_dir is not None else None
+    stamps = Stamps(cache) if cache is not None else None
     used: set[str] = set()
-    done: dict[Path, _FilePart] = {}
-    if cache is not None and not texts:
-        done = _parse_in_parallel(files, cache)
+    done: dict[Path, tuple[_FilePart, bytes]] = {}
+    if cache is not None and stamps is not None and not texts:
+        done = _parse_in_parallel(files, cache, stamps)
     for f in files:
         plan.files.append(f)
         text = (texts or {}).get(f)
-        part = done.get(f)
-        if part is None:
-            part = _load_file(f, text, cache, used)
+        own = done.get(f)
+        if own is None:
+            part = _load_file(f, text, cache, used, stamps)
         else:
-            used.add(_cache_file(cache, read_input(f), display_path(f)).name)  # type: ignore[arg-type]
+            part = own[0]
+            used.add(_cache_file(cache, own[1], display_path(f)).name)  # type: ignore[arg-type]
         _merge(plan, part)
     if cache is not None:
         _prune(cache, used)
+    if stamps is not None:
+        stamps.save()
     return plan
 
 
 PARALLEL_BYTES = 4 * 1024 * 1024  # below this, forking costs more than it saves
 
 
-def _parse_in_parallel(files: list[Path], cache: Path) -> dict[Path, _FilePart]:
+def _parse_in_parallel(
+    files: list[Path], cache: Path, stamps: Stamps
+) -> dict[Path, tuple[_FilePart, bytes]]:
     """First read of a big plan (a fresh clone, a pull that changed many files): parse the
     files the cache does not hold in forked workers, one per CPU, each storing its files'
-    parsed form in the cache; this process parses its own share and returns it. A worker
-    that fails leaves its files to the normal path (a cache miss, parsed here)."""
+    parsed form in the cache; this process parses its own share and returns it (with each
+    file's digest). A worker that fails leaves its files to the normal path (a cache miss,
+    parsed here). Files whose stamp is known are not read at all."""
     workers = min(os.cpu_count() or 1, 4)
     if workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
         return {}  # forking a process that runs threads could copy a lock held by one
-    misses: list[tuple[int, Path]] = []
+    misses: list[tuple[int, Path, bytes, bytes]] = []
     for f in files:
+        name = display_path(f)
+        d = stamps.known(f)
+        if d is not None and _cache_file(cache, d, name).exists():
+            continue
         try:
-            raw = read_input(f, name=display_path(f))
+            raw, d = stamps.read(f, name)
         except CloudctlError:
             continue
-        if not _cache_file(cache, raw, display_path(f)).exists():
-            misses.append((len(raw), f))
-    if sum(n for n, _ in misses) < PARALLEL_BYTES or len(misses) < 2:
+        if not _cache_file(cache, d, name).exists():
+            misses.append((len(raw), f, raw, d))
+    if sum(m[0] for m in misses) < PARALLEL_BYTES or len(misses) < 2:
         return {}
-    shares: list[list[Path]] = [[] for _ in range(min(workers, len(misses)))]
+    shares: list[list[tuple[Path, bytes, bytes]]] = [[] for _ in range(min(workers, len(misses)))]
     loads = [0] * len(shares)
-    for n, f in sorted(misses, key=lambda m: -m[0]):  # biggest first, to the lightest share
+    for n, f, raw, d in sorted(misses, key=lambda m: -m[0]):  # biggest first, lightest share
         i = loads.index(min(loads))
-        shares[i].append(f)
+        shares[i].append((f, raw, d))
         loads[i] += n
     with contextlib.suppress(OSError):
         cache.mkdir(parents=True, exist_ok=True)
@@ -379,13 +391,13 @@ def _parse_in_parallel(files: list[Path], cache: Path) -> dict[Path, _FilePart]:
         if pid == 0:  # the worker: parse, store, leave without running any exit hook
             code = 0
             try:
-                for f in share:
-                    _load_file(f, None, cache)
+                for f, raw, d in share:
+                    _parse_file(f, raw, d, cache)
             except BaseException:
                 code = 1
             os._exit(code)
         children.append(pid)
-    own = {f: _load_file(f, None, cache) for f in shares[0]}
+    own = {f: (_parse_file(f, raw, d, cache), d) for f, raw, d in shares[0]}
     for pid in children:
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, 0)
@@ -406,22 +418,48 @@ def _prune(cache: Path, used: set[str], keep: int = 256, age: float = 3600.0) ->
 
 
 def _load_file(
-    path: Path, text: str | None, cache: Path | None, used: set[str] | None = None
+    path: Path,
+    text: str | None,
+    cache: Path | None,
+    used: set[str] | None = None,
+    stamps: Stamps | None = None,
 ) -> _FilePart:
     name = display_path(path)
-    try:
-        raw = text.encode("utf-8") if text is not None else read_input(path, name=name)
-    except CloudctlError as e:  # a directory, a device, a FIFO, too large, unreadable
-        return _FilePart(problems=e.problems)
-    cache_file = None
+    raw = None
+    digest = None
+    if text is None and stamps is not None and cache is not None:
+        digest = stamps.known(path)  # unchanged since it was hashed: not even read
+    if digest is None:
+        try:
+            if text is not None:
+                raw = text.encode("utf-8")
+            elif stamps is not None:
+                raw, digest = stamps.read(path, name)
+            else:
+                raw = read_input(path, name=name)
+        except CloudctlError as e:  # a directory, a device, a FIFO, too large, unreadable
+            return _FilePart(problems=e.problems)
+        digest = digest or hashlib.sha256(raw).digest()
     if cache is not None:
-        cache_file = _cache_file(cache, raw, name)
+        cache_file = _cache_file(cache, digest, name)
         if used is not None:
             used.add(cache_file.name)
         try:
             return _part_from_rows(marshal.loads(cache_file.read_bytes()), path, name)
         except (OSError, ValueError, EOFError, TypeError, IndexError):
             pass
+    if raw is None:  # known by its stamp but not in the cache (pruned): read it now
+        assert stamps is not None
+        try:
+            raw, digest = stamps.read(path, name)
+        except CloudctlError as e:
+            return _FilePart(problems=e.problems)
+    return _parse_file(path, raw, digest, cache)
+
+
+def _parse_file(path: Path, raw: bytes, digest: bytes, cache: Path | None) -> _FilePart:
+    """Parse one file's content (and keep the result in the cache under its digest)."""
+    name = display_path(path)
     part = _FilePart()
     try:
         doc = load_yaml_text(decode_input(raw, name), name)
@@ -434,14 +472,15 @@ def _load_file(
         )
     elif doc is not None:
         _load_doc(part, path, doc)
-    if cache_file is not None:
-        _store(cache_file, part)
+    if cache is not None:
+        _store(_cache_file(cache, digest, name), part)
     return part
 
 
-def _cache_file(cache: Path, raw: bytes, name: str) -> Path:
-    digest = hashlib.sha256(raw + b"\0" + name.encode() + b"\0%d" % CACHE_VERSION).hexdigest()
-    return cache / f"{digest}.marshal"
+def _cache_file(cache: Path, digest: bytes, name: str) -> Path:
+    """The parsed form of a file with content sha256 ``digest`` shown as ``name``."""
+    key = hashlib.sha256(digest + b"\0" + name.encode() + b"\0%d" % CACHE_VERSION).hexdigest()
+    return cache / f"{key}.marshal"
 
 
 def _store(cache_file: Path, part: _FilePart) -> None:
@@ -461,7 +500,8 @@ def cache_appended(
     unusual is left to a normal re-parse."""
     name = display_path(path)
     try:
-        rows = marshal.loads(_cache_file(cache, old_text.encode("utf-8"), name).read_bytes())
+        old = hashlib.sha256(old_text.encode("utf-8")).digest()
+        rows = marshal.loads(_cache_file(cache, old, name).read_bytes())
         part = _part_from_rows(rows, path, name)
     except (OSError, ValueError, EOFError, TypeError, IndexError):
         return
@@ -486,7 +526,7 @@ def cache_appended(
     p.location = Location(name, line)
     p.source = path
     part.prefixes.append(p)
-    _store(_cache_file(cache, new_text.encode("utf-8"), name), part)
+    _store(_cache_file(cache, hashlib.sha256(new_text.encode("utf-8")).digest(), name), part)
 
 
 def _merge(plan: AddressPlan, part: _FilePart) -> None:

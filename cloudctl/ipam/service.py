@@ -4,6 +4,7 @@ atomically. The decisions themselves live in the pure modules (validate, allocat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import re
@@ -32,6 +33,7 @@ from cloudctl.ipam.model import (
     parse_cidr,
     plan_files,
 )
+from cloudctl.ipam.stamps import Stamps
 from cloudctl.ipam.validate import validate_plan
 from cloudctl.state import SqliteDB, open_state
 from cloudctl.state.reservations import (
@@ -114,11 +116,11 @@ def load(
 
 def _write_index(center: Center, p: AddressPlan) -> None:
     """Keep the allocation index of a plan that validated clean (once per plan version)."""
-    sums = index.digests(p.files, center.departments)
+    cache = cache_dir(center)
+    sums = index.digests(p.files, center.departments, Stamps(cache))
     if sums is None:
         return
     sig = index.signature(sums)
-    cache = cache_dir(center)
     if index.index_path(cache, sig).exists():
         return
     ix = index.Index.build(p)
@@ -285,6 +287,12 @@ def allocate(
         if fast is not None:
             return fast
         loaded = load_valid(center, plan, dns=False)
+        # the plan validated clean, so it has its index now: allocating through it also
+        # leaves the index of the plan after the allocation (else every later allocation
+        # would read the whole plan again, until the next validate)
+        fast = _allocate_indexed(center, req, root, dry_run)
+        if fast is not None:
+            return fast
         p = loaded.plan
         store = reservation_store(center, create=not dry_run)
         key = reservation_key(center, root)
@@ -353,10 +361,10 @@ def _allocate_indexed(
     plan as it is now, or a case the full path answers (an existing name, an unknown zone or
     container, departments.yaml with problems)."""
     files = plan_files(root)
-    sums = index.digests(files, center.departments)
+    cache = cache_dir(center)
+    sums = index.digests(files, center.departments, Stamps(cache))
     if sums is None:
         return None
-    cache = cache_dir(center)
     ix = index.read(cache, index.signature(sums))
     if ix is None or ix.find(req.name) is not None:
         return None
@@ -364,7 +372,7 @@ def _allocate_indexed(
     if zone_row is None:
         return None
     zone_vrf = zone_row[3]
-    ids: set[int] = set(ix.vlan_holders.get(req.zone, ()))
+    ids: set[int] = set()
     if req.within:
         w = ix.find(req.within)
         if w is None:
@@ -382,9 +390,10 @@ def _allocate_indexed(
     store = reservation_store(center, create=not dry_run)
     key = reservation_key(center, root)
     reservations = store.for_plan(key) if store else []
-    if reservations:  # one pass over the names, not one per reservation
-        wanted = {r.name for r in reservations}
-        ids.update(i for i, n in enumerate(ix.names) if n in wanted)
+    if reservations:
+        ids.update(ix.find_all({r.name for r in reservations}))
+    if isinstance(req.vlan, int):  # its holder, for the "already used by" message
+        ids.update(ix.holders_of(req.zone, req.vlan))
     p = ix.plan(root, ids)
     tenants = None
     if center.departments.exists():
@@ -393,6 +402,12 @@ def _allocate_indexed(
             return None
         tenants = {d.code for d in deps} if deps else None
     held = held_elsewhere(center, p, reservations) if store else []
+    if req.vlan == "auto":
+        # the zone's VLAN holders are not in the small plan: the index knows their VLANs
+        vlan = _lowest_free_vlan(zone_row[5], ix.vlans_used(req.zone), held, req.zone)
+        if vlan is None and zone_row[5]:
+            return None  # the full path says that the range is full
+        req = dataclasses.replace(req, vlan=vlan)
     decision = plan_allocation(p, req, tenants, held)
     if not decision.created:
         return None
@@ -413,6 +428,16 @@ def _allocate_indexed(
         cache_appended(path, old, splice.text, splice.block, splice.line, cache)
         _index_after(center, ix, p, tenants, sums, path, splice, req, zone)
     return AllocateResult(True, decision.entry, display_path(path), decision.parent, dry_run)
+
+
+def _lowest_free_vlan(
+    vlan_range: list[int] | None, used: set[int], held: list[Held], zone: str
+) -> int | None:
+    """What ``allocate.next_vlan`` picks, from the index's VLANs of the zone."""
+    if not vlan_range:
+        return None
+    used = used | {h.vlan for h in held if h.zone == zone and h.vlan is not None}
+    return next((v for v in range(vlan_range[0], vlan_range[1] + 1) if v not in used), None)
 
 
 def _index_after(
