@@ -1,0 +1,146 @@
+"""The warm paths of issue 17: file digests from stat (stamps), the index journal, the
+zone's VLANs from the index, and the garbage collector after a big load."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import time
+
+import pytest
+
+from cloudctl.core.center import load_center
+from cloudctl.core.errors import InputError
+from cloudctl.ipam import index, service, stamps
+from cloudctl.ipam.allocate import AllocationRequest
+from cloudctl.ipam.model import load_plan, plan_files
+from cloudctl.ipam.stamps import Stamps
+
+OLD = time.time() - 3600  # a file last changed an hour ago: not racy
+
+
+def _old(path, text: str) -> None:
+    path.write_text(text)
+    os.utime(path, (OLD, OLD))
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
+    f = tmp_path / "a.yaml"
+    _old(f, "x: 1\n")
+    monkeypatch.setattr(stamps, "RACY_NS", -7200 * 10**9)  # as if hashed two hours later
+    s = Stamps(tmp_path / "cache")
+    assert s.digest(f) == hashlib.sha256(b"x: 1\n").digest()
+    s.save()
+    again = Stamps(tmp_path / "cache")
+    assert again.digest(f) == hashlib.sha256(b"x: 1\n").digest()
+    assert again.hashed == []  # from the stamp
+
+
+def test_a_changed_file_is_hashed_even_with_the_same_size_and_mtime(tmp_path, monkeypatch):
+    f = tmp_path / "a.yaml"
+    _old(f, "x: 1\n")
+    monkeypatch.setattr(stamps, "RACY_NS", -7200 * 10**9)  # as if hashed two hours later
+    s = Stamps(tmp_path / "cache")
+    s.digest(f)
+    s.save()
+    _old(f, "x: 2\n")  # same size, mtime put back: ctime still moves
+    again = Stamps(tmp_path / "cache")
+    assert again.digest(f) == hashlib.sha256(b"x: 2\n").digest()
+    assert again.hashed == [str(f)]
+
+
+def test_a_racy_file_is_never_taken_from_its_stamp(tmp_path):
+    """Changed just now (within the timestamp granularity of its hashing): it could change
+    again without its stat showing it, so it is hashed every time until it is old."""
+    f = tmp_path / "a.yaml"
+    f.write_text("x: 1\n")
+    s = Stamps(tmp_path / "cache")
+    s.digest(f)
+    s.save()
+    assert str(f) not in Stamps(tmp_path / "cache").entries
+    again = Stamps(tmp_path / "cache")
+    again.digest(f)
+    assert again.hashed == [str(f)]
+
+
+def test_the_plan_reads_through_stamps_and_sees_every_edit(mini, monkeypatch):
+    mini.prefixes("zone: core\nprefixes:\n  - {name: a, prefix: 10.20.1.0/24}\n", "core")
+    cache = mini.root / "cache"
+    monkeypatch.setattr(stamps, "RACY_NS", -7200 * 10**9)  # as if hashed two hours later
+    first = load_plan(mini.plan, cache)
+    assert [p.name for p in first.prefixes] == ["a"]
+    core = mini.plan / "prefixes" / "core.yaml"
+    core.write_text(core.read_text().replace("name: a,", "name: b,"))  # same size
+    assert [p.name for p in load_plan(mini.plan, cache).prefixes] == ["b"]
+
+
+def test_the_index_follows_allocations_through_a_journal(sample_center, monkeypatch):
+    center = load_center(sample_center)
+    service.load(center)
+    cache = service.cache_dir(center)
+    full = {p.name for p in cache.glob("index-*.marshal")}
+    monkeypatch.setattr(service, "load_valid", lambda *a, **k: 1 / 0)  # index path only
+    for i in range(3):
+        service.allocate(center, AllocationRequest("core", "czj", 27, f"czj-j{i}"))
+    files = sorted(cache.glob("index-*.marshal"), key=lambda p: p.stat().st_size)
+    assert len(files) == 2 and files[1].name in full  # the base, and a small journal
+    assert files[0].stat().st_size < 2000
+    sums = index.digests(plan_files(center.address_plan), center.departments)
+    ix = index.read(cache, index.signature(sums))
+    assert ix is not None and ix.journal is not None and len(ix.journal) == 3
+    monkeypatch.undo()
+    loaded = service.load(center)
+    assert sorted(ix.names) == sorted(p.name for p in loaded.plan.prefixes)
+    rebuilt = index.Index.build(loaded.plan)
+    assert rebuilt is not None
+    for name in ("czj-j0", "czj-j2", "czj-app"):
+        i, j = ix.find(name), rebuilt.find(name)
+        assert ix.prefix(i).as_dict() == rebuilt.prefix(j).as_dict()
+    assert ix.vlans_used("core") == rebuilt.vlans_used("core")
+
+
+def test_a_long_journal_is_folded_into_a_full_index(sample_center, monkeypatch):
+    monkeypatch.setattr(index, "JOURNAL_MAX", 2)
+    center = load_center(sample_center)
+    service.load(center)
+    monkeypatch.setattr(service, "load_valid", lambda *a, **k: 1 / 0)
+    for i in range(4):
+        service.allocate(center, AllocationRequest("core", "czj", 28, f"czj-k{i}"))
+    sums = index.digests(plan_files(center.address_plan), center.departments)
+    ix = index.read(service.cache_dir(center), index.signature(sums))
+    assert ix is not None and len(ix.journal or []) <= 2
+    assert ix.find("czj-k3") is not None and ix.find("czj-k0") is not None
+
+
+def test_auto_vlan_from_the_index_is_the_full_paths_choice(sample_center, monkeypatch):
+    """The zone's VLAN holders are no longer in the small plan: the lowest free VLAN comes
+    from the index's VLAN column, and it is the one the full path picks."""
+    center = load_center(sample_center)
+    service.load(center)
+    req = AllocationRequest("core", "czj", 27, "czj-v1")
+    fast = service._allocate_indexed(center, req, center.address_plan, True)
+    monkeypatch.setattr(service, "_allocate_indexed", lambda *a, **k: None)
+    full = service.allocate(center, req, dry_run=True)
+    assert fast is not None and fast.entry["vlan"] == full.entry["vlan"]
+    used = {p.vlan for p in service.load(center).plan.prefixes if p.zone == "core" and p.vlan}
+    assert fast.entry["vlan"] not in used
+
+
+def test_an_explicit_vlan_in_use_names_its_holder_on_the_index_path(sample_center):
+    center = load_center(sample_center)
+    loaded = service.load(center)
+    holder = next(p for p in loaded.plan.prefixes if p.zone == "core" and p.vlan)
+    req = AllocationRequest("core", "czj", 27, "czj-v2", vlan=holder.vlan)
+    with pytest.raises(InputError) as e:
+        service.allocate(center, req, dry_run=True)
+    assert holder.name in str(e.value) and "already used" in str(e.value)
+
+
+def test_after_a_big_load_the_collector_does_not_walk_the_plan():
+    """quiet_gc freezes what the load made: the next collection is not ~1M objects."""
+    with service.quiet_gc():
+        keep = [[i] for i in range(200_000)]
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 1000  # without the freeze: 200k+ young objects pending
+    del keep
