@@ -1,7 +1,8 @@
 """Bulk read of the whole cloud for the live check: one list call per resource kind.
 
-Keystone projects, then Neutron security groups, rules, ports, networks, subnets, routers,
-RBAC policies and address groups — for every tenant at once, never per tenant. The calls go
+Keystone projects, then Neutron security groups (their rules inside), ports, networks,
+subnets, routers, RBAC policies and address groups — for every tenant at once, never per
+tenant. The calls go
 through openstacksdk's authenticated proxies (the connection and the request counter come
 from the tenant area's ``connect``, so the credentials are chosen the same standard way).
 """
@@ -71,10 +72,18 @@ def read_cloud(conn: Any, counter: Any = None) -> CloudSnapshot:
     ident = conn.identity
     projects = _get_all(ident, "/projects", "projects")
     fields = "&".join(f"fields={f}" for f in PORT_FIELDS)
+    # rules inside their groups: one listing, and Neutron builds it faster than it pages
+    # /security-group-rules (see cloudctl/tenant/openstack_adapter.py)
     sgs = _get_all(
-        net, "/security-groups?fields=id&fields=name&fields=project_id", "security_groups"
+        net,
+        "/security-groups?fields=id&fields=name&fields=project_id&fields=security_group_rules",
+        "security_groups",
     )
-    rules = _get_all(net, "/security-group-rules", "security_group_rules")
+    rules = [
+        {"security_group_id": g["id"], **r}
+        for g in sgs
+        for r in g.get("security_group_rules") or ()
+    ]
     ports = _get_all(net, f"/ports?{fields}", "ports")
     networks = _get_all(net, "/networks", "networks")
     subnets = _get_all(
