@@ -14,13 +14,22 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from cloudctl.core.errors import InputError, Location
 from cloudctl.core.i18n import _
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+# ruamel.yaml costs ~25 ms to import (a tenth of a warm `ipam allocate`, issue 17): the
+# usual entry (plain names, addresses, numbers, flow lists of addresses) is written here
+# the way ruamel writes it (a test compares both), and ruamel renders everything else.
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+_ADDR = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?:/[0-9]{1,2}|-[0-9]{1,3}(?:\.[0-9]{1,3}){3})?")
+_NOT_TEXT = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}  # YAML 1.1 and 1.2
 
 _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 _ITEM = re.compile(r"^(\s*)-(\s|$)")
@@ -28,6 +37,8 @@ _PREFIXES = re.compile(r"^prefixes\s*:\s*(#.*)?$")
 
 
 def _ruamel() -> YAML:
+    from ruamel.yaml import YAML
+
     y = YAML()
     y.preserve_quotes = True
     y.width = 4096
@@ -35,8 +46,47 @@ def _ruamel() -> YAML:
     return y
 
 
+def _plain_scalar(v: object) -> str | None:
+    """``v`` as ruamel writes it when that is plain and certain, else None."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, str) and (
+        (_WORD.fullmatch(v) and v.lower() not in _NOT_TEXT) or _ADDR.fullmatch(v)
+    ):
+        return v
+    return None
+
+
+def _render_plain(entry: dict, indent: int) -> str | None:
+    """The block ruamel would write for an entry of plain scalars and flow lists of them."""
+    lines = []
+    for k, v in entry.items():
+        if not isinstance(k, str) or not _WORD.fullmatch(k):
+            return None
+        if isinstance(v, list):
+            items = [_plain_scalar(x) for x in v]
+            if not items or None in items:
+                return None
+            text = "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+        else:
+            text = _plain_scalar(v)
+            if text is None:
+                return None
+        lines.append(f"{k}: {text}")
+    if not lines:
+        return None
+    pad = " " * indent
+    return "".join(f"{pad}{'- ' if i == 0 else '  '}{line}\n" for i, line in enumerate(lines))
+
+
 def render_entry(entry: dict, indent: int) -> str:
     """One sequence item as block YAML at ``indent`` (the column of its dash)."""
+    block = _render_plain(entry, indent)
+    if block is not None and yaml.safe_load(block) == [entry]:
+        return block
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     m = CommentedMap()
     for k, v in entry.items():
         if isinstance(v, list):
@@ -163,6 +213,8 @@ def remove_entries(text: str, names: Iterable[str], filename: str = "") -> str:
 
 
 def _roundtrip_insert(text: str, entry: dict) -> str:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     y = _ruamel()
     doc = y.load(text) or CommentedMap()
     seq = doc.get("prefixes")
