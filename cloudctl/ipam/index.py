@@ -76,25 +76,30 @@ def _arr(code: str, raw: bytes = b"") -> array.array:
 
 class Texts:
     """Many short texts (names, CIDRs) as one string and the offset of each: loading it
-    creates two objects, not 100k; ``find`` is one ``str.find`` and one bisection."""
+    creates two objects, not 100k; ``find`` is one ``str.find`` and one bisection. Texts
+    appended after loading (a journal) are kept apart, so nothing copies the string."""
 
     def __init__(self, blob: str = "", starts: array.array | None = None) -> None:
         self.blob = blob  # every text followed by _SEP
         self.starts = starts if starts is not None else _arr("I")
+        self.extra: list[str] = []
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.starts) + len(self.extra)
 
     def __getitem__(self, i: int) -> str:
-        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.blob)
+        n = len(self.starts)
+        if i >= n:
+            return self.extra[i - n]
+        end = self.starts[i + 1] if i + 1 < n else len(self.blob)
         return self.blob[self.starts[i] : end - 1]
 
     def __iter__(self):
-        return iter(self.blob.split(_SEP)[:-1])
+        yield from self.blob.split(_SEP)[:-1]
+        yield from self.extra
 
     def append(self, text: str) -> None:
-        self.starts.append(len(self.blob))
-        self.blob += text + _SEP
+        self.extra.append(text)
 
     def positions(self, text: str) -> list[int]:
         """Every i with self[i] == text, in order."""
@@ -108,10 +113,15 @@ class Texts:
             if i < len(self.starts) and self.starts[i] == at + 1:
                 out.append(i)
             at = self.blob.find(needle, at + 1)
+        n = len(self.starts)
+        out.extend(n + j for j, t in enumerate(self.extra) if t == text)
         return out
 
     def dump(self) -> tuple[str, bytes]:
-        return self.blob, self.starts.tobytes()
+        if not self.extra:
+            return self.blob, self.starts.tobytes()
+        texts = list(self)
+        return _SEP.join(texts) + _SEP, _starts(texts).tobytes()
 
     @classmethod
     def load(cls, t: tuple[str, bytes]) -> Texts:

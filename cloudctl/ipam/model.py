@@ -502,21 +502,18 @@ def cache_appended(
     try:
         old = hashlib.sha256(old_text.encode("utf-8")).digest()
         rows = marshal.loads(_cache_file(cache, old, name).read_bytes())
-        part = _part_from_rows(rows, path, name)
+        vrfs, zones, prefixes, problems, dns = rows
     except (OSError, ValueError, EOFError, TypeError, IndexError):
         return
-    if part.vrfs or part.zones or part.problems or part.dns is not None:
+    if vrfs or zones or problems or dns is not None or not isinstance(prefixes, list):
         return
     probs: list[Problem] = []
     try:
         doc = load_yaml_text("prefixes:\n" + block, name)
     except CloudctlError:
         return
-    file_zone = None
-    for ln in new_text.splitlines():
-        if ln.startswith("zone:"):
-            file_zone = ln.split(":", 1)[1].split("#", 1)[0].strip() or None
-            break
+    m = _FILE_ZONE.search(new_text)  # the first line starting with "zone:"
+    file_zone = (m.group(1).split("#", 1)[0].strip() or None) if m else None
     items = doc.get("prefixes") if isinstance(doc, LDict) else None
     if not isinstance(items, LList) or len(items) != 1 or not isinstance(items[0], LDict):
         return
@@ -525,8 +522,16 @@ def cache_appended(
         return
     p.location = Location(name, line)
     p.source = path
-    part.prefixes.append(p)
-    _store(_cache_file(cache, hashlib.sha256(new_text.encode("utf-8")).digest(), name), part)
+    # the old rows as they are, plus the new one (no need to build the file's prefixes)
+    prefixes.append(_part_to_rows(_FilePart(prefixes=[p]))[2][0])
+    new = _cache_file(cache, hashlib.sha256(new_text.encode("utf-8")).digest(), name)
+    with contextlib.suppress(OSError):
+        tmp = new.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps((vrfs, zones, prefixes, problems, dns)))
+        os.replace(tmp, new)
+
+
+_FILE_ZONE = re.compile(r"^zone:(.*)$", re.M)
 
 
 def _merge(plan: AddressPlan, part: _FilePart) -> None:

@@ -390,8 +390,10 @@ def _allocate_indexed(
     store = reservation_store(center, create=not dry_run)
     key = reservation_key(center, root)
     reservations = store.for_plan(key) if store else []
-    if reservations:
-        ids.update(ix.find_all({r.name for r in reservations}))
+    me = clone_id(center.root)
+    others = {r.name for r in reservations if r.clone != me}
+    if others:  # held_elsewhere looks them up (this clone's own never count as held)
+        ids.update(ix.find_all(others))
     if isinstance(req.vlan, int):  # its holder, for the "already used by" message
         ids.update(ix.holders_of(req.zone, req.vlan))
     p = ix.plan(root, ids)
