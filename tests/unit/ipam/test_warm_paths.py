@@ -164,7 +164,26 @@ def test_the_plain_entry_writer_writes_what_ruamel_writes(monkeypatch):
 
     from cloudctl.ipam import edit
 
-    words = "czj-app t252-x1 core on yes null a.b x_y A1 e5 n Y nan True No OFF NULL a:b".split()
+    words = [
+        "czj-app",
+        "t252-x1",
+        "core",
+        "on",
+        "yes",
+        "null",
+        "a.b",
+        "x_y",
+        "A1",
+        "e5",
+        "n",
+        "Y",
+        "nan",
+        "True",
+        "No",
+        "OFF",
+        "NULL",
+        "a:b",
+    ]
     words += ["x y", "中文", "-a", "'q'"]
     addrs = ["10.20.18.0/24", "10.20.18.1", "10.20.18.10-10.20.18.254", "999.1.1.1",
              "2001:db8::/64", "1.2", "1.2.3", "0.0.0.0/0"]  # fmt: skip
