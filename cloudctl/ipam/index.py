@@ -228,36 +228,32 @@ class Index:
         zi = {z: i for i, z in enumerate(zone_names)}
         vi = {v: i for i, v in enumerate(vrf_names)}
         si = {s: i for i, s in enumerate(STATUSES)}
-        rows: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
-        names: list[str] = []
-        cidrs: list[str] = []
-        zone_of, vrf_of, status_of = _arr("H"), _arr("H"), _arr("B")
-        vlan, file_of, line = _arr("H"), _arr("H"), _arr("I")
+        ps = plan.prefixes
+        try:  # comprehensions: ~2x faster than one loop appending to eight columns
+            file_ids = [fidx[str(p.source)] for p in ps]
+            zone_ids = [zi[p.zone] for p in ps]
+        except KeyError:  # a prefix of no file of the plan, or of an unknown zone
+            return None
+        names = [p.name for p in ps]
+        cidrs = [p.cidr for p in ps]
+        if not all(p.valid for p in ps) or _SEP in "".join(names) or _SEP in "".join(cidrs):
+            return None
+        zone_of = array.array("H", zone_ids)
+        vrf_of = array.array("H", [vi[p.vrf] for p in ps])
+        status_of = array.array("B", [si[p.status] for p in ps])
+        vlan = array.array("H", [p.vlan or 0 for p in ps])
+        file_of = array.array("H", file_ids)
+        line = array.array("I", [p.line or 0 for p in ps])
         holders: dict[str, list[int]] = {}
         last_file: dict[tuple[str, str], int] = {}
-        for i, p in enumerate(plan.prefixes):
-            src = str(p.source) if p.source is not None else None
-            if (
-                not p.valid
-                or src not in fidx
-                or p.zone not in zi
-                or _SEP in p.name
-                or _SEP in p.cidr
-            ):
-                return None
-            f = fidx[src]
-            names.append(p.name)
-            cidrs.append(p.cidr)
-            zone_of.append(zi[p.zone])
-            vrf_of.append(vi[p.vrf])
-            status_of.append(si[p.status])
-            vlan.append(p.vlan or 0)
-            file_of.append(f)
-            line.append(p.line or 0)
+        rows: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+        for i, p in enumerate(ps):
             if p.vlan:
                 holders.setdefault(p.zone, []).append(i)
             key = (p.zone, p.vrf)
-            last_file[key] = max(last_file.get(key, f), f)
+            f = file_ids[i]
+            if last_file.get(key, -1) < f:
+                last_file[key] = f
             rows.setdefault((p.vrf, p.version), []).append((p.first, p.prefixlen, i))
         domains: dict[tuple[str, int], tuple] = {}
         for (vrf, version), r in rows.items():

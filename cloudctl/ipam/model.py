@@ -256,6 +256,8 @@ class AddressPlan:
     intervals: dict[tuple[str, int], list[tuple[int, int]]] = field(
         default_factory=dict, repr=False
     )
+    # file -> sha256 of the content read (the allocation index's signature needs them)
+    digests: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     # -- the read API other areas use -------------------------------------------------
     def prefix(self, name: str) -> Prefix | None:
@@ -334,10 +336,11 @@ def load_plan(
         text = (texts or {}).get(f)
         own = done.get(f)
         if own is None:
-            part = _load_file(f, text, cache, used, stamps)
+            part = _load_file(f, text, cache, used, stamps, plan.digests)
         else:
             part = own[0]
             used.add(_cache_file(cache, own[1], display_path(f)).name)  # type: ignore[arg-type]
+            plan.digests[str(f)] = own[1]
         _merge(plan, part)
     if cache is not None:
         _prune(cache, used)
@@ -401,6 +404,9 @@ def _parse_in_parallel(
     for pid in children:
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, 0)
+    for share in shares[1:]:  # read and hashed here already: the cache has them by digest
+        for f, _raw, d in share:
+            stamps.known_now[str(f)] = d
     return own
 
 
@@ -423,6 +429,7 @@ def _load_file(
     cache: Path | None,
     used: set[str] | None = None,
     stamps: Stamps | None = None,
+    digests: dict[str, bytes] | None = None,
 ) -> _FilePart:
     name = display_path(path)
     raw = None
@@ -440,6 +447,8 @@ def _load_file(
         except CloudctlError as e:  # a directory, a device, a FIFO, too large, unreadable
             return _FilePart(problems=e.problems)
         digest = digest or hashlib.sha256(raw).digest()
+    if digests is not None:
+        digests[str(path)] = digest
     if cache is not None:
         cache_file = _cache_file(cache, digest, name)
         if used is not None:
@@ -454,6 +463,8 @@ def _load_file(
             raw, digest = stamps.read(path, name)
         except CloudctlError as e:
             return _FilePart(problems=e.problems)
+        if digests is not None:
+            digests[str(path)] = digest
     return _parse_file(path, raw, digest, cache)
 
 

@@ -38,6 +38,7 @@ class Stamps:
         self.entries: dict[str, tuple] = {}
         self.changed = False
         self.hashed: list[str] = []  # files read and hashed by this run (tests, profiles)
+        self.known_now: dict[str, bytes] = {}  # hashed a moment ago by this process
         if self.path is not None:
             with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
                 version, entries = marshal.loads(self.path.read_bytes())
@@ -46,6 +47,9 @@ class Stamps:
 
     def known(self, path: Path) -> bytes | None:
         """The digest if the file's stat says it is the one hashed before, else None."""
+        now = self.known_now.pop(str(path), None)  # once: the next caller looks again
+        if now is not None:
+            return now
         entry = self.entries.get(str(path))
         if entry is None:
             return None
