@@ -326,7 +326,33 @@ def root(
 
 
 def main() -> None:
-    app(prog_name="cloudctl")
+    try:
+        app(prog_name="cloudctl")
+    except SystemExit as e:
+        _leave_quickly(e.code)
+        raise
+
+
+def _leave_quickly(code: object) -> None:
+    """End a read-only command that asked for it (cloudctl.cli.common.quick_exit_ok) with
+    ``os._exit``: freeing a million objects one by one is ~0.1 s of a 1 s ``ipam validate``.
+    Only when nothing is left to finish: output flushed, no other thread, no atexit hook
+    (temporary directories, logging and the like register one)."""
+    import atexit
+    import threading
+
+    from cloudctl.cli.common import _QUICK_EXIT
+
+    if not _QUICK_EXIT[0] or not isinstance(code, int | None):
+        return
+    if threading.active_count() > 1 or atexit._ncallbacks():
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: the normal exit reports it
+        return
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

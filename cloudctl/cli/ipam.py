@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cloudctl.cli.common import DryRunOpt, LangOpt, OsCloudOpt, OsConfigOpt, OutputOpt, session
+from cloudctl.cli.common import (
+    DryRunOpt,
+    LangOpt,
+    OsCloudOpt,
+    OsConfigOpt,
+    OutputOpt,
+    quick_exit_ok,
+    session,
+)
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.i18n import _
@@ -73,6 +81,7 @@ def validate(
     within a zone.
     """
     s = session(ctx)
+    quick_exit_ok()  # read-only: the loaded plan need not be freed object by object
     loaded = service.load(s.center, plan)
     # blocks other clones reserved in the shared state that never landed (docs/state.md)
     root = service.plan_root(s.center, plan)
@@ -167,6 +176,7 @@ def show(
     Zones by default; the prefixes of --zone or --tenant; the whole hierarchy with --tree.
     """
     s = session(ctx)
+    quick_exit_ok()  # read-only: the loaded plan need not be freed object by object
     loaded = service.load(s.center, plan)
     p = loaded.plan
     lg = s.language(lang)
@@ -275,6 +285,7 @@ def free(
 ) -> None:
     """Free blocks of a zone or container, merged."""
     s = session(ctx)
+    quick_exit_ok()  # read-only: the loaded plan need not be freed object by object
     loaded = service.load(s.center, plan)
     if loaded.problems:  # free space of a plan that does not load whole would be a lie
         raise ValidationFailed(
@@ -566,6 +577,7 @@ def export_(
     from cloudctl.ipam import exchange, netbox  # only export needs them
 
     enc = str(encoding or (CsvEncoding.utf8_sig if excel else CsvEncoding.utf8))
+    quick_exit_ok()  # writes only through atomic_write (closed before it returns)
     loaded = service.load_valid(s.center, plan)
     p = loaded.plan
     if fmt is ExportFormat.netbox:
