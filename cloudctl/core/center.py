@@ -310,9 +310,12 @@ def _check_config(
 
 
 def _remember(mark: Path) -> None:
-    """Write the mark (atomically) and drop the marks of older versions of the file."""
+    """Write the mark (atomically) and drop the marks of older versions of the file. Only
+    in a state directory that exists: reading a center never creates one."""
+    if not mark.parent.parent.is_dir():
+        return
     with contextlib.suppress(OSError, InputError):  # a read-only center: check each time
-        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.parent.mkdir(exist_ok=True)
         for old in mark.parent.glob("center-ok-*"):
             if old != mark:
                 with contextlib.suppress(OSError):

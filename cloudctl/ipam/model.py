@@ -329,19 +329,22 @@ def load_plan(
     stamps = Stamps(cache) if cache is not None else None
     used: set[str] = set()
     done: dict[Path, tuple[_FilePart, bytes]] = {}
+    workers = _Workers()
     if cache is not None and stamps is not None and not texts:
-        done = _parse_in_parallel(files, cache, stamps)
+        done = _parse_in_parallel(files, cache, stamps, workers)
     for f in files:
         plan.files.append(f)
         text = (texts or {}).get(f)
         own = done.get(f)
         if own is None:
+            workers.wait_for(f)  # a worker's file: taken from the cache once it is there
             part = _load_file(f, text, cache, used, stamps, plan.digests)
         else:
             part = own[0]
             used.add(_cache_file(cache, own[1], display_path(f)).name)  # type: ignore[arg-type]
             plan.digests[str(f)] = own[1]
         _merge(plan, part)
+    workers.reap()
     if cache is not None:
         _prune(cache, used)
     if stamps is not None:
@@ -350,18 +353,50 @@ def load_plan(
 
 
 PARALLEL_BYTES = 4 * 1024 * 1024  # below this, forking costs more than it saves
+OWN_SHARE = 0.85  # this process parses less: it also loads the workers' files after
+
+
+class _Workers:
+    """The forked parse workers and the cache file each will write: this process loads a
+    worker's file as soon as it is stored, while the worker goes on with the next one."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Path, tuple[int, Path]] = {}  # file -> (worker pid, cache file)
+        self.running: set[int] = set()
+
+    def wait_for(self, f: Path) -> None:
+        job = self.pending.pop(f, None)
+        if job is None:
+            return
+        pid, cache_file = job
+        while pid in self.running and not cache_file.exists():
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done == pid:
+                self.running.discard(pid)  # ended: a file it did not store is parsed here
+            else:
+                time.sleep(0.002)
+
+    def reap(self) -> None:
+        for pid in list(self.running):
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
+            self.running.discard(pid)
 
 
 def _parse_in_parallel(
-    files: list[Path], cache: Path, stamps: Stamps
+    files: list[Path], cache: Path, stamps: Stamps, workers: _Workers
 ) -> dict[Path, tuple[_FilePart, bytes]]:
     """First read of a big plan (a fresh clone, a pull that changed many files): parse the
     files the cache does not hold in forked workers, one per CPU, each storing its files'
-    parsed form in the cache; this process parses its own share and returns it (with each
-    file's digest). A worker that fails leaves its files to the normal path (a cache miss,
-    parsed here). Files whose stamp is known are not read at all."""
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+    parsed form in the cache (in plan order, so ``workers`` can hand them over one by one);
+    this process parses its own, smaller share and returns it (with each file's digest).
+    A worker that fails leaves its files to the normal path (a cache miss, parsed here).
+    Files whose stamp is known are not read at all."""
+    n_workers = min(os.cpu_count() or 1, 4)
+    if n_workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
         return {}  # forking a process that runs threads could copy a lock held by one
     misses: list[tuple[int, Path, bytes, bytes]] = []
     for f in files:
@@ -377,15 +412,17 @@ def _parse_in_parallel(
             misses.append((len(raw), f, raw, d))
     if sum(m[0] for m in misses) < PARALLEL_BYTES or len(misses) < 2:
         return {}
-    shares: list[list[tuple[Path, bytes, bytes]]] = [[] for _ in range(min(workers, len(misses)))]
-    loads = [0] * len(shares)
+    shares: list[list[tuple[Path, bytes, bytes]]] = [[] for _ in range(min(n_workers, len(misses)))]
+    loads = [0.0] * len(shares)
     for n, f, raw, d in sorted(misses, key=lambda m: -m[0]):  # biggest first, lightest share
         i = loads.index(min(loads))
         shares[i].append((f, raw, d))
-        loads[i] += n
+        loads[i] += n / OWN_SHARE if i == 0 else n
+    order = {f: i for i, f in enumerate(files)}
+    for share in shares:
+        share.sort(key=lambda job: order[job[0]])
     with contextlib.suppress(OSError):
         cache.mkdir(parents=True, exist_ok=True)
-    children = []
     for share in shares[1:]:
         try:
             pid = os.fork()
@@ -399,15 +436,11 @@ def _parse_in_parallel(
             except BaseException:
                 code = 1
             os._exit(code)
-        children.append(pid)
-    own = {f: (_parse_file(f, raw, d, cache), d) for f, raw, d in shares[0]}
-    for pid in children:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, 0)
-    for share in shares[1:]:  # read and hashed here already: the cache has them by digest
-        for f, _raw, d in share:
+        workers.running.add(pid)
+        for f, _raw, d in share:  # read and hashed here already: known by that digest
             stamps.known_now[str(f)] = d
-    return own
+            workers.pending[f] = (pid, _cache_file(cache, d, display_path(f)))
+    return {f: (_parse_file(f, raw, d, cache), d) for f, raw, d in shares[0]}
 
 
 def _prune(cache: Path, used: set[str], keep: int = 256, age: float = 3600.0) -> None:

@@ -21,6 +21,11 @@ def _marks(root: Path) -> list[str]:
     return sorted(p.name for p in (root / ".cloudctl" / "cache").glob("center-ok-*"))
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path):
+    (tmp_path / ".cloudctl").mkdir()  # marks are kept only in an existing state directory
+
+
 def test_a_passed_check_is_remembered_and_not_run_again(tmp_path, monkeypatch):
     (tmp_path / "cloudctl.yaml").write_text(GOOD)
     load_center(tmp_path)
@@ -74,9 +79,17 @@ def test_the_mark_depends_on_the_version_and_the_schema(tmp_path, monkeypatch):
 
 def test_a_read_only_center_is_checked_each_time(tmp_path):
     (tmp_path / "cloudctl.yaml").write_text(GOOD)
+    (tmp_path / ".cloudctl").rmdir()
     (tmp_path / ".cloudctl").write_text("not a directory")  # the cache cannot be written
     assert load_center(tmp_path).name == "t"
     assert load_center(tmp_path).name == "t"
+
+
+def test_reading_a_center_creates_no_state_directory(tmp_path):
+    (tmp_path / "cloudctl.yaml").write_text(GOOD)
+    (tmp_path / ".cloudctl").rmdir()
+    load_center(tmp_path)
+    assert not (tmp_path / ".cloudctl").exists()
 
 
 # ------------------------------------------------------------------ what is imported
