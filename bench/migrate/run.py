@@ -23,6 +23,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import Timing, clear_parse_cache, growth_table, header, target_table, time_cli  # noqa: E402, I001
-from common import cloudctl_bin, run_once  # noqa: E402
+from common import cloudctl_bin, run_once, secs  # noqa: E402
 
 from cloudctl.core.errors import ConflictError  # noqa: E402
 
@@ -577,6 +578,210 @@ def bench_precheck(n: int = 10) -> None:
             print(f"    {label:<27}: {times[label]:5.1f}s = {times[label] / one:4.2f}× one system")
 
 
+LAB_TEMPLATES = {"web": "rehost-web", "db": "rehost-web-with-db"}
+LAB_SOURCE, LAB_TARGET, LAB_DB = "legacy-web01", "yun-web01", "yun-db01"
+
+
+def lab_app(i: int) -> dict:
+    """Bench system i's app: its own unit, directories, port and database (the systems
+    share the lab's 3 hosts)."""
+    sid = f"bw{i:02d}"
+    return {
+        "id": sid,
+        "unit": f"{sid}-web",
+        "app_dir": f"/opt/{sid}",
+        "data_dir": f"/srv/{sid}/data",
+        "port": 8300 + i,
+        "service_name": f"{sid}.bench.xiaogan.gov.cn",
+        "db_path": f"/srv/{sid}/db/app.sqlite",
+    }
+
+
+def make_lab_center(d: Path, n: int, lab_inventory: Path) -> Path:
+    """A copy of the sample center (templates, address plan, departments, inventory + the
+    lab's lab.yml, the shipped playbooks) with one plan per shipped runbook: n systems
+    moving legacy-web01 → yun-web01 (databases → yun-db01), all in wave `w`."""
+    c = d / "center"
+    (c / "inventory" / "hosts").mkdir(parents=True)
+    shutil.copy(ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
+    (c / "migration_plans").mkdir()
+    shutil.copytree(ROOT / "migration_plans" / "templates", c / "migration_plans" / "templates")
+    shutil.copytree(ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
+    shutil.copy(ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml")
+    shutil.copytree(
+        ROOT / "inventory" / "hosts" / "group_vars", c / "inventory" / "hosts" / "group_vars"
+    )
+    shutil.copy(ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts")
+    shutil.copy(lab_inventory, c / "inventory" / "hosts" / "lab.yml")
+    (c / "playbooks").symlink_to(ROOT / "playbooks")
+    for key, tpl in LAB_TEMPLATES.items():
+        rows = []
+        for i in range(1, n + 1):
+            a = lab_app(i)
+            params = (
+                f"unit: {a['unit']}, app_dir: {a['app_dir']}, data_dir: {a['data_dir']}, "
+                f"port: {a['port']}, service_name: {a['service_name']}, min_free_mb: 10"
+            )
+            if key == "db":
+                params += f", db_source: {LAB_SOURCE}, db_target: {LAB_DB}, db_path: {a['db_path']}"
+            rows.append(
+                f"  - id: {a['id']}\n    name_zh: 基准系统{i}\n    department: dzzwb\n"
+                f"    classification: {{importance: general, complexity: low}}\n"
+                f"    source_hosts: [{LAB_SOURCE}]\n"
+                f"    target: {{tenant: dzzwb, network: dzzwb-web, hosts: [{LAB_TARGET}]}}\n"
+                f"    template: {tpl}\n    params: {{{params}}}\n"
+            )
+        ids = ", ".join(lab_app(i)["id"] for i in range(1, n + 1))
+        (c / "migration_plans" / f"labwave-{key}.yaml").write_text(
+            f"version: 1\nname: labwave-{key}\nsystems:\n{''.join(rows)}"
+            f"waves:\n  - {{id: w, systems: [{ids}]}}\n"
+        )
+    return c
+
+
+def lab_reset_apps(c: Path, n: int) -> None:
+    """Untimed, before every wave: targets emptied, the n apps serving on the source."""
+    from cloudctl.ansible.runner import run_playbook
+    from cloudctl.core.center import load_center
+    from cloudctl.migrate import service
+    from cloudctl.migrate.runbook import failure_message
+
+    center = load_center(c)
+    runner = service.step_runner_for(center, None)
+    Path(runner.extravars["migrate_names_file"]).parent.mkdir(parents=True, exist_ok=True)
+    res = run_playbook(
+        Path(__file__).with_name("lab-apps.yml"),
+        runner.inventory,
+        artifacts_root=c / ".cloudctl" / "artifacts" / "bench-seed",
+        extravars={
+            "apps": [lab_app(i) for i in range(1, n + 1)],
+            "source": LAB_SOURCE,
+            "targets": [LAB_TARGET, LAB_DB],
+            "names_file": runner.extravars["migrate_names_file"],
+        },
+        ssh_trust=runner.ssh_trust,
+    )
+    if not res.ok:
+        raise SystemExit(f"lab seed failed: {failure_message(res.events) or res.status}")
+
+
+def lab_hosts_cpu() -> float:
+    """CPU seconds used so far inside the lab's hosts (every process under a
+    systemd-nspawn, with its waited-for children): the remote half of a step's cost
+    (module runs, ssh sessions), which the controller's rusage does not see."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float, str]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        f = raw[raw.rindex(")") + 2 :].split()
+        # fields after comm: state ppid ... utime(12) stime(13) cutime(14) cstime(15)
+        procs[int(d.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / tick, comm)
+    roots = {pid for pid, (_pp, _c, comm) in procs.items() if comm == "systemd-nspawn"}
+    total = 0.0
+    for pid, (_ppid, cpu, _comm) in procs.items():
+        p, seen = pid, 0
+        while p in procs and p not in roots and seen < 64:
+            p, seen = procs[p][0], seen + 1
+        if p in roots and pid not in roots:
+            total += cpu
+    return total
+
+
+def step_times(journal: Path) -> dict[str, float]:
+    """Wall seconds of each forward step of the journal's run (the slowest system's)."""
+    import sqlite3
+
+    con = sqlite3.connect(journal)
+    rows = con.execute(
+        "SELECT step_name, MAX(ended - started) FROM migrate_steps "
+        "WHERE phase = 'forward' AND status = 'ok' GROUP BY step_index, step_name "
+        "ORDER BY step_index"
+    ).fetchall()
+    con.close()
+    return {name: float(t or 0) for name, t in rows}
+
+
+def bench_lab_waves(sizes: list[int], runs: int, templates: list[str]) -> None:
+    """Real waves on the lab (issue 17): n systems, each a real app with its data (and its
+    SQLite database for rehost-web-with-db), moved by the shipped runbook, every step
+    `batch: true`, `--parallel n`; each run of n against the critical path = the median of
+    one system alone through the same command. Whole `cloudctl migrate run` processes."""
+    from cloudctl.lab.api import lab_info
+
+    info = lab_info()
+    if not info or not {LAB_SOURCE, LAB_TARGET, LAB_DB} <= set(info.hosts):
+        print("[lab waves] (lab not running: skipped)")
+        return
+    from cloudctl.lab.api import reset_host
+
+    top = max(sizes)
+    results: dict[str, list[tuple[int, Timing, dict[str, float]]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        c = make_lab_center(Path(tmp), top, Path(info.inventory))
+        for key in templates:
+            rows = []
+            for n in sizes:
+                journals: list[Path] = []
+                ids = ",".join(lab_app(i)["id"] for i in range(1, n + 1))
+
+                def cmd(i: int, n=n, ids=ids, journals=journals, key=key):
+                    j = c / f"j-{key}-{n}-{i}.db"
+                    journals.append(j)
+                    return ["migrate", "run", f"labwave-{key}", "-w", "w", "-p", str(n),
+                            "--systems", ids, "--approve", "all", "--journal", str(j)]  # fmt: skip
+
+                remote: list[float] = []
+                mark: list[float] = []
+
+                def before(n=n, remote=remote, mark=mark):
+                    if mark:  # the previous run's CPU inside the lab hosts
+                        remote.append(lab_hosts_cpu() - mark.pop())
+                    lab_reset_apps(c, n)
+                    mark.append(lab_hosts_cpu())
+
+                t = time_cli(f"{key} wave of {n}", cmd, runs, c, before=before)
+                remote.append(lab_hosts_cpu() - mark.pop())
+                t.remote_cpu = remote  # type: ignore[attr-defined]
+                rows.append((n, t, step_times(journals[-1])))
+                print(
+                    f"    [{LAB_TEMPLATES[key]}] {n:>2} systems: {t.text()}, CPU controller "
+                    f"{t.cpu_median:.1f} s + lab hosts {statistics.median(remote):.1f} s "
+                    f"[{t.load_text()}]"
+                )
+            results[key] = rows
+    for h in (LAB_SOURCE, LAB_TARGET, LAB_DB):
+        reset_host(h)
+    for key, rows in results.items():
+        header(
+            f"migrate wave on the lab, whole process: the shipped {LAB_TEMPLATES[key]}, every "
+            "step batch: true, --parallel n (legacy-web01 → yun-web01"
+            + (", databases → yun-db01)" if key == "db" else ")")
+        )
+        crit = next(t for n, t, _ in rows if n == 1) if rows[0][0] == 1 else rows[0][1]
+        for n, t, _steps in rows:
+            ratios = [w / crit.median for w in t.seconds]
+            worst = max(ratios)
+            print(
+                f"  {n:>3} systems: wave {t.text()}, CPU {t.cpu_median:.1f} s controller + "
+                f"{statistics.median(t.remote_cpu):.1f} s lab hosts; critical path "
+                f"(1 system) {secs(crit.median)}; each run / critical path: "
+                f"{', '.join(f'{r:.2f}×' for r in ratios)} (target ≤ 1.5× in every run: "
+                f"{'met' if worst <= 1.5 else f'NOT met, worst {worst:.2f}×'}) [{t.load_text()}]"
+            )
+        names = list(rows[-1][2])
+        print("  where the time goes, seconds per step (slowest system) in the last run:")
+        print("    " + f"{'systems':>8} " + " ".join(f"{x[:12]:>12}" for x in names))
+        for n, _t, steps in rows:
+            print("    " + f"{n:>8} " + " ".join(f"{steps.get(x, 0):>12.1f}" for x in names))
+        print(growth_table("wave, --parallel n", [(n, t) for n, t, _ in rows], unit="systems"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--systems", type=int, default=2000)
@@ -584,11 +789,15 @@ def main() -> None:
     ap.add_argument("--skip-ansible", action="store_true")
     ap.add_argument(
         "--only",
-        choices=["cli", "plan", "wave", "waves", "step", "precheck"],
+        choices=["cli", "plan", "wave", "waves", "step", "precheck", "lab-waves"],
         help="run one part only",
     )
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--lab-host", default="yun-web01")
+    ap.add_argument("--lab-sizes", default="1,10,20", help="lab waves: systems per wave")
+    ap.add_argument(
+        "--lab-runbooks", default="web,db", help="lab waves: web (rehost-web), db (with-db)"
+    )
     a = ap.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} CPUs, load average {load} (figures scale with it)")
@@ -604,6 +813,9 @@ def main() -> None:
         bench_step_cost(a.lab_host)
     if not a.skip_ansible and a.only in (None, "precheck"):
         bench_precheck()
+    if not a.skip_ansible and a.only in (None, "lab-waves"):
+        sizes = [int(x) for x in a.lab_sizes.split(",")]
+        bench_lab_waves(sizes, a.runs, a.lab_runbooks.split(","))
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(
     assert alone["systemd-journald.service"] == (True, None)
     assert alone["no-such-app.service"] == (
         False,
-        "legacy-web01: The app runs on the source: "
+        "legacy-web01: Judge what was seen: "
         "no-such-app.service is inactive on legacy-web01, not active",
     )
     r = run_playbook(
@@ -169,7 +169,7 @@ def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(
         extravars={**_precheck_vars("systemd-journald.service"), "data_dir": "/srv/nothing-here"},
     )
     assert failure_message(r.events) == (
-        "legacy-web01: Its data is there: "
+        "legacy-web01: Judge what was seen: "
         "/srv/nothing-here is missing or unreadable on legacy-web01"
     )
 
@@ -197,6 +197,6 @@ def test_shipped_precheck_gives_the_same_verdicts_alone_and_as_a_batch(
     assert res.systems == {"good": "done", "bad": "rolled_back"}, [dict(r) for r in rows.values()]
     assert rows["good"]["artifact"] == rows["bad"]["artifact"]  # one run for both
     assert rows["bad"]["message"] == (
-        "migrate-system-bad: The app runs on the source: "
+        "migrate-system-bad: Judge what was seen: "
         "no-such-app.service is inactive on legacy-web01, not active"
     )

@@ -156,8 +156,7 @@ def test_command_steps_need_the_centers_allowance(cli, center):
 def test_command_vars_of_shipped_playbooks_need_the_allowance_too(cli, center, var):
     # db-sync.yml runs dump/restore_command, db-cleanup.yml cleanup_command, as shell lines
     steps = (
-        f"      - {{name: s, playbook: t/p.yml, vars: {{{var}: 'mysqldump x'}}, "
-        "rollback: none}\n"
+        f"      - {{name: s, playbook: t/p.yml, vars: {{{var}: 'mysqldump x'}}, rollback: none}}\n"
     )
     text = HEAD + system(steps=steps) + WAVES
     r = validate(cli, center, text)
