@@ -454,6 +454,18 @@ def read(cache: Path, sig: str) -> Index | None:
         return None
 
 
+def usable(cache: Path, sig: str) -> bool:
+    """An index for ``sig`` is there (a journal counts only with its base)."""
+    path = index_path(cache, sig)
+    try:
+        if path.stat().st_size > 64 * 1024:
+            return True  # a full index (a journal is a few KB)
+        t = marshal.loads(path.read_bytes())
+        return t[1] != "journal" or index_path(cache, t[2]).exists()
+    except _BAD:
+        return False
+
+
 def write(cache: Path, sig: str, ix: Index) -> None:
     """Keep the index of the plan with signature ``sig``: as the journal of ``ix``'s base
     when it has one (a few hundred bytes), else in full. Older files are removed."""

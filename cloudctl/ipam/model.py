@@ -451,6 +451,8 @@ def _prune(cache: Path, used: set[str], keep: int = 256, age: float = 3600.0) ->
             return
         now = time.time()
         for e in entries:
+            if e.name.startswith(("index-", "stamps")):  # the allocation index, stamps.py
+                continue
             if e.name not in used and now - e.stat().st_mtime > age:
                 with contextlib.suppress(OSError):
                     os.unlink(e.path)

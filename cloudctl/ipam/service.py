@@ -128,7 +128,7 @@ def _write_index(center: Center, p: AddressPlan) -> None:
     if sums is None:
         return
     sig = index.signature(sums)
-    if index.index_path(cache, sig).exists():
+    if index.usable(cache, sig):
         return
     ix = index.Index.build(p)
     if ix is not None:

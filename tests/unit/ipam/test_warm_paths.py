@@ -227,3 +227,33 @@ def test_the_cache_seeded_after_an_allocation_equals_a_fresh_parse(sample_center
         (p.as_dict(), str(p.location)) for p in fresh.prefixes
     ]
     assert any(p.name == "czj-c1" for p in cached.prefixes)
+
+
+def test_a_journal_without_its_base_is_rebuilt_by_the_next_validation(sample_center):
+    center = load_center(sample_center)
+    service.load(center)
+    base = {p.name for p in service.cache_dir(center).glob("index-*.marshal")}
+    service.allocate(center, AllocationRequest("core", "czj", 28, "czj-b0"))
+    for name in base:
+        (service.cache_dir(center) / name).unlink()  # e.g. removed by hand
+    sums = index.digests(plan_files(center.address_plan), center.departments)
+    cache = service.cache_dir(center)
+    assert not index.usable(cache, index.signature(sums))
+    service.load(center)  # validates clean: writes a full index again
+    assert index.usable(cache, index.signature(sums))
+    assert index.read(cache, index.signature(sums)).find("czj-b0") is not None
+
+
+def test_pruning_the_parse_cache_keeps_the_index_and_the_stamps(tmp_path):
+    from cloudctl.ipam import model
+
+    cache = tmp_path / "c"
+    cache.mkdir()
+    for i in range(300):
+        (cache / f"{i:064x}.marshal").write_bytes(b"")
+    (cache / "index-abc.marshal").write_bytes(b"")
+    (cache / "stamps.marshal").write_bytes(b"")
+    for p in cache.iterdir():
+        os.utime(p, (OLD, OLD))
+    model._prune(cache, set())
+    assert sorted(p.name for p in cache.iterdir()) == ["index-abc.marshal", "stamps.marshal"]
