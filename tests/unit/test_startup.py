@@ -209,3 +209,24 @@ def test_quick_exit_keeps_all_output_and_the_exit_code(center):
     bad.write_text(bad.read_text() + "  - {name: x, prefix: 10.20.0.1/24}\n")
     r = subprocess.run([*base, "ipam", "validate"], capture_output=True, text=True)
     assert r.returncode == 2 and "core.yaml:4:" in r.stderr and "10.20.0.0/24" in r.stderr
+
+
+def test_only_the_invoked_area_command_is_built_and_nothing_partial_is_kept():
+    import click
+    import typer
+
+    from cloudctl.cli.app import app
+
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    ctx.meta["cloudctl.rest"] = ["allocate", "-z", "core"]
+    one = root.get_command(ctx, "ipam")
+    assert set(one.commands) == {"allocate"}
+    assert (
+        "allocate" in one.commands["allocate"].callback.__qualname__
+        or one.commands["allocate"].params
+    )  # the real command, with its options
+    every = root.get_command(click.Context(root), "ipam")  # help, listings: all of them
+    assert {"validate", "allocate", "drift", "export", "import"} <= set(every.commands)
+    ctx.meta["cloudctl.rest"] = ["--help"]
+    assert len(root.get_command(ctx, "ipam").commands) == len(every.commands)
