@@ -222,10 +222,7 @@ def test_only_the_invoked_area_command_is_built_and_nothing_partial_is_kept():
     ctx.meta["cloudctl.rest"] = ["allocate", "-z", "core"]
     one = root.get_command(ctx, "ipam")
     assert set(one.commands) == {"allocate"}
-    assert (
-        "allocate" in one.commands["allocate"].callback.__qualname__
-        or one.commands["allocate"].params
-    )  # the real command, with its options
+    assert any(p.name == "prefixlen" for p in one.commands["allocate"].params)
     every = root.get_command(click.Context(root), "ipam")  # help, listings: all of them
     assert {"validate", "allocate", "drift", "export", "import"} <= set(every.commands)
     ctx.meta["cloudctl.rest"] = ["--help"]
