@@ -29,16 +29,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
-
-import yaml
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from cloudctl.core.yamlio import to_plain
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.text import Text
+
+# rich and yaml are imported where a table, markup or YAML is made (issue 17: every
+# command's start-up imports this module; json, csv and value output need neither).
 
 
 class OutputFormat(StrEnum):
@@ -96,19 +96,27 @@ def safe_text(value: Any) -> str:
 
 def esc(value: Any) -> str:
     """Data to put inside a markup string: ``f"[green]{esc(name)}[/green]"``."""
+    from rich.markup import escape
+
     return escape(safe_text(value))
 
 
 def plain(value: Any, style: str = "") -> Text:
     """Data as a rich Text: printed as it is, never parsed as markup or emoji codes."""
+    from rich.text import Text
+
     return Text(safe_text(value), style=style)
 
 
 def stdout() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=False, emoji=False)
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, soft_wrap=True, emoji=False)
 
 
@@ -142,6 +150,8 @@ def to_json(data: Any) -> str:
 
 
 def to_yaml(data: Any) -> str:
+    import yaml
+
     return yaml.safe_dump(
         json.loads(to_json(data)), allow_unicode=True, sort_keys=False, default_flow_style=False
     )
@@ -200,6 +210,8 @@ class FitTable:
 
         In order: everything at its natural width; ids whole with their headers, text
         squeezed; ids whole but long headers wrapped; then optional columns left out."""
+        from rich.measure import Measurement
+
         opts = console.options.update_width(max(width, 1))
 
         def span(r: RenderableType) -> int:
@@ -254,6 +266,8 @@ class FitTable:
         if not fits:
             yield from self._records(console, shown, caption)
             return
+        from rich.table import Table
+
         t = Table(
             title=self.title,
             caption=plain(caption, "dim") if caption else None,
@@ -277,6 +291,7 @@ class FitTable:
     def _records(self, console: Console, shown: list[int], caption: str | None) -> RenderResult:
         """Too narrow for the ids side by side: one block per row, one line per value."""
         from rich.console import Group
+        from rich.table import Table
 
         if self.title is not None:
             yield self.title
