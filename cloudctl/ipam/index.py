@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -469,6 +470,7 @@ def usable(cache: Path, sig: str) -> bool:
 def write(cache: Path, sig: str, ix: Index) -> None:
     """Keep the index of the plan with signature ``sig``: as the journal of ``ix``'s base
     when it has one (a few hundred bytes), else in full. Older files are removed."""
+    started = time.time()
     with contextlib.suppress(OSError):
         cache.mkdir(parents=True, exist_ok=True)
         path = index_path(cache, sig)
@@ -489,4 +491,5 @@ def write(cache: Path, sig: str, ix: Index) -> None:
         for old in cache.glob("index-*.marshal"):  # one generation (and its base) is enough
             if old != path and old != index_path(cache, base):
                 with contextlib.suppress(OSError):
-                    old.unlink()
+                    if old.stat().st_mtime < started:  # not one written meanwhile
+                        old.unlink()

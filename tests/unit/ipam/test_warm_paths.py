@@ -257,3 +257,37 @@ def test_pruning_the_parse_cache_keeps_the_index_and_the_stamps(tmp_path):
         os.utime(p, (OLD, OLD))
     model._prune(cache, set())
     assert sorted(p.name for p in cache.iterdir()) == ["index-abc.marshal", "stamps.marshal"]
+
+
+def test_validate_leaves_the_index_to_a_forked_process(sample_center, monkeypatch):
+    """``ipam validate`` of a big plan does not wait for the allocation index: a forked
+    process writes it (detached from the output pipe), and the next allocation uses it."""
+    monkeypatch.setattr(service, "INDEX_ASIDE_MIN", 1)
+    center = load_center(sample_center)
+    assert service.load(center, index_aside=True).problems == []
+    cache = service.cache_dir(center)
+    sums = index.digests(plan_files(center.address_plan), center.departments)
+    deadline = time.time() + 30
+    while not index.usable(cache, index.signature(sums)) and time.time() < deadline:
+        time.sleep(0.05)
+    assert index.usable(cache, index.signature(sums))
+    monkeypatch.setattr(service, "load_valid", lambda *a, **k: 1 / 0)  # the index path only
+    assert service.allocate(center, AllocationRequest("core", "czj", 28, "czj-f1")).created
+
+
+def test_an_index_written_meanwhile_is_not_removed(tmp_path):
+    """Writing an index removes older generations, not a file another process wrote while
+    this one was writing (a journal of an allocation that ran meanwhile)."""
+    import marshal
+
+    cache = tmp_path
+    newer = index.index_path(cache, "b" * 64)
+    older = index.index_path(cache, "c" * 64)
+    older.write_bytes(b"x")
+    os.utime(older, (OLD, OLD))
+    newer.write_bytes(marshal.dumps((index.INDEX_VERSION, "journal", "a" * 64, [])))
+    os.utime(newer, (time.time() + 60, time.time() + 60))  # stamped after the write began
+    ix = index.Index.build(load_plan(tmp_path / "none"))
+    assert ix is not None
+    index.write(cache, "a" * 64, ix)
+    assert newer.exists() and not older.exists()
