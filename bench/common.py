@@ -248,7 +248,7 @@ def growth_table(what: str, rows: Sequence[tuple[int, Timing]], unit: str = "n")
         lines.append(
             (
                 f"{n:,}",
-                f"{n / base_n:g}×",
+                f"{n / base_n:.3g}×",
                 t.text(),
                 f"{t.median / base_t:.2f}×" if base_t else "—",
                 "" if math.isnan(k) else f"{k:.2f}",

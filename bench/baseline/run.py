@@ -4,8 +4,9 @@ SCAP Security Guide content for Debian, Lynis), per host and for all hosts.
 
     .venv/bin/python bench/baseline/run.py [--repeat 3] [--no-peers] [--growth-only]
 
-Runs on the lab as it is: it never changes the lab's host count (more hosts need
-`cloudctl lab up --hosts N` first, which this bench does not do).
+Runs on the lab as it is: it never changes the lab's host count (issue 17's 1 → 10 → 30
+hosts need `cloudctl lab up --hosts 30` first, which this bench does not do). With
+--remediate it also remediates 11 of the extra `lab-hostNN` hosts (never the center's own).
 Needs root for apt-get (the peer scanners are installed here, on the controller, only).
 Figures are wall-clock times of whole commands, the median of --repeat runs. The growth
 table (bench/common.py: whole `cloudctl baseline check` processes, median and min–max,
@@ -251,9 +252,9 @@ def lynis_host(lab, name: str, bundle: Path) -> int:
 
 
 def growth(center: Path, names: list[str], runs: int) -> None:
-    """One `baseline check` of 1, 2, ... all hosts of the running lab, whole process."""
+    """One `baseline check` of 1, 10, 30 hosts (those the running lab has), whole process."""
     rows = []
-    sizes = sorted({1, min(2, len(names)), len(names)})
+    sizes = sorted({k for k in (1, 10, 30) if k <= len(names)} | {len(names)})
     for k in sizes:
         limit = ",".join(names[:k])
         args = ["baseline", "check", "-l", limit, "--no-store", "--no-updates", "-o", "json"]
@@ -261,18 +262,43 @@ def growth(center: Path, names: list[str], runs: int) -> None:
         rows.append((k, t))
     header("baseline check, whole process, growth with the number of hosts")
     print(growth_table("baseline check --no-updates", rows, unit="hosts"))
-    one, alln = rows[0][1], rows[-1][1]
-    print(
-        f"  {len(names)} hosts / 1 host: {alln.median / one.median:.2f}×  "
-        f"(hosts: {', '.join(names)}; 10 and 30 hosts need `cloudctl lab up --hosts N`: not run)"
-    )
+    one = rows[0][1]
+    for k, t in rows[1:]:
+        print(f"  {k} hosts / 1 host: {t.median / one.median:.2f}×")
+    if len(names) < 30:
+        print(f"  (the lab runs {len(names)} hosts; 30 need `cloudctl lab up --hosts 30`)")
     print(target_table([("baseline check, 1 host (issue-3 target < 2 s)", one, 2.0)]))
+
+
+def remediate_growth(center: Path, names: list[str]) -> None:
+    """`baseline remediate` of 1 and of 10 fresh hosts (never the center's own three: only
+    the extra `lab-hostNN`), then the 10 again (converged: nothing to change). Each host is
+    remediated once from its fresh state, so each figure is one run."""
+    extra = [n for n in names if n.startswith("lab-host")]
+    if len(extra) < 11:
+        print(f"\n(remediate growth needs 11 extra lab hosts, the lab has {len(extra)}: not run)")
+        return
+    ten, single = extra[:10], extra[10]
+    rows = []
+    for label, hosts in (("1 host", [single]), ("10 hosts", ten), ("10 hosts, converged", ten)):
+        args = ["baseline", "remediate", "-l", ",".join(hosts), "-o", "json"]
+        rows.append((label, time_cli(f"remediate, {label}", args, 1, center, ok=(0, 1))))
+    header("baseline remediate, whole process (fresh lab hosts)")
+    for label, t in rows:
+        print(f"  remediate, {label:<20} {t.text():<28} CPU {t.cpu_median:.1f} s  "
+              f"[{t.load_text()}]")  # fmt: skip
+    print(f"  10 hosts / 1 host: {rows[1][1].median / rows[0][1].median:.2f}×")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--growth-only", action="store_true", help="only the 1 → N hosts table")
+    ap.add_argument(
+        "--remediate",
+        action="store_true",
+        help="also time `baseline remediate` of 1 and 10 fresh extra lab hosts (changes them)",
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument(
         "--lynis-hosts", type=int, default=0, help="run Lynis on this many hosts (0 = all)"
@@ -294,6 +320,8 @@ def main() -> None:
     )
 
     growth(center, names, args.repeat)
+    if args.remediate:
+        remediate_growth(center, names)
     if args.growth_only:
         shutil.rmtree(center, ignore_errors=True)
         return

@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from cloudctl.cli.common import LangOpt, session
+from cloudctl.cli.common import LangOpt, OutputOpt, session
 from cloudctl.core.errors import InputError, Location, ValidationFailed
 from cloudctl.core.fileio import atomic_write
 from cloudctl.core.i18n import _
-from cloudctl.core.output import pick
+from cloudctl.core.output import OutputFormat, pick, render
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -47,14 +47,20 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", "-O", help="Directory for <kind>.json.")] = Path(
         "schemas"
     ),
+    output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
     """Write the JSON Schema of each file kind (tenant, address-plan, waivers, …) to DIR."""
     lg = session(ctx).language(lang)
+    written = []
     for k in _chosen(kind):
         target = out / f"{k}.json"
         atomic_write(target, schema_text(k))
-        typer.echo(pick(lg, f"已写入 {target}", f"written: {target}"))
+        written.append({"kind": k, "path": str(target)})
+        if output is OutputFormat.table:
+            typer.echo(pick(lg, f"已写入 {target}", f"written: {target}"))
+    if output is not OutputFormat.table:
+        render({"written": written}, output, rows=written, schema="cloudctl.schema.export/1")
 
 
 @app.command("validate")
@@ -62,6 +68,7 @@ def validate_cmd(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help="The file kind (see `schema export`).")],
     files: Annotated[list[Path], typer.Argument(help="Files to check.")],
+    output: OutputOpt = OutputFormat.table,
     lang: LangOpt = None,
 ) -> None:
     """Check files against their kind's schema (shape only): file:line problems, exit 2."""
@@ -71,9 +78,15 @@ def validate_cmd(
     lg = session(ctx).language(lang)
     model, _files = _chosen(kind)[kind]
     problems = []
+    rows = []
     for f in files:
         _obj, probs = check(model, load_yaml(f), display_path(f))
         problems.extend(probs)
+        rows.append({"file": display_path(f), "ok": not probs, "problems": [str(p) for p in probs]})
+    if output is not OutputFormat.table:
+        # the document first, whatever it says; problems still end with the input-error code
+        render({"kind": kind, "files": rows}, output, rows=rows, schema="cloudctl.schema.check/1")
+        raise typer.Exit(2 if problems else 0)
     if problems:
         raise ValidationFailed(
             problems, pick(lg, f"{len(problems)} 个问题", f"{len(problems)} problem(s) found")

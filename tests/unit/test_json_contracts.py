@@ -54,8 +54,8 @@ COMMANDS: dict[str, list[list[str]] | str] = {
     "audit log": [[], ["--records"]],
     "audit verify": [[]],
     "state status": [[]],
-    "schema export": "writes JSON Schema files (tests/unit/test_schemas.py)",
-    "schema validate": "prints file:line problems, no document",
+    "schema export": [["tenant", "--out", "@schemas-out"]],
+    "schema validate": [["tenant", "@inventory/tenants/czj.yaml", "@inventory/tenants/fgw.yaml"]],
 }
 
 # "2026-11-30 09:05" or "2026-11-30T09:05:31+08:00": a time of day must carry its zone
@@ -109,7 +109,13 @@ def center(tmp_path_factory) -> Path:
 
 
 def _argv(center: Path, command: str, args: list[str]) -> list[str]:
-    args = [str(center / a) if a in (EV1, EV2, "center.html") else a for a in args]
+    # EV1, EV2, center.html and "@path": files of the center copy
+    args = [
+        str(center / a.removeprefix("@"))
+        if a in (EV1, EV2, "center.html") or a.startswith("@")
+        else a
+        for a in args
+    ]
     fmt = [] if "-f" in args else ["-o", "json"]
     return ["--center", str(center), "--lang", "en", *command.split(), *args, *fmt]
 

@@ -141,3 +141,20 @@ def test_schema_export_and_validate_commands(cli, tmp_path):
     czj = str(ROOT / "inventory/tenants/czj.yaml")
     r = cli("--lang", "en", "schema", "validate", "tenant", czj)
     assert r.exit_code == 0 and "1 file(s) match tenant" in r.stdout
+
+
+def test_schema_validate_json_lists_each_file_and_keeps_the_input_error_code(cli, tmp_path):
+    bad = tmp_path / "w.yaml"
+    bad.write_text("waivers:\n  - hosts: '*'\n")
+    good = tmp_path / "ok.yaml"
+    good.write_text("waivers: []\n")
+    r = cli("--lang", "en", "schema", "validate", "waivers", str(good), str(bad), "-o", "json")
+    assert r.exit_code == 2, r.output
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "cloudctl.schema.check/1" and doc["kind"] == "waivers"
+    by_file = {Path(f["file"]).name: f for f in doc["files"]}
+    assert by_file["ok.yaml"]["ok"] is True and by_file["ok.yaml"]["problems"] == []
+    assert by_file["w.yaml"]["ok"] is False
+    assert any(":2: waiver misses control" in p for p in by_file["w.yaml"]["problems"])
+    r = cli("--lang", "en", "schema", "export", "waivers", "--out", str(tmp_path), "-o", "value")
+    assert r.exit_code == 0 and r.stdout.split() == ["waivers", str(tmp_path / "waivers.json")]
