@@ -226,7 +226,8 @@ class CloudctlGroup(TyperGroup):
         cmd = super().get_command(ctx, cmd_name)
         if cmd is None and cmd_name in AREAS:
             mod = importlib.import_module(f"cloudctl.cli.{cmd_name}")
-            only = _wanted(mod.app, ctx.meta.pop("cloudctl.rest", None))
+            rest = ctx.meta.pop("cloudctl.rest", None) if ctx is not None else None
+            only = _wanted(mod.app, rest)
             cmd = _area_group(mod.app, only)
             cmd.name = cmd_name
             cmd.help = AREAS[cmd_name]
