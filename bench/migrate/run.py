@@ -693,18 +693,19 @@ def lab_hosts_cpu() -> float:
     return total
 
 
-def step_times(journal: Path) -> dict[str, float]:
-    """Wall seconds of each forward step of the journal's run (the slowest system's)."""
+def step_times(journal: Path) -> dict[str, tuple[float, int]]:
+    """Per forward step of the journal's run: wall seconds (the slowest system's) and the
+    number of ansible-playbook runs it took (1 when the whole wave went as one batch)."""
     import sqlite3
 
     con = sqlite3.connect(journal)
     rows = con.execute(
-        "SELECT step_name, MAX(ended - started) FROM migrate_steps "
+        "SELECT step_name, MAX(ended - started), COUNT(DISTINCT artifact) FROM migrate_steps "
         "WHERE phase = 'forward' AND status = 'ok' GROUP BY step_index, step_name "
         "ORDER BY step_index"
     ).fetchall()
     con.close()
-    return {name: float(t or 0) for name, t in rows}
+    return {name: (float(t or 0), int(k)) for name, t, k in rows}
 
 
 def bench_lab_waves(sizes: list[int], runs: int, templates: list[str]) -> None:
@@ -775,10 +776,17 @@ def bench_lab_waves(sizes: list[int], runs: int, templates: list[str]) -> None:
                 f"{'met' if worst <= 1.5 else f'NOT met, worst {worst:.2f}×'}) [{t.load_text()}]"
             )
         names = list(rows[-1][2])
-        print("  where the time goes, seconds per step (slowest system) in the last run:")
+        print(
+            "  where the time goes: seconds per step (slowest system) in the last run "
+            "[ansible-playbook runs it took]:"
+        )
         print("    " + f"{'systems':>8} " + " ".join(f"{x[:12]:>12}" for x in names))
         for n, _t, steps in rows:
-            print("    " + f"{n:>8} " + " ".join(f"{steps.get(x, 0):>12.1f}" for x in names))
+            cells = []
+            for x in names:
+                sec, k = steps.get(x, (0.0, 0))
+                cells.append(f"{sec:>7.1f} [{k:>2}]")
+            print("    " + f"{n:>8} " + " ".join(cells))
         print(growth_table("wave, --parallel n", [(n, t) for n, t, _ in rows], unit="systems"))
 
 

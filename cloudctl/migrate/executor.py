@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -114,6 +114,35 @@ class Executor:
         self.fail_fast = bool(self.run.options.get("fail_fast", False))
         self.approved = set(self.approvals) | set(self.run.options.get("approvals", []))
         self._stop = threading.Event()
+        # where each running system is: (phase, step index; +/- 0.5 once past it)
+        self._pos: dict[str, tuple[str, float]] = {}
+        self._pos_lock = threading.Lock()
+        self._by_id = {s.id: s for s in self.systems}
+
+    def _at(self, sid: str, phase: str | None, index: float = 0.0) -> None:
+        with self._pos_lock:
+            if phase is None:
+                self._pos.pop(sid, None)
+            else:
+                self._pos[sid] = (phase, index)
+
+    def expected(self, key: Hashable) -> set[str]:
+        """The running systems that have not passed the batch step ``key`` yet (a runner's
+        key: phase, step index, step name, ...): a batch waits for them (BatchGate)."""
+        phase, index, name = key[0], key[1], key[2]  # type: ignore[index]
+        out = set()
+        with self._pos_lock:
+            pos = dict(self._pos)
+        for sid, (ph, at) in pos.items():
+            if ph != phase or (at > index if phase == "forward" else at < index):
+                continue
+            steps = self._by_id[sid].steps
+            if not 0 <= index < len(steps):
+                continue
+            st = steps[index] if phase == "forward" else steps[index].rollback
+            if st is not None and st.batch and st.name == name:
+                out.add(sid)
+        return out
 
     # ------------------------------------------------------------------ waves
     def execute(self) -> dict[str, str]:
@@ -174,6 +203,13 @@ class Executor:
 
     # ---------------------------------------------------------------- systems
     def _system(self, s: RunSystem, state: str) -> str:
+        self._at(s.id, "forward", -1)
+        try:
+            return self._system_steps(s, state)
+        finally:
+            self._at(s.id, None)
+
+    def _system_steps(self, s: RunSystem, state: str) -> str:
         rid = self.run.run_id
         if self.run.kind == "rollback":
             indices = self.run.options.get("rollback_indices", {}).get(s.id, [])
@@ -205,6 +241,7 @@ class Executor:
         """Undo steps in reverse order; keep going past a failed undo (the source must come
         back whatever else failed), then say ``rollback_failed`` if anything did."""
         rid = self.run.run_id
+        self._at(s.id, "rollback", float("inf"))
         done = self.journal.completed_steps(rid, s.id, "rollback")
         failures = []
         for i in sorted(set(indices), reverse=True):
@@ -227,10 +264,12 @@ class Executor:
         for n in range(step.retries + 1):
             row, attempt = self.journal.step_start(rid, s.id, phase, index, step.name, step.kind)
             self.progress.step_begin(s.id, index, step, phase, attempt)
+            self._at(s.id, phase, index)
             try:
                 outcome = self._do(s, step, phase, index, attempt)
             except Exception as e:
                 outcome = StepOutcome("failed", message=f"{type(e).__name__}: {e}")
+            self._at(s.id, phase, index + (0.5 if phase == "forward" else -0.5))
             self.journal.step_end(
                 row,
                 outcome.status,

@@ -372,6 +372,9 @@ def _execute(
         progress=progress or ProgressSink(),
         approvals=approvals,
     )
+    gate = getattr(step_runner, "gate", None)
+    if gate is not None:  # a batch waits for exactly the systems still to come
+        gate.expected = ex.expected
     try:
         statuses = ex.execute()
     except BaseException:
