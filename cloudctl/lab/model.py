@@ -18,7 +18,7 @@ CLOUD_NAME = "lab"
 ADMIN_USER = "admin"  # both the Keystone admin and the hosts' sudo user
 FIRST_HOST_PORT = 2201
 DEFAULT_HOST_COUNT = 3
-MAX_HOSTS = 20
+MAX_HOSTS = 30  # issue 17: baseline at 30 hosts (~70 MiB each, ports 2201-2230)
 HOST_PYTHON = "/usr/bin/python3"
 
 
