@@ -284,6 +284,27 @@ def _container_init(nspawn_pid: int, timeout: float = 15) -> int | None:
     return None
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def ensure_inotify_instances(hosts: int, path: Path = INOTIFY_INSTANCES) -> int | None:
+    """Raise the per-user inotify instance limit for ``hosts`` booted containers.
+
+    Every container's systemd, journald and services take inotify instances of the same
+    (root) user; Debian's default of 128 runs out at ~20 hosts ("Failed to allocate
+    manager object: Too many open files"). Only ever raised, to 128 + 32 per host; returns
+    the new value, or None when nothing changed or the limit cannot be written."""
+    want = 128 + 32 * hosts
+    try:
+        current = int(path.read_text().strip())
+        if current >= want:
+            return None
+        path.write_text(f"{want}\n")
+    except (OSError, ValueError):
+        return None
+    return want
+
+
 def start(paths: LabPaths, host: HostSpec, lower: Path, pubkey: str) -> list[procs.ProcRecord]:
     """Boot the host and open its SSH port; returns its run records (not yet waited on)."""
     k_host, k_init, k_fwd = record_keys(host.name)

@@ -364,6 +364,7 @@ def _ensure_hosts(
     for h in todo:
         _port_check(h.port, paths, h.name)
     names = ", ".join(h.name for h in todo)
+    hostmod.ensure_inotify_instances(len(wanted))
     with rep.step(f"启动主机 {names}", f"booting hosts: {names}"):
         started = {h.name: hostmod.start(paths, h, lower, pub) for h in todo}
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
@@ -482,9 +483,7 @@ def status(deep: bool = True) -> dict:
         ok, detail = (False, "not running")
         if running:
             ok, detail = (
-                hostmod.health(h.port, paths.key_file, paths.known_hosts)
-                if deep
-                else (True, "-")
+                hostmod.health(h.port, paths.key_file, paths.known_hosts) if deep else (True, "-")
             )
         rss = 0
         if running and rh and rf:

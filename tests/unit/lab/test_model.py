@@ -142,3 +142,15 @@ def test_fingerprint_is_stable_and_changes_with_any_part():
     assert fingerprint("a", "b") != fingerprint("ab", "")
     assert fingerprint("a", b"b") == fingerprint("a", "b")
     assert len(fingerprint("x")) == 16
+
+
+def test_inotify_limit_is_only_raised_and_sized_by_hosts(tmp_path):
+    from cloudctl.lab.hosts import ensure_inotify_instances
+
+    f = tmp_path / "max_user_instances"
+    f.write_text("128\n")
+    assert ensure_inotify_instances(30, f) == 128 + 32 * 30
+    assert f.read_text() == f"{128 + 32 * 30}\n"
+    assert ensure_inotify_instances(3, f) is None  # never lowered
+    assert f.read_text() == f"{128 + 32 * 30}\n"
+    assert ensure_inotify_instances(3, tmp_path / "missing") is None
