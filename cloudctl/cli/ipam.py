@@ -82,7 +82,7 @@ def validate(
     """
     s = session(ctx)
     quick_exit_ok()  # read-only: the loaded plan need not be freed object by object
-    loaded = service.load(s.center, plan, index_aside=True)
+    loaded = service.load(s.center, plan, dns=False, index_aside=True)  # no DNS shown
     # blocks other clones reserved in the shared state that never landed (docs/state.md)
     root = service.plan_root(s.center, plan)
     warnings = service.reservation_warnings(s.center, loaded.plan, root)
