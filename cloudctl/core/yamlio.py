@@ -345,6 +345,8 @@ def _plain(v: str, flow: bool = False) -> Any:
         raise _Fallback
     if c not in _IMPLICIT:
         return v
+    if v.count(".") > 1:  # an address: no implicit type (int, float, timestamp...) has two dots
+        return v
     got = _VALUES.get(v)
     if got is _STR_VALUE:
         return v
