@@ -15,6 +15,12 @@
 3. Fixed cost of one Ansible step, and where it goes.
 4. The shipped pre-check of 10 systems on the lab's real hosts (if the lab runs): one
    ansible-playbook per system against one run for all of them (`batch: true`).
+5. Real waves on the lab (`--only lab-waves`, issue 17): 1, 10 and 20 systems moved by the
+   shipped runbooks (rehost-web; rehost-web-with-db with an SQLite database each), every
+   step `batch: true`, `--parallel n`, sharing legacy-web01 → yun-web01 (→ yun-db01) with
+   their own units, directories and ports (lab-apps.yml installs them before every run,
+   untimed). Each run against the critical path (the median of one system alone), with the
+   CPU used by the controller and inside the lab hosts and the seconds of every step.
 """
 
 from __future__ import annotations
