@@ -1097,6 +1097,8 @@ def _text(obj: Any, key: str, probs: list[Problem], default: Any = "") -> Any:
     val = obj.get(key)
     if val is None:
         return default
+    if type(val) is str:  # the usual case, first
+        return val
     if isinstance(val, (dict, list)):
         what = "a list" if isinstance(val, list) else "a mapping"
         probs.append(
