@@ -25,7 +25,7 @@ def main():
             lines = []
         before = list(lines)
         for address, name, host in records:
-            line = "%s %s # %s" % (address, name, host)
+            line = f"{address} {name} # {host}"
             pattern = re.compile(r"^\S+\s+" + re.escape(name) + r"(\s|$)")
             hits = [i for i, old in enumerate(lines) if pattern.match(old)]
             if hits:

@@ -10,7 +10,13 @@ def test_journal_that_is_not_sqlite_or_is_a_directory(cli, sample_center, tmp_pa
     junk.write_text("not a database\n" * 50)
     for path, msg in ((junk, "not a usable SQLite state database"), (tmp_path, "is a directory")):
         r = cli(
-            "--center", str(sample_center), "--lang", "en", "migrate", "history", "--journal",
+            "--center",
+            str(sample_center),
+            "--lang",
+            "en",
+            "migrate",
+            "history",
+            "--journal",
             str(path),
         )
         assert r.exit_code == 2 and msg in r.output, r.output
