@@ -28,15 +28,24 @@ NO_LANG = {"CLOUDCTL_LANG": None}
 
 
 @pytest.fixture(scope="module")
-def tree() -> click.Group:
-    """The whole command tree, every area loaded, with the English help texts."""
+def tree():
+    """The whole command tree, every area loaded, with the English help texts.
+
+    Built in English: click's own texts (the --help option's "Show this message and exit.")
+    are translated when they are made, in the language of the moment, and an earlier test
+    in this process may have left it at Chinese."""
     from cloudctl.cli.app import app
 
-    group = typer.main.get_command(app)
-    ctx = click.Context(group)
-    for name in group.list_commands(ctx):
-        group.get_command(ctx, name)
-    return group
+    saved = i18n.language()
+    i18n.set_language("en")
+    try:
+        group = typer.main.get_command(app)
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            group.get_command(ctx, name)
+        yield group
+    finally:
+        i18n.set_language(saved)
 
 
 # ------------------------------------------------------------------ catalog coverage
