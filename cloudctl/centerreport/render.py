@@ -59,7 +59,16 @@ def address_chart(rows: list[dict], lang: str) -> str:
 def render_html(rd: ReportData) -> str:
     lang = rd.lang
     en = lang == "en"
-    ctx: dict = {"rd": rd, "en": en, "L": lambda zh, e: e if en else zh, "charts": {}}
+    from cloudctl.baseline.engine import CONCLUSION_LABEL
+
+    ctx: dict = {
+        "rd": rd,
+        "en": en,
+        "L": lambda zh, e: e if en else zh,
+        "charts": {},
+        # a stored run's verdict in words (符合/基本符合/不符合), never its key
+        "verdict": lambda c: CONCLUSION_LABEL.get(c, {}).get(lang, c),
+    }
     s = rd.sections
     if s["addresses"].ok:
         ctx["charts"]["addresses"] = address_chart(s["addresses"].data, lang)

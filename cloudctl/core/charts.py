@@ -149,11 +149,16 @@ def line_chart(
     if x and isinstance(next(iter(x)), datetime):
         import matplotlib.dates as mdates
 
+        lo, hi = min(x), max(x)
+        span = hi - lo
+        if date_format == "%Y-%m" and span < timedelta(days=62):
+            # months as labels would repeat one month on every tick ("2026-11, 2026-11")
+            date_format = "%m-%d %H:%M" if span < timedelta(days=2) else "%m-%d"
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=9))
         ax.xaxis.set_major_formatter(mdates.DateFormatter(date_format))
-        lo, hi = min(x), max(x)
-        if hi - lo < timedelta(days=2):  # runs of one day: a day either side, not 1970
-            ax.set_xlim(lo - timedelta(days=1), hi + timedelta(days=1))
+        if span < timedelta(days=2):  # runs of one day: a margin around them, not 1970
+            pad = max(span / 10, timedelta(minutes=30))
+            ax.set_xlim(lo - pad, hi + pad)
     n = len(series) + len(hlines)
     # below the plot: long labels never squeeze the axes
     fig.legend(loc="outside lower center", ncols=min(4, n), fontsize=7.5, frameon=False)

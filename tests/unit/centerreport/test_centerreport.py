@@ -66,3 +66,41 @@ def test_a_broken_source_is_a_labelled_gap(tmp_path):
     html = render_html(rd)
     assert "No forecast" in html and 'id="domains-gap"' in html
     assert html.count("<svg") == 1  # only the address chart had data
+
+
+def _runs(times: list[str], conclusion: str = "non_compliant") -> list[dict]:
+    return [
+        {"run_id": f"r{i}", "started_at": t, "hosts": 3, "rate": 20.0 + i,
+         "conclusion": conclusion, "failed": 9}
+        for i, t in enumerate(times)
+    ]  # fmt: skip
+
+
+def test_compliance_runs_of_one_day_are_labelled_by_time_not_by_a_repeated_month():
+    from cloudctl.centerreport.render import compliance_chart
+
+    svg = compliance_chart(
+        _runs(["2026-11-30T09:30:00+00:00", "2026-11-30T11:05:00+00:00",
+               "2026-11-30T13:46:00+00:00"]),
+        "zh",
+    )  # fmt: skip
+    assert svg is not None
+    labels = re.findall(r"<!-- ([0-9:\- ]+) -->", svg)
+    assert any(re.fullmatch(r"11-30 \d\d:\d\d", x.strip()) for x in labels), labels
+    assert not any(x.strip() == "2026-11" for x in labels), labels
+
+
+def test_stored_runs_show_their_verdict_in_words(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "cloudctl.yaml").write_text(
+        f"name: t\naddress_plan: {ROOT / 'inventory/ipam'}\n"
+        f"departments: {ROOT / 'inventory/departments.yaml'}\n"
+        f"tenants: {ROOT / 'inventory/tenants'}\ncapacity: missing.yaml\n"
+    )
+    for lang, word in (("zh", "不符合"), ("en", "non-compliant")):
+        rd = g.gather(load_center(c), lang=lang, usage="file")
+        runs = _runs(["2026-11-30T09:30:00+00:00"])
+        rd.sections["compliance"] = g.Section("compliance", True, {"runs": runs})
+        html = render_html(rd)
+        assert f">{word}</td>" in html and "non_compliant" not in html
