@@ -113,6 +113,28 @@ def _measure_once(label: str, fn):
     return row
 
 
+def apply_desired(cloud, center, desired, parallel: int) -> dict:
+    """cloudctl's own apply of ``desired`` (what ``tenant apply`` does, in process); an
+    unreachable cloud is an interruption to retry, any other failure ends the bench."""
+    recorded = service.ownership_store(center).ids(cloud.key)
+    actual = service.read_state(cloud, desired, recorded=recorded)
+    plan = compute_plan(desired, actual)
+    res = execute(
+        plan,
+        cloud.adapter,
+        actual,
+        service.password_store(center),
+        parallel=parallel,
+        recorder=service.recorder(center, cloud),
+    )
+    if not res.ok:
+        errors = [t.failed.error for t in res.tenants if t.failed]
+        if any("unreachable" in e for e in errors):
+            raise Interrupted(errors[0][:200])
+        raise SystemExit(f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:2000]}")
+    return {"changes": len(plan.changes)}
+
+
 def whole_process(center_dir: Path, runs: int) -> None:
     """``cloudctl tenant plan`` and ``tenant drift`` as a user runs them (no-op: nothing to
     change, no drift), with the request count of one run of each from the audit trail."""
@@ -186,21 +208,7 @@ def growth(sizes: list[int], runs: int, parallel: int) -> int:
             desired = service.load_desired(center)
 
             def apply(cloud, desired=desired, center=center):
-                recorded = service.ownership_store(center).ids(cloud.key)
-                actual = service.read_state(cloud, desired, recorded=recorded)
-                plan = compute_plan(desired, actual)
-                res = execute(
-                    plan,
-                    cloud.adapter,
-                    actual,
-                    service.password_store(center),
-                    parallel=parallel,
-                    recorder=service.recorder(center, cloud),
-                )
-                if not res.ok:
-                    errors = [t.failed.error for t in res.tenants if t.failed]
-                    raise SystemExit(f"apply failed: {errors[:3]}")
-                return {"changes": len(plan.changes)}
+                return apply_desired(cloud, center, desired, parallel)
 
             print(f"{n} tenants:", flush=True)
             measure(f"apply up to {n} tenants", apply)
@@ -514,25 +522,7 @@ def main() -> int:
     desired = service.load_desired(center)
 
     def apply(cloud):
-        recorded = service.ownership_store(center).ids(cloud.key)
-        actual = service.read_state(cloud, desired, recorded=recorded)
-        plan = compute_plan(desired, actual)
-        res = execute(
-            plan,
-            cloud.adapter,
-            actual,
-            service.password_store(center),
-            parallel=args.parallel,
-            recorder=service.recorder(center, cloud),
-        )
-        if not res.ok:
-            errors = [t.failed.error for t in res.tenants if t.failed]
-            if any("unreachable" in e for e in errors):
-                raise Interrupted(errors[0][:200])
-            raise SystemExit(
-                f"apply failed: {json.dumps(res.as_dict(), ensure_ascii=False)[:2000]}"
-            )
-        return {"changes": len(plan.changes)}
+        return apply_desired(cloud, center, desired, args.parallel)
 
     def noop_plan(cloud):
         plan, _ = service.plan_tenants(cloud, desired, center=center)
