@@ -89,7 +89,8 @@ def write_center(root: Path, total: int, *, prefix: str, scope: str) -> Path:
         )
 
     deps = yaml.safe_load((SAMPLE / "departments.yaml").read_text(encoding="utf-8"))
-    deps["departments"] = [d for d in deps["departments"] if d["code"] in codes] + [
+    # every sample department stays (the address plan names them all), also below 45
+    deps["departments"] = list(deps["departments"]) + [
         {"code": c, "name_zh": f"增长测试单位{c[1:]}", "kind": "department"} for c in gen
     ]
     (inv / "departments.yaml").write_text(
