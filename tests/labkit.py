@@ -63,6 +63,31 @@ def make_center(
     return root
 
 
+def make_migration_center(root: Path, lab_inventory: Path) -> Path:
+    """A center in ``root/center`` for migration waves on the lab: copies of the sample
+    center's file, templates, address plan, departments and host inventory, the lab's
+    ``lab.yml``, and the shipped playbooks (a symlink). Plans are the caller's."""
+    c = root / "center"
+    (c / "inventory" / "hosts").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
+    (c / "migration_plans").mkdir()
+    shutil.copytree(
+        PROJECT_ROOT / "migration_plans" / "templates", c / "migration_plans" / "templates"
+    )
+    shutil.copytree(PROJECT_ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
+    shutil.copy(
+        PROJECT_ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml"
+    )
+    shutil.copytree(
+        PROJECT_ROOT / "inventory" / "hosts" / "group_vars",
+        c / "inventory" / "hosts" / "group_vars",
+    )
+    shutil.copy(PROJECT_ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts")
+    shutil.copy(lab_inventory, c / "inventory" / "hosts" / "lab.yml")
+    (c / "playbooks").symlink_to(PROJECT_ROOT / "playbooks")
+    return c
+
+
 def wipe_projects(conn, prefix: str) -> None:
     """Delete every project whose name starts with ``prefix`` and all that is in it, and the
     users of that prefix, straight through the API: also what a killed run left and what

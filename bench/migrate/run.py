@@ -40,9 +40,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))  # labkit: the lab migration center
 
 from common import Timing, clear_parse_cache, growth_table, header, target_table, time_cli  # noqa: E402, I001
 from common import cloudctl_bin, run_once, secs  # noqa: E402
+from labkit import make_migration_center  # noqa: E402
 
 from cloudctl.core.errors import ConflictError  # noqa: E402
 
@@ -607,19 +609,7 @@ def make_lab_center(d: Path, n: int, lab_inventory: Path) -> Path:
     """A copy of the sample center (templates, address plan, departments, inventory + the
     lab's lab.yml, the shipped playbooks) with one plan per shipped runbook: n systems
     moving legacy-web01 → yun-web01 (databases → yun-db01), all in wave `w`."""
-    c = d / "center"
-    (c / "inventory" / "hosts").mkdir(parents=True)
-    shutil.copy(ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
-    (c / "migration_plans").mkdir()
-    shutil.copytree(ROOT / "migration_plans" / "templates", c / "migration_plans" / "templates")
-    shutil.copytree(ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
-    shutil.copy(ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml")
-    shutil.copytree(
-        ROOT / "inventory" / "hosts" / "group_vars", c / "inventory" / "hosts" / "group_vars"
-    )
-    shutil.copy(ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts")
-    shutil.copy(lab_inventory, c / "inventory" / "hosts" / "lab.yml")
-    (c / "playbooks").symlink_to(ROOT / "playbooks")
+    c = make_migration_center(d, lab_inventory)
     for key, tpl in LAB_TEMPLATES.items():
         rows = []
         for i in range(1, n + 1):

@@ -9,13 +9,13 @@ Checked independently over SSH with testinfra."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from labkit import make_migration_center
 
 from cloudctl.lab.api import reset_host
 
@@ -51,19 +51,7 @@ def sqlite_rows(host, path: str) -> list:
 @pytest.fixture(scope="module")
 def env(lab, lab_testinfra, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("migrate-db")
-    c = tmp / "center"
-    (c / "inventory" / "hosts").mkdir(parents=True)
-    shutil.copy(ROOT / "cloudctl.yaml", c / "cloudctl.yaml")
-    (c / "migration_plans").mkdir()
-    shutil.copytree(ROOT / "migration_plans" / "templates", c / "migration_plans" / "templates")
-    shutil.copytree(ROOT / "inventory" / "ipam", c / "inventory" / "ipam")
-    shutil.copy(ROOT / "inventory" / "departments.yaml", c / "inventory" / "departments.yaml")
-    shutil.copytree(
-        ROOT / "inventory" / "hosts" / "group_vars", c / "inventory" / "hosts" / "group_vars"
-    )
-    shutil.copy(ROOT / "inventory" / "hosts" / "center.yml", c / "inventory" / "hosts")
-    shutil.copy(lab.inventory, c / "inventory" / "hosts" / "lab.yml")
-    (c / "playbooks").symlink_to(ROOT / "playbooks")
+    c = make_migration_center(tmp, lab.inventory)
     (c / "migration_plans" / "dbwave.yaml").write_text(
         "version: 1\nname: dbwave\nsystems:\n"
         + "".join(system(s, p) for s, p in SYSTEMS.items())
