@@ -692,11 +692,6 @@ def import_(
     )
 
 
-# `cloudctl ipam drift` belongs to the tenant area (it reads the cloud; logic in
-# cloudctl/tenant/ipam_drift.py, command in cloudctl/cli/tenant.py). Importing that CLI
-# module costs ~25 ms (pydantic models) that no other ipam command needs, so the command is
-# declared here with the same options and hands over when run; a test keeps both
-# declarations alike (tests/unit/test_startup.py).
 @app.command("drift")
 def drift(
     ctx: typer.Context,
@@ -707,13 +702,58 @@ def drift(
     lang: LangOpt = None,
 ) -> None:
     """Subnets in the cloud unknown to the address plan, or differing from it (exit 1)."""
-    from cloudctl.cli.tenant import ipam_drift_command
+    # the cloud side lives in the tenant area (cloudctl/tenant/ipam_drift.py); imported only
+    # here, so no other ipam command pays for openstacksdk or the tenant models
+    from cloudctl.tenant.desired import plan_view_from_center
+    from cloudctl.tenant.ipam_drift import ipam_drift
+    from cloudctl.tenant.service import open_cloud
 
-    ipam_drift_command(
-        ctx,
-        os_cloud=os_cloud,
-        os_config_file=os_config_file,
-        show_all=show_all,
-        output=output,
-        lang=lang,
-    )
+    s = session(ctx)
+    lg = s.language(lang)
+    view = plan_view_from_center(s.center)
+    cloud = open_cloud(os_cloud, os_config_file)
+    actual = cloud.adapter.read_subnets()
+    findings = ipam_drift(view, actual)
+    bad = [f for f in findings if f.status != "ok"]
+    shown = findings if show_all else bad
+    if output is not OutputFormat.table:
+        render(
+            {
+                "subnets": len(findings),
+                "drift": len(bad),
+                "findings": [f.as_dict() for f in shown],
+                "requests": cloud.counter.summary(),
+            },
+            output,
+            schema="cloudctl.ipam.drift/1",
+        )
+    else:
+        style = {
+            "ok": "green",
+            "unknown": "bold red",
+            "mismatch": "yellow",
+            "duplicate": "bold red",
+        }
+        cols = [
+            Column("project", pick(lg, "项目", "project")),
+            Column("subnet", pick(lg, "子网", "subnet")),
+            Column("cidr", "CIDR"),
+            Column(
+                "status",
+                pick(lg, "状态", "status"),
+                fmt=lambda v: f"[{style.get(v, '')}]{v}[/]",
+            ),
+            Column("allocation", pick(lg, "地址规划分配", "allocation")),
+            Column("message", pick(lg, "说明", "detail")),
+        ]
+        rows = [f.as_dict() for f in shown]
+        if rows:
+            render(rows, output, columns=cols)
+        stdout().print(
+            pick(
+                lg,
+                f"云上子网 {len(findings)} 个，与地址规划不一致 {len(bad)} 个",
+                f"{len(findings)} subnet(s) in the cloud, {len(bad)} differ from the address plan",
+            )
+        )
+    raise typer.Exit(1 if bad else 0)

@@ -150,27 +150,6 @@ def test_ipam_commands_do_not_import_what_they_do_not_need(center):
     assert not alloc & (HEAVY | {"ruamel.yaml"})  # a plain entry is written without it
 
 
-def test_ipam_drift_is_declared_like_the_tenant_areas_command():
-    """cli/ipam.py declares `ipam drift` itself (so the tenant CLI loads only when it runs):
-    its options must be the ones of cloudctl.cli.tenant.ipam_drift_command."""
-    import typer
-
-    from cloudctl.cli import ipam, tenant
-
-    def params(func) -> list[tuple]:
-        app = typer.Typer()
-        app.command()(func)
-        app.command("other")(lambda: None)
-        cmd = typer.main.get_group(app).commands[func.__name__.replace("_", "-")]
-        return [
-            (p.name, tuple(p.opts), p.default, getattr(p, "help", None), str(p.type))
-            for p in cmd.params
-        ]
-
-    assert params(ipam.drift) == params(tenant.ipam_drift_command)
-    assert ipam.drift.__doc__ == tenant.ipam_drift_command.__doc__
-
-
 # ------------------------------------------------------------------ leaving quickly
 
 
