@@ -262,6 +262,11 @@ class CloudctlGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.stderr.write(f"cloudctl: {i18n.tr(_('interrupted'))}\n")
             raise click.exceptions.Exit(130) from None
+        except BrokenPipeError:
+            # the reader went away (`cloudctl ... | head`): stop quietly, as a pipe's writer
+            # does on SIGPIPE; stdout goes to /dev/null so the exit's flush cannot fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(141) from None
         except Exception as e:
             if _debug(ctx):
                 traceback.print_exc()

@@ -111,7 +111,15 @@ def plain(value: Any, style: str = "") -> Text:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=False, emoji=False)
+    console = Console(soft_wrap=False, emoji=False)
+    console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
+    return console
+
+
+def _reader_gone() -> None:
+    """rich's own answer to a closed pipe is exit 1 (= findings here): hand it to the CLI,
+    which ends every command the same way when its reader goes away (cloudctl.cli.app)."""
+    raise BrokenPipeError
 
 
 def stderr() -> Console:

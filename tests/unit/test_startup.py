@@ -206,3 +206,26 @@ def test_only_the_invoked_area_command_is_built_and_nothing_partial_is_kept():
     assert {"validate", "allocate", "drift", "export", "import"} <= set(every.commands)
     ctx.meta["cloudctl.rest"] = ["--help"]
     assert len(root.get_command(ctx, "ipam").commands) == len(every.commands)
+
+
+@pytest.mark.parametrize(
+    "args", [["ipam", "export", "-f", "json"], ["ipam", "show"]], ids=["plain", "rich"]
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(args):
+    """`cloudctl ipam export -f json | head`: no 'internal error' when the pipe closes
+    early, whether plain or rich text was being written; the exit status is a pipe
+    writer's (128 + SIGPIPE), not rich's 1 (= findings)."""
+    import os
+
+    root = Path(__file__).resolve().parents[2]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "cloudctl", "--center", str(root), "--lang", "en", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "CLOUDCTL_LANG": "en"},
+    )  # fmt: skip
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()  # the reader is gone before the first byte is written
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141, err
+    assert err == ""
