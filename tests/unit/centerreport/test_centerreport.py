@@ -50,7 +50,8 @@ def test_runs_inside_the_timeline_draw_the_actual_series():
     assert 'id="series-actual"' in svg
 
 
-def test_a_broken_source_is_a_labelled_gap(tmp_path):
+def _center_without_capacity(tmp_path: Path) -> Path:
+    """The sample address plan, departments and tenants; a capacity file that is missing."""
     c = tmp_path / "c"
     c.mkdir()
     (c / "cloudctl.yaml").write_text(
@@ -58,6 +59,11 @@ def test_a_broken_source_is_a_labelled_gap(tmp_path):
         f"departments: {ROOT / 'inventory/departments.yaml'}\n"
         f"tenants: {ROOT / 'inventory/tenants'}\ncapacity: missing.yaml\n"
     )
+    return c
+
+
+def test_a_broken_source_is_a_labelled_gap(tmp_path):
+    c = _center_without_capacity(tmp_path)
     rd = g.gather(load_center(c), lang="en", usage="file")
     assert rd.sections["addresses"].ok
     assert not rd.sections["capacity"].ok
@@ -91,13 +97,7 @@ def test_compliance_runs_of_one_day_are_labelled_by_time_not_by_a_repeated_month
 
 
 def test_stored_runs_show_their_verdict_in_words(tmp_path):
-    c = tmp_path / "c"
-    c.mkdir()
-    (c / "cloudctl.yaml").write_text(
-        f"name: t\naddress_plan: {ROOT / 'inventory/ipam'}\n"
-        f"departments: {ROOT / 'inventory/departments.yaml'}\n"
-        f"tenants: {ROOT / 'inventory/tenants'}\ncapacity: missing.yaml\n"
-    )
+    c = _center_without_capacity(tmp_path)
     for lang, word in (("zh", "不符合"), ("en", "non-compliant")):
         rd = g.gather(load_center(c), lang=lang, usage="file")
         runs = _runs(["2026-11-30T09:30:00+00:00"])
